@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/** The `vaekit` command. Commands are thin wrappers over @vaekit/trainer, exporter and runtime. */
+import { Command } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerExport } from './commands/export.js';
+import { registerInspect } from './commands/inspect.js';
+import { registerReconstruct, registerSample } from './commands/image.js';
+import { registerTrain } from './commands/train.js';
+import { reportError } from './errors.js';
+import { VERSION } from './version.js';
+
+const program = new Command('vaekit')
+  .description('Train variational autoencoders with TensorFlow.js, export them to ONNX, run them with ONNX Runtime.')
+  .version(VERSION)
+  .option('--verbose', 'print stack traces and details of failures')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+for (const register of [registerTrain, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
+  register(program);
+}
+for (const cmd of program.commands) cmd.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err, Boolean(program.opts().verbose) || process.argv.includes('--verbose'));
+}

@@ -1,0 +1,299 @@
+/**
+ * tfjs LayersModel -> ONNX. Pipeline: walk the layer graph (functional or Sequential, nested models
+ * flattened) -> check every layer has a handler -> map layers to IR nodes -> optimize -> serialize.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import type { TensorSpec } from '@vaekit/runtime/bundle';
+import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+import { defaultRegistry } from './handlers/index.js';
+import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
+import { ConversionContext, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
+import { optimizeGraph } from './optimize.js';
+import { serializeModel } from './serialize.js';
+
+/** Lowest ONNX opset the exporter writes. */
+export const MIN_OPSET = 13;
+/** Highest ONNX opset the exporter writes. */
+export const MAX_OPSET = 21;
+/** The default opset: 17 (IR 8), understood by ONNX Runtime >= 1.13 and onnx >= 1.12. */
+export const DEFAULT_OPSET = 17;
+
+/** The ONNX IR version that goes with each opset (from the ONNX versioning table). */
+const IR_FOR_OPSET: Readonly<Record<number, number>> = {
+  13: 7,
+  14: 7,
+  15: 8,
+  16: 8,
+  17: 8,
+  18: 8,
+  19: 9,
+  20: 9,
+  21: 10,
+};
+
+/** The IR version for an opset; throws {@link ExportError} naming the accepted range otherwise. */
+export function irVersionForOpset(opset: number): number {
+  const ir = Number.isInteger(opset) ? IR_FOR_OPSET[opset] : undefined;
+  if (ir === undefined) {
+    throw new ExportError(
+      `Unsupported ONNX opset ${JSON.stringify(opset)}. Should be an integer from ${MIN_OPSET} to ${MAX_OPSET}.`,
+    );
+  }
+  return ir;
+}
+
+/** Name and version of this package, written into every model as the producer. */
+export const PRODUCER: { name: string; version: string } = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return { name: 'vaekit', version: pkg.version ?? '0.0.0' };
+  } catch {
+    return { name: 'vaekit', version: '0.0.0' };
+  }
+})();
+
+/** Options of {@link convertLayersModel}. */
+export interface ConvertOptions {
+  /** Target opset of the default ONNX domain, 13 to 21. Default 17. */
+  opset?: number;
+  /** ONNX graph input names, one per model input. Default: the tfjs input layer names. */
+  inputNames?: string[];
+  /** ONNX graph output names, one per model output. Default: the tfjs output layer names. */
+  outputNames?: string[];
+  /** Extra `metadata_props` entries (the producer is always recorded). */
+  metadata?: Record<string, string>;
+  /** Model doc string. */
+  docString?: string;
+  /** Graph name. Default: the tfjs model name. */
+  graphName?: string;
+  /** Handlers to use. Default: the built-in registry. */
+  registry?: HandlerRegistry;
+}
+
+/** Result of {@link convertLayersModel}. */
+export interface ConvertResult {
+  /** The serialized ONNX model. */
+  bytes: Uint8Array;
+  /** Graph inputs (batch dimension `"batch"`). */
+  inputs: TensorSpec[];
+  /** Graph outputs. */
+  outputs: TensorSpec[];
+  opset: number;
+  irVersion: number;
+  /** The optimized IR, for inspection and tests. */
+  model: IrModel;
+}
+
+/** Structural view of a tfjs graph node (not exported by tfjs' typings). */
+interface TfNode {
+  outboundLayer: tf.layers.Layer;
+  inputTensors: tf.SymbolicTensor[];
+  outputTensors: tf.SymbolicTensor[];
+}
+
+interface TfLayerWithNodes {
+  inboundNodes: TfNode[];
+}
+
+function isNestedModel(layer: tf.layers.Layer): layer is tf.LayersModel & tf.layers.Layer {
+  return layer instanceof tf.LayersModel;
+}
+
+function producingNode(t: tf.SymbolicTensor): TfNode {
+  const node = (t.sourceLayer as unknown as TfLayerWithNodes).inboundNodes[t.nodeIndex];
+  if (!node) throw new ExportError(`Tensor "${t.name}" has no producing node in the model graph.`, { userError: false });
+  return node;
+}
+
+/** Nodes of `model` that compute its outputs from its inputs, in topological order. */
+function topoNodes(model: tf.LayersModel): TfNode[] {
+  const inputIds = new Set(model.inputs.map((t) => t.id));
+  const order: TfNode[] = [];
+  const done = new Set<TfNode>();
+  const visiting = new Set<TfNode>();
+  const visit = (t: tf.SymbolicTensor): void => {
+    if (inputIds.has(t.id)) return;
+    const node = producingNode(t);
+    if (done.has(node)) return;
+    if (visiting.has(node)) throw new ExportError('The model graph has a cycle.', { userError: false });
+    visiting.add(node);
+    for (const i of node.inputTensors) visit(i);
+    visiting.delete(node);
+    done.add(node);
+    order.push(node);
+  };
+  for (const o of model.outputs) visit(o);
+  return order;
+}
+
+function collectUnsupported(
+  model: tf.LayersModel,
+  registry: HandlerRegistry,
+  opset: number,
+  found: UnsupportedLayer[],
+  seen: Set<tf.layers.Layer>,
+): void {
+  for (const node of topoNodes(model)) {
+    const layer = node.outboundLayer;
+    if (seen.has(layer)) continue;
+    seen.add(layer);
+    if (isNestedModel(layer)) {
+      collectUnsupported(layer, registry, opset, found, seen);
+      continue;
+    }
+    const className = layer.getClassName();
+    const handler = registry.get(className);
+    if (!handler) {
+      found.push({ className, layerName: layer.name });
+    } else if (opset < handler.opsets.min || opset > handler.opsets.max) {
+      found.push({ className, layerName: layer.name, reason: `needs opset ${handler.opsets.min}-${handler.opsets.max}` });
+    } else {
+      const reason = handler.check?.(layer, opset);
+      if (reason) found.push({ className, layerName: layer.name, reason });
+    }
+  }
+}
+
+const shapeOf = (t: tf.SymbolicTensor): Array<number | null> => t.shape.map((d) => d ?? null);
+
+/** Emits the nodes of `model` with its inputs bound to `inputNames`; returns the names of its outputs. */
+function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: string[], registry: HandlerRegistry): string[] {
+  const names = new Map<number, string>();
+  model.inputs.forEach((t, i) => {
+    names.set(t.id, inputNames[i]!);
+    ctx.setShape(inputNames[i]!, shapeOf(t));
+  });
+  const nameOf = (t: tf.SymbolicTensor): string => {
+    const n = names.get(t.id);
+    if (n === undefined) throw new ExportError(`Tensor "${t.name}" is used before it is computed.`, { userError: false });
+    return n;
+  };
+  for (const node of topoNodes(model)) {
+    const layer = node.outboundLayer;
+    const inputs = node.inputTensors.map(nameOf);
+    let outputs: string[];
+    if (isNestedModel(layer)) {
+      outputs = emitModel(ctx, layer, inputs, registry);
+    } else {
+      const handler = registry.get(layer.getClassName());
+      if (!handler) throw new Error(`unreachable: no handler for ${layer.getClassName()}`);
+      const call: LayerCall = {
+        inputShapes: node.inputTensors.map(shapeOf),
+        outputShapes: node.outputTensors.map(shapeOf),
+      };
+      ctx.scope = layer.name;
+      outputs = handler.convert(ctx, layer, inputs, call);
+      ctx.scope = '';
+    }
+    if (outputs.length !== node.outputTensors.length) {
+      throw new ExportError(
+        `Handler for ${layer.getClassName()} layer "${layer.name}" returned ${outputs.length} outputs, expected ${node.outputTensors.length}.`,
+        { userError: false },
+      );
+    }
+    node.outputTensors.forEach((t, i) => {
+      names.set(t.id, outputs[i]!);
+      if (!ctx.shapeOf(outputs[i]!)) ctx.setShape(outputs[i]!, shapeOf(t));
+    });
+  }
+  return model.outputs.map(nameOf);
+}
+
+function checkNames(kind: 'inputNames' | 'outputNames', names: string[], count: number): void {
+  if (names.length !== count) {
+    throw new ExportError(`${kind} has ${names.length} names but the model has ${count} ${kind === 'inputNames' ? 'inputs' : 'outputs'}.`);
+  }
+  if (names.some((n) => typeof n !== 'string' || n.length === 0)) throw new ExportError(`${kind} must be non-empty strings.`);
+}
+
+function valueInfo(name: string, t: tf.SymbolicTensor): IrValueInfo {
+  return {
+    name,
+    elemType: elemTypeFor(t.dtype),
+    shape: t.shape.map((d, i) => (d === null ? (i === 0 ? 'batch' : `${name}_dim${i}`) : d)),
+  };
+}
+
+function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
+  return { name: v.name, dtype: dtype as TensorSpec['dtype'], shape: [...v.shape] };
+}
+
+/**
+ * Converts a tfjs LayersModel (Sequential or functional, any number of inputs and outputs) to an ONNX
+ * model. The batch dimension is dynamic (`dim_param "batch"`); weights are float32 initializers.
+ *
+ * Throws {@link UnsupportedLayerError} listing every layer without a handler (all at once), and
+ * {@link ExportError} for a bad opset (accepted: 13 to 21) or bad names.
+ */
+export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions = {}): ConvertResult {
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  const irVersion = irVersionForOpset(opset);
+  const registry = opts.registry ?? defaultRegistry;
+  if (!model.inputs || !model.outputs || model.outputs.length === 0) {
+    throw new ExportError('The model has no symbolic inputs/outputs; build it (give an inputShape) before exporting.');
+  }
+
+  const unsupported: UnsupportedLayer[] = [];
+  collectUnsupported(model, registry, opset, unsupported, new Set());
+  if (unsupported.length > 0) throw new UnsupportedLayerError(unsupported, registry.classNames());
+
+  const inputNames = opts.inputNames ?? model.inputs.map((t, i) => model.inputNames[i] ?? t.name);
+  const outputNames = opts.outputNames ?? model.outputs.map((t, i) => model.outputNames[i] ?? t.name);
+  checkNames('inputNames', inputNames, model.inputs.length);
+  checkNames('outputNames', outputNames, model.outputs.length);
+  const all = [...inputNames, ...outputNames];
+  if (new Set(all).size !== all.length) {
+    throw new ExportError(`Graph input and output names must be distinct, got: ${all.join(', ')}.`);
+  }
+
+  const ctx = new ConversionContext(opset);
+  ctx.reserve(...all);
+  const produced = emitModel(ctx, model, inputNames, registry);
+
+  // Give each output tensor its public name: rename the producing node's output when it is an
+  // internal tensor used by a single graph output, else route it through an Identity.
+  const graphInputs = new Set(inputNames);
+  const claimed = new Set<string>();
+  produced.forEach((internal, i) => {
+    const wanted = outputNames[i]!;
+    const producer = ctx.nodes.find((n) => n.outputs.includes(internal));
+    if (graphInputs.has(internal) || claimed.has(internal) || !producer) {
+      ctx.makeNode('Identity', [internal], {}, { outputs: [wanted], name: `${wanted}/Identity` });
+      return;
+    }
+    claimed.add(internal);
+    claimed.add(wanted);
+    producer.outputs = producer.outputs.map((o) => (o === internal ? wanted : o));
+    for (const n of ctx.nodes) n.inputs = n.inputs.map((x) => (x === internal ? wanted : x));
+    for (let j = i + 1; j < produced.length; j++) if (produced[j] === internal) produced[j] = wanted;
+  });
+
+  const inputs = model.inputs.map((t, i) => valueInfo(inputNames[i]!, t));
+  const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
+  const ir: IrModel = {
+    irVersion,
+    opset,
+    producerName: PRODUCER.name,
+    producerVersion: PRODUCER.version,
+    ...(opts.docString !== undefined ? { docString: opts.docString } : {}),
+    metadata: { producer: `${PRODUCER.name} ${PRODUCER.version}`, ...opts.metadata },
+    graph: {
+      name: opts.graphName ?? model.name,
+      nodes: ctx.nodes,
+      initializers: ctx.initializers,
+      inputs,
+      outputs,
+    },
+  };
+  optimizeGraph(ir.graph);
+  const bytes = serializeModel(ir);
+  return {
+    bytes,
+    inputs: inputs.map((v, i) => tensorSpec(v, model.inputs[i]!.dtype)),
+    outputs: outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype)),
+    opset,
+    irVersion,
+    model: ir,
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * Core layers: `InputLayer`, `Dense`, the dropout/noise family (identity at inference), `Reshape`,
+ * `Flatten`. Tensors keep tfjs' layout (NHWC for images), so `Reshape` and `Flatten` are the plain
+ * ONNX ops with the same row-major semantics.
+ */
+import { ExportError } from '../errors.js';
+import { activationOf, checkActivation, emitActivation } from './activation.js';
+import { configShape, configString, type LayerHandler } from './registry.js';
+
+const ALL_OPSETS = { min: 13, max: 21 };
+
+/** Layers that only act while training: at inference they pass their input through. */
+const IDENTITY_AT_INFERENCE = ['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout'];
+
+/** Handlers of the core layer family. */
+export const coreHandlers: LayerHandler[] = [
+  {
+    className: 'InputLayer',
+    opsets: ALL_OPSETS,
+    // Model inputs are mapped to graph inputs before conversion; an InputLayer reached otherwise passes
+    // its tensor through.
+    convert: (_ctx, _layer, inputs) => inputs,
+  },
+  {
+    className: 'Dense',
+    opsets: ALL_OPSETS,
+    check: checkActivation,
+    convert: (ctx, layer, [x]) => {
+      const [kernel, bias] = layer.getWeights();
+      if (!kernel) throw new ExportError(`Dense layer "${layer.name}" has no weights; build the model first.`);
+      // MatMul (not Gemm) because tfjs' Dense applies to the last axis of inputs of any rank.
+      const w = ctx.addInitializer('kernel', kernel.shape, kernel.dataSync() as Float32Array);
+      let y = ctx.op('MatMul', [x!, w]);
+      if (layer.getConfig().useBias !== false && bias) {
+        y = ctx.op('Add', [y, ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array)]);
+      }
+      return [emitActivation(ctx, activationOf(layer), y)];
+    },
+  },
+  ...IDENTITY_AT_INFERENCE.map(
+    (className): LayerHandler => ({ className, opsets: ALL_OPSETS, convert: (_ctx, _layer, inputs) => inputs }),
+  ),
+  {
+    className: 'Reshape',
+    opsets: ALL_OPSETS,
+    convert: (ctx, layer, [x]) => {
+      const target = configShape(layer.getConfig(), 'targetShape').map((d) => d ?? -1);
+      // 0 copies the (dynamic) batch dimension from the input.
+      return [ctx.op('Reshape', [x!, ctx.constInt64([0, ...target])])];
+    },
+  },
+  {
+    className: 'Flatten',
+    opsets: ALL_OPSETS,
+    convert: (ctx, layer, [x], call) => {
+      let input = x!;
+      const rank = call.inputShapes[0]?.length ?? 2;
+      if (configString(layer.getConfig(), 'dataFormat', 'channelsLast') === 'channelsFirst' && rank > 2) {
+        // Keras flattens channels-first tensors in channels-last order.
+        const perm = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2), 1];
+        input = ctx.op('Transpose', [input], { perm: { kind: 'ints', value: perm } });
+      }
+      return [ctx.op('Flatten', [input], { axis: { kind: 'int', value: 1 } })];
+    },
+  },
+];

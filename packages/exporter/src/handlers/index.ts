@@ -1,0 +1,13 @@
+/** The built-in handler set. */
+import { activationHandlers } from './activation.js';
+import { convHandlers } from './conv.js';
+import { coreHandlers } from './core.js';
+import { HandlerRegistry } from './registry.js';
+
+/** A new registry holding every built-in handler (core, activation, conv families). */
+export function createDefaultRegistry(): HandlerRegistry {
+  return new HandlerRegistry().register(...coreHandlers, ...activationHandlers, ...convHandlers);
+}
+
+/** The registry {@link convertLayersModel} uses unless given another. */
+export const defaultRegistry: HandlerRegistry = createDefaultRegistry();

@@ -1,0 +1,104 @@
+/**
+ * The handler registry: tfjs layer `className` -> the handler that writes its ONNX nodes. Like
+ * tf2onnx's op registry, handlers are grouped by family (one file each) and declare the opsets they
+ * support; the table is data, so listing what is supported needs no conversion.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { ExportError } from '../errors.js';
+import type { ConversionContext } from '../ir.js';
+
+/** Static facts about one call of a layer, taken from tfjs' symbolic tensors. */
+export interface LayerCall {
+  /** Shapes of the layer's inputs (`null` for unknown dimensions, e.g. the batch). */
+  inputShapes: Array<Array<number | null>>;
+  /** Shapes of the layer's outputs. */
+  outputShapes: Array<Array<number | null>>;
+}
+
+/** Converts one tfjs layer class to ONNX nodes. */
+export interface LayerHandler {
+  /** The tfjs layer class name it handles, e.g. `Dense`. */
+  className: string;
+  /** Inclusive range of default-domain opsets the handler can target. */
+  opsets: { min: number; max: number };
+  /**
+   * Optional static check run on every layer before any conversion starts, so all problems are
+   * reported at once. Returns a reason when this layer's configuration is unsupported.
+   */
+  check?(layer: tf.layers.Layer, opset: number): string | undefined;
+  /**
+   * Emits the nodes computing the layer from the ONNX tensors named `inputs` and returns the names of
+   * its outputs (one per tfjs output tensor). May return an input name unchanged (identity layers).
+   */
+  convert(ctx: ConversionContext, layer: tf.layers.Layer, inputs: string[], call: LayerCall): string[];
+}
+
+/** A set of layer handlers keyed by tfjs class name. */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, LayerHandler>();
+
+  /** Adds handlers. Throws {@link ExportError} if a class name is already registered. */
+  register(...handlers: LayerHandler[]): this {
+    for (const h of handlers) {
+      if (this.handlers.has(h.className)) {
+        throw new ExportError(`A handler for layer class "${h.className}" is already registered.`, { userError: false });
+      }
+      if (!(Number.isInteger(h.opsets.min) && Number.isInteger(h.opsets.max) && h.opsets.min <= h.opsets.max)) {
+        throw new ExportError(`Handler "${h.className}" declares an invalid opset range.`, { userError: false });
+      }
+      this.handlers.set(h.className, h);
+    }
+    return this;
+  }
+
+  /** The handler for a class name, if any. */
+  get(className: string): LayerHandler | undefined {
+    return this.handlers.get(className);
+  }
+
+  /** True when a handler for the class name exists. */
+  has(className: string): boolean {
+    return this.handlers.has(className);
+  }
+
+  /** Supported class names, sorted. */
+  classNames(): string[] {
+    return [...this.handlers.keys()].sort();
+  }
+}
+
+type ConfigValue = tf.serialization.ConfigDictValue;
+
+/** Reads a number from a layer config, with a default when absent. */
+export function configNumber(config: tf.serialization.ConfigDict, key: string, fallback: number): number {
+  const v: ConfigValue | undefined = config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number') throw new ExportError(`Layer config "${key}" should be a number, got ${JSON.stringify(v)}.`);
+  return v;
+}
+
+/** Reads a string from a layer config, with a default when absent. */
+export function configString(config: tf.serialization.ConfigDict, key: string, fallback: string): string {
+  const v: ConfigValue | undefined = config[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'string') throw new ExportError(`Layer config "${key}" should be a string, got ${JSON.stringify(v)}.`);
+  return v;
+}
+
+/** Reads a number or list of numbers from a layer config as a list of length `n`. */
+export function configInts(config: tf.serialization.ConfigDict, key: string, n: number, fallback: number): number[] {
+  const v: ConfigValue | undefined = config[key];
+  if (v === undefined || v === null) return Array<number>(n).fill(fallback);
+  if (typeof v === 'number') return Array<number>(n).fill(v);
+  if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number')) return v as number[];
+  throw new ExportError(`Layer config "${key}" should be a number or ${n} numbers, got ${JSON.stringify(v)}.`);
+}
+
+/** Reads a list of numbers (or nulls) from a layer config. */
+export function configShape(config: tf.serialization.ConfigDict, key: string): Array<number | null> {
+  const v: ConfigValue | undefined = config[key];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' || x === null)) {
+    throw new ExportError(`Layer config "${key}" should be a list of numbers, got ${JSON.stringify(v)}.`);
+  }
+  return v as Array<number | null>;
+}

@@ -1,0 +1,44 @@
+/**
+ * @vaekit/exporter: converts TensorFlow.js layers models and vaekit checkpoints to ONNX, written with
+ * protobufjs, and verifies the result against tfjs with ONNX Runtime.
+ */
+export {
+  DEFAULT_OPSET,
+  MAX_OPSET,
+  MIN_OPSET,
+  PRODUCER,
+  convertLayersModel,
+  irVersionForOpset,
+  type ConvertOptions,
+  type ConvertResult,
+} from './converter.js';
+export { checkParity, type ParityOptions } from './parity.js';
+export {
+  exportBundle,
+  exportCheckpointBundle,
+  writeFolderAtomic,
+  type BundleFileSummary,
+  type ExportBundleOptions,
+  type ExportBundleResult,
+  type ExportProgress,
+} from './bundle.js';
+export { decodeModel, serializeModel, type OnnxModelSummary, type OnnxValueSummary } from './serialize.js';
+export { ExportError, OnnxFormatError, ParityError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+export {
+  ConversionContext,
+  DataType,
+  attr,
+  elementCount,
+  type DataTypeCode,
+  type IrAttribute,
+  type IrGraph,
+  type IrModel,
+  type IrNode,
+  type IrTensor,
+  type IrValueInfo,
+  type MakeNodeOptions,
+} from './ir.js';
+export { optimizeGraph } from './optimize.js';
+export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
+export { createDefaultRegistry, defaultRegistry } from './handlers/index.js';
+export { ACTIVATIONS, type ActivationSpec } from './handlers/activation.js';

@@ -1,0 +1,110 @@
+/**
+ * Parity check: the tfjs model and the ONNX file, run on the same seeded random batch, must agree.
+ * The only place the exporter uses ONNX Runtime.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import type { ParityReport } from '@vaekit/runtime/bundle';
+import { createRng } from '@vaekit/runtime/rng';
+import { ExportError, ParityError } from './errors.js';
+
+/** Options of {@link checkParity}. */
+export interface ParityOptions {
+  /** Batch size of the random input. Default 8. */
+  batch?: number;
+  /** Largest acceptable max-abs error per output. Default 1e-4 (fp32). */
+  tolerance?: number;
+  /** RNG seed of the random input. Default 0. */
+  seed?: number;
+  /** Standard deviation of the normal random input. Default 1. */
+  scale?: number;
+}
+
+function randomInput(shape: number[], dtype: string, rng: ReturnType<typeof createRng>, scale: number): Float32Array | Int32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'float32') return Float32Array.from({ length: n }, () => rng.normal() * scale);
+  throw new ExportError(`Parity check supports float32 inputs only, got ${dtype}.`);
+}
+
+/**
+ * Runs `model.predict` (tfjs) and ONNX Runtime on the same random batch and returns the max abs error
+ * per ONNX output. Inputs are matched by position. Throws {@link ParityError} when an output differs
+ * by more than the tolerance (NaN in either counts as infinitely wrong).
+ */
+export async function checkParity(
+  model: tf.LayersModel,
+  onnxBytes: Uint8Array,
+  opts: ParityOptions = {},
+): Promise<ParityReport> {
+  const batch = opts.batch ?? 8;
+  const tolerance = opts.tolerance ?? 1e-4;
+  const rng = createRng(opts.seed ?? 0);
+  const scale = opts.scale ?? 1;
+
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(onnxBytes);
+  } catch (err) {
+    throw new ExportError(`ONNX Runtime cannot load the exported model: ${(err as Error).message}`, {
+      userError: false,
+      cause: err,
+    });
+  }
+  try {
+    if (session.inputNames.length !== model.inputs.length || session.outputNames.length !== model.outputs.length) {
+      throw new ExportError(
+        `The ONNX model has ${session.inputNames.length} inputs / ${session.outputNames.length} outputs, the tfjs model ${model.inputs.length} / ${model.outputs.length}.`,
+        { userError: false },
+      );
+    }
+    const feeds: Record<string, ort.Tensor> = {};
+    const tfInputs: tf.Tensor[] = [];
+    model.inputs.forEach((t, i) => {
+      const shape = t.shape.map((d, axis) => {
+        if (d !== null) return d;
+        if (axis === 0) return batch;
+        throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
+      });
+      const data = randomInput(shape, t.dtype, rng, scale);
+      tfInputs.push(tf.tensor(data, shape, 'float32'));
+      feeds[session.inputNames[i]!] = new ort.Tensor('float32', data, shape);
+    });
+
+    const predicted = model.predict(tfInputs.length === 1 ? tfInputs[0]! : tfInputs);
+    const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
+    const expected = await Promise.all(tfOutputs.map((o) => o.data()));
+    const expectedShapes = tfOutputs.map((o) => o.shape);
+    tf.dispose([...tfInputs, ...tfOutputs]);
+
+    const results = await session.run(feeds);
+    const maxAbsError: Record<string, number> = {};
+    session.outputNames.forEach((name, i) => {
+      const got = results[name];
+      const want = expected[i]!;
+      const wantShape = expectedShapes[i]!;
+      if (!got || got.dims.length !== wantShape.length || got.dims.some((d, k) => d !== wantShape[k])) {
+        maxAbsError[name] = Number.POSITIVE_INFINITY;
+        return;
+      }
+      const data = got.data as Float32Array;
+      let max = 0;
+      for (let k = 0; k < want.length; k++) {
+        const diff = Math.abs((data[k] ?? Number.NaN) - (want[k] as number));
+        max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : Math.max(max, diff);
+      }
+      maxAbsError[name] = max;
+    });
+    const bad = Object.entries(maxAbsError).filter(([, e]) => !(e <= tolerance));
+    if (bad.length > 0) {
+      throw new ParityError(
+        `ONNX output${bad.length > 1 ? 's' : ''} differ from tfjs beyond tolerance ${tolerance}: ` +
+          bad.map(([n, e]) => `${n} max abs error ${e}`).join(', ') + '.',
+        maxAbsError,
+        tolerance,
+      );
+    }
+    return { batch, tolerance, maxAbsError };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Shared helpers of the exporter's tests (not part of the package build): tfjs setup, the
+ * convert-and-compare loop over opsets, and the official ONNX checker.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import type { ParityReport } from '@vaekit/runtime/bundle';
+import { convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
+import { checkParity } from './parity.js';
+import { decodeModel } from './serialize.js';
+
+/** Opsets every handler is tested at: the lowest, the default, the highest. */
+export const TEST_OPSETS = [13, 17, 21] as const;
+/** Max abs error accepted between tfjs and ONNX Runtime (fp32). */
+export const TOLERANCE = 1e-4;
+/** Debian's onnx 1.12 checks opsets up to 17 only. */
+const CHECKER_MAX_OPSET = 17;
+const PYTHON = '/usr/bin/python3';
+
+let ready: Promise<void> | undefined;
+/** Selects tfjs' CPU backend (deterministic, no native code). */
+export function initTf(): Promise<void> {
+  ready ??= tf.setBackend('cpu').then(() => undefined);
+  return ready;
+}
+
+/** A fresh temporary folder. */
+export function tempDir(prefix = 'vaekit-exporter-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+const CHECK_SCRIPT = `
+import sys
+try:
+    import onnx
+except Exception as e:
+    print("IMPORT_FAILED: %s" % e)
+    sys.exit(3)
+failed = 0
+for f in sys.argv[1:]:
+    try:
+        onnx.checker.check_model(onnx.load(f), full_check=True)
+    except Exception as e:
+        failed += 1
+        print("%s: %s" % (f, e))
+sys.exit(1 if failed else 0)
+`;
+
+/**
+ * Runs `onnx.checker.check_model(full_check=True)` on the files as a subtest. When python's onnx is
+ * missing the subtest is skipped, except under CI (`process.env.CI`), where it fails.
+ */
+export async function runOnnxChecker(t: TestContext, files: string[]): Promise<void> {
+  await t.test('official ONNX checker (full_check)', (st) => {
+    if (files.length === 0) return;
+    const r = spawnSync(PYTHON, ['-c', CHECK_SCRIPT, ...files], { encoding: 'utf8' });
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (r.error || r.status === 3) {
+      const why = `${PYTHON} cannot import onnx (${r.error?.message ?? out}); install python3-onnx`;
+      if (process.env.CI) assert.fail(why);
+      st.skip(why);
+      return;
+    }
+    assert.equal(r.status, 0, `onnx.checker rejected exported files:\n${out}`);
+  });
+}
+
+/** Options of {@link assertExportParity}. */
+export interface ExportParityOptions {
+  /** File name stem for the files given to the checker. */
+  name: string;
+  tolerance?: number;
+  opsets?: readonly number[];
+  convert?: Omit<ConvertOptions, 'opset'>;
+  /** Standard deviation of the random inputs. */
+  scale?: number;
+}
+
+/**
+ * Converts `model` at each opset, checks parity with ONNX Runtime on a seeded batch, checks the
+ * weights round-trip (parameter count), and runs the official checker on the opset <= 17 files.
+ */
+export async function assertExportParity(
+  t: TestContext,
+  model: tf.LayersModel,
+  opts: ExportParityOptions,
+): Promise<Array<{ opset: number; result: ConvertResult; parity: ParityReport }>> {
+  await initTf();
+  const tolerance = opts.tolerance ?? TOLERANCE;
+  const dir = tempDir();
+  const files: string[] = [];
+  const out: Array<{ opset: number; result: ConvertResult; parity: ParityReport }> = [];
+  for (const opset of opts.opsets ?? TEST_OPSETS) {
+    const result = convertLayersModel(model, { ...opts.convert, opset });
+    const parity = await checkParity(model, result.bytes, {
+      batch: 8,
+      tolerance,
+      seed: opset,
+      ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+    });
+    for (const [name, err] of Object.entries(parity.maxAbsError)) {
+      assert.ok(err <= tolerance, `${opts.name} opset ${opset}: ${name} max abs error ${err} > ${tolerance}`);
+    }
+    const summary = decodeModel(result.bytes);
+    assert.equal(summary.opsetImport[0]?.version, opset);
+    assert.equal(summary.parameterCount, model.countParams(), 'every weight is exported exactly once');
+    if (opset <= CHECKER_MAX_OPSET) {
+      const file = path.join(dir, `${opts.name.replace(/[^A-Za-z0-9_.-]+/g, '_')}-opset${opset}.onnx`);
+      writeFileSync(file, result.bytes);
+      files.push(file);
+    }
+    out.push({ opset, result, parity });
+  }
+  await runOnnxChecker(t, files);
+  return out;
+}
+
+/** Applies layers in sequence to a new input of the given shape and returns the functional model. */
+export function chain(inputShape: number[], ...layers: tf.layers.Layer[]): tf.LayersModel {
+  const x = tf.input({ shape: inputShape, name: 'x' });
+  let h: tf.SymbolicTensor = x;
+  for (const l of layers) h = l.apply(h) as tf.SymbolicTensor;
+  return tf.model({ inputs: x, outputs: h });
+}

@@ -1,0 +1,26 @@
+/**
+ * The internal seam between the platform-neutral runtime and ONNX Runtime. Each platform module in
+ * `backends/` implements {@link Engine}; nothing outside `backends/` touches ORT types.
+ */
+import type { BackendName, LoadOptions } from './types.js';
+
+/** A dense float32 tensor in plain JS form. */
+export interface FloatTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+/** One loaded ONNX graph. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  release(): Promise<void>;
+}
+
+/** Creates sessions for one platform. */
+export interface Engine {
+  /** Backends this platform can run, the default first. */
+  readonly backends: readonly BackendName[];
+  createSession(model: Uint8Array, backend: BackendName, options: LoadOptions): Promise<GraphSession>;
+}

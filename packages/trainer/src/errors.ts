@@ -1,0 +1,20 @@
+/** Base class of the trainer's errors. `userError` marks bad input or usage (the CLI exits 2). */
+export class TrainerError extends Error {
+  override name = 'TrainerError';
+  constructor(
+    message: string,
+    readonly userError = true,
+  ) {
+    super(message);
+  }
+}
+
+/** A checkpoint or run folder that is missing, incomplete or malformed. */
+export class CheckpointError extends TrainerError {
+  override name = 'CheckpointError';
+}
+
+/** Training data that is missing or cannot be used. */
+export class DataError extends TrainerError {
+  override name = 'DataError';
+}

@@ -1,0 +1,33 @@
+/**
+ * @vaekit/trainer: trains variational autoencoders with TensorFlow.js and writes run folders that the
+ * exporter turns into ONNX bundles.
+ */
+export { BACKEND_CHOICES, ensureBackend, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo } from './backend.js';
+export {
+  CONFIG_FILE,
+  LATEST_FILE,
+  METRICS_FILE,
+  loadCheckpoint,
+  readConfig,
+  saveCheckpoint,
+  writeConfig,
+  type Checkpoint,
+  type TrainState,
+} from './checkpoint.js';
+export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from './config.js';
+export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
+export { CheckpointError, DataError, TrainerError } from './errors.js';
+export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
+export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
+export { buildImageVae, type VaeModels } from './models/image.js';
+export {
+  elboTerms,
+  evaluateImageVae,
+  trainImageVae,
+  validateImageConfig,
+  type ElboMetrics,
+  type EpochMetrics,
+  type TrainHooks,
+  type TrainResult,
+} from './train-image.js';
+export { writeFileAtomic } from './fsutil.js';

@@ -1,0 +1,42 @@
+/**
+ * The VAE objective, in closed form where one exists. All functions return per-example values
+ * (shape [B]); the caller averages over the batch.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Negative log-likelihood of `x` (values in [0, 1]) under Bernoulli(sigmoid(logits)), summed over the
+ * features: the numerically stable binary cross-entropy with logits, max(l,0) - l*x + log(1+exp(-|l|)).
+ */
+export function bernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() =>
+    tf
+      .relu(logits)
+      .sub(logits.mul(x))
+      .add(tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))
+      .sum(1),
+  ) as tf.Tensor1D;
+}
+
+/** KL(N(mu, exp(logvar)) || N(0, I)) in closed form, summed over latent dimensions. */
+export function gaussianKl(mu: tf.Tensor2D, logvar: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.mul(-0.5, tf.sum(tf.add(1, logvar).sub(tf.square(mu)).sub(tf.exp(logvar)), 1))) as tf.Tensor1D;
+}
+
+/** The reparameterization trick: z = mu + exp(logvar / 2) * eps, with eps ~ N(0, I) given. */
+export function reparameterize(mu: tf.Tensor2D, logvar: tf.Tensor2D, eps: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => mu.add(tf.exp(logvar.mul(0.5)).mul(eps))) as tf.Tensor2D;
+}
+
+/** Per-example terms of the negative ELBO for one batch. */
+export interface ElboTerms {
+  /** Reconstruction negative log-likelihood, [B]. */
+  reconstruction: tf.Tensor1D;
+  /** KL(q(z|x) || p(z)), [B]. */
+  kl: tf.Tensor1D;
+}
+
+/** Loss to minimise: mean over the batch of reconstruction + beta * KL. */
+export function vaeLoss(terms: ElboTerms, beta: number): tf.Scalar {
+  return tf.tidy(() => tf.mean(terms.reconstruction.add(terms.kl.mul(beta))) as tf.Scalar);
+}
