@@ -193,6 +193,12 @@ export async function exportCheckpointBundle(
       latent: config.latent,
       hidden: config.hidden,
       beta: config.beta,
+      batchSize: config.batchSize,
+      learningRate: config.learningRate,
+      // The held-out split is fixed by these two: `vaekit reconstruct` uses them to pick unseen digits.
+      seed: config.seed,
+      testFraction: config.testFraction,
+      trainLimit: config.trainLimit,
     },
   };
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');

@@ -120,7 +120,8 @@ export function serializeModel(model: IrModel): Uint8Array {
   };
   const err = Model.verify(message);
   if (err) throw new ExportError(`Internal error: the ONNX model message is invalid (${err}).`, { userError: false });
-  return Model.encode(Model.fromObject(message)).finish();
+  // A plain Uint8Array that owns its buffer (protobufjs may return a view into a pooled Node Buffer).
+  return Uint8Array.from(Model.encode(Model.fromObject(message)).finish());
 }
 
 const ELEM_TYPE_NAMES: Record<number, string> = {
