@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { BundleError, InputError, loadVae, type ImageVae } from '@vaekit/runtime';
+import { BundleError, InputError, loadVae, sha256Hex, type ImageVae } from '@vaekit/runtime';
 import { loadCheckpoint } from '@vaekit/trainer';
 import { tempDir, trainedBundle } from './helpers.js';
 
@@ -108,6 +108,13 @@ test('tampered, incomplete or mismatched bundles are refused with the file named
 
   dir = await copy();
   m.graphs.encoder.inputs[0].name = 'x';
+  const truncated = (await fs.readFile(path.join(dir, 'encoder.onnx'))).subarray(0, 1000);
+  await fs.writeFile(path.join(dir, 'encoder.onnx'), truncated);
+  m.files['encoder.onnx'].sha256 = await sha256Hex(new Uint8Array(truncated));
+  await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(m));
+  await assert.rejects(loadVae(dir), (e: Error) => e instanceof BundleError && /encoder.onnx could not be loaded by ONNX Runtime/.test(e.message));
+
+  dir = await copy();
   m.graphs.encoder.file = '../encoder.onnx';
   await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(m));
   await assert.rejects(loadVae(dir), /not allowed/);

@@ -38,9 +38,9 @@ export function createProgress(label: string, total: number, options: { quiet?: 
       if (done < total && now - lastPrinted < 10_000) return;
       lastPrinted = now;
       const elapsed = (now - started) / 1000;
-      const eta = done > 0 ? (elapsed / done) * (total - done) : 0;
+      const eta = done > 1 && done < total ? ` ETA ${((elapsed / done) * (total - done)).toFixed(0)}s` : '';
       const info = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k} ${v}`).join(' ') : '';
-      process.stderr.write(`${label} ${done}/${total} (${Math.round((100 * done) / total)}%) ETA ${eta.toFixed(0)}s${info}\n`);
+      process.stderr.write(`${label} ${done}/${total} (${Math.round((100 * done) / total)}%)${eta} ${elapsed.toFixed(0)}s elapsed${info}\n`);
     },
     stop() {},
   };

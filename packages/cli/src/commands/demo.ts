@@ -10,13 +10,21 @@ import { printJson } from '../output.js';
 import { heldOutDigits, reconstructionGrid, writeGrid } from './image.js';
 import { runImageTraining } from './train.js';
 
+/**
+ * The demo's latent size. Smaller than the trainer's default (20): with 9,000 training digits a
+ * 20-dimensional posterior leaves holes in the prior, so many prior samples decode to blobs; with 8 the
+ * samples are recognisable digits (held-out -ELBO 127.5 nats after 12 epochs vs 120.3 for Z=20 after 10:
+ * Z=20 reconstructs better, Z=8 samples better).
+ */
+const DEMO_LATENT = 8;
+
 /** Registers `vaekit demo`. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('train a small dense VAE on the built-in digits, export it to ONNX, and write sample, reconstruction and interpolation PNGs')
+    .description('train a small dense VAE (784-400-8) on the built-in digits, export it to ONNX, and write sample, reconstruction and interpolation PNGs')
     .option('--out <dir>', 'folder for the run, the bundle and the PNGs (replaced if it exists)', 'vaekit-demo')
-    .option('--epochs <n>', 'training epochs', positiveInt(1000), 10)
+    .option('--epochs <n>', 'training epochs', positiveInt(1000), 12)
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { out: string; epochs: number; backend: BackendChoice; json?: boolean }) => {
@@ -25,11 +33,11 @@ export function registerDemo(program: Command): void {
       await fs.mkdir(opts.out, { recursive: true });
       const log = (line: string) => process.stderr.write(line + '\n');
 
-      log(`[1/3] Training a dense VAE (784-400-20) for ${opts.epochs} epochs with TensorFlow.js`);
+      log(`[1/3] Training a dense VAE (784-400-${DEMO_LATENT}) for ${opts.epochs} epochs with TensorFlow.js`);
       const { result, backend } = await runImageTraining(runDir, {
         arch: 'dense',
         epochs: opts.epochs,
-        latent: 20,
+        latent: DEMO_LATENT,
         beta: 1,
         batchSize: 128,
         lr: 1e-3,
