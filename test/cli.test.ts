@@ -29,6 +29,12 @@ test('train image (dense) writes config, per-epoch metrics and a checkpoint', as
   const again = vaekit(['train', 'image', '--epochs', '1', '--out', run]);
   assert.equal(again.code, 2, 'refuses to overwrite a run folder');
   assert.match(again.stderr, /already exists/);
+
+  const resumed = JSON.parse(vaekitOk(['train', 'image', '--resume', '--epochs', '3', '--out', run, '--json']).stdout);
+  assert.deepEqual(resumed.epochs.map((e: { epoch: number }) => e.epoch), [1, 2, 3], 'resume continues from epoch 2');
+  assert.equal(readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3);
+  assert.equal(JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')).latent, 4, 'the saved configuration applies');
+  assert.equal(vaekit(['train', 'image', '--resume', '--out', path.join(dir, 'none')]).code, 2);
 });
 
 for (const arch of ['dense', 'conv'] as const) {

@@ -8,6 +8,7 @@
  * RUN_DIR/checkpoints/epoch-0003/encoder  model.json + weights.bin
  * RUN_DIR/checkpoints/epoch-0003/decoder  model.json + weights.bin
  * RUN_DIR/checkpoints/epoch-0003/state.json
+ * RUN_DIR/checkpoints/epoch-0003/optimizer.json + optimizer.bin   optimizer state, for --resume
  * ```
  *
  * A checkpoint is written to a temporary folder and renamed into place; `latest.json` is replaced
@@ -22,6 +23,12 @@ import { CheckpointError } from './errors.js';
 import { isDirectory, writeFileAtomic } from './fsutil.js';
 import { folderIO } from './io.js';
 
+/** A named optimizer variable, as `Optimizer.getWeights()` returns them. */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
 /** Progress of training stored with each checkpoint. */
 export interface TrainState {
   /** Number of completed epochs. */
@@ -32,6 +39,8 @@ export interface TrainState {
   metrics?: Record<string, number>;
   backend?: string;
   seconds?: number;
+  /** Every completed epoch's metrics line, so a resumed run can rewrite `metrics.jsonl` exactly. */
+  history?: unknown[];
 }
 
 /** A loaded checkpoint. */
@@ -40,6 +49,8 @@ export interface Checkpoint {
   encoder: tf.LayersModel;
   decoder: tf.LayersModel;
   state: TrainState;
+  /** Optimizer variables (Adam: iterations, first and second moments), when the checkpoint has them. */
+  optimizerWeights?: NamedTensor[];
 }
 
 /** Name of the pointer file to the newest complete checkpoint. */
@@ -58,7 +69,7 @@ export async function writeConfig(runDir: string, config: ImageTrainConfig): Pro
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
 export async function saveCheckpoint(
   runDir: string,
-  checkpoint: { encoder: tf.LayersModel; decoder: tf.LayersModel; state: TrainState },
+  checkpoint: { encoder: tf.LayersModel; decoder: tf.LayersModel; state: TrainState; optimizer?: tf.Optimizer },
   keep = 2,
 ): Promise<string> {
   const rel = path.posix.join('checkpoints', `epoch-${String(checkpoint.state.epoch).padStart(4, '0')}`);
@@ -69,6 +80,12 @@ export async function saveCheckpoint(
   await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
   await fs.writeFile(path.join(tmpDir, 'state.json'), JSON.stringify(checkpoint.state, null, 2) + '\n');
+  if (checkpoint.optimizer) {
+    const weights = await checkpoint.optimizer.getWeights();
+    await saveOptimizer(tmpDir, weights);
+    // getWeights() returns the optimizer's own variables plus fresh tensors (the iteration count).
+    tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
+  }
   await fs.rm(finalDir, { recursive: true, force: true });
   await fs.rename(tmpDir, finalDir);
   await writeFileAtomic(
@@ -96,6 +113,40 @@ async function readJson<T>(file: string, what: string): Promise<T> {
   }
 }
 
+const OPTIMIZER_JSON = 'optimizer.json';
+const OPTIMIZER_BIN = 'optimizer.bin';
+
+async function saveOptimizer(dir: string, weights: NamedTensor[]): Promise<void> {
+  const specs: Array<{ name: string; shape: number[]; dtype: string }> = [];
+  const parts: Uint8Array[] = [];
+  for (const w of weights) {
+    const values = (await w.tensor.data()) as Float32Array | Int32Array;
+    specs.push({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype });
+    parts.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
+  }
+  await fs.writeFile(path.join(dir, OPTIMIZER_BIN), Buffer.concat(parts));
+  await fs.writeFile(path.join(dir, OPTIMIZER_JSON), JSON.stringify({ weights: specs }) + '\n');
+}
+
+async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
+  let specs: { weights: Array<{ name: string; shape: number[]; dtype: 'float32' | 'int32' }> };
+  try {
+    specs = JSON.parse(await fs.readFile(path.join(dir, OPTIMIZER_JSON), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const bytes = await fs.readFile(path.join(dir, OPTIMIZER_BIN));
+  let offset = 0;
+  return specs.weights.map((spec) => {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const buffer = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + size * 4);
+    offset += size * 4;
+    if (offset > bytes.length) throw new CheckpointError(`${path.join(dir, OPTIMIZER_BIN)} is shorter than ${OPTIMIZER_JSON} says.`);
+    const values = spec.dtype === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
+    return { name: spec.name, tensor: tf.tensor(values, spec.shape, spec.dtype) };
+  });
+}
+
 /** Reads `config.json` of a run folder. */
 export async function readConfig(runDir: string): Promise<ImageTrainConfig> {
   if (!(await isDirectory(runDir))) throw new CheckpointError(`Run folder not found: ${runDir}`);
@@ -121,5 +172,6 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'Checkpoint state');
   const encoder = await tf.loadLayersModel(folderIO(path.join(dir, 'encoder')));
   const decoder = await tf.loadLayersModel(folderIO(path.join(dir, 'decoder')));
-  return { config, encoder, decoder, state };
+  const optimizerWeights = await loadOptimizer(dir);
+  return { config, encoder, decoder, state, ...(optimizerWeights ? { optimizerWeights } : {}) };
 }

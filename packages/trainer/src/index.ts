@@ -23,6 +23,7 @@ export { buildImageVae, type VaeModels } from './models/image.js';
 export {
   elboTerms,
   evaluateImageVae,
+  resumeImageVae,
   trainImageVae,
   validateImageConfig,
   type ElboMetrics,

@@ -7,7 +7,8 @@ import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
 import { defaultImageConfig } from './config.js';
 import { TrainerError } from './errors.js';
-import { trainImageVae, validateImageConfig, type EpochMetrics } from './train-image.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { resumeImageVae, trainImageVae, validateImageConfig, type EpochMetrics } from './train-image.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -32,4 +33,25 @@ test('bad configurations are refused naming the field', () => {
   assert.throws(() => validateImageConfig(defaultImageConfig({ beta: -1 })), /beta must be >= 0/);
   assert.throws(() => validateImageConfig(defaultImageConfig({ learningRate: 0 })), /learningRate/);
   assert.throws(() => validateImageConfig({ ...defaultImageConfig(), arch: 'rnn' as never }), /Should be one of: dense, conv/);
+});
+
+test('a resumed run ends with the same weights and metrics as an uninterrupted one', async () => {
+  const config = defaultImageConfig({ epochs: 3, trainLimit: 192, latent: 3, hidden: [16], batchSize: 64 });
+  const straight = tmp();
+  await trainImageVae(config, straight);
+  const interrupted = tmp();
+  await trainImageVae({ ...config, epochs: 2 }, interrupted);
+  const resumed = await resumeImageVae(interrupted, { epochs: 3 });
+  assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1, 2, 3]);
+  const a = await loadCheckpoint(straight);
+  const b = await loadCheckpoint(interrupted);
+  assert.equal(b.state.epoch, 3);
+  assert.equal(b.state.step, a.state.step);
+  for (const [ma, mb] of [[a.encoder, b.encoder], [a.decoder, b.decoder]] as const) {
+    const wa = ma.getWeights().map((w) => Array.from(w.dataSync()));
+    const wb = mb.getWeights().map((w) => Array.from(w.dataSync()));
+    assert.deepEqual(wb, wa);
+  }
+  const strip = (e: unknown[]) => (e as EpochMetrics[]).map(({ seconds: _s, ...rest }) => rest);
+  assert.deepEqual(strip(b.state.history ?? []), strip(a.state.history ?? []));
 });

@@ -4,9 +4,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createRng, permutation } from '@vaekit/runtime/rng';
 import type { ImageTrainConfig } from './config.js';
-import { METRICS_FILE, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
+import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
-import { TrainerError } from './errors.js';
+import { CheckpointError, TrainerError } from './errors.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
 
@@ -113,25 +113,31 @@ export function validateImageConfig(config: ImageTrainConfig): void {
   }
 }
 
-/**
- * Trains an image VAE on MNIST and writes the run folder: `config.json`, `metrics.jsonl` and a
- * checkpoint after every epoch.
- */
-export async function trainImageVae(config: ImageTrainConfig, runDir: string, hooks: TrainHooks = {}): Promise<TrainResult> {
-  validateImageConfig(config);
-  const started = performance.now();
+interface TrainingRun {
+  config: ImageTrainConfig;
+  runDir: string;
+  encoder: tf.LayersModel;
+  decoder: tf.LayersModel;
+  optimizer: tf.Optimizer;
+  /** Completed epochs and optimizer steps (0 for a fresh run). */
+  epoch: number;
+  step: number;
+  history: EpochMetrics[];
+  /** Seconds spent before this process (resumed runs). */
+  priorSeconds: number;
+}
+
+async function runEpochs(run: TrainingRun, hooks: TrainHooks): Promise<TrainResult> {
+  const { config, runDir, encoder, decoder, optimizer, history } = run;
+  const started = performance.now() - run.priorSeconds * 1000;
   const split = await loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit });
-  const { encoder, decoder } = buildImageVae(config);
-  const optimizer = tf.train.adam(config.learningRate);
   const batches = Math.ceil(split.train.count / config.batchSize);
-  await writeConfig(runDir, config);
-  await fs.writeFile(path.join(runDir, METRICS_FILE), '');
   hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches });
 
-  const history: EpochMetrics[] = [];
-  let step = 0;
-  for (let epoch = 1; epoch <= config.epochs; epoch++) {
+  let step = run.step;
+  for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {
     const epochStart = performance.now();
+    // Shuffles and noise depend only on (seed, epoch, step), so a resumed run repeats an uninterrupted one.
     const order = permutation(split.train.count, createRng(config.seed * 1_000_003 + epoch));
     let recon = 0;
     let kl = 0;
@@ -173,8 +179,9 @@ export async function trainImageVae(config: ImageTrainConfig, runDir: string, ho
       backend: tf.getBackend(),
       seconds: (performance.now() - started) / 1000,
       metrics: { elbo: metrics.test.elbo, reconstruction: metrics.test.reconstruction, kl: metrics.test.kl },
+      history,
     };
-    await saveCheckpoint(runDir, { encoder, decoder, state });
+    await saveCheckpoint(runDir, { encoder, decoder, state, optimizer });
     await fs.appendFile(path.join(runDir, METRICS_FILE), JSON.stringify(metrics) + '\n');
     hooks.onEpoch?.(metrics);
   }
@@ -182,4 +189,51 @@ export async function trainImageVae(config: ImageTrainConfig, runDir: string, ho
   encoder.dispose();
   decoder.dispose();
   return { runDir, epochs: history, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Trains an image VAE on MNIST and writes the run folder: `config.json`, `metrics.jsonl` and a
+ * checkpoint (models, optimizer state, metrics) after every epoch.
+ */
+export async function trainImageVae(config: ImageTrainConfig, runDir: string, hooks: TrainHooks = {}): Promise<TrainResult> {
+  validateImageConfig(config);
+  const { encoder, decoder } = buildImageVae(config);
+  await writeConfig(runDir, config);
+  await fs.writeFile(path.join(runDir, METRICS_FILE), '');
+  const optimizer = tf.train.adam(config.learningRate);
+  return runEpochs({ config, runDir, encoder, decoder, optimizer, epoch: 0, step: 0, history: [], priorSeconds: 0 }, hooks);
+}
+
+/**
+ * Continues a run from its newest complete checkpoint (models and optimizer state), up to `epochs`
+ * (default: the run's configured count). With the same seed the result equals an uninterrupted run.
+ */
+export async function resumeImageVae(runDir: string, options: { epochs?: number } = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const checkpoint = await loadCheckpoint(runDir);
+  const config = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
+  validateImageConfig(config);
+  if (!checkpoint.optimizerWeights) {
+    throw new CheckpointError(`The checkpoint in ${runDir} has no optimizer state, so it cannot be resumed exactly.`);
+  }
+  const optimizer = tf.train.adam(config.learningRate);
+  await optimizer.setWeights(checkpoint.optimizerWeights);
+  tf.dispose(checkpoint.optimizerWeights.map((w) => w.tensor));
+  const history = (checkpoint.state.history ?? []) as EpochMetrics[];
+  await writeConfig(runDir, config);
+  // Lines written after the checkpoint (a crash between the two writes) are dropped.
+  await fs.writeFile(path.join(runDir, METRICS_FILE), history.map((m) => JSON.stringify(m) + '\n').join(''));
+  return runEpochs(
+    {
+      config,
+      runDir,
+      encoder: checkpoint.encoder,
+      decoder: checkpoint.decoder,
+      optimizer,
+      epoch: checkpoint.state.epoch,
+      step: checkpoint.state.step,
+      history,
+      priorSeconds: checkpoint.state.seconds ?? 0,
+    },
+    hooks,
+  );
 }

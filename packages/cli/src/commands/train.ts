@@ -6,9 +6,11 @@ import {
   IMAGE_ARCHS,
   defaultImageConfig,
   initBackend,
+  resumeImageVae,
   trainImageVae,
   type BackendChoice,
   type ImageTrainConfig,
+  type TrainHooks,
   type TrainResult,
 } from '@vaekit/trainer';
 import { UsageError } from '../errors.js';
@@ -29,6 +31,9 @@ export interface ImageTrainCliOptions {
   backend: BackendChoice;
   force?: boolean;
   quiet?: boolean;
+  /** Continue the run in `out` from its newest checkpoint; `epochs` applies only when `epochsGiven`. */
+  resume?: boolean;
+  epochsGiven?: boolean;
 }
 
 const fmt = (v: number) => v.toFixed(2);
@@ -63,7 +68,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
     trainLimit: options.limit ?? 0,
     ...(options.hidden ? { hidden: options.hidden } : {}),
   });
-  await claimRunFolder(out, options.force);
+  if (!options.resume) await claimRunFolder(out, options.force);
   const backend = await initBackend(options.backend);
   const log = (line: string) => {
     if (!options.quiet) process.stderr.write(line + '\n');
@@ -71,26 +76,35 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   log(`backend: ${backend.name} (${backend.note})`);
   let bar: Progress | undefined;
   let completed = 0;
+  const hooks: TrainHooks = {
+    onStart: (i) =>
+      log(
+        options.resume
+          ? `resuming ${out}: ${i.trainCount} training and ${i.testCount} held-out MNIST digits`
+          : `data: ${i.trainCount} training and ${i.testCount} held-out MNIST digits; ${config.arch} VAE, latent ${config.latent}, ${config.epochs} epochs`,
+      ),
+    onBatch: (b) => {
+      if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${config.epochs}`, b.batches, { quiet: options.quiet });
+      bar?.update(b.batch, { loss: b.loss.toFixed(1) });
+      if (b.batch === b.batches) bar?.stop();
+    },
+    onEpoch: (m) => {
+      completed = m.epoch;
+      log(
+        `epoch ${m.epoch}: train -ELBO ${fmt(m.train.elbo)} (rec ${fmt(m.train.reconstruction)}, KL ${fmt(m.train.kl)}) | ` +
+          `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ${m.seconds.toFixed(1)}s`,
+      );
+    },
+  };
   try {
-    const result = await trainImageVae(config, out, {
-      onStart: (i) => log(`data: ${i.trainCount} training and ${i.testCount} held-out MNIST digits; ${config.arch} VAE, latent ${config.latent}, ${config.epochs} epochs`),
-      onBatch: (b) => {
-        if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${config.epochs}`, b.batches, { quiet: options.quiet });
-        bar?.update(b.batch, { loss: b.loss.toFixed(1) });
-        if (b.batch === b.batches) bar?.stop();
-      },
-      onEpoch: (m) => {
-        completed = m.epoch;
-        log(
-          `epoch ${m.epoch}: train -ELBO ${fmt(m.train.elbo)} (rec ${fmt(m.train.reconstruction)}, KL ${fmt(m.train.kl)}) | ` +
-            `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ${m.seconds.toFixed(1)}s`,
-        );
-      },
-    });
+    const result = options.resume
+      ? await resumeImageVae(out, options.epochsGiven ? { epochs: options.epochs } : {}, hooks)
+      : await trainImageVae(config, out, hooks);
     return { config, result, backend: backend.name };
   } catch (err) {
     bar?.stop();
-    if (completed === 0) await fs.rm(out, { recursive: true, force: true });
+    // A fresh run that failed before its first checkpoint leaves nothing behind; a resumable one stays.
+    if (completed === 0 && !options.resume) await fs.rm(out, { recursive: true, force: true });
     throw err;
   }
 }
@@ -111,11 +125,14 @@ export function registerTrain(program: Command): void {
     .option('--limit <n>', 'train on at most n digits (quick runs)', positiveInt(1_000_000))
     .option('--out <dir>', 'run folder to create', 'runs/image')
     .option('--force', 'replace the run folder if it exists')
+    .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
     .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42)
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (opts: ImageTrainCliOptions & { out: string; json?: boolean }) => {
-      const { result, backend } = await runImageTraining(opts.out, { ...opts, quiet: false });
+    .action(async (opts: ImageTrainCliOptions & { out: string; json?: boolean }, cmd: Command) => {
+      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
+      const { result, backend } = await runImageTraining(opts.out, { ...opts, epochsGiven, quiet: false });
       const last = result.epochs[result.epochs.length - 1];
       if (opts.json) {
         process.stdout.write(JSON.stringify({ runDir: opts.out, backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');
