@@ -8,9 +8,6 @@ import type { BackendName, ImageVae, LoadOptions } from './types.js';
 /** Reads one bundle file by its bundle-relative path; throws {@link BundleError} when it is missing. */
 export type FileReader = (relPath: string) => Promise<Uint8Array>;
 
-/** All backend names the API knows, on any platform. */
-export const ALL_BACKENDS: readonly BackendName[] = ['cpu', 'wasm', 'webgl', 'webgpu'];
-
 function pickBackend(engine: Engine, requested: BackendName | undefined): BackendName {
   const backend = requested ?? engine.backends[0]!;
   if (!engine.backends.includes(backend)) {

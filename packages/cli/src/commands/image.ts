@@ -1,7 +1,7 @@
 /** Image commands over a bundle: `vaekit sample`, `vaekit reconstruct`. */
 import type { Command } from 'commander';
 import { loadVae, type ImageVae, type BackendName } from '@vaekit/runtime';
-import { loadMnist } from '@vaekit/trainer';
+import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
 import { intIn, numberIn, oneOf, positiveInt } from '../options.js';
 import { printJson, writeOutput } from '../output.js';
 import { imageGridPng } from '../png.js';
@@ -16,9 +16,10 @@ export async function writeGrid(vae: ImageVae, images: Float32Array[], file: str
 
 /** The digits held out from the bundle's training run (same seed and split as the trainer). */
 export async function heldOutDigits(vae: ImageVae, n: number): Promise<Float32Array[]> {
-  const training = vae.manifest.training ?? { dataset: 'mnist', arch: '', epochs: 0 };
-  const seed = typeof training.seed === 'number' ? training.seed : 42;
-  const testFraction = typeof training.testFraction === 'number' ? training.testFraction : 0.1;
+  // Bundles record their run's split; the trainer's defaults apply to bundles that do not.
+  const training = vae.manifest.training;
+  const seed = typeof training?.seed === 'number' ? training.seed : defaultImageConfig().seed;
+  const testFraction = typeof training?.testFraction === 'number' ? training.testFraction : defaultImageConfig().testFraction;
   const { test } = await loadMnist({ seed, testFraction });
   const count = Math.min(n, test.count);
   return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
