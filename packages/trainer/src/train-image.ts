@@ -28,8 +28,8 @@ export interface EpochMetrics {
 
 /** Callbacks through which training reports progress (the library never prints). */
 export interface TrainHooks {
-  /** Called once before the first epoch with the data sizes. */
-  onStart?(info: { trainCount: number; testCount: number; batchesPerEpoch: number }): void;
+  /** Called once before the first epoch with the data sizes and the run's total epoch count. */
+  onStart?(info: { trainCount: number; testCount: number; batchesPerEpoch: number; epochs: number }): void;
   /** Called after every optimizer step. */
   onBatch?(info: { epoch: number; batch: number; batches: number; loss: number }): void;
   /** Called after every epoch, once its checkpoint is written. */
@@ -132,7 +132,7 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks): Promise<TrainResu
   const started = performance.now() - run.priorSeconds * 1000;
   const split = await loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit });
   const batches = Math.ceil(split.train.count / config.batchSize);
-  hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches });
+  hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches, epochs: config.epochs });
 
   let step = run.step;
   for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {

@@ -76,15 +76,19 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   log(`backend: ${backend.name} (${backend.note})`);
   let bar: Progress | undefined;
   let completed = 0;
+  // The run's own epoch count: on --resume it comes from the saved configuration, not from these options.
+  let totalEpochs = config.epochs;
   const hooks: TrainHooks = {
-    onStart: (i) =>
+    onStart: (i) => {
+      totalEpochs = i.epochs;
       log(
         options.resume
-          ? `resuming ${out}: ${i.trainCount} training and ${i.testCount} held-out MNIST digits`
+          ? `resuming ${out}: ${i.trainCount} training and ${i.testCount} held-out MNIST digits, up to epoch ${i.epochs}`
           : `data: ${i.trainCount} training and ${i.testCount} held-out MNIST digits; ${config.arch} VAE, latent ${config.latent}, ${config.epochs} epochs`,
-      ),
+      );
+    },
     onBatch: (b) => {
-      if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${config.epochs}`, b.batches, { quiet: options.quiet });
+      if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${totalEpochs}`, b.batches, { quiet: options.quiet });
       bar?.update(b.batch, { loss: b.loss.toFixed(1) });
       if (b.batch === b.batches) bar?.stop();
     },
