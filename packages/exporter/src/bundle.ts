@@ -93,6 +93,8 @@ export async function exportBundle(
     throw new ExportError(`Run folder not found: ${runDir}`);
   }
   if (!stat.isDirectory()) throw new ExportError(`Run folder is not a directory: ${runDir}`);
+  // Refuse a bad destination before the slow part.
+  await checkReplaceable(bundleDir, path.resolve(bundleDir));
   let checkpoint: Checkpoint;
   try {
     checkpoint = await loadCheckpoint(runDir);
@@ -105,6 +107,7 @@ export async function exportBundle(
   } finally {
     checkpoint.encoder.dispose();
     checkpoint.decoder.dispose();
+    for (const w of checkpoint.optimizerWeights ?? []) w.tensor.dispose();
   }
 }
 
@@ -213,17 +216,73 @@ export async function exportCheckpointBundle(
   return { bundleDir, opset, irVersion, files: summaries, parity, manifest };
 }
 
+/** True when process `pid` is running (signal 0 probes without signalling). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Refuses to replace anything but a bundle: an existing `target` must be a folder that is empty or holds
+ * a `manifest.json`, so a mistyped path never deletes a file or an unrelated folder.
+ */
+async function checkReplaceable(dir: string, target: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.stat(target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    throw new ExportError(`Cannot write the bundle to ${dir}: ${code === 'ENOTDIR' ? 'a parent of it is a file, not a folder' : (err as Error).message}.`);
+  }
+  if (!stat.isDirectory()) {
+    throw new ExportError(`Cannot write the bundle to ${dir}: it exists and is not a folder. Expected a new, empty or bundle folder.`);
+  }
+  const entries = await fs.readdir(target);
+  if (entries.length > 0 && !entries.includes(MANIFEST_FILE)) {
+    throw new ExportError(
+      `Cannot write the bundle to ${dir}: the folder is not empty and is not a bundle (no ${MANIFEST_FILE}); refusing to replace it. Expected a new, empty or bundle folder.`,
+    );
+  }
+}
+
+/** Removes `<target>.tmp-<pid>` and `<target>.old-<pid>` siblings left by exports that were killed. */
+async function removeStaleSiblings(target: string): Promise<void> {
+  const base = path.basename(target);
+  let names: string[];
+  try {
+    names = await fs.readdir(path.dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(base + '.')) continue;
+    const m = /^\.(tmp|old)-(\d+)$/.exec(name.slice(base.length));
+    if (m && Number(m[2]) !== process.pid && !alive(Number(m[2]))) {
+      await fs.rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+    }
+  }
+}
+
 /**
  * Writes files into `dir` atomically: into `${dir}.tmp-<pid>` first, then renamed into place. An
  * existing `dir` is moved aside only once the new folder is complete, and removed afterwards; on
- * failure the temp folder is removed and the old folder left (or put back) in place.
+ * failure the temp folder is removed and the old folder left (or put back) in place. An existing `dir`
+ * must be an empty folder or a bundle (it has a `manifest.json`); anything else is refused with an
+ * {@link ExportError}. Temporary siblings left by a killed export are removed first.
  */
 export async function writeFolderAtomic(dir: string, files: Array<{ path: string; bytes: Uint8Array }>): Promise<void> {
   const target = path.resolve(dir);
   const tmp = `${target}.tmp-${process.pid}`;
   const old = `${target}.old-${process.pid}`;
+  await checkReplaceable(dir, target);
   try {
     await fs.mkdir(path.dirname(target), { recursive: true });
+    await removeStaleSiblings(target);
     await fs.rm(tmp, { recursive: true, force: true });
     await fs.mkdir(tmp);
     for (const f of files) await fs.writeFile(path.join(tmp, f.path), f.bytes);

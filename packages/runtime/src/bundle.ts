@@ -125,6 +125,9 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
         `manifest.json: ${where}[${i}] has dtype ${JSON.stringify(t.dtype)}. Should be one of: float32, int32, int64.`,
       );
     }
+    if (!t.shape.every((d) => (Number.isInteger(d) && (d as number) > 0) || (typeof d === 'string' && d.length > 0))) {
+      throw new BundleError(`manifest.json: ${where}[${i}] has shape ${JSON.stringify(t.shape)}; dimensions must be positive integers or names.`);
+    }
     return t as unknown as TensorSpec;
   });
 }

@@ -10,10 +10,22 @@ export interface FloatTensor {
   dims: number[];
 }
 
+/** Type and shape of a graph input or output as the ONNX file declares it (string dims are symbolic). */
+export interface GraphValueInfo {
+  name: string;
+  /** ORT's element type name, e.g. `float32`, `int64`. */
+  dtype: string;
+  /** Empty when the file declares no shape. */
+  shape: ReadonlyArray<number | string>;
+}
+
 /** One loaded ONNX graph. */
 export interface GraphSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** Declared types and shapes, when the platform's ORT exposes them (used to check the manifest). */
+  readonly inputInfo?: readonly GraphValueInfo[];
+  readonly outputInfo?: readonly GraphValueInfo[];
   run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
   release(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, session checks. */
 import { MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from './bundle.js';
+import { assertGraphTypes, checkImageInterface } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError } from './errors.js';
 import { createImageVae } from './image-vae.js';
@@ -45,6 +46,7 @@ async function openGraph(
   };
   want(spec.inputs.map((t) => t.name), session.inputNames, 'input');
   want(spec.outputs.map((t) => t.name), session.outputNames, 'output');
+  await assertGraphTypes(spec, session);
   return session;
 }
 
@@ -60,6 +62,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     throw new BundleError(`${MANIFEST_FILE} is not valid UTF-8 JSON.`);
   }
   const manifest = parseManifest(json);
+  checkImageInterface(manifest);
   const encoder = await openGraph(manifest, manifest.graphs.encoder, read, engine, backend, options);
   let decoder: GraphSession;
   try {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { ensureBackend } from './backend.js';
 import type { ImageTrainConfig } from './config.js';
 import { CheckpointError } from './errors.js';
-import { isDirectory, writeFileAtomic } from './fsutil.js';
+import { isDirectory, removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';
 import { folderIO } from './io.js';
 
 /** A named optimizer variable, as `Optimizer.getWeights()` returns them. */
@@ -74,8 +74,10 @@ export async function saveCheckpoint(
 ): Promise<string> {
   const rel = path.posix.join('checkpoints', `epoch-${String(checkpoint.state.epoch).padStart(4, '0')}`);
   const finalDir = path.join(runDir, rel);
-  const tmpDir = `${finalDir}.tmp-${process.pid}`;
-  await fs.rm(tmpDir, { recursive: true, force: true });
+  // Temporary folders of a writer killed earlier (this run folder has one writer: us) are garbage.
+  await removeStaleTemps(path.dirname(finalDir));
+  await removeStaleTemps(runDir);
+  const tmpDir = tempSibling(finalDir, false);
   await fs.mkdir(tmpDir, { recursive: true });
   await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
@@ -135,13 +137,35 @@ async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
   } catch {
     return undefined;
   }
-  const bytes = await fs.readFile(path.join(dir, OPTIMIZER_BIN));
+  const bin = path.join(dir, OPTIMIZER_BIN);
+  const bad = (why: string) => new CheckpointError(`The optimizer state in ${dir} is corrupt: ${why}.`);
+  if (!specs || !Array.isArray(specs.weights)) throw bad(`${OPTIMIZER_JSON} has no weights list`);
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(bin);
+  } catch {
+    throw bad(`${OPTIMIZER_BIN} cannot be read`);
+  }
   let offset = 0;
-  return specs.weights.map((spec) => {
+  const parsed = specs.weights.map((spec) => {
+    if (
+      !spec ||
+      typeof spec.name !== 'string' ||
+      (spec.dtype !== 'float32' && spec.dtype !== 'int32') ||
+      !Array.isArray(spec.shape) ||
+      !spec.shape.every((d) => Number.isInteger(d) && d >= 0)
+    ) {
+      throw bad(`${OPTIMIZER_JSON} has a malformed entry`);
+    }
     const size = spec.shape.reduce((a, b) => a * b, 1);
-    const buffer = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + size * 4);
+    const start = offset;
     offset += size * 4;
-    if (offset > bytes.length) throw new CheckpointError(`${path.join(dir, OPTIMIZER_BIN)} is shorter than ${OPTIMIZER_JSON} says.`);
+    if (offset > bytes.length) throw bad(`${OPTIMIZER_BIN} is shorter than ${OPTIMIZER_JSON} says`);
+    return { spec, start, size };
+  });
+  if (offset !== bytes.length) throw bad(`${OPTIMIZER_BIN} holds ${bytes.length} bytes, ${OPTIMIZER_JSON} describes ${offset}`);
+  return parsed.map(({ spec, start, size }) => {
+    const buffer = bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + size * 4);
     const values = spec.dtype === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
     return { name: spec.name, tensor: tf.tensor(values, spec.shape, spec.dtype) };
   });
@@ -170,8 +194,34 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   const dir = path.join(runDir, latest.checkpoint);
   await ensureBackend();
   const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'Checkpoint state');
-  const encoder = await tf.loadLayersModel(folderIO(path.join(dir, 'encoder')));
-  const decoder = await tf.loadLayersModel(folderIO(path.join(dir, 'decoder')));
-  const optimizerWeights = await loadOptimizer(dir);
+  if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.step) || state.step < 0) {
+    throw new CheckpointError(`${path.join(dir, 'state.json')} is not a vaekit checkpoint state (needs integer epoch and step).`);
+  }
+  const encoder = await loadModel(path.join(dir, 'encoder'));
+  let decoder: tf.LayersModel;
+  try {
+    decoder = await loadModel(path.join(dir, 'decoder'));
+  } catch (err) {
+    encoder.dispose();
+    throw err;
+  }
+  let optimizerWeights: NamedTensor[] | undefined;
+  try {
+    optimizerWeights = await loadOptimizer(dir);
+  } catch (err) {
+    encoder.dispose();
+    decoder.dispose();
+    throw err;
+  }
   return { config, encoder, decoder, state, ...(optimizerWeights ? { optimizerWeights } : {}) };
+}
+
+/** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */
+async function loadModel(dir: string): Promise<tf.LayersModel> {
+  try {
+    return await tf.loadLayersModel(folderIO(dir));
+  } catch (err) {
+    if (err instanceof CheckpointError) throw err;
+    throw new CheckpointError(`The model in ${dir} cannot be loaded (corrupt or not a tfjs layers model): ${(err as Error).message.split('\n')[0]}`);
+  }
 }

@@ -21,14 +21,18 @@ export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
 export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 export { buildImageVae, type VaeModels } from './models/image.js';
 export {
+  NonFiniteLossError,
   elboTerms,
   evaluateImageVae,
+  guardedStep,
   resumeImageVae,
   trainImageVae,
   validateImageConfig,
   type ElboMetrics,
   type EpochMetrics,
+  type NonFinitePolicy,
   type TrainHooks,
+  type TrainOptions,
   type TrainResult,
 } from './train-image.js';
-export { writeFileAtomic } from './fsutil.js';
+export { removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';

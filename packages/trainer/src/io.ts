@@ -67,8 +67,12 @@ export function folderIO(dir: string): tf.io.IOHandler {
       const specs: tf.io.WeightsManifestEntry[] = [];
       const buffers: ArrayBuffer[] = [];
       for (const group of parsed.weightsManifest) {
+        if (!group || !Array.isArray(group.weights) || !Array.isArray(group.paths)) {
+          throw new CheckpointError(`${file} has a malformed weightsManifest.`);
+        }
         specs.push(...group.weights);
         for (const p of group.paths) {
+          if (typeof p !== 'string') throw new CheckpointError(`${file} has a malformed weightsManifest.`);
           const rel = path.normalize(p);
           if (path.isAbsolute(rel) || rel.startsWith('..')) {
             throw new CheckpointError(`${file}: weight path "${p}" leaves the model folder.`);
@@ -80,6 +84,20 @@ export function folderIO(dir: string): tf.io.IOHandler {
             throw new CheckpointError(`Weights file "${p}" listed in ${file} cannot be read.`);
           }
         }
+      }
+      // tfjs reports a short weights file as a shape error deep inside; name the file instead.
+      const bytesPerElement: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
+      let expected = 0;
+      for (const spec of specs) {
+        if (!spec || !Array.isArray(spec.shape) || typeof spec.dtype !== 'string' || spec.quantization) {
+          expected = Number.NaN;
+          break;
+        }
+        expected += spec.shape.reduce((a, b) => a * b, 1) * (bytesPerElement[spec.dtype] ?? Number.NaN);
+      }
+      const actual = buffers.reduce((a, b) => a + b.byteLength, 0);
+      if (Number.isFinite(expected) && expected !== actual) {
+        throw new CheckpointError(`Weights of ${file} hold ${actual} bytes, the model needs ${expected}: the file is truncated or corrupt.`);
       }
       return {
         modelTopology: parsed.modelTopology,

@@ -7,6 +7,7 @@ import type { ImageTrainConfig } from './config.js';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
 import { CheckpointError, TrainerError } from './errors.js';
+import { removeStaleTemps } from './fsutil.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
 
@@ -24,6 +25,8 @@ export interface EpochMetrics {
   train: ElboMetrics;
   test: ElboMetrics;
   seconds: number;
+  /** Batches skipped because of non-finite values (`nonFinite: 'skip'`); absent when none. */
+  skippedBatches?: number;
 }
 
 /** Callbacks through which training reports progress (the library never prints). */
@@ -34,6 +37,55 @@ export interface TrainHooks {
   onBatch?(info: { epoch: number; batch: number; batches: number; loss: number }): void;
   /** Called after every epoch, once its checkpoint is written. */
   onEpoch?(metrics: EpochMetrics): void;
+  /** Called when a batch is skipped because its loss or gradients were not finite (`nonFinite: 'skip'`). */
+  onSkip?(info: { epoch: number; batch: number; loss: number }): void;
+}
+
+/** What to do when a batch's loss or gradients are NaN or infinite. */
+export type NonFinitePolicy = 'stop' | 'skip';
+
+/** Options of a training run that are not part of its saved configuration. */
+export interface TrainOptions {
+  /**
+   * `stop` (default): stop with a {@link NonFiniteLossError}, before the bad update is applied; the
+   * last complete checkpoint stays the run's newest. `skip`: leave the weights and optimizer state
+   * untouched for that batch and go on; more than `maxConsecutiveSkips` in a row stops anyway.
+   */
+  nonFinite?: NonFinitePolicy;
+  /** Consecutive skipped batches after which a `skip` run stops. Default 20. */
+  maxConsecutiveSkips?: number;
+}
+
+/** Training met a NaN or infinite loss or gradient and stopped; the newest checkpoint is the last good one. */
+export class NonFiniteLossError extends TrainerError {
+  override name = 'NonFiniteLossError';
+  constructor(
+    message: string,
+    /** Epoch and 1-based batch where it happened. */
+    readonly epoch: number,
+    readonly batch: number,
+    /** The loss value (NaN, Infinity, or finite when only the gradients were bad). */
+    readonly loss: number,
+  ) {
+    super(message, false);
+  }
+}
+
+/**
+ * One optimizer step that refuses non-finite values: computes the loss and gradients, and applies the
+ * gradients only when the loss and every gradient are finite. Returns the loss and whether the update
+ * was applied. Same arithmetic as `optimizer.minimize` (which is computeGradients + applyGradients).
+ */
+export async function guardedStep(optimizer: tf.Optimizer, lossFn: () => tf.Scalar): Promise<{ loss: number; applied: boolean }> {
+  const { value, grads } = optimizer.computeGradients(lossFn);
+  // x * 0 is 0 for every finite x and NaN for NaN or +-Infinity, so one sum checks every gradient.
+  const check = tf.tidy(() => tf.addN([value.mul(0), ...Object.values(grads).map((g) => g.mul(0).sum())]));
+  const [loss, probe] = await Promise.all([value.data(), check.data()]);
+  tf.dispose([value, check]);
+  const finite = Number.isFinite(loss[0]) && Number.isFinite(probe[0]);
+  if (finite) optimizer.applyGradients(grads);
+  tf.dispose(Object.values(grads));
+  return { loss: loss[0]!, applied: finite };
 }
 
 /** Outcome of a training run. */
@@ -127,94 +179,168 @@ interface TrainingRun {
   priorSeconds: number;
 }
 
-async function runEpochs(run: TrainingRun, hooks: TrainHooks): Promise<TrainResult> {
+async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOptions): Promise<TrainResult> {
   const { config, runDir, encoder, decoder, optimizer, history } = run;
-  const started = performance.now() - run.priorSeconds * 1000;
-  const split = await loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit });
-  const batches = Math.ceil(split.train.count / config.batchSize);
-  hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches, epochs: config.epochs });
+  const policy = options.nonFinite ?? 'stop';
+  if (policy !== 'stop' && policy !== 'skip') {
+    throw new TrainerError(`Unsupported non-finite policy "${String(policy)}". Should be one of: stop, skip.`);
+  }
+  const maxSkips = options.maxConsecutiveSkips ?? 20;
+  let consecutiveSkips = 0;
+  try {
+    return await epochLoop();
+  } finally {
+    // Training that stops (an error) must not leak the models' and optimizer's tensors either.
+    optimizer.dispose();
+    encoder.dispose();
+    decoder.dispose();
+  }
 
-  let step = run.step;
-  for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {
-    const epochStart = performance.now();
-    // Shuffles and noise depend only on (seed, epoch, step), so a resumed run repeats an uninterrupted one.
-    const order = permutation(split.train.count, createRng(config.seed * 1_000_003 + epoch));
-    let recon = 0;
-    let kl = 0;
-    for (let b = 0; b < batches; b++) {
-      const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
-      const x = batchTensor(split.train, rows);
-      const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', config.seed * 100_003 + step) as tf.Tensor2D;
-      let sums: tf.Tensor | undefined;
-      const loss = optimizer.minimize(() => {
-        const terms = elboTerms(encoder, decoder, x, eps, true);
-        sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.kl.sum()]));
-        return vaeLoss(terms, config.beta);
-      }, true);
-      const lossValue = (await loss!.data())[0]!;
-      const [r, k] = await sums!.data();
-      tf.dispose([x, eps, loss!, sums!]);
-      if (!Number.isFinite(lossValue)) {
-        throw new TrainerError(
-          `Training diverged: loss is ${lossValue} at epoch ${epoch}, batch ${b + 1}. The last good checkpoint is kept; try a lower learning rate.`,
-          false,
+  async function epochLoop(): Promise<TrainResult> {
+    const started = performance.now() - run.priorSeconds * 1000;
+    const split = await loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit });
+    const batches = Math.ceil(split.train.count / config.batchSize);
+    hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches, epochs: config.epochs });
+
+    let step = run.step;
+    for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {
+      const epochStart = performance.now();
+      // Shuffles and noise depend only on (seed, epoch, step), so a resumed run repeats an uninterrupted one.
+      const order = permutation(split.train.count, createRng(config.seed * 1_000_003 + epoch));
+      let recon = 0;
+      let kl = 0;
+      let n = 0;
+      let skipped = 0;
+      for (let b = 0; b < batches; b++) {
+        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const x = batchTensor(split.train, rows);
+        const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', config.seed * 100_003 + step) as tf.Tensor2D;
+        let sums: tf.Tensor | undefined;
+        let result: { loss: number; applied: boolean };
+        try {
+          result = await guardedStep(optimizer, () => {
+            const terms = elboTerms(encoder, decoder, x, eps, true);
+            sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.kl.sum()]));
+            return vaeLoss(terms, config.beta);
+          });
+        } finally {
+          tf.dispose([x, eps]);
+        }
+        const [r, k] = await sums!.data();
+        tf.dispose(sums!);
+        // The step counter advances for skipped batches too: noise seeds stay tied to (seed, step).
+        step++;
+        if (!result.applied) {
+          const what = Number.isFinite(result.loss) ? 'a gradient is not finite' : `the loss is ${result.loss}`;
+          const where = `epoch ${epoch}, batch ${b + 1} of ${batches}`;
+          const kept = epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet';
+          if (policy === 'stop') {
+            throw new NonFiniteLossError(
+              `Training stopped: ${what} at ${where}; ${kept}. Lower the learning rate, or skip such batches (vaekit: --skip-nonfinite).`,
+              epoch,
+              b + 1,
+              result.loss,
+            );
+          }
+          skipped++;
+          consecutiveSkips++;
+          hooks.onSkip?.({ epoch, batch: b + 1, loss: result.loss });
+          if (consecutiveSkips > maxSkips) {
+            throw new NonFiniteLossError(
+              `Training stopped: ${consecutiveSkips} batches in a row were skipped (${what} at ${where}); ${kept}. Lower the learning rate.`,
+              epoch,
+              b + 1,
+              result.loss,
+            );
+          }
+          continue;
+        }
+        consecutiveSkips = 0;
+        recon += r!;
+        kl += k!;
+        n += rows.length;
+        hooks.onBatch?.({ epoch, batch: b + 1, batches, loss: result.loss });
+      }
+      const test = evaluateImageVae(encoder, decoder, split.test, { seed: config.seed });
+      if (!Number.isFinite(test.elbo)) {
+        throw new NonFiniteLossError(
+          `Training stopped: the held-out loss after epoch ${epoch} is ${test.elbo}; the last complete checkpoint (epoch ${epoch - 1}) is kept. Lower the learning rate.`,
+          epoch,
+          batches,
+          test.elbo,
         );
       }
-      recon += r!;
-      kl += k!;
-      step++;
-      hooks.onBatch?.({ epoch, batch: b + 1, batches, loss: lossValue });
+      const metrics: EpochMetrics = {
+        epoch,
+        train: { elbo: (recon + kl) / Math.max(1, n), reconstruction: recon / Math.max(1, n), kl: kl / Math.max(1, n) },
+        test,
+        seconds: (performance.now() - epochStart) / 1000,
+        ...(skipped > 0 ? { skippedBatches: skipped } : {}),
+      };
+      history.push(metrics);
+      const state: TrainState = {
+        epoch,
+        step,
+        backend: tf.getBackend(),
+        seconds: (performance.now() - started) / 1000,
+        metrics: { elbo: metrics.test.elbo, reconstruction: metrics.test.reconstruction, kl: metrics.test.kl },
+        history,
+      };
+      await saveCheckpoint(runDir, { encoder, decoder, state, optimizer });
+      await fs.appendFile(path.join(runDir, METRICS_FILE), JSON.stringify(metrics) + '\n');
+      hooks.onEpoch?.(metrics);
     }
-    const n = split.train.count;
-    const metrics: EpochMetrics = {
-      epoch,
-      train: { elbo: (recon + kl) / n, reconstruction: recon / n, kl: kl / n },
-      test: evaluateImageVae(encoder, decoder, split.test, { seed: config.seed }),
-      seconds: (performance.now() - epochStart) / 1000,
-    };
-    history.push(metrics);
-    const state: TrainState = {
-      epoch,
-      step,
-      backend: tf.getBackend(),
-      seconds: (performance.now() - started) / 1000,
-      metrics: { elbo: metrics.test.elbo, reconstruction: metrics.test.reconstruction, kl: metrics.test.kl },
-      history,
-    };
-    await saveCheckpoint(runDir, { encoder, decoder, state, optimizer });
-    await fs.appendFile(path.join(runDir, METRICS_FILE), JSON.stringify(metrics) + '\n');
-    hooks.onEpoch?.(metrics);
+    return { runDir, epochs: history, seconds: (performance.now() - started) / 1000 };
   }
-  optimizer.dispose();
-  encoder.dispose();
-  decoder.dispose();
-  return { runDir, epochs: history, seconds: (performance.now() - started) / 1000 };
 }
 
 /**
  * Trains an image VAE on MNIST and writes the run folder: `config.json`, `metrics.jsonl` and a
  * checkpoint (models, optimizer state, metrics) after every epoch.
  */
-export async function trainImageVae(config: ImageTrainConfig, runDir: string, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function trainImageVae(
+  config: ImageTrainConfig,
+  runDir: string,
+  hooks: TrainHooks = {},
+  options: TrainOptions = {},
+): Promise<TrainResult> {
   validateImageConfig(config);
   const { encoder, decoder } = buildImageVae(config);
   await writeConfig(runDir, config);
   await fs.writeFile(path.join(runDir, METRICS_FILE), '');
   const optimizer = tf.train.adam(config.learningRate);
-  return runEpochs({ config, runDir, encoder, decoder, optimizer, epoch: 0, step: 0, history: [], priorSeconds: 0 }, hooks);
+  return runEpochs({ config, runDir, encoder, decoder, optimizer, epoch: 0, step: 0, history: [], priorSeconds: 0 }, hooks, options);
 }
 
 /**
  * Continues a run from its newest complete checkpoint (models and optimizer state), up to `epochs`
  * (default: the run's configured count). With the same seed the result equals an uninterrupted run.
  */
-export async function resumeImageVae(runDir: string, options: { epochs?: number } = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+export async function resumeImageVae(
+  runDir: string,
+  options: { epochs?: number } & TrainOptions = {},
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
   const checkpoint = await loadCheckpoint(runDir);
   const config = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
-  validateImageConfig(config);
+  const release = () => {
+    checkpoint.encoder.dispose();
+    checkpoint.decoder.dispose();
+    tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
+  };
+  try {
+    validateImageConfig(config);
+  } catch (err) {
+    release();
+    throw err;
+  }
   if (!checkpoint.optimizerWeights) {
+    release();
     throw new CheckpointError(`The checkpoint in ${runDir} has no optimizer state, so it cannot be resumed exactly.`);
   }
+  // Files half-written by a run that was killed (temporary names) are garbage now.
+  await removeStaleTemps(runDir);
+  await removeStaleTemps(path.join(runDir, 'checkpoints'));
   const optimizer = tf.train.adam(config.learningRate);
   await optimizer.setWeights(checkpoint.optimizerWeights);
   tf.dispose(checkpoint.optimizerWeights.map((w) => w.tensor));
@@ -235,5 +361,6 @@ export async function resumeImageVae(runDir: string, options: { epochs?: number 
       priorSeconds: checkpoint.state.seconds ?? 0,
     },
     hooks,
+    options,
   );
 }

@@ -6,7 +6,7 @@ import { exportBundle } from '@vaekit/exporter';
 import { interpolateLatent, loadVae } from '@vaekit/runtime';
 import { BACKEND_CHOICES, type BackendChoice } from '@vaekit/trainer';
 import { oneOf, positiveInt } from '../options.js';
-import { printJson } from '../output.js';
+import { assertFolderTarget, printJson } from '../output.js';
 import { heldOutDigits, reconstructionGrid, writeGrid } from './image.js';
 import { runImageTraining } from './train.js';
 
@@ -30,6 +30,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { out: string; epochs: number; backend: BackendChoice; json?: boolean }) => {
       const runDir = path.join(opts.out, 'run');
       const bundleDir = path.join(opts.out, 'bundle');
+      await assertFolderTarget(opts.out, '--out');
       await fs.mkdir(opts.out, { recursive: true });
       const log = (line: string) => process.stderr.write(line + '\n');
 

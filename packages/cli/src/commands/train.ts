@@ -14,6 +14,7 @@ import {
   type TrainResult,
 } from '@vaekit/trainer';
 import { UsageError } from '../errors.js';
+import { assertFolderTarget } from '../output.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
 
@@ -31,6 +32,8 @@ export interface ImageTrainCliOptions {
   backend: BackendChoice;
   force?: boolean;
   quiet?: boolean;
+  /** Skip batches whose loss or gradients are NaN or infinite instead of stopping. */
+  skipNonfinite?: boolean;
   /** Continue the run in `out` from its newest checkpoint; `epochs` applies only when `epochsGiven`. */
   resume?: boolean;
   epochsGiven?: boolean;
@@ -38,8 +41,9 @@ export interface ImageTrainCliOptions {
 
 const fmt = (v: number) => v.toFixed(2);
 
-/** Prepares `out` for a new run: refuses a non-empty folder unless `force`. Returns whether it existed. */
+/** Prepares `out` for a new run: refuses a non-empty folder unless `force`, and a path through a file. */
 async function claimRunFolder(out: string, force: boolean | undefined): Promise<void> {
+  await assertFolderTarget(out, '--out');
   let entries: string[] = [];
   try {
     const stat = await fs.stat(out);
@@ -92,6 +96,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
       bar?.update(b.batch, { loss: b.loss.toFixed(1) });
       if (b.batch === b.batches) bar?.stop();
     },
+    onSkip: (s) => log(`epoch ${s.epoch}, batch ${s.batch}: skipped (loss ${s.loss}, or a gradient, is not finite)`),
     onEpoch: (m) => {
       completed = m.epoch;
       log(
@@ -101,9 +106,10 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
     },
   };
   try {
+    const trainOptions = { nonFinite: options.skipNonfinite ? ('skip' as const) : ('stop' as const) };
     const result = options.resume
-      ? await resumeImageVae(out, options.epochsGiven ? { epochs: options.epochs } : {}, hooks)
-      : await trainImageVae(config, out, hooks);
+      ? await resumeImageVae(out, { ...(options.epochsGiven ? { epochs: options.epochs } : {}), ...trainOptions }, hooks)
+      : await trainImageVae(config, out, hooks, trainOptions);
     return { config, result, backend: backend.name };
   } catch (err) {
     bar?.stop();
@@ -132,6 +138,7 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
     .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42)
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
+    .option('--skip-nonfinite', 'skip batches whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: ImageTrainCliOptions & { out: string; json?: boolean }, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');

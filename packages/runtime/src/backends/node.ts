@@ -1,7 +1,11 @@
 /** ONNX Runtime for Node (onnxruntime-node, CPU execution provider). The only Node module importing ORT. */
 import * as ort from 'onnxruntime-node';
-import type { Engine, FloatTensor, GraphSession } from '../engine.js';
+import type { Engine, FloatTensor, GraphSession, GraphValueInfo } from '../engine.js';
 import type { BackendName, LoadOptions } from '../types.js';
+
+function valueInfo(meta: readonly ort.InferenceSession.ValueMetadata[] | undefined): GraphValueInfo[] {
+  return (meta ?? []).flatMap((m) => (m.isTensor ? [{ name: m.name, dtype: m.type, shape: [...m.shape] }] : []));
+}
 
 class NodeSession implements GraphSession {
   constructor(private readonly session: ort.InferenceSession) {}
@@ -10,6 +14,12 @@ class NodeSession implements GraphSession {
   }
   get outputNames(): readonly string[] {
     return this.session.outputNames;
+  }
+  get inputInfo(): readonly GraphValueInfo[] {
+    return valueInfo(this.session.inputMetadata);
+  }
+  get outputInfo(): readonly GraphValueInfo[] {
+    return valueInfo(this.session.outputMetadata);
   }
   async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
