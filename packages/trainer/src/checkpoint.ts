@@ -96,7 +96,11 @@ export async function saveCheckpoint(
   );
   const all = (await fs.readdir(path.join(runDir, 'checkpoints'))).filter((d) => /^epoch-\d+$/.test(d)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
-    await fs.rm(path.join(runDir, 'checkpoints', old), { recursive: true, force: true });
+    // Renamed first, so a kill halfway through the removal leaves a temporary name (cleaned up later),
+    // never a half-deleted folder that looks like a checkpoint.
+    const doomed = tempSibling(path.join(runDir, 'checkpoints', old), false);
+    await fs.rename(path.join(runDir, 'checkpoints', old), doomed);
+    await fs.rm(doomed, { recursive: true, force: true });
   }
   return finalDir;
 }
@@ -184,10 +188,11 @@ export async function readConfig(runDir: string): Promise<ImageTrainConfig> {
 /** Loads the newest complete checkpoint of a run folder made by `vaekit train`. */
 export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   const config = await readConfig(runDir);
-  const latest = await readJson<{ checkpoint?: string }>(
-    path.join(runDir, LATEST_FILE),
-    'Checkpoint pointer (no completed epoch yet?)',
-  );
+  const latestFile = path.join(runDir, LATEST_FILE);
+  if (!(await fs.stat(latestFile).then(() => true, () => false))) {
+    throw new CheckpointError(`No checkpoint in ${runDir}: ${LATEST_FILE} is missing (no epoch was completed yet).`);
+  }
+  const latest = await readJson<{ checkpoint?: string }>(latestFile, 'Checkpoint pointer');
   if (typeof latest.checkpoint !== 'string' || !/^checkpoints\/epoch-\d+$/.test(latest.checkpoint)) {
     throw new CheckpointError(`${path.join(runDir, LATEST_FILE)} does not name a checkpoint folder.`);
   }

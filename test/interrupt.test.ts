@@ -1,0 +1,137 @@
+/**
+ * Training and export survive SIGKILL. A real `vaekit train image` is killed at chosen points (mid-epoch,
+ * while a checkpoint is being written, between the checkpoint and its pointer, while old checkpoints are
+ * pruned) by a preload (test/fixtures/kill-hook.mjs) that needs no hook in the product. `--resume` must
+ * then finish the run with exactly the weights, optimizer state and metrics of a run that was never
+ * interrupted (fixed seed), leaving no temporary files. A killed export leaves no bundle that looks
+ * complete, and an existing bundle survives a killed re-export.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fs, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { loadVae } from '@vaekit/runtime';
+import { ROOT, tempDir, vaekit, vaekitOk } from './helpers.js';
+
+const CLI = path.join(ROOT, 'packages', 'cli', 'dist', 'main.js');
+const HOOK = path.join(ROOT, 'test', 'fixtures', 'kill-hook.mjs');
+
+/** 3 epochs of 4 batches (256 digits, batch 64): 12 optimizer steps. */
+const TRAIN = ['train', 'image', '--epochs', '3', '--limit', '256', '--batch-size', '64', '--hidden', '16', '--latent', '3', '--seed', '7'];
+
+/** Runs the CLI with the kill hook; returns how it ended. */
+function killedRun(args: string[], env: Record<string, string>): { status: number | null; signal: NodeJS.Signals | null; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', HOOK, CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+  return { status: r.status, signal: r.signal, stderr: r.stderr };
+}
+
+/** What must be identical between an interrupted-and-resumed run and an uninterrupted one. */
+function finalState(run: string): { latest: unknown; files: Record<string, string>; metrics: unknown[] } {
+  const latest = JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8'));
+  const ckpt = path.join(run, latest.checkpoint);
+  const files: Record<string, string> = {};
+  for (const rel of ['encoder/weights.bin', 'decoder/weights.bin', 'optimizer.bin', 'optimizer.json', 'encoder/model.json', 'decoder/model.json']) {
+    files[rel] = readFileSync(path.join(ckpt, rel)).toString('base64');
+  }
+  const metrics = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const { seconds: _s, ...rest } = JSON.parse(l);
+      return rest;
+    });
+  return { latest, files, metrics };
+}
+
+/** Every entry under `dir` whose name marks a temporary file or folder. */
+function temporaries(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (/\.tmp-|\.old-/.test(name)) found.push(path.relative(dir, p));
+      if (statSync(p).isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+let reference: ReturnType<typeof finalState>;
+before(() => {
+  const run = path.join(tempDir(), 'run');
+  vaekitOk([...TRAIN, '--out', run]);
+  reference = finalState(run);
+  assert.equal((reference.latest as { epoch: number }).epoch, 3);
+});
+
+/** Kill points: each is one or more killed attempts, then a `--resume` to the end. */
+const SCENARIOS: Array<[name: string, kills: Array<Record<string, string>>]> = [
+  ['mid-epoch (epoch 2, after batch 2)', [{ VAEKIT_KILL_AFTER_STEPS: '6' }]],
+  ['at the last batch of an epoch, before its checkpoint', [{ VAEKIT_KILL_AFTER_STEPS: '8' }]],
+  ['while the checkpoint writes the decoder', [{ VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/decoder/' }]],
+  ['while the checkpoint writes the optimizer state', [{ VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/optimizer\\.bin' }]],
+  ['after the checkpoint folder is in place, before latest.json points at it', [{ VAEKIT_KILL_ON_FS: 'rename .*\\.latest\\.json\\.tmp-', VAEKIT_KILL_ON_FS_NTH: '2' }]],
+  ['after the checkpoint, before the metrics line', [{ VAEKIT_KILL_ON_FS: 'appendFile .*metrics\\.jsonl', VAEKIT_KILL_ON_FS_NTH: '2' }]],
+  ['while old checkpoints are pruned', [{ VAEKIT_KILL_ON_FS: 'rm .*checkpoints/epoch-0001\\.tmp-' }]],
+  ['twice: mid-epoch, then the resumed run during its checkpoint write', [{ VAEKIT_KILL_AFTER_STEPS: '5' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0003\\.tmp-' }]],
+];
+
+for (const [name, kills] of SCENARIOS) {
+  test(`SIGKILL ${name}: --resume ends with the weights of an uninterrupted run`, () => {
+    const run = path.join(tempDir(), 'run');
+    kills.forEach((env, i) => {
+      const args = i === 0 ? [...TRAIN, '--out', run] : ['train', 'image', '--resume', '--out', run];
+      const r = killedRun(args, env);
+      assert.equal(r.signal, 'SIGKILL', `attempt ${i + 1} was killed (status ${r.status})\n${r.stderr}`);
+    });
+    const latest = JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8'));
+    assert.ok(latest.epoch >= 1 && latest.epoch <= 3, `a complete checkpoint is in charge: ${JSON.stringify(latest)}`);
+    assert.ok(existsSync(path.join(run, latest.checkpoint, 'optimizer.bin')), 'and it is complete');
+    const resumed = JSON.parse(vaekitOk(['train', 'image', '--resume', '--out', run, '--json']).stdout);
+    assert.deepEqual(resumed.epochs.map((e: { epoch: number }) => e.epoch), [1, 2, 3]);
+    const state = finalState(run);
+    assert.deepEqual(state.latest, reference.latest);
+    assert.deepEqual(state.metrics, reference.metrics, 'metrics.jsonl as in the uninterrupted run');
+    for (const [file, bytes] of Object.entries(reference.files)) assert.ok(state.files[file] === bytes, `${file} is byte-identical`);
+    assert.deepEqual(temporaries(run), [], 'no temporary files left');
+  });
+}
+
+test('SIGKILL before the first checkpoint: --resume says so; a fresh run with --force starts over', () => {
+  const run = path.join(tempDir(), 'run');
+  assert.equal(killedRun([...TRAIN, '--out', run], { VAEKIT_KILL_AFTER_STEPS: '2' }).signal, 'SIGKILL');
+  const r = vaekit(['train', 'image', '--resume', '--out', run]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /No checkpoint in .*run: latest\.json is missing \(no epoch was completed yet\)/);
+  vaekitOk([...TRAIN, '--out', run, '--force']);
+  assert.deepEqual(finalState(run).files, reference.files);
+});
+
+test('SIGKILL during export leaves no bundle; an existing bundle survives a killed re-export', async () => {
+  const dir = tempDir();
+  const run = path.join(dir, 'run');
+  vaekitOk([...TRAIN, '--epochs', '1', '--out', run]);
+  const bundle = path.join(dir, 'bundle');
+  const killed = killedRun(['export', run, bundle], { VAEKIT_KILL_ON_FS: 'writeFile .*bundle\\.tmp-\\d+/manifest\\.json' });
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(!existsSync(bundle), 'no bundle folder at the destination');
+  assert.ok(!existsSync(path.join(readdirSync(dir).map((n) => path.join(dir, n)).find((p) => p.includes('.tmp-')) ?? dir, 'manifest.json')), 'the half-written folder has no manifest');
+
+  vaekitOk(['export', run, bundle]);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle', 'run'], 'the next export removed the stale temporary folder');
+  const manifest = readFileSync(path.join(bundle, 'manifest.json'));
+
+  // Re-export over the good bundle, killed while the new one is written and while the old one is moved aside.
+  for (const env of [{ VAEKIT_KILL_ON_FS: 'writeFile .*bundle\\.tmp-\\d+/decoder\\.onnx' }, { VAEKIT_KILL_ON_FS: 'rename .*/bundle -> .*bundle\\.old-' }]) {
+    assert.equal(killedRun(['export', run, bundle], env).signal, 'SIGKILL');
+    assert.ok(readFileSync(path.join(bundle, 'manifest.json')).equals(manifest), 'the old bundle is still in place');
+    const vae = await loadVae(bundle);
+    assert.equal((await vae.sample(1)).images.length, 1, 'and loads (hashes verified)');
+    await vae.dispose();
+  }
+  vaekitOk(['export', run, bundle]);
+  assert.deepEqual(readdirSync(dir).sort(), ['bundle', 'run']);
+  await fs.rm(dir, { recursive: true, force: true });
+});
