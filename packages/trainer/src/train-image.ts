@@ -261,6 +261,14 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOpti
         n += rows.length;
         hooks.onBatch?.({ epoch, batch: b + 1, batches, loss: result.loss });
       }
+      if (n === 0) {
+        throw new NonFiniteLossError(
+          `Training stopped: every batch of epoch ${epoch} was skipped (non-finite loss or gradients); ${epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet'}. Lower the learning rate.`,
+          epoch,
+          batches,
+          Number.NaN,
+        );
+      }
       const test = evaluateImageVae(encoder, decoder, split.test, { seed: config.seed });
       if (!Number.isFinite(test.elbo)) {
         throw new NonFiniteLossError(
