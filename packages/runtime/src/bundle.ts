@@ -85,7 +85,7 @@ export interface BundleManifest {
   training?: TrainingSummary;
 }
 
-import { BundleError } from './errors.js';
+import { BundleError, quote } from './errors.js';
 
 export { BundleError };
 
@@ -101,13 +101,14 @@ export function assertSafeBundlePath(relPath: string): void {
   const bad =
     typeof relPath !== 'string' ||
     relPath.length === 0 ||
+    relPath.length > 1024 ||
     relPath.startsWith('/') ||
     relPath.includes('\\') ||
     /^[a-zA-Z]:/.test(relPath) ||
     relPath.split('/').some((seg) => seg === '..' || seg === '.' || seg === '');
   if (bad) {
     throw new BundleError(
-      `Bundle file path ${JSON.stringify(relPath)} is not allowed: paths must be relative and stay inside the bundle folder.`,
+      `Bundle file path ${quote(relPath)} is not allowed: paths must be relative and stay inside the bundle folder.`,
     );
   }
 }
@@ -122,11 +123,11 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
     }
     if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'int64') {
       throw new BundleError(
-        `manifest.json: ${where}[${i}] has dtype ${JSON.stringify(t.dtype)}. Should be one of: float32, int32, int64.`,
+        `manifest.json: ${where}[${i}] has dtype ${quote(t.dtype)}. Should be one of: float32, int32, int64.`,
       );
     }
     if (!t.shape.every((d) => (Number.isInteger(d) && (d as number) > 0) || (typeof d === 'string' && d.length > 0))) {
-      throw new BundleError(`manifest.json: ${where}[${i}] has shape ${JSON.stringify(t.shape)}; dimensions must be positive integers or names.`);
+      throw new BundleError(`manifest.json: ${where}[${i}] has shape ${quote(t.shape)}; dimensions must be positive integers or names.`);
     }
     return t as unknown as TensorSpec;
   });
@@ -139,15 +140,15 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
 export function parseManifest(json: unknown): BundleManifest {
   if (!isRecord(json)) throw new BundleError('manifest.json must contain a JSON object.');
   if (json.format !== 'vaekit-bundle') {
-    throw new BundleError(`manifest.json: format is ${JSON.stringify(json.format)}, expected "vaekit-bundle".`);
+    throw new BundleError(`manifest.json: format is ${quote(json.format)}, expected "vaekit-bundle".`);
   }
   if (json.formatVersion !== BUNDLE_FORMAT_VERSION) {
     throw new BundleError(
-      `manifest.json: formatVersion ${JSON.stringify(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
+      `manifest.json: formatVersion ${quote(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
     );
   }
   if (json.kind !== 'image') {
-    throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: image.`);
+    throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: image.`);
   }
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
@@ -164,7 +165,7 @@ export function parseManifest(json: unknown): BundleManifest {
   for (const [rel, rec] of Object.entries(json.files)) {
     assertSafeBundlePath(rel);
     if (!isRecord(rec) || typeof rec.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(rec.sha256)) {
-      throw new BundleError(`manifest.json: files[${JSON.stringify(rel)}] needs a lower-case hex sha256.`);
+      throw new BundleError(`manifest.json: files[${quote(rel)}] needs a lower-case hex sha256.`);
     }
   }
   for (const name of ['encoder', 'decoder'] as const) {
@@ -174,7 +175,7 @@ export function parseManifest(json: unknown): BundleManifest {
     }
     assertSafeBundlePath(g.file);
     if (!(g.file in json.files)) {
-      throw new BundleError(`manifest.json: graphs.${name}.file "${g.file}" has no entry in files (no sha256 to verify).`);
+      throw new BundleError(`manifest.json: graphs.${name}.file ${quote(g.file)} has no entry in files (no sha256 to verify).`);
     }
     checkTensorSpecs(`graphs.${name}.inputs`, g.inputs);
     checkTensorSpecs(`graphs.${name}.outputs`, g.outputs);
@@ -191,7 +192,7 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
 /** Throws {@link BundleError} naming the file when its bytes do not match the manifest record. */
 export async function verifyFile(manifest: BundleManifest, relPath: string, bytes: Uint8Array): Promise<void> {
   const rec = manifest.files[relPath];
-  if (!rec) throw new BundleError(`Bundle file "${relPath}" is not listed in manifest.json.`);
+  if (!rec) throw new BundleError(`Bundle file ${quote(relPath)} is not listed in manifest.json.`);
   const actual = await sha256Hex(bytes);
   if (actual !== rec.sha256) {
     throw new BundleError(

@@ -5,7 +5,7 @@
  */
 import type { BundleManifest, GraphSpec, TensorSpec } from './bundle.js';
 import type { GraphSession, GraphValueInfo } from './engine.js';
-import { BundleError } from './errors.js';
+import { BundleError, quote } from './errors.js';
 
 /**
  * Throws {@link BundleError} (after releasing `session`) when a tensor of `spec` has another dtype,
@@ -30,11 +30,11 @@ function typeProblem(specs: TensorSpec[], info: readonly GraphValueInfo[] | unde
   for (const t of specs) {
     const g = info.find((i) => i.name === t.name);
     if (!g) continue;
-    if (g.dtype !== t.dtype) return `${what} "${t.name}" has dtype ${g.dtype} in the graph, ${t.dtype} in the manifest.`;
+    if (g.dtype !== t.dtype) return `${what} ${quote(t.name)} has dtype ${g.dtype} in the graph, ${t.dtype} in the manifest.`;
     if (g.shape.length === 0) continue;
     const fixedMismatch = t.shape.some((d, i) => typeof d === 'number' && typeof g.shape[i] === 'number' && d !== g.shape[i]);
     if (g.shape.length !== t.shape.length || fixedMismatch) {
-      return `${what} "${t.name}" has shape ${showShape(g.shape)} in the graph, ${showShape(t.shape)} in the manifest.`;
+      return `${what} ${quote(t.name)} has shape ${showShape(g.shape)} in the graph, ${showShape(t.shape)} in the manifest.`;
     }
   }
   return undefined;
@@ -52,11 +52,11 @@ export function checkImageInterface(manifest: BundleManifest): void {
   const pixels = height * width * channels;
   const { encoder, decoder } = manifest.graphs;
   const expect: Array<[string, TensorSpec | undefined, number, string]> = [
-    [`graphs.encoder input "${encoder.inputs[0]?.name}"`, encoder.inputs[0], pixels, `${height}x${width}x${channels} image`],
-    [`graphs.encoder output "${encoder.outputs[0]?.name}"`, encoder.outputs[0], manifest.latentSize, 'latentSize'],
-    [`graphs.encoder output "${encoder.outputs[1]?.name}"`, encoder.outputs[1], manifest.latentSize, 'latentSize'],
-    [`graphs.decoder input "${decoder.inputs[0]?.name}"`, decoder.inputs[0], manifest.latentSize, 'latentSize'],
-    [`graphs.decoder output "${decoder.outputs[0]?.name}"`, decoder.outputs[0], pixels, `${height}x${width}x${channels} image`],
+    [`graphs.encoder input ${quote(encoder.inputs[0]?.name)}`, encoder.inputs[0], pixels, `${height}x${width}x${channels} image`],
+    [`graphs.encoder output ${quote(encoder.outputs[0]?.name)}`, encoder.outputs[0], manifest.latentSize, 'latentSize'],
+    [`graphs.encoder output ${quote(encoder.outputs[1]?.name)}`, encoder.outputs[1], manifest.latentSize, 'latentSize'],
+    [`graphs.decoder input ${quote(decoder.inputs[0]?.name)}`, decoder.inputs[0], manifest.latentSize, 'latentSize'],
+    [`graphs.decoder output ${quote(decoder.outputs[0]?.name)}`, decoder.outputs[0], pixels, `${height}x${width}x${channels} image`],
   ];
   for (const [where, spec, want, why] of expect) {
     if (!spec) throw new BundleError(`manifest.json: ${where} is missing (an image bundle needs encoder x -> mu, logvar and decoder z -> logits).`);

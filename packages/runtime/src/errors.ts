@@ -21,3 +21,17 @@ export class BundleError extends RuntimeError {
 export class InputError extends RuntimeError {
   override name = 'InputError';
 }
+
+/**
+ * A value quoted for an error message, shortened so a hostile or broken file cannot turn one clear line
+ * into megabytes (`"xxxxxxxx…" (10000 characters)`).
+ */
+export function quote(value: unknown, max = 60): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}

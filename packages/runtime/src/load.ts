@@ -2,7 +2,7 @@
 import { MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from './bundle.js';
 import { assertGraphTypes, checkImageInterface } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
-import { BundleError, InputError } from './errors.js';
+import { BundleError, InputError, quote } from './errors.js';
 import { createImageVae } from './image-vae.js';
 import type { BackendName, ImageVae, LoadOptions } from './types.js';
 
@@ -40,7 +40,7 @@ async function openGraph(
     if (missing.length) {
       void session.release();
       throw new BundleError(
-        `${spec.file} does not match manifest.json: ${what} ${missing.map((m) => `"${m}"`).join(', ')} not found (the graph has ${have.join(', ')}).`,
+        `${spec.file} does not match manifest.json: ${what} ${missing.map((m) => quote(m)).join(', ')} not found (the graph has ${have.join(', ')}).`,
       );
     }
   };

@@ -4,7 +4,7 @@
  * `WordLevel` model, a `Lowercase` normalizer and a `Whitespace` pre-tokenizer, so other tools can
  * load a vaekit `tokenizer.json`.
  */
-import { RuntimeError } from './errors.js';
+import { RuntimeError, quote } from './errors.js';
 
 /** A `tokenizer.json` that is not a word-level tokenizer vaekit can use. */
 export class TokenizerError extends RuntimeError {
@@ -102,7 +102,7 @@ export class WordTokenizer {
   static fromTokens(tokens: readonly string[]): WordTokenizer {
     SPECIAL_TOKENS.forEach((special, id) => {
       if (tokens[id] !== special) {
-        throw new TokenizerError(`Token id ${id} must be "${special}" (found ${JSON.stringify(tokens[id])}).`);
+        throw new TokenizerError(`Token id ${id} must be "${special}" (found ${quote(tokens[id])}).`);
       }
     });
     if (new Set(tokens).size !== tokens.length) throw new TokenizerError('The vocabulary has duplicate tokens.');
@@ -130,10 +130,10 @@ export class WordTokenizer {
       throw new TokenizerError('tokenizer.json has no "model" object; expected the Hugging Face tokenizers layout with a WordLevel model.');
     }
     if (model.type !== 'WordLevel') {
-      throw new TokenizerError(`tokenizer.json has model type ${JSON.stringify(model.type)}; only "WordLevel" is supported.`);
+      throw new TokenizerError(`tokenizer.json has model type ${quote(model.type)}; only "WordLevel" is supported.`);
     }
     if (model.unk_token !== undefined && model.unk_token !== SPECIAL_TOKENS[UNK_ID]) {
-      throw new TokenizerError(`tokenizer.json unk_token must be "${SPECIAL_TOKENS[UNK_ID]}" (got ${JSON.stringify(model.unk_token)}).`);
+      throw new TokenizerError(`tokenizer.json unk_token must be "${SPECIAL_TOKENS[UNK_ID]}" (got ${quote(model.unk_token)}).`);
     }
     const vocab = model.vocab;
     if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) {
@@ -144,7 +144,7 @@ export class WordTokenizer {
     for (const [token, id] of entries) {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= entries.length || tokens[id] !== undefined) {
         throw new TokenizerError(
-          `tokenizer.json model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be the distinct integers 0..${entries.length - 1}.`,
+          `tokenizer.json model.vocab gives ${quote(token)} the id ${quote(id)}; ids must be the distinct integers 0..${entries.length - 1}.`,
         );
       }
       tokens[id] = token;

@@ -1,0 +1,196 @@
+/**
+ * Bounded fuzzing of the loaders (fixed seed, fixed iteration counts): mutated manifests, tokenizer
+ * files and ONNX bytes go into `parseManifest`, `loadVae`, `WordTokenizer.fromJSON` and `decodeModel`.
+ * Each either works or throws the package's own error: never another exception, never a crash of the
+ * process (ONNX Runtime included: mutated graphs are rehashed so they reach it), never a hang (each
+ * test has a time limit). A failure prints the seed and iteration, so it can be replayed.
+ */
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { OnnxFormatError, decodeModel } from '@vaekit/exporter';
+import { RuntimeError, createRng, loadVae, parseManifest, sha256Hex, type Rng } from '@vaekit/runtime';
+import { TokenizerError, WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { tempDir, trainedBundle } from './helpers.js';
+
+const SEED = 20261124;
+
+/** Values a mutation may put anywhere in a JSON document. */
+const ODD_VALUES: unknown[] = [
+  null, true, false, 0, -1, 1, 2, 1.5, -0.5, 1e308, -1e308, 2 ** 53 + 1, '', ' ', '../x', '/etc/passwd', 'C:\\x', 'a/../../b',
+  '\u0000', '\ud800', 'ü'.repeat(3), 'x'.repeat(10_000), [], [null], [1, 'a'], {}, { a: 1 }, { __proto__: { polluted: true } },
+  'float32', 'int64', 'batch', 'vaekit-bundle', 1000000000,
+];
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Every container path in a JSON value (arrays and objects), the root included. */
+function containers(value: Json, at: Array<string | number> = [], out: Array<Array<string | number>> = []): Array<Array<string | number>> {
+  if (value && typeof value === 'object') {
+    out.push(at);
+    for (const [k, v] of Object.entries(value)) containers(v as Json, [...at, Array.isArray(value) ? Number(k) : k], out);
+  }
+  return out;
+}
+
+const pick = <T>(rng: Rng, list: readonly T[]): T => list[rng.int(list.length)]!;
+
+/** One structural mutation of a JSON document: delete, replace, add or swap a field. */
+function mutateJson(doc: Json, rng: Rng): Json {
+  const copy = JSON.parse(JSON.stringify(doc)) as Json;
+  const paths = containers(copy);
+  const at = pick(rng, paths);
+  let node: any = copy;
+  for (const k of at) node = node[k];
+  const keys = Object.keys(node);
+  const key: string | number = keys.length === 0 || rng.uniform() < 0.15 ? (Array.isArray(node) ? node.length : `extra${rng.int(5)}`) : pick(rng, keys);
+  const op = rng.int(4);
+  if (op === 0 && !Array.isArray(node)) delete node[key];
+  else if (op === 0) node.splice(Number(key), 1);
+  else if (op === 1) node[key] = JSON.parse(JSON.stringify(pick(rng, ODD_VALUES)) ?? 'null');
+  else if (op === 2) node[key] = typeof node[key] === 'number' ? node[key] * pick(rng, [-1, 0, 2, 1e9, 0.5]) : typeof node[key] === 'string' ? node[key] + pick(rng, ['/..', 'x', '']) : node[key];
+  else {
+    // Move a value from elsewhere in the document here (a graph's spec into a file record, ...).
+    const other = pick(rng, paths);
+    let src: any = copy;
+    for (const k of other) src = src[k];
+    node[key] = JSON.parse(JSON.stringify(src));
+  }
+  return copy;
+}
+
+/** One byte-level mutation: flip bits, overwrite a run, truncate, insert or duplicate a chunk. */
+function mutateBytes(bytes: Uint8Array, rng: Rng): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  const op = rng.int(5);
+  if (op === 0) {
+    for (let i = 0, n = 1 + rng.int(8); i < n; i++) out[rng.int(out.length)]! ^= 1 << rng.int(8);
+    return out;
+  }
+  if (op === 1) {
+    const start = rng.int(out.length);
+    for (let i = start; i < Math.min(out.length, start + 1 + rng.int(64)); i++) out[i] = rng.int(256);
+    return out;
+  }
+  if (op === 2) return out.subarray(0, rng.int(out.length));
+  const at = rng.int(out.length);
+  const chunk = op === 3 ? Uint8Array.from({ length: 1 + rng.int(32) }, () => rng.int(256)) : out.subarray(rng.int(out.length), rng.int(out.length));
+  const merged = new Uint8Array(out.length + chunk.length);
+  merged.set(out.subarray(0, at));
+  merged.set(chunk, at);
+  merged.set(out.subarray(at), at + chunk.length);
+  return merged;
+}
+
+/** Runs `call`; only success or an error of one of `allowed` passes. Describes the case on failure. */
+async function expectOwnError(what: string, call: () => unknown, allowed: Array<abstract new (...a: never[]) => Error>): Promise<'ok' | 'refused'> {
+  try {
+    await call();
+    return 'ok';
+  } catch (err) {
+    if (allowed.some((c) => err instanceof c)) {
+      assert.ok((err as Error).message.length > 0 && (err as Error).message.length < 500, `${what}: a short message, got ${(err as Error).message.slice(0, 300)}`);
+      return 'refused';
+    }
+    assert.fail(`${what}: threw ${(err as Error)?.name}: ${(err as Error)?.message}\n${(err as Error)?.stack}`);
+  }
+}
+
+let bundleDir: string;
+before(() => {
+  ({ bundleDir } = trainedBundle('dense'));
+});
+
+test('mutated manifests: parseManifest and loadVae accept or refuse with BundleError', { timeout: 300_000 }, async (t) => {
+  const rng = createRng(SEED);
+  const text = await fs.readFile(path.join(bundleDir, 'manifest.json'), 'utf8');
+  const manifest = JSON.parse(text) as Json;
+  const dir = path.join(tempDir(), 'b');
+  await fs.cp(bundleDir, dir, { recursive: true });
+  const tally = { ok: 0, refused: 0 };
+  for (let i = 0; i < 300; i++) {
+    const what = `manifest seed ${SEED} iteration ${i}`;
+    let bytes: Uint8Array;
+    let doc = manifest;
+    if (i % 5 === 4) bytes = mutateBytes(new TextEncoder().encode(text), rng);
+    else {
+      for (let k = 0, n = 1 + rng.int(3); k < n; k++) doc = mutateJson(doc, rng);
+      bytes = new TextEncoder().encode(JSON.stringify(doc));
+      await expectOwnError(`${what} (parseManifest)`, () => parseManifest(JSON.parse(JSON.stringify(doc))), [RuntimeError]);
+    }
+    await fs.writeFile(path.join(dir, 'manifest.json'), bytes);
+    const outcome = await expectOwnError(what, async () => {
+      const vae = await loadVae(dir);
+      try {
+        // A manifest that loads must also run, or refuse its input with the runtime's own error.
+        await vae.sample(2, { seed: i });
+      } finally {
+        await vae.dispose();
+      }
+    }, [RuntimeError]);
+    tally[outcome]++;
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 150, `most mutations are refused: ${JSON.stringify(tally)}`);
+});
+
+test('mutated tokenizer.json: WordTokenizer.fromJSON accepts or refuses with TokenizerError', { timeout: 120_000 }, async (t) => {
+  const rng = createRng(SEED + 1);
+  const good = WordTokenizer.build(['the cat sat on the mat', 'a dog ate the cat food', 'über naïve café'], { minCount: 1 });
+  const json = good.toJSON() as unknown as Json;
+  const text = JSON.stringify(json);
+  const tally = { ok: 0, refused: 0 };
+  for (let i = 0; i < 2000; i++) {
+    const what = `tokenizer seed ${SEED + 1} iteration ${i}`;
+    const source =
+      i % 4 === 3
+        ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(text), rng))
+        : JSON.stringify([1, 2, 3].slice(0, 1 + rng.int(3)).reduce((d) => mutateJson(d, rng), json));
+    const outcome = await expectOwnError(what, () => {
+      const tok = WordTokenizer.fromJSON(source);
+      // A tokenizer that loads must round-trip its own vocabulary without throwing anything else.
+      const ids = tok.encode('the cat ate über food <unk> zzz');
+      tok.decode(ids);
+    }, [TokenizerError]);
+    tally[outcome]++;
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 500 && tally.ok > 10, `both outcomes happen: ${JSON.stringify(tally)}`);
+});
+
+test('mutated ONNX bytes: decodeModel and ONNX Runtime (via loadVae) refuse with their own errors, never crash', { timeout: 300_000 }, async (t) => {
+  const rng = createRng(SEED + 2);
+  const dir = path.join(tempDir(), 'b');
+  await fs.cp(bundleDir, dir, { recursive: true });
+  const manifest = JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'));
+  const originals = {
+    'encoder.onnx': new Uint8Array(await fs.readFile(path.join(dir, 'encoder.onnx'))),
+    'decoder.onnx': new Uint8Array(await fs.readFile(path.join(dir, 'decoder.onnx'))),
+  };
+  const tally = { decoded: 0, notOnnx: 0, loaded: 0, refused: 0 };
+  for (let i = 0; i < 200; i++) {
+    const file = i % 2 === 0 ? 'encoder.onnx' : 'decoder.onnx';
+    let bytes = originals[file];
+    for (let k = 0, n = 1 + rng.int(2); k < n; k++) bytes = mutateBytes(bytes, rng);
+    const what = `onnx seed ${SEED + 2} iteration ${i} (${file}, ${bytes.length} bytes)`;
+    (await expectOwnError(`${what} decodeModel`, () => decodeModel(bytes), [OnnxFormatError])) === 'ok' ? tally.decoded++ : tally.notOnnx++;
+    // Rehash so the bytes get past integrity checks and into ONNX Runtime itself.
+    await fs.writeFile(path.join(dir, file), bytes);
+    const m = JSON.parse(JSON.stringify(manifest));
+    m.files[file] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
+    await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(m));
+    const outcome = await expectOwnError(what, async () => {
+      const vae = await loadVae(dir);
+      try {
+        await vae.reconstruct([new Float32Array(784).fill(0.5)]);
+      } finally {
+        await vae.dispose();
+      }
+    }, [RuntimeError]);
+    outcome === 'ok' ? tally.loaded++ : tally.refused++;
+    await fs.writeFile(path.join(dir, file), originals[file]);
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 50 && tally.notOnnx > 20, `mutations reach every layer of checks: ${JSON.stringify(tally)}`);
+});
