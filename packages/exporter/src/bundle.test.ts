@@ -71,6 +71,8 @@ describe('exportBundle', () => {
     const runDir = await makeRun('dense');
     const bundleDir = path.join(path.dirname(runDir), 'bundle');
     await fs.mkdir(bundleDir);
+    // An older bundle (it has a manifest.json): only bundles and empty folders are replaced.
+    await fs.writeFile(path.join(bundleDir, 'manifest.json'), '{}');
     await fs.writeFile(path.join(bundleDir, 'stale.txt'), 'old');
     // A failing export (opset out of range) leaves the old bundle alone.
     await assert.rejects(exportBundle(runDir, bundleDir, { opset: 99 }), /from 13 to 21/);
