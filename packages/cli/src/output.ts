@@ -15,7 +15,16 @@ export async function writeOutput(file: string, data: string | Uint8Array): Prom
   if (await fs.stat(file).then((s) => s.isDirectory(), () => false)) {
     throw new UsageError(`Cannot write ${file}: it is a folder. Expected a file name.`);
   }
-  await writeFileAtomic(file, data);
+  try {
+    await writeFileAtomic(file, data);
+  } catch (err) {
+    // A place the user may not write to is bad input; the temporary name in Node's message is noise.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new UsageError(`Cannot write ${file}: permission denied (${code}). Choose another --out.`);
+    }
+    throw err;
+  }
 }
 
 /**
