@@ -84,6 +84,8 @@ const CLI_ROWS: CliRow[] = [
   ['--resume before any checkpoint', ['train', 'image', '--resume', '--out', '{f}/run-no-latest'], 2, /latest\.json/],
   ['--resume with a binary config', ['train', 'image', '--resume', '--out', '{f}/run-binary-config'], 2, /config\.json/],
   ['--resume with a config of another kind', ['train', 'image', '--resume', '--out', '{f}/run-wrong-kind'], 2, /is not a vaekit image run configuration/],
+  ['--resume with a config missing a field', ['train', 'image', '--resume', '--out', '{f}/run-config-no-hidden'], 2, /config\.json has a missing or invalid "hidden" field/],
+  ['--resume with an invalid config value', ['train', 'image', '--resume', '--out', '{f}/run-config-negative-latent'], 2, /config\.json: latent must be a positive integer/],
   ['--resume with truncated weights', ['train', 'image', '--resume', '--epochs', '2', '--out', '{f}/run-truncated-weights'], 2, /weights\.bin|truncated or corrupt/],
   ['--resume with corrupt optimizer state', ['train', 'image', '--resume', '--epochs', '2', '--out', '{f}/run-bad-optimizer'], 2, /optimizer state .* is corrupt/],
   ['--resume with a bad state.json', ['train', 'image', '--resume', '--epochs', '2', '--out', '{f}/run-bad-state'], 2, /state\.json is not a vaekit checkpoint state/],
@@ -339,6 +341,13 @@ async function makeFixtures(): Promise<Fixtures> {
   await runVariant('run-no-latest', (dir) => fs.rm(path.join(dir, 'latest.json')));
   await runVariant('run-binary-config', (dir) => fs.writeFile(path.join(dir, 'config.json'), Uint8Array.from([0xff, 0xfe, 0, 1, 2, 0x80])));
   await runVariant('run-wrong-kind', (dir) => fs.writeFile(path.join(dir, 'config.json'), JSON.stringify({ kind: 'audio', latent: 4 })));
+  const editConfig = (change: (c: any) => void) => async (dir: string) => {
+    const c = JSON.parse(await fs.readFile(path.join(dir, 'config.json'), 'utf8'));
+    change(c);
+    await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(c));
+  };
+  await runVariant('run-config-no-hidden', editConfig((c) => delete c.hidden));
+  await runVariant('run-config-negative-latent', editConfig((c) => (c.latent = -3)));
   await runVariant('run-truncated-weights', async (_dir, ckpt) => {
     const file = path.join(ckpt, 'encoder', 'weights.bin');
     await fs.truncate(file, 100);

@@ -179,9 +179,18 @@ async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
 export async function readConfig(runDir: string): Promise<ImageTrainConfig> {
   if (!(await isDirectory(runDir))) throw new CheckpointError(`Run folder not found: ${runDir}`);
   const config = await readJson<ImageTrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
+  const file = path.join(runDir, CONFIG_FILE);
   if (config?.kind !== 'image' || !Number.isInteger(config.latent)) {
-    throw new CheckpointError(`${path.join(runDir, CONFIG_FILE)} is not a vaekit image run configuration.`);
+    throw new CheckpointError(`${file} is not a vaekit image run configuration.`);
   }
+  // A hand-edited or damaged configuration must fail here, naming the field, not deep inside training.
+  const numbers = ['epochs', 'batchSize', 'learningRate', 'beta', 'seed', 'testFraction', 'trainLimit'] as const;
+  const bad =
+    numbers.find((k) => typeof config[k] !== 'number' || !Number.isFinite(config[k])) ??
+    (!Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h)) ? 'hidden' : undefined) ??
+    (typeof config.arch !== 'string' ? 'arch' : undefined) ??
+    (!config.image || ![config.image.height, config.image.width, config.image.channels].every((v) => Number.isInteger(v) && v > 0) ? 'image' : undefined);
+  if (bad) throw new CheckpointError(`${file} has a missing or invalid "${bad}" field.`);
   return config;
 }
 

@@ -340,6 +340,7 @@ export async function resumeImageVae(
     validateImageConfig(config);
   } catch (err) {
     release();
+    if (err instanceof TrainerError && !options.epochs) throw new CheckpointError(`${path.join(runDir, 'config.json')}: ${err.message}`);
     throw err;
   }
   if (!checkpoint.optimizerWeights) {
