@@ -9,6 +9,8 @@
  * RUN_DIR/checkpoints/epoch-0003/decoder  model.json + weights.bin
  * RUN_DIR/checkpoints/epoch-0003/state.json
  * RUN_DIR/checkpoints/epoch-0003/optimizer.json + optimizer.bin   optimizer state, for --resume
+ * RUN_DIR/checkpoints/epoch-0003/optimizer-NAME.json + .bin        named optimizers (text: encoder, decoder)
+ * RUN_DIR/tokenizer.json                  text runs: the vocabulary (Hugging Face WordLevel layout)
  * ```
  *
  * A checkpoint is written to a temporary folder and renamed into place; `latest.json` is replaced
@@ -18,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureBackend } from './backend.js';
-import type { ImageTrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 import { isDirectory, removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';
 import { folderIO } from './io.js';
@@ -45,12 +47,15 @@ export interface TrainState {
 
 /** A loaded checkpoint. */
 export interface Checkpoint {
-  config: ImageTrainConfig;
-  encoder: tf.LayersModel;
+  config: TrainConfig;
+  /** Absent for a language-model baseline run (text, `model: 'lm'`), which has no encoder. */
+  encoder?: tf.LayersModel;
   decoder: tf.LayersModel;
   state: TrainState;
   /** Optimizer variables (Adam: iterations, first and second moments), when the checkpoint has them. */
   optimizerWeights?: NamedTensor[];
+  /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
+  optimizerStates?: Record<string, NamedTensor[]>;
 }
 
 /** Name of the pointer file to the newest complete checkpoint. */
@@ -61,7 +66,7 @@ export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
 
 /** Writes the run configuration atomically. */
-export async function writeConfig(runDir: string, config: ImageTrainConfig): Promise<void> {
+export async function writeConfig(runDir: string, config: TrainConfig): Promise<void> {
   await fs.mkdir(runDir, { recursive: true });
   await writeFileAtomic(path.join(runDir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
@@ -69,7 +74,14 @@ export async function writeConfig(runDir: string, config: ImageTrainConfig): Pro
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
 export async function saveCheckpoint(
   runDir: string,
-  checkpoint: { encoder: tf.LayersModel; decoder: tf.LayersModel; state: TrainState; optimizer?: tf.Optimizer },
+  checkpoint: {
+    encoder?: tf.LayersModel;
+    decoder: tf.LayersModel;
+    state: TrainState;
+    optimizer?: tf.Optimizer;
+    /** Further optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates`. */
+    optimizers?: Record<string, tf.Optimizer>;
+  },
   keep = 2,
 ): Promise<string> {
   const rel = path.posix.join('checkpoints', `epoch-${String(checkpoint.state.epoch).padStart(4, '0')}`);
@@ -79,12 +91,14 @@ export async function saveCheckpoint(
   await removeStaleTemps(runDir);
   const tmpDir = tempSibling(finalDir, false);
   await fs.mkdir(tmpDir, { recursive: true });
-  await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
+  if (checkpoint.encoder) await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
   await fs.writeFile(path.join(tmpDir, 'state.json'), JSON.stringify(checkpoint.state, null, 2) + '\n');
-  if (checkpoint.optimizer) {
-    const weights = await checkpoint.optimizer.getWeights();
-    await saveOptimizer(tmpDir, weights);
+  const optimizers: Array<[string, tf.Optimizer]> = Object.entries(checkpoint.optimizers ?? {}).map(([name, o]) => [`optimizer-${name}`, o]);
+  if (checkpoint.optimizer) optimizers.push(['optimizer', checkpoint.optimizer]);
+  for (const [file, optimizer] of optimizers) {
+    const weights = await optimizer.getWeights();
+    await saveOptimizer(tmpDir, file, weights);
     // getWeights() returns the optimizer's own variables plus fresh tensors (the iteration count).
     tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
   }
@@ -119,10 +133,7 @@ async function readJson<T>(file: string, what: string): Promise<T> {
   }
 }
 
-const OPTIMIZER_JSON = 'optimizer.json';
-const OPTIMIZER_BIN = 'optimizer.bin';
-
-async function saveOptimizer(dir: string, weights: NamedTensor[]): Promise<void> {
+async function saveOptimizer(dir: string, base: string, weights: NamedTensor[]): Promise<void> {
   const specs: Array<{ name: string; shape: number[]; dtype: string }> = [];
   const parts: Uint8Array[] = [];
   for (const w of weights) {
@@ -130,25 +141,26 @@ async function saveOptimizer(dir: string, weights: NamedTensor[]): Promise<void>
     specs.push({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype });
     parts.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
   }
-  await fs.writeFile(path.join(dir, OPTIMIZER_BIN), Buffer.concat(parts));
-  await fs.writeFile(path.join(dir, OPTIMIZER_JSON), JSON.stringify({ weights: specs }) + '\n');
+  await fs.writeFile(path.join(dir, `${base}.bin`), Buffer.concat(parts));
+  await fs.writeFile(path.join(dir, `${base}.json`), JSON.stringify({ weights: specs }) + '\n');
 }
 
-async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
+async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] | undefined> {
+  const jsonFile = `${base}.json`;
+  const binFile = `${base}.bin`;
   let specs: { weights: Array<{ name: string; shape: number[]; dtype: 'float32' | 'int32' }> };
   try {
-    specs = JSON.parse(await fs.readFile(path.join(dir, OPTIMIZER_JSON), 'utf8'));
+    specs = JSON.parse(await fs.readFile(path.join(dir, jsonFile), 'utf8'));
   } catch {
     return undefined;
   }
-  const bin = path.join(dir, OPTIMIZER_BIN);
   const bad = (why: string) => new CheckpointError(`The optimizer state in ${dir} is corrupt: ${why}.`);
-  if (!specs || !Array.isArray(specs.weights)) throw bad(`${OPTIMIZER_JSON} has no weights list`);
+  if (!specs || !Array.isArray(specs.weights)) throw bad(`${jsonFile} has no weights list`);
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(bin);
+    bytes = await fs.readFile(path.join(dir, binFile));
   } catch {
-    throw bad(`${OPTIMIZER_BIN} cannot be read`);
+    throw bad(`${binFile} cannot be read`);
   }
   let offset = 0;
   const parsed = specs.weights.map((spec) => {
@@ -159,15 +171,15 @@ async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
       !Array.isArray(spec.shape) ||
       !spec.shape.every((d) => Number.isInteger(d) && d >= 0)
     ) {
-      throw bad(`${OPTIMIZER_JSON} has a malformed entry`);
+      throw bad(`${jsonFile} has a malformed entry`);
     }
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const start = offset;
     offset += size * 4;
-    if (offset > bytes.length) throw bad(`${OPTIMIZER_BIN} is shorter than ${OPTIMIZER_JSON} says`);
+    if (offset > bytes.length) throw bad(`${binFile} is shorter than ${jsonFile} says`);
     return { spec, start, size };
   });
-  if (offset !== bytes.length) throw bad(`${OPTIMIZER_BIN} holds ${bytes.length} bytes, ${OPTIMIZER_JSON} describes ${offset}`);
+  if (offset !== bytes.length) throw bad(`${binFile} holds ${bytes.length} bytes, ${jsonFile} describes ${offset}`);
   return parsed.map(({ spec, start, size }) => {
     const buffer = bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + size * 4);
     const values = spec.dtype === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
@@ -175,21 +187,26 @@ async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
   });
 }
 
-/** Reads `config.json` of a run folder. */
-export async function readConfig(runDir: string): Promise<ImageTrainConfig> {
+/** Reads `config.json` of a run folder (an image or a text run). */
+export async function readConfig(runDir: string): Promise<TrainConfig> {
   if (!(await isDirectory(runDir))) throw new CheckpointError(`Run folder not found: ${runDir}`);
-  const config = await readJson<ImageTrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
+  const config = await readJson<TrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
   const file = path.join(runDir, CONFIG_FILE);
-  if (config?.kind !== 'image' || !Number.isInteger(config.latent)) {
-    throw new CheckpointError(`${file} is not a vaekit image run configuration.`);
+  if ((config?.kind !== 'image' && config?.kind !== 'text') || !Number.isInteger(config.latent)) {
+    throw new CheckpointError(`${file} is not a vaekit run configuration (kind image or text).`);
   }
   // A hand-edited or damaged configuration must fail here, naming the field, not deep inside training.
-  const numbers = ['epochs', 'batchSize', 'learningRate', 'beta', 'seed', 'testFraction', 'trainLimit'] as const;
-  const bad =
-    numbers.find((k) => typeof config[k] !== 'number' || !Number.isFinite(config[k])) ??
-    (!Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h)) ? 'hidden' : undefined) ??
-    (typeof config.arch !== 'string' ? 'arch' : undefined) ??
-    (!config.image || ![config.image.height, config.image.width, config.image.channels].every((v) => Number.isInteger(v) && v > 0) ? 'image' : undefined);
+  const numbers = ['epochs', 'batchSize', 'learningRate', 'beta', 'seed'] as const;
+  const record = config as unknown as Record<string, unknown>;
+  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  let bad: string | undefined = numbers.find((k) => !isNumber(record[k]));
+  if (!bad && config.kind === 'image') {
+    bad =
+      (['testFraction', 'trainLimit'] as const).find((k) => !isNumber(config[k])) ??
+      (!Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h)) ? 'hidden' : undefined) ??
+      (typeof config.arch !== 'string' ? 'arch' : undefined) ??
+      (!config.image || ![config.image.height, config.image.width, config.image.channels].every((v) => Number.isInteger(v) && v > 0) ? 'image' : undefined);
+  }
   if (bad) throw new CheckpointError(`${file} has a missing or invalid "${bad}" field.`);
   return config;
 }
@@ -211,23 +228,35 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.step) || state.step < 0) {
     throw new CheckpointError(`${path.join(dir, 'state.json')} is not a vaekit checkpoint state (needs integer epoch and step).`);
   }
-  const encoder = await loadModel(path.join(dir, 'encoder'));
+  // Everything loaded so far is released when a later part turns out to be corrupt.
+  const loaded: Array<{ dispose(): void }> = [];
+  const keep = <T extends { dispose(): void }>(x: T): T => (loaded.push(x), x);
+  const keepWeights = (w: NamedTensor[] | undefined) => (w?.forEach((t) => keep(t.tensor)), w);
+  let encoder: tf.LayersModel | undefined;
   let decoder: tf.LayersModel;
-  try {
-    decoder = await loadModel(path.join(dir, 'decoder'));
-  } catch (err) {
-    encoder.dispose();
-    throw err;
-  }
   let optimizerWeights: NamedTensor[] | undefined;
+  const optimizerStates: Record<string, NamedTensor[]> = {};
   try {
-    optimizerWeights = await loadOptimizer(dir);
+    encoder = (await isDirectory(path.join(dir, 'encoder'))) ? keep(await loadModel(path.join(dir, 'encoder'))) : undefined;
+    decoder = keep(await loadModel(path.join(dir, 'decoder')));
+    optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
+    for (const file of await fs.readdir(dir)) {
+      const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
+      const weights = name ? keepWeights(await loadOptimizer(dir, `optimizer-${name}`)) : undefined;
+      if (name && weights) optimizerStates[name] = weights;
+    }
   } catch (err) {
-    encoder.dispose();
-    decoder.dispose();
+    loaded.forEach((x) => x.dispose());
     throw err;
   }
-  return { config, encoder, decoder, state, ...(optimizerWeights ? { optimizerWeights } : {}) };
+  return {
+    config,
+    ...(encoder ? { encoder } : {}),
+    decoder,
+    state,
+    ...(optimizerWeights ? { optimizerWeights } : {}),
+    ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+  };
 }
 
 /** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */

@@ -330,12 +330,17 @@ export async function resumeImageVae(
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
   const checkpoint = await loadCheckpoint(runDir);
-  const config = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
   const release = () => {
-    checkpoint.encoder.dispose();
+    checkpoint.encoder?.dispose();
     checkpoint.decoder.dispose();
     tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
+    tf.dispose(Object.values(checkpoint.optimizerStates ?? {}).flatMap((ws) => ws.map((w) => w.tensor)));
   };
+  if (checkpoint.config.kind !== 'image' || !checkpoint.encoder) {
+    release();
+    throw new CheckpointError(`${runDir} is a ${checkpoint.config.kind} run; resume it with the ${checkpoint.config.kind} trainer.`);
+  }
+  const config: ImageTrainConfig = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
   try {
     validateImageConfig(config);
   } catch (err) {
