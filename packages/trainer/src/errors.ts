@@ -18,3 +18,18 @@ export class CheckpointError extends TrainerError {
 export class DataError extends TrainerError {
   override name = 'DataError';
 }
+
+/** Training met a NaN or infinite loss or gradient and stopped; the newest checkpoint is the last good one. */
+export class NonFiniteLossError extends TrainerError {
+  override name = 'NonFiniteLossError';
+  constructor(
+    message: string,
+    /** Epoch and 1-based batch where it happened. */
+    readonly epoch: number,
+    readonly batch: number,
+    /** The loss value (NaN, Infinity, or finite when only the gradients were bad). */
+    readonly loss: number,
+  ) {
+    super(message, false);
+  }
+}

@@ -11,7 +11,8 @@ import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { defaultImageConfig } from './config.js';
-import { NonFiniteLossError, resumeImageVae, trainImageVae } from './train-image.js';
+import { NonFiniteLossError } from './errors.js';
+import { resumeImageVae, trainImageVae } from './train-image.js';
 
 before(async () => {
   await initBackend('wasm');

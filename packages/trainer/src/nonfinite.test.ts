@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { guardedStep } from './train-image.js';
+import { guardedStep } from './step.js';
 
 before(async () => {
   await tf.setBackend('cpu');

@@ -6,7 +6,8 @@ import { createRng, permutation } from '@vaekit/runtime/rng';
 import type { ImageTrainConfig } from './config.js';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
-import { CheckpointError, TrainerError } from './errors.js';
+import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
+import { guardedStep } from './step.js';
 import { removeStaleTemps } from './fsutil.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
@@ -56,37 +57,6 @@ export interface TrainOptions {
   maxConsecutiveSkips?: number;
 }
 
-/** Training met a NaN or infinite loss or gradient and stopped; the newest checkpoint is the last good one. */
-export class NonFiniteLossError extends TrainerError {
-  override name = 'NonFiniteLossError';
-  constructor(
-    message: string,
-    /** Epoch and 1-based batch where it happened. */
-    readonly epoch: number,
-    readonly batch: number,
-    /** The loss value (NaN, Infinity, or finite when only the gradients were bad). */
-    readonly loss: number,
-  ) {
-    super(message, false);
-  }
-}
-
-/**
- * One optimizer step that refuses non-finite values: computes the loss and gradients, and applies the
- * gradients only when the loss and every gradient are finite. Returns the loss and whether the update
- * was applied. Same arithmetic as `optimizer.minimize` (which is computeGradients + applyGradients).
- */
-export async function guardedStep(optimizer: tf.Optimizer, lossFn: () => tf.Scalar): Promise<{ loss: number; applied: boolean }> {
-  const { value, grads } = optimizer.computeGradients(lossFn);
-  // x * 0 is 0 for every finite x and NaN for NaN or +-Infinity, so one sum checks every gradient.
-  const check = tf.tidy(() => tf.addN([value.mul(0), ...Object.values(grads).map((g) => g.mul(0).sum())]));
-  const [loss, probe] = await Promise.all([value.data(), check.data()]);
-  tf.dispose([value, check]);
-  const finite = Number.isFinite(loss[0]) && Number.isFinite(probe[0]);
-  if (finite) optimizer.applyGradients(grads);
-  tf.dispose(Object.values(grads));
-  return { loss: loss[0]!, applied: finite };
-}
 
 /** Outcome of a training run. */
 export interface TrainResult {

@@ -11,7 +11,8 @@ import { WordTokenizer } from '@vaekit/runtime/tokenizer';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type NamedTensor, type TrainState } from './checkpoint.js';
 import { ANNEAL_SCHEDULES, TEXT_CELLS, type TextTrainConfig } from './config.js';
 import { loadSentences, prepareCorpus, type TextCorpus } from './data/text.js';
-import { CheckpointError, DataError, TrainerError } from './errors.js';
+import { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
+import { allFinite } from './step.js';
 import { writeFileAtomic } from './fsutil.js';
 import { buildTextVae } from './models/text.js';
 import { klWeight } from './schedules.js';
@@ -176,20 +177,26 @@ function trainStep(run: TextRun, rows: Int32Array[], noiseSeed: number, klScale:
     return textLoss(terms, klScale, config.freeBits);
   }, [...encVars, ...decVars]);
   const clipped = clipByGlobalNorm(grads, config.clipNorm);
+  // A NaN or infinite loss or gradient is never applied: the weights stay those of the last good step.
+  const applied = allFinite(value, clipped);
   const pick = (vars: tf.Variable[]) => Object.fromEntries(vars.map((v) => [v.name, clipped[v.name]!]));
-  if (encVars.length) run.encoderOptimizer!.applyGradients(pick(encVars));
-  if (decVars.length) run.decoderOptimizer.applyGradients(pick(decVars));
+  if (applied && encVars.length) run.encoderOptimizer!.applyGradients(pick(encVars));
+  if (applied && decVars.length) run.decoderOptimizer.applyGradients(pick(decVars));
   const loss = value.dataSync()[0]!;
   const [recon, kl] = sums!.dataSync();
   tf.dispose([value, sums!, eps, batch.target, batch.decoderInput, batch.mask, ...Object.values(clipped)]);
-  return { loss, recon: recon!, kl: kl! };
+  return { loss, recon: recon!, kl: kl!, applied };
 }
 
-function assertFinite(loss: number, epoch: number, batch: number): void {
-  if (!Number.isFinite(loss)) {
-    throw new TrainerError(
-      `Training diverged: loss is ${loss} at epoch ${epoch}, batch ${batch}. The last good checkpoint is kept; try a lower learning rate or --clip-norm.`,
-      false,
+function assertFinite(r: { loss: number; applied: boolean }, epoch: number, batch: number): void {
+  if (!r.applied) {
+    const what = Number.isFinite(r.loss) ? 'a gradient is not finite' : `the loss is ${r.loss}`;
+    const kept = epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet';
+    throw new NonFiniteLossError(
+      `Training stopped: ${what} at epoch ${epoch}, batch ${batch}; ${kept}. Lower the learning rate or use --clip-norm.`,
+      epoch,
+      batch,
+      r.loss,
     );
   }
 }
@@ -233,7 +240,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
         let burnRows = rows;
         for (let sub = 1; sub <= config.aggressiveMaxSteps; sub++) {
           const r = trainStep(run, burnRows, noise + sub, weight, 'encoder');
-          assertFinite(r.loss, epoch, b + 1);
+          assertFinite(r, epoch, b + 1);
           encoderSteps++;
           window += r.loss;
           if (sub % 5 === 0) {
@@ -246,7 +253,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
         }
       }
       const r = trainStep(run, rows, noise, weight, aggressive ? 'decoder' : 'joint');
-      assertFinite(r.loss, epoch, b + 1);
+      assertFinite(r, epoch, b + 1);
       lossSum += r.loss;
       recon += r.recon;
       kl += r.kl;
