@@ -77,3 +77,4 @@ export {
   type TextTrainHooks,
   type TextTrainResult,
 } from './train-text.js';
+export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';

@@ -41,8 +41,8 @@ export interface ImageTrainCliOptions {
 
 const fmt = (v: number) => v.toFixed(2);
 
-/** Prepares `out` for a new run: refuses a non-empty folder unless `force`, and a path through a file. */
-async function claimRunFolder(out: string, force: boolean | undefined): Promise<void> {
+/** Prepares `out` for a new run: refuses a path through a file, and a non-empty folder unless `force` (then empties it). */
+export async function claimRunFolder(out: string, force: boolean | undefined): Promise<void> {
   await assertFolderTarget(out, '--out');
   let entries: string[] = [];
   try {
@@ -119,9 +119,9 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   }
 }
 
-/** Registers `vaekit train image`. */
-export function registerTrain(program: Command): void {
-  const train = program.command('train').description('train a VAE (see: vaekit train image --help)');
+/** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
+export function registerTrain(program: Command): Command {
+  const train = program.command('train').description('train a VAE (see: vaekit train image --help, vaekit train text --help)');
   train
     .command('image')
     .description('train an image VAE on the built-in MNIST digits (10,000 real digits, seeded 9,000/1,000 split)')
@@ -154,4 +154,5 @@ export function registerTrain(program: Command): void {
         );
       }
     });
+  return train;
 }
