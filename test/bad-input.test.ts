@@ -21,6 +21,7 @@ import {
   BundleError,
   InputError,
   assertSafeBundlePath,
+  createRng,
   interpolateLatent,
   loadVae,
   parseManifest,
@@ -155,6 +156,36 @@ const CLI_ROWS: CliRow[] = [
   ['inspect of an unknown version', ['inspect', '{f}/b-version-9'], 2, /formatVersion 9 is not supported/],
   ['inspect of a path leaving the bundle', ['inspect', '{f}/b-path-escape'], 2, /is not allowed: paths must be relative/],
   ['inspect of a bundle with a missing graph', ['inspect', '{f}/b-missing-decoder'], 2, /decoder\.onnx.*not found/],
+  // train text: data
+  ['text: --data missing', ['train', 'text', '--data', '{tmp}/none.txt', '--out', '{tmp}/r'], 2, /Text file not found: .*none\.txt\. --data expects a UTF-8 text file with one sentence per line \(or "sotu"\)/],
+  ['text: --data is a folder', ['train', 'text', '--data', '{f}/empty-dir', '--out', '{tmp}/r'], 2, /empty-dir is a folder; --data expects a UTF-8 text file/],
+  ['text: --data empty', ['train', 'text', '--data', '{f}/empty.txt', '--out', '{tmp}/r'], 2, /empty\.txt has no sentences \(every line is blank\)/],
+  ['text: --data blank lines only', ['train', 'text', '--data', '{f}/blank.txt', '--out', '{tmp}/r'], 2, /blank\.txt has no sentences/],
+  ['text: --data not UTF-8', ['train', 'text', '--data', '{f}/latin1.txt', '--out', '{tmp}/r'], 2, /latin1\.txt is not UTF-8 text \(binary file\?\)/],
+  ['text: --data with NUL bytes', ['train', 'text', '--data', '{f}/nul.txt', '--out', '{tmp}/r'], 2, /nul\.txt contains NUL bytes/],
+  ['text: --data binary', ['train', 'text', '--data', '{f}/binary.onnx', '--out', '{tmp}/r'], 2, /binary\.onnx (is not UTF-8 text|contains NUL bytes)/],
+  ['text: only extremely long lines (empty after filtering)', ['train', 'text', '--data', '{f}/long.txt', '--out', '{tmp}/r'], 2, /The corpus has 0 usable sentences \(of 20; 0 empty, 20 longer than 30 words dropped\): too few/],
+  ['text: too few sentences', ['train', 'text', '--data', '{f}/one.txt', '--out', '{tmp}/r'], 2, /The corpus has 1 usable sentences .*too few to split/],
+  // train text: options
+  ['text: unknown model', ['train', 'text', '--model', 'gan', '--out', '{tmp}/r'], 2, /--model.*Should be one of: vae, lm/],
+  ['text: unknown cell', ['train', 'text', '--cell', 'transformer', '--out', '{tmp}/r'], 2, /--cell.*Should be one of: gru, lstm/],
+  ['text: unknown annealing', ['train', 'text', '--anneal', 'sometimes', '--out', '{tmp}/r'], 2, /--anneal.*Should be one of: /],
+  ['text: bad aggressive mode', ['train', 'text', '--aggressive', 'sometimes', '--out', '{tmp}/r'], 2, /Should be auto, off, or a number of epochs/],
+  ['text: --word-dropout 1', ['train', 'text', '--word-dropout', '1', '--out', '{tmp}/r'], 2, /--word-dropout.*from 0 to 0\.99/],
+  ['text: --max-vocab too small', ['train', 'text', '--max-vocab', '4', '--out', '{tmp}/r'], 2, /--max-vocab.*from 5 to 1000000/],
+  ['text: --max-length 0', ['train', 'text', '--max-length', '0', '--out', '{tmp}/r'], 2, /--max-length.*from 1 to 1000/],
+  ['text: --latent absurd', ['train', 'text', '--latent', '1e9', '--out', '{tmp}/r'], 2, /--latent.*from 1 to 4096/],
+  ['text: --out is a file', ['train', 'text', '--data', '{f}/corpus.txt', '--out', '{f}/a-file'], 2, /--out .*a-file exists and is not a folder/],
+  ['text: --resume of an image run', ['train', 'text', '--resume', '--out', '{run}'], 2, /is an image run; resume it with `vaekit train image --resume`/],
+  ['image: --resume of a text run', ['train', 'image', '--resume', '--out', '{f}/text-run'], 2, /is a text run; resume it with `vaekit train text --resume`/],
+  // eval
+  ['eval of a missing run', ['eval', '{tmp}/none'], 2, /Run folder not found/],
+  ['eval of an image run', ['eval', '{run}'], 2, /is an image run; vaekit eval evaluates text runs/],
+  ['eval of an empty folder', ['eval', '{f}/empty-dir'], 2, /Run configuration not found/],
+  ['eval --baseline missing', ['eval', '{f}/text-run', '--baseline', '{tmp}/none'], 2, /Tokenizer not found: .*none.*is .* a text run folder/],
+  ['eval --baseline an image run', ['eval', '{f}/text-run', '--baseline', '{run}'], 2, /Tokenizer not found/],
+  ['eval --data not UTF-8', ['eval', '{f}/text-run', '--data', '{f}/latin1.txt'], 2, /is not UTF-8 text/],
+  ['eval --k negative', ['eval', '{f}/text-run', '--k', '-1'], 2, /--k.*from 0 to 100000/],
   // demo
   ['demo --out is a file', ['demo', '--out', '{f}/a-file'], 2, /--out .*a-file exists and is not a folder/],
   ['demo --epochs 0', ['demo', '--epochs', '0', '--out', '{tmp}/d'], 2, /--epochs.*Expected an integer from 1/],
@@ -279,6 +310,18 @@ async function makeFixtures(): Promise<Fixtures> {
   await write('text.onnx', 'This is a README, not a model.\n'.repeat(20));
   const encoderBytes = await fs.readFile(path.join(bundle, 'encoder.onnx'));
   await write('truncated.onnx', encoderBytes.subarray(0, Math.floor(encoderBytes.length / 3)));
+
+  // Text corpora: good, and every way a text file can be bad.
+  const rng = createRng(11);
+  const words = 'the cat dog sat ran on a mat hat big small red blue and saw it'.split(' ');
+  await write('corpus.txt', Array.from({ length: 400 }, () => Array.from({ length: 3 + rng.int(6) }, () => words[rng.int(words.length)]).join(' ')).join('\n') + '\n');
+  await write('one.txt', 'the cat sat on the mat\n');
+  await write('long.txt', Array.from({ length: 20 }, () => 'word '.repeat(5000)).join('\n') + '\n');
+  await write('latin1.txt', Buffer.from('caf\u00e9 au lait\n', 'latin1'));
+  await write('nul.txt', 'hello\u0000world\n');
+  await write('blank.txt', '\n  \n\t\n');
+  await write('empty.txt', '');
+  vaekitOk(['train', 'text', '--data', path.join(f, 'corpus.txt'), '--epochs', '1', '--latent', '4', '--embedding', '8', '--hidden', '8', '--batch-size', '32', '--k', '2', '--eval-limit', '20', '--out', path.join(f, 'text-run')]);
 
   // Broken bundles: a copy of the good one, then a change to the manifest or files.
   const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));

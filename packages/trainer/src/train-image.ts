@@ -308,7 +308,7 @@ export async function resumeImageVae(
   };
   if (checkpoint.config.kind !== 'image' || !checkpoint.encoder) {
     release();
-    throw new CheckpointError(`${runDir} is a ${checkpoint.config.kind} run; resume it with the ${checkpoint.config.kind} trainer.`);
+    throw new CheckpointError(`${runDir} is a ${checkpoint.config.kind} run; resume it with \`vaekit train ${checkpoint.config.kind} --resume\`.`);
   }
   const config: ImageTrainConfig = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
   try {
