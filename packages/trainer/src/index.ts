@@ -17,7 +17,7 @@ export {
 export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from './config.js';
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
 export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
-export { allFinite, guardedStep } from './step.js';
+export { allFinite, guardedStep, restoreAdam } from './step.js';
 export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
 export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 export { buildImageVae, type VaeModels } from './models/image.js';

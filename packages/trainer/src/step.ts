@@ -22,3 +22,27 @@ export function allFinite(loss: tf.Scalar, grads: tf.NamedTensorMap): boolean {
   const probe = tf.tidy(() => tf.addN([loss.mul(0), ...Object.values(grads).map((g) => g.mul(0).sum())]).dataSync()[0]!);
   return Number.isFinite(probe);
 }
+
+/**
+ * Creates an Adam optimizer with the state saved in a checkpoint, exactly as it was. tfjs' `setWeights`
+ * sets Adam's bias-correction powers to `pow(beta, t + 1)`, while training keeps them as a running
+ * float32 product; the two differ in the last bits for many step counts (e.g. beta2 = 0.999 at t = 5),
+ * so resumed runs drifted from uninterrupted ones. The running product is recomputed here instead
+ * (float32 multiplication is correctly rounded, so `Math.fround` reproduces the backend's result).
+ */
+export async function restoreAdam(learningRate: number, weights: Array<{ name: string; tensor: tf.Tensor }>): Promise<tf.AdamOptimizer> {
+  const optimizer = tf.train.adam(learningRate);
+  await optimizer.setWeights(weights);
+  const state = optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number };
+  const product = (beta: number) => {
+    const b = Math.fround(beta);
+    let acc = b;
+    for (let i = 0; i < optimizer.iterations; i++) acc = Math.fround(acc * b);
+    return acc;
+  };
+  tf.tidy(() => {
+    state.accBeta1.assign(tf.scalar(product(state.beta1)));
+    state.accBeta2.assign(tf.scalar(product(state.beta2)));
+  });
+  return optimizer;
+}

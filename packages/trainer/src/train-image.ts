@@ -7,7 +7,7 @@ import type { ImageTrainConfig } from './config.js';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
 import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
-import { guardedStep } from './step.js';
+import { guardedStep, restoreAdam } from './step.js';
 import { removeStaleTemps } from './fsutil.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
@@ -325,8 +325,7 @@ export async function resumeImageVae(
   // Files half-written by a run that was killed (temporary names) are garbage now.
   await removeStaleTemps(runDir);
   await removeStaleTemps(path.join(runDir, 'checkpoints'));
-  const optimizer = tf.train.adam(config.learningRate);
-  await optimizer.setWeights(checkpoint.optimizerWeights);
+  const optimizer = await restoreAdam(config.learningRate, checkpoint.optimizerWeights);
   tf.dispose(checkpoint.optimizerWeights.map((w) => w.tensor));
   const history = (checkpoint.state.history ?? []) as EpochMetrics[];
   await writeConfig(runDir, config);

@@ -12,7 +12,7 @@ import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type NamedTe
 import { ANNEAL_SCHEDULES, TEXT_CELLS, type TextTrainConfig } from './config.js';
 import { loadSentences, prepareCorpus, type TextCorpus } from './data/text.js';
 import { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
-import { allFinite } from './step.js';
+import { allFinite, restoreAdam } from './step.js';
 import { writeFileAtomic } from './fsutil.js';
 import { buildTextVae } from './models/text.js';
 import { klWeight } from './schedules.js';
@@ -358,8 +358,7 @@ export async function trainTextVae(config: TextTrainConfig, runDir: string, hook
 
 async function restoreOptimizer(learningRate: number, weights: NamedTensor[] | undefined, runDir: string, name: string): Promise<tf.Optimizer> {
   if (!weights) throw new CheckpointError(`The checkpoint in ${runDir} has no ${name} optimizer state, so it cannot be resumed exactly.`);
-  const optimizer = tf.train.adam(learningRate);
-  await optimizer.setWeights(weights);
+  const optimizer = await restoreAdam(learningRate, weights);
   tf.dispose(weights.map((w) => w.tensor));
   return optimizer;
 }
