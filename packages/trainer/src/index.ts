@@ -2,7 +2,15 @@
  * @vaekit/trainer: trains variational autoencoders with TensorFlow.js and writes run folders that the
  * exporter turns into ONNX bundles.
  */
-export { BACKEND_CHOICES, ensureBackend, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo } from './backend.js';
+export {
+  BACKEND_CHOICES,
+  ensureBackend,
+  initBackend,
+  parseBackendChoice,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendOptions,
+} from './backend.js';
 export {
   CONFIG_FILE,
   LATEST_FILE,

@@ -1,0 +1,5 @@
+#include "rnn.h"
+
+namespace vk {
+void register_rnn(napi_env, napi_value) {}
+}  // namespace vk
