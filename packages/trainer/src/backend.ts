@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TrainerError } from './errors.js';
 import { NATIVE_WASM_KERNELS, loadNative, registerNativeWasmKernels } from './kernels/native.js';
+import { installNativeRnn } from './kernels/native-rnn.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
 
 /** Backend names accepted by {@link initBackend}. `node` is tfjs-node (libtensorflow). */
@@ -140,6 +141,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
         const { addon, failure } = loadNative();
         if (addon) {
           registerNativeWasmKernels(addon);
+          installNativeRnn(addon);
           native = `${addon.simd()}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}`;
           notes.push(`native kernels (${native})`);
         } else {

@@ -13,8 +13,18 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The recurrent entry points of the addon (see native/src/rnn.cc). */
+export interface NativeRnnAddon {
+  rnnForward(kind: number, act: number, seq: number, B: number, T: number, I: number, H: number, x: Float32Array, w: Float32Array,
+    u: Float32Array, bias: Float32Array | null, h0: Float32Array, c0: Float32Array | null, mask: Float32Array | null, y: Float32Array,
+    hLast: Float32Array, cLast: Float32Array | null, ws: Float32Array, hp: Float32Array, aux: Float32Array): void;
+  rnnBackward(kind: number, act: number, seq: number, B: number, T: number, I: number, H: number, x: Float32Array, w: Float32Array,
+    u: Float32Array, mask: Float32Array | null, ws: Float32Array, hp: Float32Array, aux: Float32Array, dy: Float32Array,
+    dx: Float32Array, dW: Float32Array, dU: Float32Array, db: Float32Array | null, dh0: Float32Array, dc0: Float32Array | null): void;
+}
+
 /** The addon's functions (see native/src/addon.cc). */
-export interface NativeAddon {
+export interface NativeAddon extends NativeRnnAddon {
   matmul(
     a: Float32Array,
     b: Float32Array,
@@ -51,22 +61,25 @@ export const NATIVE_ADDON_PATH = path.resolve(
 let loaded: { addon?: NativeAddon; failure?: string } | undefined;
 
 /**
- * Loads the addon once. Returns the reason as `failure` when it is not built (the install could not
- * compile it) or cannot load; `VAEKIT_NATIVE=0` turns it off.
+ * Loads the addon (once for the default path). Returns the reason as `failure`, never throws, when it is
+ * not built (the install could not compile it) or cannot load; `VAEKIT_NATIVE=0` turns it off.
  */
-export function loadNative(): { addon?: NativeAddon; failure?: string } {
-  if (loaded) return loaded;
-  if (process.env.VAEKIT_NATIVE === '0') return (loaded = { failure: 'turned off by VAEKIT_NATIVE=0' });
-  if (!existsSync(NATIVE_ADDON_PATH)) {
-    return (loaded = { failure: 'not built (run `npm rebuild @vaekit/trainer` with a C++ compiler installed)' });
+export function loadNative(file: string = NATIVE_ADDON_PATH): { addon?: NativeAddon; failure?: string } {
+  if (file === NATIVE_ADDON_PATH && loaded) return loaded;
+  let result: { addon?: NativeAddon; failure?: string };
+  if (process.env.VAEKIT_NATIVE === '0') result = { failure: 'turned off by VAEKIT_NATIVE=0' };
+  else if (!existsSync(file)) result = { failure: 'not built (run `npm rebuild @vaekit/trainer` with a C++ compiler installed)' };
+  else {
+    try {
+      const addon = createRequire(import.meta.url)(file) as NativeAddon;
+      if (process.env.VAEKIT_THREADS) addon.setThreads(Number(process.env.VAEKIT_THREADS));
+      result = { addon };
+    } catch (err) {
+      result = { failure: `failed to load (${(err as Error).message.split('\n')[0]})` };
+    }
   }
-  try {
-    const addon = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
-    if (process.env.VAEKIT_THREADS) addon.setThreads(Number(process.env.VAEKIT_THREADS));
-    return (loaded = { addon });
-  } catch (err) {
-    return (loaded = { failure: `failed to load (${(err as Error).message.split('\n')[0]})` });
-  }
+  if (file === NATIVE_ADDON_PATH) loaded = result;
+  return result;
 }
 
 /** The part of tfjs' WASM backend the kernels use (not in its public typings). */
@@ -161,7 +174,7 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'GRU', 'LSTM'] as const;
 
 /**
  * Registers the native kernels on the WASM backend (call after the backend initialised, before the
