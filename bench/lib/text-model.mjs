@@ -1,6 +1,7 @@
 // The reference sentence VAE of the training benchmark (docs/text-model.md, GRU cell) and one Adam step
 // of it on a fixed random batch: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32.
 import * as tf from '@tensorflow/tfjs';
+import { sparseSoftmaxCrossEntropy } from '@vaekit/trainer';
 
 /** The reference configuration. */
 export const TEXT_CONFIG = { vocab: 5000, emb: 128, hidden: 256, latent: 32, length: 25, batch: 32 };
@@ -49,7 +50,7 @@ export function textLoss(encoder, decoder, tokens, tokensIn, eps) {
   const [b, t, v] = logits.shape;
   const flat = logits.reshape([b * t, v]);
   const targets = tokens.reshape([b * t]);
-  const nll = tf.logSumExp(flat, 1).sub(flat.mul(tf.oneHot(targets, v)).sum(1));
+  const nll = sparseSoftmaxCrossEntropy(flat, targets);
   const mask = tf.notEqual(targets, 0).toFloat();
   const recon = nll.mul(mask).reshape([b, t]).sum(1);
   const kl = tf.mul(-0.5, tf.sum(tf.add(1, logvar).sub(tf.square(mu)).sub(tf.exp(logvar)), 1));

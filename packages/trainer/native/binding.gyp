@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "vaekit_native",
-      "sources": ["src/addon.cc", "src/gemm.cc", "src/rnn.cc"],
+      "sources": ["src/addon.cc", "src/gemm.cc", "src/rnn.cc", "src/xent.cc", "src/optim.cc"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-O3", "-march=native", "-std=c++17", "-fno-math-errno"],
       "xcode_settings": {

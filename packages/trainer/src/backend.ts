@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TrainerError } from './errors.js';
 import { NATIVE_WASM_KERNELS, loadNative, registerNativeWasmKernels } from './kernels/native.js';
+import { installNativeAdam } from './kernels/native-adam.js';
 import { installNativeRnn } from './kernels/native-rnn.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
 
@@ -142,6 +143,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
         if (addon) {
           registerNativeWasmKernels(addon);
           installNativeRnn(addon);
+          installNativeAdam(addon);
           native = `${addon.simd()}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}`;
           notes.push(`native kernels (${native})`);
         } else {

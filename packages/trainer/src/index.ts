@@ -28,6 +28,8 @@ export { CheckpointError, DataError, TrainerError } from './errors.js';
 export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
 export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 export { buildImageVae, type VaeModels } from './models/image.js';
+export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
+export { setNativeThreads } from './kernels/native.js';
 export {
   elboTerms,
   evaluateImageVae,

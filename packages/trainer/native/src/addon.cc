@@ -9,6 +9,8 @@
 
 #include "gemm.h"
 #include "rnn.h"
+#include "optim.h"
+#include "xent.h"
 
 namespace {
 
@@ -143,6 +145,62 @@ napi_value segment_sum(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// softmaxXent(logits, labels, loss, lse, n, v) and softmaxXentGrad(logits, labels, lse, dloss, dlogits, n, v).
+napi_value softmax_xent(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 6)) return fail(env, "softmaxXent: 6 arguments expected");
+  void *pl, *pid, *ploss, *plse;
+  size_t ll, lid, lloss, llse;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &ploss, &lloss) ||
+      !typed(env, a.v[3], &plse, &llse))
+    return fail(env, "softmaxXent: typed arrays expected");
+  const int64_t n = num(env, a.v[4]), v = num(env, a.v[5]);
+  if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lid < static_cast<size_t>(n) ||
+      lloss < static_cast<size_t>(n) || llse < static_cast<size_t>(n))
+    return fail(env, "softmaxXent: array too short for the given shape");
+  vk::softmax_xent(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<float*>(ploss),
+                   static_cast<float*>(plse), n, v);
+  return nullptr;
+}
+
+napi_value softmax_xent_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 7)) return fail(env, "softmaxXentGrad: 7 arguments expected");
+  void *pl, *pid, *plse, *pd, *pout;
+  size_t ll, lid, llse, ld, lout;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &plse, &llse) ||
+      !typed(env, a.v[3], &pd, &ld) || !typed(env, a.v[4], &pout, &lout))
+    return fail(env, "softmaxXentGrad: typed arrays expected");
+  const int64_t n = num(env, a.v[5]), v = num(env, a.v[6]);
+  if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lout < static_cast<size_t>(n * v) ||
+      lid < static_cast<size_t>(n) || llse < static_cast<size_t>(n) || ld < static_cast<size_t>(n))
+    return fail(env, "softmaxXentGrad: array too short for the given shape");
+  vk::softmax_xent_grad(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<const float*>(plse),
+                        static_cast<const float*>(pd), static_cast<float*>(pout), n, v);
+  return nullptr;
+}
+
+// adam(x, m, v, g, xOut, mOut, vOut, n, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, eps, -lr)
+napi_value adam(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 16)) return fail(env, "adam: 16 arguments expected");
+  float* p[7];
+  for (int i = 0; i < 7; i++) {
+    void* d;
+    size_t len;
+    if (!typed(env, a.v[i], &d, &len) || !d) return fail(env, "adam: typed arrays expected");
+    p[i] = static_cast<float*>(d);
+    if (len < static_cast<size_t>(num(env, a.v[7]))) return fail(env, "adam: array too short");
+  }
+  const int64_t n = num(env, a.v[7]);
+  vk::AdamScalars s;
+  float* fields[] = {&s.beta1, &s.one_minus_beta1, &s.beta2, &s.one_minus_beta2,
+                     &s.one_minus_acc_beta1, &s.one_minus_acc_beta2, &s.epsilon, &s.neg_lr};
+  for (int i = 0; i < 8; i++) *fields[i] = static_cast<float>(num(env, a.v[8 + i]));
+  vk::adam(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, s);
+  return nullptr;
+}
+
 napi_value set_threads(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, a, 1)) return fail(env, "setThreads: 1 argument expected");
@@ -177,6 +235,9 @@ napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"segmentSum", nullptr, segment_sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXent", nullptr, softmax_xent, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXentGrad", nullptr, softmax_xent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, set_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, get_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"simd", nullptr, simd, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -9,7 +9,9 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../backend.js';
 import { NATIVE_ADDON_PATH, loadNative } from './native.js';
+import { setNativeAdamEnabled } from './native-adam.js';
 import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
+import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 
 const CI = Boolean(process.env.CI);
 
@@ -114,6 +116,43 @@ test('native UnsortedSegmentSum (the Embedding gradient) matches the reference',
   );
 });
 
+for (const [n, v] of [[1, 2], [5, 3], [7, 37], [33, 1001]] as const) {
+  test(`fused softmax cross-entropy [${n}, ${v}] matches tfjs ops (logSumExp - picked logit), with gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const logits = Array.from(tf.randomNormal([n, v], 0, 4, 'float32', 15).dataSync());
+    // Includes a label outside [0, V), which picks no logit (as tf.oneHot).
+    const labels = Array.from({ length: n }, (_, i) => (i === 2 ? v : (i * 7919) % v));
+    const weights = Array.from(tf.randomNormal([n], 0, 1, 'float32', 16).dataSync());
+    const reference = async () => {
+      await tf.setBackend('cpu');
+      return tf.tidy(() => {
+        const f = (lg: tf.Tensor) => tf.logSumExp(lg, 1).sub(tf.sum(lg.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), v)), 1));
+        const lg = tf.tensor2d(logits, [n, v]);
+        const w = tf.tensor1d(weights);
+        return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(w).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+      });
+    };
+    const ref = await reference();
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => {
+      const f = (lg: tf.Tensor) => sparseSoftmaxCrossEntropy(lg as tf.Tensor2D, tf.tensor1d(labels, 'int32'));
+      const lg = tf.tensor2d(logits, [n, v]);
+      const w = tf.tensor1d(weights);
+      return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(w).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+    });
+    assertClose(ref.map((r, i) => [r, got[i]!]), 1e-5);
+    // The tfjs-op path (other backends) agrees as well.
+    await tf.setBackend('cpu');
+    const cpu = tf.tidy(() => {
+      const lg = tf.tensor2d(logits, [n, v]);
+      const f = (x: tf.Tensor) => sparseSoftmaxCrossEntropy(x as tf.Tensor2D, tf.tensor1d(labels, 'int32'));
+      return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(tf.tensor1d(weights)).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+    });
+    await tf.setBackend('wasm');
+    assertClose(ref.map((r, i) => [r, cpu[i]!]), 1e-5);
+  });
+}
+
 interface RnnCase {
   name: string;
   cell: 'gru' | 'lstm';
@@ -208,4 +247,36 @@ test('loadNative reports an addon that is missing or cannot load instead of thro
   writeFileSync(bogus, 'not a shared object');
   assert.match(loadNative(bogus).failure ?? '', /failed to load/);
   assert.ok(NATIVE_ADDON_PATH.endsWith(path.join('native', 'build', 'Release', 'vaekit_native.node')));
+});
+
+test('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit for bit, over several steps', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const run = async (fused: boolean) => {
+    setNativeAdamEnabled(fused);
+    const w = tf.variable(tf.randomNormal([37, 5], 0, 1, 'float32', 17), true, `adam_w_${fused}`);
+    const b = tf.variable(tf.randomNormal([5], 0, 1, 'float32', 18), true, `adam_b_${fused}`);
+    const x = tf.randomNormal([11, 37], 0, 1, 'float32', 19);
+    const opt = tf.train.adam(0.01, 0.85, 0.99, 1e-7);
+    const step = () => opt.minimize(() => tf.matMul(x, w).add(b).square().mean() as tf.Scalar);
+    for (let i = 0; i < 3; i++) step();
+    const kernels = (await tf.profile(step)).kernels.map((k) => k.name);
+    assert.equal(kernels.includes('VaekitAdam'), fused, `fused=${fused} but kernels were ${[...new Set(kernels)].join(',')}`);
+    const state = opt.getWeights();
+    return Promise.all([w, b].map((v) => v.data())).then(async (vals) => {
+      const moments = await Promise.all((await state).map((s) => s.tensor.data()));
+      const names = (await state).map((s) => s.name);
+      tf.dispose([w, b, x]);
+      opt.dispose();
+      return { values: [...vals, ...moments] as Float32Array[], names };
+    });
+  };
+  await tf.setBackend('wasm');
+  try {
+    const plain = await run(false);
+    const fused = await run(true);
+    assert.deepEqual(fused.names.map((n) => n.replace('true', 'X')), plain.names.map((n) => n.replace('false', 'X')));
+    plain.values.forEach((p, i) => assert.deepEqual(fused.values[i], p, `tensor ${i} (${plain.names[i - 2] ?? 'variable'}) differs`));
+  } finally {
+    setNativeAdamEnabled(true);
+  }
 });

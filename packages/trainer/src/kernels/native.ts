@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
 
 /** The recurrent entry points of the addon (see native/src/rnn.cc). */
 export interface NativeRnnAddon {
@@ -41,7 +42,12 @@ export interface NativeAddon extends NativeRnnAddon {
     activation: number,
     alpha: number,
   ): void;
+  softmaxXent(logits: Float32Array, labels: Int32Array, loss: Float32Array, lse: Float32Array, n: number, v: number): void;
+  softmaxXentGrad(logits: Float32Array, labels: Int32Array, lse: Float32Array, dy: Float32Array, dlogits: Float32Array, n: number, v: number): void;
   segmentSum(x: Float32Array, ids: Int32Array, out: Float32Array, rows: number, inner: number, segments: number): void;
+  adam(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, xOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number,
+    oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
   setThreads(n: number): void;
   threads(): number;
   simd(): string;
@@ -80,6 +86,18 @@ export function loadNative(file: string = NATIVE_ADDON_PATH): { addon?: NativeAd
   }
   if (file === NATIVE_ADDON_PATH) loaded = result;
   return result;
+}
+
+/**
+ * Sets how many threads the native kernels use (1 .. cores; the default is every core, or
+ * `VAEKIT_THREADS`). Results do not depend on it: every output element is summed in the same order.
+ * Returns false when the native kernels are not loaded.
+ */
+export function setNativeThreads(n: number): boolean {
+  const { addon } = loadNative();
+  if (!addon) return false;
+  addon.setThreads(Math.max(1, Math.floor(n)));
+  return true;
 }
 
 /** The part of tfjs' WASM backend the kernels use (not in its public typings). */
@@ -174,7 +192,7 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'GRU', 'LSTM'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Adam'] as const;
 
 /**
  * Registers the native kernels on the WASM backend (call after the backend initialised, before the
@@ -221,6 +239,35 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
     );
     return out;
   };
+  if (!tf.getKernel(SOFTMAX_XENT, 'wasm')) {
+    tf.registerKernel({
+      kernelName: SOFTMAX_XENT,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
+        const backend = args.backend as WasmBackend;
+        const [n, v] = logits.shape as [number, number];
+        const loss = backend.makeOutput([n], 'float32');
+        const lse = backend.makeOutput([n], 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.softmaxXent(f32(logits), backend.typedArrayFromHeap(labels) as Int32Array, f32(loss), f32(lse), n, v);
+        return [loss, lse];
+      },
+    });
+    tf.registerKernel({
+      kernelName: SOFTMAX_XENT_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, labels, lse, dy } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, v] = logits!.shape as [number, number];
+        const out = backend.makeOutput([n, v], 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.softmaxXentGrad(f32(logits!), backend.typedArrayFromHeap(labels!) as Int32Array, f32(lse!), f32(dy!), f32(out), n, v);
+        return out;
+      },
+    });
+  }
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: segmentSum });
   }
