@@ -84,7 +84,7 @@ const CLI_ROWS: CliRow[] = [
   ['--resume of an empty folder', ['train', 'image', '--resume', '--out', '{f}/empty-dir'], 2, /Run configuration not found/],
   ['--resume before any checkpoint', ['train', 'image', '--resume', '--out', '{f}/run-no-latest'], 2, /latest\.json/],
   ['--resume with a binary config', ['train', 'image', '--resume', '--out', '{f}/run-binary-config'], 2, /config\.json/],
-  ['--resume with a config of another kind', ['train', 'image', '--resume', '--out', '{f}/run-wrong-kind'], 2, /is not a vaekit image run configuration/],
+  ['--resume with a config of another kind', ['train', 'image', '--resume', '--out', '{f}/run-wrong-kind'], 2, /run-wrong-kind\/config\.json is not a vaekit run configuration \(kind image or text\)/],
   ['--resume with a config missing a field', ['train', 'image', '--resume', '--out', '{f}/run-config-no-hidden'], 2, /config\.json has a missing or invalid "hidden" field/],
   ['--resume with an invalid config value', ['train', 'image', '--resume', '--out', '{f}/run-config-negative-latent'], 2, /config\.json: latent must be a positive integer/],
   ['--resume with truncated weights', ['train', 'image', '--resume', '--epochs', '2', '--out', '{f}/run-truncated-weights'], 2, /weights\.bin|truncated or corrupt/],
