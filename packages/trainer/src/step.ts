@@ -1,6 +1,21 @@
 /** Optimizer steps that never apply a NaN or infinite update. */
 import * as tf from '@tensorflow/tfjs';
 
+/** What to do when a batch's loss or gradients are NaN or infinite. */
+export type NonFinitePolicy = 'stop' | 'skip';
+
+/** Options of a training run that are not part of its saved configuration. */
+export interface TrainOptions {
+  /**
+   * `stop` (default): stop with a `NonFiniteLossError`, before the bad update is applied; the
+   * last complete checkpoint stays the run's newest. `skip`: leave the weights and optimizer state
+   * untouched for that batch and go on; more than `maxConsecutiveSkips` in a row stops anyway.
+   */
+  nonFinite?: NonFinitePolicy;
+  /** Consecutive skipped batches after which a `skip` run stops. Default 20. */
+  maxConsecutiveSkips?: number;
+}
+
 /**
  * One optimizer step that refuses non-finite values: computes the loss and gradients, and applies the
  * gradients only when the loss and every gradient are finite. Returns the loss and whether the update

@@ -7,7 +7,7 @@ import type { ImageTrainConfig } from './config.js';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
 import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
-import { guardedStep, restoreAdam } from './step.js';
+import { guardedStep, restoreAdam, type TrainOptions } from './step.js';
 import { removeStaleTemps } from './fsutil.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
@@ -42,21 +42,7 @@ export interface TrainHooks {
   onSkip?(info: { epoch: number; batch: number; loss: number }): void;
 }
 
-/** What to do when a batch's loss or gradients are NaN or infinite. */
-export type NonFinitePolicy = 'stop' | 'skip';
-
-/** Options of a training run that are not part of its saved configuration. */
-export interface TrainOptions {
-  /**
-   * `stop` (default): stop with a {@link NonFiniteLossError}, before the bad update is applied; the
-   * last complete checkpoint stays the run's newest. `skip`: leave the weights and optimizer state
-   * untouched for that batch and go on; more than `maxConsecutiveSkips` in a row stops anyway.
-   */
-  nonFinite?: NonFinitePolicy;
-  /** Consecutive skipped batches after which a `skip` run stops. Default 20. */
-  maxConsecutiveSkips?: number;
-}
-
+export type { NonFinitePolicy, TrainOptions } from './step.js';
 
 /** Outcome of a training run. */
 export interface TrainResult {

@@ -12,7 +12,7 @@ import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type NamedTe
 import { ANNEAL_SCHEDULES, TEXT_CELLS, type TextTrainConfig } from './config.js';
 import { loadSentences, prepareCorpus, type TextCorpus } from './data/text.js';
 import { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
-import { allFinite, restoreAdam } from './step.js';
+import { allFinite, restoreAdam, type TrainOptions } from './step.js';
 import { writeFileAtomic } from './fsutil.js';
 import { buildTextVae } from './models/text.js';
 import { klWeight } from './schedules.js';
@@ -41,6 +41,8 @@ export interface TextEpochMetrics {
   /** Encoder-only updates made during this epoch. */
   encoderSteps: number;
   seconds: number;
+  /** Batches skipped because of non-finite values (`nonFinite: 'skip'`); absent when none. */
+  skippedBatches?: number;
 }
 
 /** Callbacks through which text training reports progress (the library never prints). */
@@ -208,7 +210,7 @@ function aggressiveActive(run: TextRun, epoch: number): boolean {
   return run.runState.aggressiveOn;
 }
 
-async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextTrainResult> {
+async function runTextEpochs(run: TextRun, hooks: TextTrainHooks, options: TrainOptions = {}): Promise<TextTrainResult> {
   const { config, runDir, corpus, models, history } = run;
   const started = performance.now() - run.priorSeconds * 1000;
   const train = corpus.train.ids;
@@ -217,6 +219,30 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
   hooks.onStart?.({ corpus: corpus.stats, batchesPerEpoch: batches, epochs: config.epochs, startEpoch: run.epoch });
   let step = run.step;
   let stoppedEarly: string | undefined;
+  const policy = options.nonFinite ?? 'stop';
+  if (policy !== 'stop' && policy !== 'skip') {
+    throw new TrainerError(`Unsupported non-finite policy "${String(policy)}". Should be one of: stop, skip.`);
+  }
+  let consecutiveSkips = 0;
+  /** True for an applied update; false for one skipped (`nonFinite: 'skip'`); throws when training must stop. */
+  const accept = (r: { loss: number; applied: boolean }, epoch: number, batch: number): boolean => {
+    if (r.applied) {
+      consecutiveSkips = 0;
+      return true;
+    }
+    if (policy === 'stop') assertFinite(r, epoch, batch);
+    if (++consecutiveSkips > (options.maxConsecutiveSkips ?? 20)) {
+      throw new NonFiniteLossError(
+        `Training stopped: ${consecutiveSkips} updates in a row were skipped (non-finite loss or gradients, last at epoch ${epoch}, batch ${batch}); ` +
+          `${epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet'}. Lower the learning rate or use --clip-norm.`,
+        epoch,
+        batch,
+        r.loss,
+      );
+    }
+    hooks.onNotice?.(`epoch ${epoch}, batch ${batch}: update skipped (loss ${r.loss}, or a gradient, is not finite)`);
+    return false;
+  };
   for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {
     const epochStart = performance.now();
     const aggressive = aggressiveActive(run, epoch);
@@ -228,6 +254,8 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
     let kl = 0;
     let encoderSteps = 0;
     let weight = 0;
+    let skipped = 0;
+    let skippedRows = 0;
     for (let b = 0; b < batches; b++) {
       const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => train[i]!);
       weight = config.model === 'lm' ? 0 : config.beta * klWeight(config.anneal, step, totalSteps);
@@ -242,7 +270,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
         let burnRows = rows;
         for (let sub = 1; sub <= config.aggressiveMaxSteps; sub++) {
           const r = trainStep(run, burnRows, noise + sub, weight, 'encoder');
-          assertFinite(r, epoch, b + 1);
+          if (!accept(r, epoch, b + 1)) break;
           encoderSteps++;
           window += r.loss;
           if (sub % windowSize === 0) {
@@ -255,24 +283,53 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
         }
       }
       const r = trainStep(run, rows, noise, weight, aggressive ? 'decoder' : 'joint');
-      assertFinite(r, epoch, b + 1);
+      if (!accept(r, epoch, b + 1)) {
+        // The step counter still advances: noise and annealing stay tied to (seed, step).
+        skipped++;
+        skippedRows += rows.length;
+        step++;
+        continue;
+      }
       lossSum += r.loss;
       recon += r.recon;
       kl += r.kl;
       step++;
       hooks.onBatch?.({ epoch, batch: b + 1, batches, loss: r.loss, aggressive });
     }
+    if (skipped === batches) {
+      throw new NonFiniteLossError(
+        `Training stopped: every batch of epoch ${epoch} was skipped (non-finite loss or gradients); ${epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet'}. Lower the learning rate.`,
+        epoch,
+        batches,
+        Number.NaN,
+      );
+    }
     const valid = await evaluateText(models, corpus.valid, {
       seqLength: corpus.seqLength,
       seed: config.seed,
       onProgress: (done, total) => hooks.onEvalProgress?.(done, total),
     });
+    if (!Number.isFinite(valid.elbo)) {
+      // Never save a checkpoint that cannot be good: the previous one stays the run's newest.
+      throw new NonFiniteLossError(
+        `Training stopped: the held-out loss after epoch ${epoch} is ${valid.elbo}; ${epoch > 1 ? `the last complete checkpoint (epoch ${epoch - 1}) is kept` : 'no checkpoint was written yet'}. Lower the learning rate or use --clip-norm.`,
+        epoch,
+        batches,
+        valid.elbo,
+      );
+    }
     const metrics: TextEpochMetrics = {
       epoch,
-      train: { loss: lossSum / batches, reconstruction: recon / train.length, kl: kl / train.length, klWeight: weight },
+      train: {
+        loss: lossSum / (batches - skipped),
+        reconstruction: recon / (train.length - skippedRows),
+        kl: kl / (train.length - skippedRows),
+        klWeight: weight,
+      },
       valid,
       aggressive,
       encoderSteps,
+      ...(skipped > 0 ? { skippedBatches: skipped } : {}),
       seconds: (performance.now() - epochStart) / 1000,
     };
     history.push(metrics);
@@ -330,7 +387,7 @@ function disposeRun(run: TextRun): void {
  * folder: `config.json`, `tokenizer.json`, `metrics.jsonl` and a checkpoint after every epoch.
  * Returns the trained models too when `keepModels` is set (the caller disposes them).
  */
-export async function trainTextVae(config: TextTrainConfig, runDir: string, hooks: TextTrainHooks = {}): Promise<TextTrainResult> {
+export async function trainTextVae(config: TextTrainConfig, runDir: string, hooks: TextTrainHooks = {}, options: TrainOptions = {}): Promise<TextTrainResult> {
   validateTextConfig(config);
   const corpus = await loadTextCorpus(config);
   const { encoder, decoder } = buildTextVae(config, { vocabSize: corpus.tokenizer.vocabSize, seqLength: corpus.seqLength });
@@ -352,7 +409,7 @@ export async function trainTextVae(config: TextTrainConfig, runDir: string, hook
     runState: { aggressiveOn: config.aggressive !== 'off', bestMi: null, bestValid: null, badEpochs: 0 },
   };
   try {
-    return await runTextEpochs(run, hooks);
+    return await runTextEpochs(run, hooks, options);
   } finally {
     disposeRun(run);
   }
@@ -370,7 +427,7 @@ async function restoreOptimizer(learningRate: number, weights: NamedTensor[] | u
  * aggressive-phase and early-stopping state), up to `epochs` (default: the run's count). With the same
  * seed the result equals an uninterrupted run. The corpus is rebuilt and must give the same vocabulary.
  */
-export async function resumeTextVae(runDir: string, options: { epochs?: number } = {}, hooks: TextTrainHooks = {}): Promise<TextTrainResult> {
+export async function resumeTextVae(runDir: string, options: { epochs?: number } & TrainOptions = {}, hooks: TextTrainHooks = {}): Promise<TextTrainResult> {
   const checkpoint = await loadCheckpoint(runDir);
   if (checkpoint.config.kind !== 'text') {
     checkpoint.encoder?.dispose();
@@ -405,7 +462,7 @@ export async function resumeTextVae(runDir: string, options: { epochs?: number }
   // Lines written after the checkpoint (a crash between the two writes) are dropped.
   await fs.writeFile(path.join(runDir, METRICS_FILE), run.history.map((m) => JSON.stringify(m) + '\n').join(''));
   try {
-    return await runTextEpochs(run, hooks);
+    return await runTextEpochs(run, hooks, options);
   } finally {
     disposeRun(run);
   }

@@ -70,6 +70,7 @@ interface TrainTextOptions {
   out: string;
   force?: boolean;
   resume?: boolean;
+  skipNonfinite?: boolean;
   json?: boolean;
 }
 
@@ -176,6 +177,7 @@ export function registerTrainText(train: Command): void {
     .option('--out <dir>', 'run folder to create', 'runs/text')
     .option('--force', 'replace the run folder if it exists')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
+    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
@@ -252,7 +254,10 @@ export function registerTrainText(train: Command): void {
       let result;
       try {
         const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
-        result = opts.resume ? await resumeTextVae(opts.out, epochsGiven ? { epochs: opts.epochs } : {}, hooks) : await trainTextVae(config, opts.out, hooks);
+        const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
+        result = opts.resume
+          ? await resumeTextVae(opts.out, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite }, hooks)
+          : await trainTextVae(config, opts.out, hooks, { nonFinite });
       } catch (err) {
         bar?.stop();
         evalBar?.stop();
