@@ -96,6 +96,8 @@ const CLI_ROWS: CliRow[] = [
   ['export of a file', ['export', '{f}/a-file', '{tmp}/b'], 2, /Run folder is not a directory/],
   ['export of an empty folder', ['export', '{f}/empty-dir', '{tmp}/b'], 2, /Run configuration not found/],
   ['export with a binary config', ['export', '{f}/run-binary-config', '{tmp}/b'], 2, /Run configuration is not valid JSON: .*config\.json/],
+  ['export with a dangling layer reference (tfjs would hang)', ['export', '{f}/run-dangling-layer', '{tmp}/b'], 2, /model\.json is not a valid tfjs layers model: an input of layer .* refers to "nope", which is not a layer/],
+  ['--resume with a dangling layer reference', ['train', 'image', '--resume', '--epochs', '2', '--out', '{f}/run-dangling-layer'], 2, /is not a valid tfjs layers model/],
   ['export with truncated weights', ['export', '{f}/run-truncated-weights', '{tmp}/b'], 2, /truncated or corrupt/],
   ['export of an unsupported layer', ['export', '{f}/run-unsupported', '{tmp}/b'], 2, /Cannot export 1 layer to ONNX: Permute \(layer "odd"\)\. Supported layers: .*Dense/],
   ['export --opset too low', ['export', '{run}', '{tmp}/b', '--opset', '9'], 2, /--opset.*from 13 to 21/],
@@ -394,6 +396,12 @@ async function makeFixtures(): Promise<Fixtures> {
   await runVariant('run-truncated-weights', async (_dir, ckpt) => {
     const file = path.join(ckpt, 'encoder', 'weights.bin');
     await fs.truncate(file, 100);
+  });
+  await runVariant('run-dangling-layer', async (_dir, ckpt) => {
+    const file = path.join(ckpt, 'encoder', 'model.json');
+    const m = JSON.parse(await fs.readFile(file, 'utf8'));
+    m.modelTopology.config.layers[1].inbound_nodes[0][0][0] = 'nope';
+    await fs.writeFile(file, JSON.stringify(m));
   });
   await runVariant('run-bad-optimizer', (_dir, ckpt) => fs.truncate(path.join(ckpt, 'optimizer.bin'), 64));
   await runVariant('run-bad-state', (_dir, ckpt) => fs.writeFile(path.join(ckpt, 'state.json'), '{"epoch": "one"}'));

@@ -1,6 +1,7 @@
 /**
  * Bounded fuzzing of the loaders (fixed seed, fixed iteration counts): mutated manifests, tokenizer
- * files and ONNX bytes go into `parseManifest`, `loadVae`, `WordTokenizer.fromJSON` and `decodeModel`.
+ * files, ONNX bytes and checkpoint files go into `parseManifest`, `loadVae`, `WordTokenizer.fromJSON`,
+ * `decodeModel` and `loadCheckpoint`.
  * Each either works or throws the package's own error: never another exception, never a crash of the
  * process (ONNX Runtime included: mutated graphs are rehashed so they reach it), never a hang (each
  * test has a time limit). A failure prints the seed and iteration, so it can be replayed.
@@ -12,6 +13,8 @@ import { before, test } from 'node:test';
 import { OnnxFormatError, decodeModel } from '@vaekit/exporter';
 import { RuntimeError, createRng, loadVae, parseManifest, sha256Hex, type Rng } from '@vaekit/runtime';
 import { TokenizerError, WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { TrainerError, loadCheckpoint } from '@vaekit/trainer';
+import * as tf from '@tensorflow/tfjs';
 import { tempDir, trainedBundle } from './helpers.js';
 
 const SEED = 20261124;
@@ -98,8 +101,10 @@ async function expectOwnError(what: string, call: () => unknown, allowed: Array<
 }
 
 let bundleDir: string;
-before(() => {
-  ({ bundleDir } = trainedBundle('dense'));
+let runDir: string;
+before(async () => {
+  await tf.setBackend('cpu');
+  ({ bundleDir, runDir } = trainedBundle('dense'));
 });
 
 test('mutated manifests: parseManifest and loadVae accept or refuse with BundleError', { timeout: 300_000 }, async (t) => {
@@ -193,4 +198,50 @@ test('mutated ONNX bytes: decodeModel and ONNX Runtime (via loadVae) refuse with
   }
   t.diagnostic(JSON.stringify(tally));
   assert.ok(tally.refused > 50 && tally.notOnnx > 20, `mutations reach every layer of checks: ${JSON.stringify(tally)}`);
+});
+
+test('mutated checkpoints: loadCheckpoint loads or refuses with CheckpointError, never hangs', { timeout: 300_000 }, async (t) => {
+  const rng = createRng(SEED + 3);
+  const latest = JSON.parse(await fs.readFile(path.join(runDir, 'latest.json'), 'utf8')).checkpoint as string;
+  const textFiles = ['config.json', 'latest.json', `${latest}/state.json`, `${latest}/encoder/model.json`, `${latest}/decoder/model.json`, `${latest}/optimizer.json`];
+  const binaryFiles = [`${latest}/encoder/weights.bin`, `${latest}/decoder/weights.bin`, `${latest}/optimizer.bin`];
+  const dir = path.join(tempDir(), 'run');
+  await fs.cp(runDir, dir, { recursive: true });
+  const tally = { ok: 0, refused: 0 };
+  for (let i = 0; i < 200; i++) {
+    const rel = i % 4 === 3 ? pick(rng, binaryFiles) : pick(rng, textFiles);
+    const original = new Uint8Array(await fs.readFile(path.join(runDir, rel)));
+    let bytes: Uint8Array;
+    if (i % 4 === 3 || rng.int(4) === 0) bytes = mutateBytes(original, rng);
+    else {
+      // Edits a person or a bad disk could make to JSON: a number, a character, a key.
+      const text = new TextDecoder().decode(original);
+      const op = rng.int(3);
+      let out = text;
+      if (op === 0) {
+        const nums = [...text.matchAll(/\d+/g)];
+        const m = nums.length ? pick(rng, nums) : undefined;
+        if (m) out = text.slice(0, m.index) + pick(rng, ['0', '-1', '3', '999999999', '1e9']) + text.slice(m.index! + m[0].length);
+      } else if (op === 1) {
+        const p = rng.int(text.length);
+        out = text.slice(0, p) + String.fromCharCode(32 + rng.int(90)) + text.slice(p + 1);
+      } else {
+        const keys = [...text.matchAll(/"(\w+)":/g)];
+        const k = keys.length ? pick(rng, keys) : undefined;
+        if (k) out = text.replace(k[0], `"x${k[1]}":`);
+      }
+      bytes = new TextEncoder().encode(out);
+    }
+    await fs.writeFile(path.join(dir, rel), bytes);
+    const outcome = await expectOwnError(`checkpoint seed ${SEED + 3} iteration ${i} (${rel})`, async () => {
+      const c = await loadCheckpoint(dir);
+      c.encoder?.dispose();
+      c.decoder.dispose();
+      tf.dispose((c.optimizerWeights ?? []).map((w) => w.tensor));
+    }, [TrainerError]);
+    tally[outcome]++;
+    await fs.writeFile(path.join(dir, rel), original);
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 50, `mutations are refused: ${JSON.stringify(tally)}`);
 });

@@ -265,6 +265,8 @@ async function loadModel(dir: string): Promise<tf.LayersModel> {
     return await tf.loadLayersModel(folderIO(dir));
   } catch (err) {
     if (err instanceof CheckpointError) throw err;
-    throw new CheckpointError(`The model in ${dir} cannot be loaded (corrupt or not a tfjs layers model): ${(err as Error).message.split('\n')[0]}`);
+    // tfjs quotes whole configurations in its messages: keep the line short.
+    const detail = String((err as Error)?.message ?? err).split('\n')[0]!;
+    throw new CheckpointError(`The model in ${dir} cannot be loaded (corrupt or not a tfjs layers model): ${detail.length > 200 ? `${detail.slice(0, 200)}…` : detail}`);
   }
 }

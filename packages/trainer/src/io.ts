@@ -64,6 +64,7 @@ export function folderIO(dir: string): tf.io.IOHandler {
       if (!parsed || typeof parsed !== 'object' || !parsed.modelTopology || !Array.isArray(parsed.weightsManifest)) {
         throw new CheckpointError(`${file} is not a tfjs layers model (needs modelTopology and weightsManifest).`);
       }
+      checkTopology(parsed.modelTopology, file);
       const specs: tf.io.WeightsManifestEntry[] = [];
       const buffers: ArrayBuffer[] = [];
       for (const group of parsed.weightsManifest) {
@@ -108,4 +109,55 @@ export function folderIO(dir: string): tf.io.IOHandler {
       };
     },
   };
+}
+
+/**
+ * Checks the references inside a functional model's topology before tfjs deserializes it: every
+ * inbound node, input and output must name a layer of the model. tfjs does not check this and loops
+ * forever on a dangling reference (a one-character change in model.json was enough to hang `--resume`
+ * and `vaekit export`).
+ */
+function checkTopology(topology: object, file: string): void {
+  const bad = (why: string) => new CheckpointError(`${file} is not a valid tfjs layers model: ${why}.`);
+  const walk = (model: unknown, where: string): void => {
+    const m = model as { class_name?: unknown; config?: { layers?: unknown; input_layers?: unknown; output_layers?: unknown } };
+    if (!m || typeof m !== 'object' || !m.config || typeof m.config !== 'object') return;
+    const layers = m.config.layers;
+    if (!Array.isArray(layers)) return;
+    // Layer name -> how many nodes (calls) it has: an input layer has its own, others one per inbound node.
+    const names = new Map<string, number>();
+    for (const layer of layers as Array<{ name?: unknown; config?: { name?: unknown }; class_name?: unknown; inbound_nodes?: unknown }>) {
+      const name = layer?.name ?? layer?.config?.name;
+      if (typeof name !== 'string') throw bad(`a layer in ${where} has no name`);
+      if (names.has(name)) throw bad(`layer name ${JSON.stringify(name.slice(0, 60))} appears twice in ${where}`);
+      const inbound = Array.isArray(layer.inbound_nodes) ? layer.inbound_nodes.length : 0;
+      names.set(name, layer.class_name === 'InputLayer' ? Math.max(1, inbound) : inbound);
+    }
+    if (m.class_name === 'Sequential') return;
+    const refer = (ref: unknown, what: string) => {
+      const [name, nodeIndex, tensorIndex] = Array.isArray(ref) ? ref : [];
+      if (typeof name !== 'string' || !names.has(name)) {
+        throw bad(`${what} in ${where} refers to ${JSON.stringify(String(name).slice(0, 60))}, which is not a layer of the model`);
+      }
+      const nodes = names.get(name)!;
+      if (!Number.isInteger(nodeIndex) || nodeIndex < 0 || nodeIndex >= nodes || !Number.isInteger(tensorIndex) || tensorIndex < 0) {
+        throw bad(`${what} in ${where} refers to node ${JSON.stringify(nodeIndex)}, tensor ${JSON.stringify(tensorIndex)} of layer ${JSON.stringify(name.slice(0, 60))}, which has ${nodes} node(s)`);
+      }
+    };
+    for (const layer of layers as Array<{ name: string; inbound_nodes?: unknown; class_name?: unknown }>) {
+      const nodes = layer.inbound_nodes ?? [];
+      if (!Array.isArray(nodes)) throw bad(`layer ${JSON.stringify(layer.name)} has malformed inbound_nodes`);
+      for (const node of nodes) {
+        if (!Array.isArray(node)) throw bad(`layer ${JSON.stringify(layer.name)} has malformed inbound_nodes`);
+        for (const ref of node) refer(ref, `an input of layer ${JSON.stringify(layer.name)}`);
+      }
+      if (layer.class_name === 'Model' || layer.class_name === 'Functional' || layer.class_name === 'Sequential') walk(layer, `layer ${JSON.stringify(layer.name)}`);
+    }
+    for (const key of ['input_layers', 'output_layers'] as const) {
+      const refs = m.config[key];
+      if (!Array.isArray(refs) || refs.length === 0) throw bad(`${key} of ${where} is missing`);
+      for (const ref of refs) refer(ref, key);
+    }
+  };
+  walk(topology, 'the model');
 }
