@@ -8,7 +8,7 @@ import type { TensorSpec } from '@vaekit/runtime/bundle';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
-import { ConversionContext, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
+import { ConversionContext, DataType, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
 import { optimizeGraph } from './optimize.js';
 import { serializeModel } from './serialize.js';
 
@@ -67,6 +67,12 @@ export interface ConvertOptions {
   docString?: string;
   /** Graph name. Default: the tfjs model name. */
   graphName?: string;
+  /**
+   * Adds an int32 `[batch]` graph input of this name giving each sequence's length; masking layers
+   * (`Embedding` with `maskZero`) then take their lengths from it instead of counting non-zero ids.
+   * It comes after the model's inputs. Used by text encoders (`tokens, lengths -> mu, logvar`).
+   */
+  lengthsInput?: string;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
 }
@@ -163,6 +169,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
   model.inputs.forEach((t, i) => {
     names.set(t.id, inputNames[i]!);
     ctx.setShape(inputNames[i]!, shapeOf(t));
+    ctx.setElemType(inputNames[i]!, elemTypeFor(t.dtype));
   });
   const nameOf = (t: tf.SymbolicTensor): string => {
     const n = names.get(t.id);
@@ -185,6 +192,11 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
       ctx.scope = layer.name;
       outputs = handler.convert(ctx, layer, inputs, call);
       ctx.scope = '';
+      // tfjs' default computeMask passes the input mask through layers that support masking.
+      const inMask = inputs.map((i) => ctx.maskOf(i)).find((m) => m !== undefined);
+      if (!handler.managesMask && inMask && (layer as unknown as { supportsMasking?: boolean }).supportsMasking) {
+        for (const o of outputs) if (!ctx.maskOf(o)) ctx.setMask(o, inMask);
+      }
     }
     if (outputs.length !== node.outputTensors.length) {
       throw new ExportError(
@@ -195,6 +207,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
     node.outputTensors.forEach((t, i) => {
       names.set(t.id, outputs[i]!);
       if (!ctx.shapeOf(outputs[i]!)) ctx.setShape(outputs[i]!, shapeOf(t));
+      if (ctx.elemTypeOf(outputs[i]!) === undefined) ctx.setElemType(outputs[i]!, elemTypeFor(t.dtype));
     });
   }
   return model.outputs.map(nameOf);
@@ -239,16 +252,27 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   if (unsupported.length > 0) throw new UnsupportedLayerError(unsupported, registry.classNames());
 
   const inputNames = opts.inputNames ?? model.inputs.map((t, i) => model.inputNames[i] ?? t.name);
-  const outputNames = opts.outputNames ?? model.outputs.map((t, i) => model.outputNames[i] ?? t.name);
+  // tfjs names every output of a multi-output layer after the layer: number the repeats.
+  const outputNames =
+    opts.outputNames ??
+    model.outputs.map((t, i, all) => {
+      const base = model.outputNames[i] ?? t.name;
+      const same = all.filter((_, j) => (model.outputNames[j] ?? all[j]!.name) === base).length;
+      return same > 1 ? `${base}_${all.slice(0, i).filter((_, j) => (model.outputNames[j] ?? all[j]!.name) === base).length}` : base;
+    });
   checkNames('inputNames', inputNames, model.inputs.length);
   checkNames('outputNames', outputNames, model.outputs.length);
-  const all = [...inputNames, ...outputNames];
+  const all = [...inputNames, ...(opts.lengthsInput !== undefined ? [opts.lengthsInput] : []), ...outputNames];
   if (new Set(all).size !== all.length) {
     throw new ExportError(`Graph input and output names must be distinct, got: ${all.join(', ')}.`);
   }
 
   const ctx = new ConversionContext(opset);
   ctx.reserve(...all);
+  if (opts.lengthsInput !== undefined) {
+    ctx.lengthsInput = opts.lengthsInput;
+    ctx.setElemType(opts.lengthsInput, DataType.INT32);
+  }
   const produced = emitModel(ctx, model, inputNames, registry);
 
   // Give each output tensor its public name: rename the producing node's output when it is an
@@ -270,6 +294,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   });
 
   const inputs = model.inputs.map((t, i) => valueInfo(inputNames[i]!, t));
+  if (opts.lengthsInput !== undefined) inputs.push({ name: opts.lengthsInput, elemType: DataType.INT32, shape: ['batch'] });
   const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
   const ir: IrModel = {
     irVersion,
@@ -290,7 +315,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   const bytes = serializeModel(ir);
   return {
     bytes,
-    inputs: inputs.map((v, i) => tensorSpec(v, model.inputs[i]!.dtype)),
+    inputs: inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32')),
     outputs: outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype)),
     opset,
     irVersion,

@@ -12,7 +12,7 @@ export {
   type ConvertOptions,
   type ConvertResult,
 } from './converter.js';
-export { checkParity, type ParityOptions } from './parity.js';
+export { checkParity, rowLengths, type ParityInput, type ParityOptions } from './parity.js';
 export {
   exportBundle,
   exportCheckpointBundle,

@@ -110,6 +110,13 @@ export class ConversionContext {
   private readonly taken = new Set<string>();
   private readonly constants = new Map<string, string>();
   private readonly shapes = new Map<string, Array<number | null>>();
+  private readonly masks = new Map<string, string>();
+  private readonly elemTypes = new Map<string, DataTypeCode>();
+  /**
+   * When set, the name of an int32 `[batch]` graph input giving each sequence's length; masking layers
+   * (`Embedding` with `maskZero`, `Masking`) use it instead of computing lengths from their input.
+   */
+  lengthsInput: string | undefined;
 
   constructor(
     /** The target ONNX opset of the default domain. */
@@ -139,10 +146,34 @@ export class ConversionContext {
     this.shapes.set(name, [...shape]);
   }
 
+  /** Records the element type of a tensor (from tfjs' symbolic dtypes). */
+  setElemType(name: string, type: DataTypeCode): void {
+    this.elemTypes.set(name, type);
+  }
+
+  /** The recorded element type of a tensor, if known. */
+  elemTypeOf(name: string): DataTypeCode | undefined {
+    return this.elemTypes.get(name);
+  }
+
   /** The recorded shape of a tensor, if known. */
   shapeOf(name: string): Array<number | null> | undefined {
     const s = this.shapes.get(name);
     return s ? [...s] : undefined;
+  }
+
+  /**
+   * Records that the time steps of a `[batch, time, ...]` tensor are masked: `lengths` names an int32
+   * `[batch]` tensor counting the real (leading) steps. tfjs masks are per step; ONNX recurrent ops take
+   * sequence lengths, so masks are carried as lengths and assume right padding.
+   */
+  setMask(name: string, lengths: string): void {
+    this.masks.set(name, lengths);
+  }
+
+  /** The lengths tensor of a masked tensor (see {@link setMask}), if any. */
+  maskOf(name: string): string | undefined {
+    return this.masks.get(name);
   }
 
   /** Appends a node and returns its output names. */
@@ -216,6 +247,17 @@ export class ConversionContext {
       dataType: DataType.FLOAT,
       dims: shape,
       data: Float32Array.from(list),
+    });
+  }
+
+  /** An int32 constant; a number gives a scalar, an array a 1-D tensor. */
+  constInt32(values: number | number[]): string {
+    const list = typeof values === 'number' ? [values] : values;
+    const shape = typeof values === 'number' ? [] : [list.length];
+    return this.constant(`i32[${shape.join('x')}]:${list.join(',')}`, {
+      dataType: DataType.INT32,
+      dims: shape,
+      data: Int32Array.from(list),
     });
   }
 

@@ -18,12 +18,61 @@ export interface ParityOptions {
   seed?: number;
   /** Standard deviation of the normal random input. Default 1. */
   scale?: number;
+  /**
+   * Integer (token id) inputs: ids are drawn uniformly from `[0, vocab)`. With `padRight`, each row of
+   * a `[B, T]` id input gets a random length `1..T`, ids from `[1, vocab)` before it and 0 after it
+   * (right padding). Default `{ vocab: 2 }`.
+   */
+  ids?: { vocab: number; padRight?: boolean };
+  /**
+   * ONNX inputs the tfjs model lacks, after its own inputs (e.g. `lengths` of a text encoder), computed
+   * from the generated tfjs inputs.
+   */
+  extraInputs?: (inputs: ParityInput[]) => Record<string, ParityInput>;
 }
 
-function randomInput(shape: number[], dtype: string, rng: ReturnType<typeof createRng>, scale: number): Float32Array | Int32Array {
+/** One generated input batch. */
+export interface ParityInput {
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+function randomInput(
+  shape: number[],
+  dtype: string,
+  rng: ReturnType<typeof createRng>,
+  scale: number,
+  ids: { vocab: number; padRight?: boolean },
+): ParityInput {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (dtype === 'float32') return Float32Array.from({ length: n }, () => rng.normal() * scale);
-  throw new ExportError(`Parity check supports float32 inputs only, got ${dtype}.`);
+  if (dtype === 'float32') return { dtype, shape, data: Float32Array.from({ length: n }, () => rng.normal() * scale) };
+  if (dtype === 'int32') {
+    const pick = (lo: number): number => lo + rng.int(Math.max(1, ids.vocab - lo));
+    if (ids.padRight && shape.length === 2) {
+      const [rows, steps] = shape as [number, number];
+      const data = new Int32Array(n);
+      for (let b = 0; b < rows; b++) {
+        const len = 1 + rng.int(steps);
+        for (let t = 0; t < len; t++) data[b * steps + t] = pick(1);
+      }
+      return { dtype, shape, data };
+    }
+    return { dtype, shape, data: Int32Array.from({ length: n }, () => pick(0)) };
+  }
+  throw new ExportError(`Parity check supports float32 and int32 inputs, got ${dtype}.`);
+}
+
+/** Right-padded row lengths of a `[B, T]` id batch: the count of ids before the first trailing run of 0s. */
+export function rowLengths(input: ParityInput): ParityInput {
+  const [rows, steps] = input.shape as [number, number];
+  const data = new Int32Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let len = steps;
+    while (len > 0 && input.data[b * steps + len - 1] === 0) len--;
+    data[b] = len;
+  }
+  return { dtype: 'int32', data, shape: [rows] };
 }
 
 /**
@@ -51,7 +100,8 @@ export async function checkParity(
     });
   }
   try {
-    if (session.inputNames.length !== model.inputs.length || session.outputNames.length !== model.outputs.length) {
+    const extraCount = session.inputNames.length - model.inputs.length;
+    if ((extraCount !== 0 && !opts.extraInputs) || extraCount < 0 || session.outputNames.length !== model.outputs.length) {
       throw new ExportError(
         `The ONNX model has ${session.inputNames.length} inputs / ${session.outputNames.length} outputs, the tfjs model ${model.inputs.length} / ${model.outputs.length}.`,
         { userError: false },
@@ -59,16 +109,23 @@ export async function checkParity(
     }
     const feeds: Record<string, ort.Tensor> = {};
     const tfInputs: tf.Tensor[] = [];
+    const generated: ParityInput[] = [];
     model.inputs.forEach((t, i) => {
       const shape = t.shape.map((d, axis) => {
         if (d !== null) return d;
         if (axis === 0) return batch;
         throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
       });
-      const data = randomInput(shape, t.dtype, rng, scale);
-      tfInputs.push(tf.tensor(data, shape, 'float32'));
-      feeds[session.inputNames[i]!] = new ort.Tensor('float32', data, shape);
+      const input = randomInput(shape, t.dtype, rng, scale, opts.ids ?? { vocab: 2 });
+      generated.push(input);
+      tfInputs.push(tf.tensor(input.data, shape, input.dtype));
+      feeds[session.inputNames[i]!] = new ort.Tensor(input.dtype, input.data, shape);
     });
+    if (opts.extraInputs) {
+      for (const [name, input] of Object.entries(opts.extraInputs(generated))) {
+        feeds[name] = new ort.Tensor(input.dtype, input.data, input.shape);
+      }
+    }
 
     const predicted = model.predict(tfInputs.length === 1 ? tfInputs[0]! : tfInputs);
     const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
