@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint, type Checkpoint } from '@vaekit/trainer';
+import { WordTokenizer } from '@vaekit/runtime/tokenizer';
 import {
   BUNDLE_FORMAT_VERSION,
   MANIFEST_FILE,
@@ -13,16 +14,19 @@ import {
   type BundleManifest,
   type GraphSpec,
   type ParityReport,
+  type TextBundleManifest,
+  type TrainingSummary,
 } from '@vaekit/runtime/bundle';
 import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from './converter.js';
 import { ExportError } from './errors.js';
 import { checkParity } from './parity.js';
+import { buildTextGraphs, convertTextGraphs, textSpecFor } from './text-bundle.js';
 
 /** A step of {@link exportBundle}, reported through `onProgress`. */
 export interface ExportProgress {
   stage: 'load' | 'convert' | 'parity' | 'write' | 'done';
-  /** `encoder` or `decoder` for per-graph stages. */
-  graph?: 'encoder' | 'decoder';
+  /** The graph (`encoder`, `decoder`, `decoder_init`, `decoder_step`) for per-graph stages. */
+  graph?: string;
   message: string;
 }
 
@@ -54,11 +58,14 @@ export interface ExportBundleResult {
   irVersion: number;
   /** Every file, the manifest included. */
   files: BundleFileSummary[];
-  parity: Record<'encoder' | 'decoder', ParityReport>;
+  /** Parity report per graph (`encoder`, `decoder` or `encoder`, `decoder_init`, `decoder_step`). */
+  parity: Record<string, ParityReport>;
   manifest: BundleManifest;
 }
 
 const ENCODER_FILE = 'encoder.onnx';
+/** File name of the tokenizer in text run folders and text bundles. */
+export const TOKENIZER_FILE = 'tokenizer.json';
 const DECODER_FILE = 'decoder.onnx';
 
 async function exists(p: string): Promise<boolean> {
@@ -94,13 +101,26 @@ export async function exportBundle(
   }
   if (!stat.isDirectory()) throw new ExportError(`Run folder is not a directory: ${runDir}`);
   let checkpoint: Checkpoint;
+  let tokenizerJson: string | undefined;
   try {
     checkpoint = await loadCheckpoint(runDir);
+    if ((checkpoint.config as { kind: string }).kind === 'text') {
+      tokenizerJson = await fs.readFile(path.join(runDir, TOKENIZER_FILE), 'utf8').catch(() => {
+        throw new ExportError(`The text run ${runDir} has no ${TOKENIZER_FILE}.`);
+      });
+    }
   } catch (err) {
     const userError = (err as { userError?: unknown }).userError !== false;
     throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { userError, cause: err });
   }
   try {
+    if (tokenizerJson !== undefined) {
+      return await exportTextBundle(
+        { ...checkpoint, tokenizer: tokenizerJson, training: textTrainingSummary(checkpoint) },
+        bundleDir,
+        opts,
+      );
+    }
     return await exportCheckpointBundle(checkpoint, bundleDir, opts);
   } finally {
     checkpoint.encoder.dispose();
@@ -120,7 +140,9 @@ export async function exportCheckpointBundle(
   const irVersion = irVersionForOpset(opset);
   const { config, state } = checkpoint;
   if (config.kind !== 'image') {
-    throw new ExportError(`Run kind ${JSON.stringify(config.kind)} cannot be exported yet. Should be one of: image.`);
+    throw new ExportError(
+      `Run kind ${JSON.stringify(config.kind)} cannot be exported as an image bundle; text runs need their tokenizer (use exportBundle or exportTextBundle).`,
+    );
   }
   const { height, width, channels } = config.image;
   const metadata = { 'vaekit.kind': 'image', 'vaekit.latent': String(config.latent) };
@@ -136,7 +158,7 @@ export async function exportCheckpointBundle(
     { key: 'decoder', file: DECODER_FILE, model: checkpoint.decoder, inputNames: ['z'], outputNames: ['logits'] },
   ];
   const converted: Array<{ key: 'encoder' | 'decoder'; file: string; bytes: Uint8Array; spec: GraphSpec }> = [];
-  const parity = {} as Record<'encoder' | 'decoder', ParityReport>;
+  const parity: Record<string, ParityReport> = {};
   for (const g of graphs) {
     opts.onProgress?.({ stage: 'convert', graph: g.key, message: `Converting ${g.key} to ONNX opset ${opset}` });
     const result = convertLayersModel(g.model, {
@@ -245,4 +267,116 @@ export async function writeFolderAtomic(dir: string, files: Array<{ path: string
     throw new ExportError(`Cannot move the new bundle into ${dir}: ${(err as Error).message}`, { cause: err });
   }
   if (movedOld) await fs.rm(old, { recursive: true, force: true });
+}
+
+/** What {@link exportTextBundle} needs: the trained sentence VAE graphs and its tokenizer. */
+export interface TextBundleSource {
+  /** Training encoder `tokens [B,T] -> mu, logvar` (docs/text-model.md layer names). */
+  encoder: tf.LayersModel;
+  /** Training decoder `tokens_in [B,T], z -> logits [B,T,V]`. */
+  decoder: tf.LayersModel;
+  /** The run's tokenizer: a {@link WordTokenizer} or its `tokenizer.json` text / parsed JSON. */
+  tokenizer: WordTokenizer | string | object;
+  /** Written into the manifest's `training`. */
+  training?: TrainingSummary;
+}
+
+function textTrainingSummary(checkpoint: Checkpoint): TrainingSummary {
+  const config = checkpoint.config as unknown as Record<string, unknown>;
+  const pick = (k: string): Record<string, unknown> => (config[k] === undefined ? {} : { [k]: config[k] });
+  return {
+    dataset: String(config.dataset ?? 'unknown'),
+    arch: String(config.cell ?? config.arch ?? 'rnn'),
+    epochs: checkpoint.state.epoch,
+    ...(checkpoint.state.metrics ? { metrics: checkpoint.state.metrics } : {}),
+    ...pick('epochs'),
+    ...pick('latent'),
+    ...pick('hidden'),
+    ...pick('embedding'),
+    ...pick('seed'),
+    ...pick('testFraction'),
+    ...pick('maxLength'),
+  };
+}
+
+/**
+ * Exports a sentence VAE as a text bundle: `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`,
+ * `tokenizer.json`, `manifest.json` (docs/text-model.md). Every graph is checked against tfjs with ONNX
+ * Runtime before anything is written; the folder is written atomically.
+ *
+ * Throws {@link ExportError} when a layer named by the contract is missing or the tokenizer does not
+ * match the embedding, {@link ParityError} when ONNX and tfjs disagree.
+ */
+export async function exportTextBundle(
+  source: TextBundleSource,
+  bundleDir: string,
+  opts: ExportBundleOptions = {},
+): Promise<ExportBundleResult> {
+  const opset = opts.opset ?? DEFAULT_OPSET;
+  const irVersion = irVersionForOpset(opset);
+  let tokenizer: WordTokenizer;
+  try {
+    tokenizer = source.tokenizer instanceof WordTokenizer ? source.tokenizer : WordTokenizer.fromJSON(source.tokenizer);
+  } catch (err) {
+    throw new ExportError(`Cannot read the tokenizer: ${(err as Error).message}`, { cause: err });
+  }
+  const graphs = buildTextGraphs(source.encoder, source.decoder);
+  try {
+    const text = await textSpecFor(graphs, tokenizer, TOKENIZER_FILE);
+    const metadata = {
+      'vaekit.kind': 'text',
+      'vaekit.latent': String(graphs.latentSize),
+      'vaekit.cell': graphs.cell,
+      'vaekit.vocabulary_sha256': text.vocabularySha256 ?? '',
+    };
+    const converted = await convertTextGraphs(graphs, {
+      opset,
+      metadata,
+      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
+      ...(opts.parityBatch !== undefined ? { parityBatch: opts.parityBatch } : {}),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      onGraph: (graph, stage) =>
+        opts.onProgress?.({
+          stage,
+          graph,
+          message: stage === 'convert' ? `Converting ${graph} to ONNX opset ${opset}` : `Checking ${graph} against tfjs with ONNX Runtime`,
+        }),
+    });
+    const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizer.toJSON(), null, 2) + '\n');
+    const payload = [...converted.map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
+    const files: BundleManifest['files'] = {};
+    const summaries: BundleFileSummary[] = [];
+    for (const f of payload) {
+      const sha256 = await sha256Hex(f.bytes);
+      files[f.path] = { sha256, bytes: f.bytes.length };
+      summaries.push({ path: f.path, bytes: f.bytes.length, sha256 });
+    }
+    const spec = (key: string) => converted.find((c) => c.key === key)!.spec;
+    const parity = Object.fromEntries(converted.map((c) => [c.key, c.parity]));
+    const manifest: TextBundleManifest = {
+      format: 'vaekit-bundle',
+      formatVersion: BUNDLE_FORMAT_VERSION,
+      kind: 'text',
+      latentSize: graphs.latentSize,
+      text,
+      opset,
+      irVersion,
+      profile: 'default',
+      dtype: 'fp32',
+      graphs: { encoder: spec('encoder'), decoder_init: spec('decoder_init'), decoder_step: spec('decoder_step') },
+      files,
+      producer: { name: '@vaekit/exporter', version: PRODUCER.version },
+      createdAt: new Date().toISOString(),
+      parity,
+      ...(source.training ? { training: source.training } : {}),
+    };
+    const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
+    summaries.push({ path: MANIFEST_FILE, bytes: manifestBytes.length, sha256: await sha256Hex(manifestBytes) });
+    opts.onProgress?.({ stage: 'write', message: `Writing ${bundleDir}` });
+    await writeFolderAtomic(bundleDir, [...payload, { path: MANIFEST_FILE, bytes: manifestBytes }]);
+    opts.onProgress?.({ stage: 'done', message: `Bundle written to ${bundleDir}` });
+    return { bundleDir, opset, irVersion, files: summaries, parity, manifest };
+  } finally {
+    graphs.dispose();
+  }
 }

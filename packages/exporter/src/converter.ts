@@ -73,6 +73,12 @@ export interface ConvertOptions {
    * It comes after the model's inputs. Used by text encoders (`tokens, lengths -> mu, logvar`).
    */
   lengthsInput?: string;
+  /**
+   * Dimensions of graph inputs to declare dynamic although tfjs fixed them, by input name and axis,
+   * with the symbolic name to use: `{ tokens: { 1: 'time' } }` lets a text encoder trained on padded
+   * length T read any length. Only for graphs whose ops do not depend on that size.
+   */
+  dynamicDims?: Record<string, Record<number, string>>;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
 }
@@ -293,7 +299,12 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     for (let j = i + 1; j < produced.length; j++) if (produced[j] === internal) produced[j] = wanted;
   });
 
-  const inputs = model.inputs.map((t, i) => valueInfo(inputNames[i]!, t));
+  const inputs = model.inputs.map((t, i) => {
+    const v = valueInfo(inputNames[i]!, t);
+    const dyn = opts.dynamicDims?.[v.name];
+    if (dyn) v.shape = v.shape.map((d, axis) => dyn[axis] ?? d);
+    return v;
+  });
   if (opts.lengthsInput !== undefined) inputs.push({ name: opts.lengthsInput, elemType: DataType.INT32, shape: ['batch'] });
   const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
   const ir: IrModel = {

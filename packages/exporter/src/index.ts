@@ -14,9 +14,12 @@ export {
 } from './converter.js';
 export { checkParity, rowLengths, type ParityInput, type ParityOptions } from './parity.js';
 export {
+  TOKENIZER_FILE,
   exportBundle,
   exportCheckpointBundle,
+  exportTextBundle,
   writeFolderAtomic,
+  type TextBundleSource,
   type BundleFileSummary,
   type ExportBundleOptions,
   type ExportBundleResult,
@@ -42,3 +45,13 @@ export { optimizeGraph } from './optimize.js';
 export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
 export { createDefaultRegistry, defaultRegistry } from './handlers/index.js';
 export { ACTIVATIONS, type ActivationSpec } from './handlers/activation.js';
+export {
+  TEXT_LAYER_NAMES,
+  buildTextGraphs,
+  convertTextGraphs,
+  textSpecFor,
+  vocabularyHash,
+  type ConvertTextOptions,
+  type ConvertedGraph,
+  type TextGraphs,
+} from './text-bundle.js';

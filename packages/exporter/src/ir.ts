@@ -202,6 +202,19 @@ export class ConversionContext {
     return out!;
   }
 
+  /**
+   * A reduction (`ReduceSum`, `ReduceMean`, `ReduceMax`, ...) over `axes`, in the form the target opset
+   * wants: `axes` is an input for ReduceSum from opset 13 and for the others from opset 18, an
+   * attribute before.
+   */
+  reduce(opType: string, x: string, axes: number[], keepdims: boolean): string {
+    const asInput = opType === 'ReduceSum' ? this.opset >= 13 : this.opset >= 18;
+    const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
+    return asInput
+      ? this.op(opType, [x, this.constInt64(axes)], keep)
+      : this.op(opType, [x], { ...keep, axes: attr.ints(axes) });
+  }
+
   /** Adds a weight tensor (a graph initializer) and returns its unique name. */
   addInitializer(
     base: string,

@@ -76,7 +76,7 @@ export function rowLengths(input: ParityInput): ParityInput {
 }
 
 /**
- * Runs `model.predict` (tfjs) and ONNX Runtime on the same random batch and returns the max abs error
+ * Runs the tfjs model and ONNX Runtime on the same random batch and returns the max abs error
  * per ONNX output. Inputs are matched by position. Throws {@link ParityError} when an output differs
  * by more than the tolerance (NaN in either counts as infinitely wrong).
  */
@@ -127,7 +127,12 @@ export async function checkParity(
       }
     }
 
-    const predicted = model.predict(tfInputs.length === 1 ? tfInputs[0]! : tfInputs);
+    // predict reshapes rank-1 inputs to [B, 1] (a Keras habit), which breaks models with a [batch]
+    // input such as the text step graph's token; execute runs the graph as declared.
+    const feed = tfInputs.length === 1 ? tfInputs[0]! : tfInputs;
+    const predicted = tfInputs.some((x) => x.rank === 1)
+      ? model.execute(feed, model.outputs.map((o) => o.name))
+      : model.predict(feed);
     const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
     const expected = await Promise.all(tfOutputs.map((o) => o.data()));
     const expectedShapes = tfOutputs.map((o) => o.shape);

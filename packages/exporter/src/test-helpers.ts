@@ -135,3 +135,55 @@ export function chain(inputShape: number[], ...layers: tf.layers.Layer[]): tf.La
   for (const l of layers) h = l.apply(h) as tf.SymbolicTensor;
   return tf.model({ inputs: x, outputs: h });
 }
+
+/** Sizes of a test sentence VAE. */
+export interface TestTextShape {
+  cell: 'gru' | 'lstm';
+  vocab: number;
+  embedding: number;
+  hidden: number;
+  latent: number;
+  /** Padded length T. */
+  steps: number;
+  seed: number;
+}
+
+/**
+ * A sentence VAE built exactly as docs/text-model.md specifies (layer names included), with seeded
+ * non-zero biases, for exporter tests that must not depend on the trainer's text model.
+ */
+export function buildTestTextVae(s: TestTextShape): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  let n = s.seed * 100;
+  const init = () => ({
+    kernelInitializer: tf.initializers.glorotNormal({ seed: n++ }),
+    biasInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: n++ }),
+  });
+  const rnnInit = () => ({ ...init(), recurrentInitializer: tf.initializers.glorotNormal({ seed: n++ }) });
+  const embInit = () => ({ embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: n++ }) });
+  const rnn = (name: string, returnSequences: boolean) =>
+    s.cell === 'lstm'
+      ? tf.layers.lstm({ units: s.hidden, returnSequences, name, ...rnnInit() })
+      : tf.layers.gru({ units: s.hidden, returnSequences, name, ...rnnInit() });
+
+  const tokens = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens' });
+  const e = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, maskZero: true, name: 'enc_embedding', ...embInit() }).apply(tokens);
+  const summary = rnn('enc_rnn', false).apply(e) as tf.SymbolicTensor;
+  const mu = tf.layers.dense({ units: s.latent, name: 'mu', ...init() }).apply(summary) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: s.latent, name: 'logvar', ...init() }).apply(summary) as tf.SymbolicTensor;
+  const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
+
+  const tokensIn = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens_in' });
+  const z = tf.input({ shape: [s.latent], name: 'z' });
+  const initState = (name: string) => tf.layers.dense({ units: s.hidden, activation: 'tanh', name, ...init() }).apply(z) as tf.SymbolicTensor;
+  const states = s.cell === 'lstm' ? [initState('dec_init_h'), initState('dec_init_c')] : [initState('dec_init_h')];
+  const x = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, name: 'dec_embedding', ...embInit() }).apply(tokensIn) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: s.steps, name: 'dec_repeat_z' }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: 'dec_concat' }).apply([x, zs]) as tf.SymbolicTensor;
+  const warn = console.warn;
+  console.warn = () => undefined; // tfjs' "non-serializable keyword arguments" notice for initialState
+  const y = rnn('dec_rnn', true).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  console.warn = warn;
+  const logits = tf.layers.dense({ units: s.vocab, name: 'logits', ...init() }).apply(y) as tf.SymbolicTensor;
+  const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
+  return { encoder, decoder };
+}

@@ -2,8 +2,9 @@
  * The vaekit bundle format: the contract between the exporter (which writes bundles) and the runtime
  * (which loads them). This module is platform-neutral: no onnxruntime, no `fs`, no tfjs.
  *
- * A bundle is a folder that a browser can fetch file by file:
- * `manifest.json`, `encoder.onnx`, `decoder.onnx` (image kind).
+ * A bundle is a folder that a browser can fetch file by file: `manifest.json`, `encoder.onnx`,
+ * `decoder.onnx` (image kind) or `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`,
+ * `tokenizer.json` (text kind).
  */
 
 /** The only manifest format version this runtime reads. */
@@ -63,27 +64,92 @@ export interface TrainingSummary {
   [key: string]: unknown;
 }
 
-/** `manifest.json` of a bundle. */
-export interface BundleManifest {
+/** The text model's recurrent cell; `lstm` adds a cell state `c` next to `h`. */
+export type TextCell = 'gru' | 'lstm';
+
+/** What a text bundle's graphs and tokenizer need besides the graph interfaces (docs/text-model.md). */
+export interface TextSpec {
+  cell: TextCell;
+  vocabSize: number;
+  embeddingSize: number;
+  hiddenSize: number;
+  /** Most sentence tokens the model was trained on (the padded length is `maxLength + 1`). */
+  maxLength: number;
+  /** Names of the recurrent state tensors, in graph order: `["h"]` (GRU) or `["h", "c"]` (LSTM). */
+  stateNames: string[];
+  /** Fixed special token ids. */
+  specialTokens: { pad: number; unk: number; bos: number; eos: number };
+  /** Bundle-relative path of the Hugging Face WordLevel `tokenizer.json`. */
+  tokenizer: string;
+  /** Lower-case hex sha256 of the vocabulary (tokens joined by newlines in id order). */
+  vocabularySha256?: string;
+}
+
+/**
+ * One exported variant's quality report (fp16 / int8 weights, the WebGL profile): size and agreement
+ * with the fp32 export, so a user can pick the trade-off.
+ */
+export interface VariantReport {
+  profile: string;
+  dtype: string;
+  /** Total bytes of the ONNX graphs. */
+  bytes: number;
+  /** Max abs error of each graph output against the fp32 ONNX graphs on the same inputs. */
+  maxAbsErrorVsFp32?: Record<string, number>;
+  /** Change of the held-out loss (per example, nats) against fp32, when held-out data was given. */
+  heldOutLossDelta?: number;
+}
+
+/** Fields every bundle manifest has. */
+export interface BundleManifestBase {
   format: 'vaekit-bundle';
   formatVersion: number;
-  kind: 'image';
   latentSize: number;
-  image: ImageSpec;
   opset: number;
   irVersion: number;
-  /** Export profile: `default` (all ONNX ops) or later `webgl`. */
+  /** Export profile: `default` (all ONNX ops) or `webgl` (only ops onnxruntime-web's WebGL backend runs). */
   profile: string;
-  /** Weight dtype variant, `fp32` for now. */
+  /** Weight dtype variant: `fp32`, `fp16` or `int8`. */
   dtype: string;
-  graphs: { encoder: GraphSpec; decoder: GraphSpec };
   /** Every file of the bundle except the manifest itself, keyed by relative path. */
   files: Record<string, FileRecord>;
   producer: { name: string; version: string };
   createdAt: string;
   parity?: Record<string, ParityReport>;
+  /** Size and parity of this variant against fp32 (absent for fp32 itself). */
+  variant?: VariantReport;
   training?: TrainingSummary;
 }
+
+/** `manifest.json` of an image bundle: `encoder.onnx` (`x -> mu, logvar`) and `decoder.onnx` (`z -> logits`). */
+export interface ImageBundleManifest extends BundleManifestBase {
+  kind: 'image';
+  image: ImageSpec;
+  graphs: { encoder: GraphSpec; decoder: GraphSpec };
+}
+
+/**
+ * `manifest.json` of a text bundle (docs/text-model.md): `encoder.onnx` (`tokens, lengths -> mu,
+ * logvar`), `decoder_init.onnx` (`z -> h[, c]`), `decoder_step.onnx` (`token, h[, c], z -> logits,
+ * h_out[, c_out]`) and `tokenizer.json`.
+ */
+export interface TextBundleManifest extends BundleManifestBase {
+  kind: 'text';
+  text: TextSpec;
+  graphs: { encoder: GraphSpec; decoder_init: GraphSpec; decoder_step: GraphSpec };
+}
+
+/** `manifest.json` of a bundle, by kind. */
+export type BundleManifest = ImageBundleManifest | TextBundleManifest;
+
+/** The model kinds a bundle can hold. */
+export const BUNDLE_KINDS = ['image', 'text'] as const;
+
+/** The graph names each bundle kind must have. */
+export const GRAPH_NAMES = {
+  image: ['encoder', 'decoder'],
+  text: ['encoder', 'decoder_init', 'decoder_step'],
+} as const satisfies Record<BundleManifest['kind'], readonly string[]>;
 
 import { BundleError } from './errors.js';
 
@@ -143,18 +209,42 @@ export function parseManifest(json: unknown): BundleManifest {
       `manifest.json: formatVersion ${JSON.stringify(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
     );
   }
-  if (json.kind !== 'image') {
-    throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: image.`);
+  if (json.kind !== 'image' && json.kind !== 'text') {
+    throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: ${BUNDLE_KINDS.join(', ')}.`);
   }
+  const kind = json.kind;
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
   }
-  const image = json.image;
-  if (
-    !isRecord(image) ||
-    ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
-  ) {
-    throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+  if (kind === 'image') {
+    const image = json.image;
+    if (
+      !isRecord(image) ||
+      ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
+    ) {
+      throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+    }
+  } else {
+    const text = json.text;
+    if (!isRecord(text)) throw new BundleError('manifest.json: text is missing.');
+    if (text.cell !== 'gru' && text.cell !== 'lstm') {
+      throw new BundleError(`manifest.json: text.cell is ${JSON.stringify(text.cell)}. Should be one of: gru, lstm.`);
+    }
+    for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'maxLength'] as const) {
+      if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) {
+        throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
+      }
+    }
+    const wantStates = text.cell === 'lstm' ? ['h', 'c'] : ['h'];
+    if (!Array.isArray(text.stateNames) || text.stateNames.join(',') !== wantStates.join(',')) {
+      throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${text.cell} model.`);
+    }
+    const special = text.specialTokens;
+    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
+      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
+    }
+    if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
+    assertSafeBundlePath(text.tokenizer);
   }
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');
   if (!isRecord(json.files)) throw new BundleError('manifest.json: files is missing.');
@@ -164,7 +254,10 @@ export function parseManifest(json: unknown): BundleManifest {
       throw new BundleError(`manifest.json: files[${JSON.stringify(rel)}] needs a lower-case hex sha256.`);
     }
   }
-  for (const name of ['encoder', 'decoder'] as const) {
+  if (kind === 'text' && !((json.text as { tokenizer: string }).tokenizer in json.files)) {
+    throw new BundleError('manifest.json: text.tokenizer has no entry in files (no sha256 to verify).');
+  }
+  for (const name of GRAPH_NAMES[kind]) {
     const g = json.graphs[name];
     if (!isRecord(g) || typeof g.file !== 'string') {
       throw new BundleError(`manifest.json: graphs.${name} must name its file.`);

@@ -1,5 +1,5 @@
 /** The platform-neutral image VAE over two ONNX sessions. */
-import type { BundleManifest, GraphSpec } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest } from './bundle.js';
 import type { GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
@@ -39,7 +39,7 @@ class OnnxImageVae implements ImageVae {
   private disposed = false;
 
   constructor(
-    readonly manifest: BundleManifest,
+    readonly manifest: ImageBundleManifest,
     readonly backend: BackendName,
     private readonly encoder: GraphSession,
     private readonly decoder: GraphSession,
@@ -115,6 +115,6 @@ class OnnxImageVae implements ImageVae {
 }
 
 /** Wraps verified sessions into the public {@link ImageVae}. */
-export function createImageVae(manifest: BundleManifest, backend: BackendName, encoder: GraphSession, decoder: GraphSession): ImageVae {
+export function createImageVae(manifest: ImageBundleManifest, backend: BackendName, encoder: GraphSession, decoder: GraphSession): ImageVae {
   return new OnnxImageVae(manifest, backend, encoder, decoder);
 }

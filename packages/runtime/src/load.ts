@@ -60,6 +60,9 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     throw new BundleError(`${MANIFEST_FILE} is not valid UTF-8 JSON.`);
   }
   const manifest = parseManifest(json);
+  if (manifest.kind !== 'image') {
+    throw new BundleError(`This runtime version loads image bundles only; the bundle holds a ${manifest.kind} model.`);
+  }
   const encoder = await openGraph(manifest, manifest.graphs.encoder, read, engine, backend, options);
   let decoder: GraphSession;
   try {

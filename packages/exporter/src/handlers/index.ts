@@ -2,12 +2,13 @@
 import { activationHandlers } from './activation.js';
 import { convHandlers } from './conv.js';
 import { coreHandlers } from './core.js';
+import { mergeHandlers } from './merge.js';
 import { recurrentHandlers } from './recurrent.js';
 import { HandlerRegistry } from './registry.js';
 
 /** A new registry holding every built-in handler (core, activation, conv, recurrent families). */
 export function createDefaultRegistry(): HandlerRegistry {
-  return new HandlerRegistry().register(...coreHandlers, ...activationHandlers, ...convHandlers, ...recurrentHandlers);
+  return new HandlerRegistry().register(...coreHandlers, ...activationHandlers, ...convHandlers, ...recurrentHandlers, ...mergeHandlers);
 }
 
 /** The registry {@link convertLayersModel} uses unless given another. */
