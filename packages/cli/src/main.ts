@@ -2,7 +2,7 @@
 /** The `vaekit` command. Commands are thin wrappers over @vaekit/trainer, exporter and runtime. */
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
-import { registerExport } from './commands/export.js';
+import { registerExport, registerExportModel } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
 import { registerTrain } from './commands/train.js';
@@ -16,7 +16,7 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerTrain, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
+for (const register of [registerTrain, registerExport, registerExportModel, registerSample, registerReconstruct, registerInspect, registerDemo]) {
   register(program);
 }
 for (const cmd of program.commands) cmd.exitOverride();

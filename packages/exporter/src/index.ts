@@ -55,3 +55,9 @@ export {
   type ConvertedGraph,
   type TextGraphs,
 } from './text-bundle.js';
+export {
+  exportModelFile,
+  unsupportedInTopology,
+  type ExportModelFileOptions,
+  type ExportModelFileResult,
+} from './model-file.js';

@@ -63,6 +63,27 @@ function randomInput(
   throw new ExportError(`Parity check supports float32 and int32 inputs, got ${dtype}.`);
 }
 
+/**
+ * Id inputs that suit the model: below the smallest Embedding's `inputDim`, right-padded when an
+ * Embedding masks zeros (masks become sequence lengths, which assume right padding).
+ */
+function defaultIds(model: tf.LayersModel): { vocab: number; padRight: boolean } {
+  let vocab = Number.POSITIVE_INFINITY;
+  let padRight = false;
+  const visit = (layers: tf.layers.Layer[]): void => {
+    for (const l of layers) {
+      if (l instanceof tf.LayersModel) visit(l.layers);
+      else if (l.getClassName() === 'Embedding') {
+        const cfg = l.getConfig();
+        if (typeof cfg.inputDim === 'number') vocab = Math.min(vocab, cfg.inputDim);
+        if (cfg.maskZero === true) padRight = true;
+      }
+    }
+  };
+  visit(model.layers);
+  return { vocab: Number.isFinite(vocab) ? vocab : 2, padRight };
+}
+
 /** Right-padded row lengths of a `[B, T]` id batch: the count of ids before the first trailing run of 0s. */
 export function rowLengths(input: ParityInput): ParityInput {
   const [rows, steps] = input.shape as [number, number];
@@ -116,7 +137,7 @@ export async function checkParity(
         if (axis === 0) return batch;
         throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
       });
-      const input = randomInput(shape, t.dtype, rng, scale, opts.ids ?? { vocab: 2 });
+      const input = randomInput(shape, t.dtype, rng, scale, opts.ids ?? defaultIds(model));
       generated.push(input);
       tfInputs.push(tf.tensor(input.data, shape, input.dtype));
       feeds[session.inputNames[i]!] = new ort.Tensor(input.dtype, input.data, shape);
