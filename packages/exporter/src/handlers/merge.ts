@@ -1,5 +1,5 @@
 /**
- * Merge layers: `Concatenate`, `Add`, `Subtract`, `Multiply`, `Average`, `Maximum`, `Minimum`. ONNX
+ * Merge layers: `Concatenate`, `Add`, `Multiply`, `Average`, `Maximum`, `Minimum`. ONNX
  * broadcasting matches tfjs' for equal shapes, which is what tfjs' merge layers require.
  */
 import { attr } from '../ir.js';
@@ -28,11 +28,6 @@ export const mergeHandlers: LayerHandler[] = [
     className: 'Multiply',
     opsets: ALL_OPSETS,
     convert: (ctx, _layer, inputs) => [inputs.slice(1).reduce((acc, x) => ctx.op('Mul', [acc, x]), inputs[0]!)],
-  },
-  {
-    className: 'Subtract',
-    opsets: ALL_OPSETS,
-    convert: (ctx, _layer, [a, b]) => [ctx.op('Sub', [a!, b!])],
   },
   {
     className: 'Average',
