@@ -19,7 +19,7 @@ import {
 } from '@vaekit/runtime/bundle';
 import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from './converter.js';
 import { ExportError } from './errors.js';
-import { checkParity } from './parity.js';
+import { checkParity, type ParityRuntime } from './parity.js';
 import { buildTextGraphs, convertTextGraphs, textSpecFor } from './text-bundle.js';
 
 /** A step of {@link exportBundle}, reported through `onProgress`. */
@@ -42,6 +42,8 @@ export interface ExportBundleOptions {
   parityBatch?: number;
   /** Parity input seed. Default 0. */
   seed?: number;
+  /** ONNX Runtime builds the parity check runs on (`node`, `wasm`). Default `['node']`. */
+  parityRuntimes?: readonly ParityRuntime[];
 }
 
 /** One file written into the bundle. */
@@ -174,6 +176,7 @@ export async function exportCheckpointBundle(
       ...(opts.parityBatch !== undefined ? { batch: opts.parityBatch } : {}),
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
     });
     converted.push({
       key: g.key,
@@ -335,6 +338,7 @@ export async function exportTextBundle(
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       ...(opts.parityBatch !== undefined ? { parityBatch: opts.parityBatch } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
       onGraph: (graph, stage) =>
         opts.onProgress?.({
           stage,

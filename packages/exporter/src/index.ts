@@ -12,7 +12,7 @@ export {
   type ConvertOptions,
   type ConvertResult,
 } from './converter.js';
-export { checkParity, rowLengths, type ParityInput, type ParityOptions } from './parity.js';
+export { PARITY_RUNTIMES, checkParity, rowLengths, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
 export {
   TOKENIZER_FILE,
   exportBundle,

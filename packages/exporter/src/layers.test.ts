@@ -107,7 +107,7 @@ describe('merge and shape layers', () => {
     const m = tf.layers.masking({ maskValue: 0 }).apply(s) as tf.SymbolicTensor;
     const l = tf.layers.lstm({ units: 3, ...k(), recurrentInitializer: tf.initializers.glorotNormal({ seed: seed++ }) }).apply(m) as tf.SymbolicTensor;
     const model = tf.model({ inputs: [x, s], outputs: [p, td, l] });
-    // With random normal input no step is all zeros: the masked path is checked on a padded batch below.
+    // Random normal input has no all-zero step, so this checks Masking's unmasked path only.
     await assertExportParity(t, model, { name: 'shape-layers', params: model.countParams() + 4 * 3 });
   });
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { ParityReport } from '@vaekit/runtime/bundle';
 import { convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
-import { checkParity, type ParityOptions } from './parity.js';
+import { PARITY_RUNTIMES, checkParity, type ParityOptions } from './parity.js';
 import { decodeModel } from './serialize.js';
 
 /** Opsets every handler is tested at: the lowest, the default, the highest. */
@@ -89,7 +89,8 @@ export interface ExportParityOptions {
 }
 
 /**
- * Converts `model` at each opset, checks parity with ONNX Runtime on a seeded batch, checks the
+ * Converts `model` at each opset, checks parity with ONNX Runtime (onnxruntime-node and
+ * onnxruntime-web's WASM backend) on a seeded batch, checks the
  * weights round-trip (parameter count), and runs the official checker on the opset <= 17 files.
  */
 export async function assertExportParity(
@@ -109,8 +110,10 @@ export async function assertExportParity(
       tolerance,
       seed: opset,
       ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+      runtimes: PARITY_RUNTIMES,
       ...opts.parity,
     });
+    assert.deepEqual(Object.keys(parity.runtimes ?? {}).sort(), ['node', 'wasm'], 'checked on onnxruntime-node and -web');
     for (const [name, err] of Object.entries(parity.maxAbsError)) {
       assert.ok(err <= tolerance, `${opts.name} opset ${opset}: ${name} max abs error ${err} > ${tolerance}`);
     }

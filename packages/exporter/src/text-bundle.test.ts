@@ -48,7 +48,7 @@ for (const cell of ['gru', 'lstm'] as const) {
     test('writes encoder, decoder_init, decoder_step, tokenizer and a valid manifest', async (t) => {
       const { encoder, decoder } = buildTestTextVae(shape);
       const dir = path.join(tempDir(), 'bundle');
-      const result = await exportTextBundle({ encoder, decoder, tokenizer: tokenizer() }, dir);
+      const result = await exportTextBundle({ encoder, decoder, tokenizer: tokenizer() }, dir, { parityRuntimes: ['node', 'wasm'] });
       assert.deepEqual((await fs.readdir(dir)).sort(), ['decoder_init.onnx', 'decoder_step.onnx', 'encoder.onnx', 'manifest.json', 'tokenizer.json']);
       const manifest = parseManifest(JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'))) as TextBundleManifest;
       assert.equal(manifest.kind, 'text');
@@ -84,6 +84,7 @@ for (const cell of ['gru', 'lstm'] as const) {
         ...states.map((name) => ({ name: `${name}_out`, dtype: 'float32', shape: ['batch', 6] })),
       ]);
       for (const [graph, report] of Object.entries(result.parity)) {
+        assert.deepEqual(Object.keys(report.runtimes ?? {}), ['node', 'wasm']);
         for (const [out, err] of Object.entries(report.maxAbsError)) assert.ok(err <= 1e-4, `${graph}.${out}: ${err}`);
       }
       for (const rel of Object.keys(manifest.files)) await verifyFile(manifest, rel, await fs.readFile(path.join(dir, rel)));

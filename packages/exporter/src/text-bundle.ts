@@ -16,7 +16,7 @@ import { BOS_ID, EOS_ID, PAD_ID, UNK_ID, WordTokenizer } from '@vaekit/runtime/t
 import { sha256Hex } from '@vaekit/runtime/bundle';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertOptions } from './converter.js';
 import { ExportError } from './errors.js';
-import { checkParity, rowLengths, type ParityOptions } from './parity.js';
+import { checkParity, rowLengths, type ParityOptions, type ParityRuntime } from './parity.js';
 
 /** Layer names of the training graphs the text exporter reads (docs/text-model.md). */
 export const TEXT_LAYER_NAMES = {
@@ -177,6 +177,8 @@ export interface ConvertTextOptions {
   tolerance?: number;
   parityBatch?: number;
   seed?: number;
+  /** ONNX Runtime builds for the parity check. Default `['node']`. */
+  runtimes?: readonly ParityRuntime[];
   onGraph?: (key: ConvertedGraph['key'], stage: 'convert' | 'parity') => void;
 }
 
@@ -231,6 +233,7 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
       ...(opts.parityBatch !== undefined ? { batch: opts.parityBatch } : {}),
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+      ...(opts.runtimes ? { runtimes: opts.runtimes } : {}),
     });
     const file = `${p.key}.onnx`;
     out.push({ key: p.key, file, bytes: result.bytes, spec: { file, inputs: result.inputs, outputs: result.outputs }, parity });

@@ -42,7 +42,10 @@ export interface FileRecord {
 export interface ParityReport {
   batch: number;
   tolerance: number;
+  /** Worst over the runtimes checked. */
   maxAbsError: Record<string, number>;
+  /** Per ONNX Runtime build (`node`, `wasm`) when more than onnxruntime-node was checked. */
+  runtimes?: Record<string, Record<string, number>>;
 }
 
 /** Shape of the images an image bundle encodes and decodes (row-major, HWC flattened). */
