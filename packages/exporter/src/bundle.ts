@@ -147,7 +147,27 @@ export async function exportCheckpointBundle(
     );
   }
   const { height, width, channels } = config.image;
-  const metadata = { 'vaekit.kind': 'image', 'vaekit.latent': String(config.latent) };
+  const training: TrainingSummary = {
+    dataset: config.dataset,
+    arch: config.arch,
+    epochs: state.epoch,
+    ...(state.metrics ? { metrics: state.metrics } : {}),
+    plannedEpochs: config.epochs,
+    latent: config.latent,
+    hidden: config.hidden,
+    beta: config.beta,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    // The held-out split is fixed by these two: `vaekit reconstruct` uses them to pick unseen digits.
+    seed: config.seed,
+    testFraction: config.testFraction,
+    trainLimit: config.trainLimit,
+  };
+  const metadata = {
+    'vaekit.kind': 'image',
+    'vaekit.latent': String(config.latent),
+    'vaekit.training': JSON.stringify(training),
+  };
 
   const graphs: Array<{
     key: 'encoder' | 'decoder';
@@ -209,22 +229,7 @@ export async function exportCheckpointBundle(
     producer: { name: '@vaekit/exporter', version: PRODUCER.version },
     createdAt: new Date().toISOString(),
     parity,
-    training: {
-      dataset: config.dataset,
-      arch: config.arch,
-      epochs: state.epoch,
-      ...(state.metrics ? { metrics: state.metrics } : {}),
-      plannedEpochs: config.epochs,
-      latent: config.latent,
-      hidden: config.hidden,
-      beta: config.beta,
-      batchSize: config.batchSize,
-      learningRate: config.learningRate,
-      // The held-out split is fixed by these two: `vaekit reconstruct` uses them to pick unseen digits.
-      seed: config.seed,
-      testFraction: config.testFraction,
-      trainLimit: config.trainLimit,
-    },
+    training,
   };
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
   summaries.push({ path: MANIFEST_FILE, bytes: manifestBytes.length, sha256: await sha256Hex(manifestBytes) });
@@ -331,6 +336,7 @@ export async function exportTextBundle(
       'vaekit.latent': String(graphs.latentSize),
       'vaekit.cell': graphs.cell,
       'vaekit.vocabulary_sha256': text.vocabularySha256 ?? '',
+      ...(source.training ? { 'vaekit.training': JSON.stringify(source.training) } : {}),
     };
     const converted = await convertTextGraphs(graphs, {
       opset,

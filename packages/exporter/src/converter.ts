@@ -313,7 +313,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     producerName: PRODUCER.name,
     producerVersion: PRODUCER.version,
     ...(opts.docString !== undefined ? { docString: opts.docString } : {}),
-    metadata: { producer: `${PRODUCER.name} ${PRODUCER.version}`, ...opts.metadata },
+    metadata: { producer: `${PRODUCER.name} ${PRODUCER.version}`, 'vaekit.version': PRODUCER.version, ...opts.metadata },
     graph: {
       name: opts.graphName ?? model.name,
       nodes: ctx.nodes,

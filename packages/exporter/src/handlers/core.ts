@@ -29,15 +29,15 @@ export const coreHandlers: LayerHandler[] = [
     className: 'Dense',
     opsets: ALL_OPSETS,
     check: checkActivation,
-    convert: (ctx, layer, [x]) => {
+    convert: (ctx, layer, [x], call) => {
       const [kernel, bias] = layer.getWeights();
       if (!kernel) throw new ExportError(`Dense layer "${layer.name}" has no weights; build the model first.`);
-      // MatMul (not Gemm) because tfjs' Dense applies to the last axis of inputs of any rank.
       const w = ctx.addInitializer('kernel', kernel.shape, kernel.dataSync() as Float32Array);
-      let y = ctx.op('MatMul', [x!, w]);
-      if (layer.getConfig().useBias !== false && bias) {
-        y = ctx.op('Add', [y, ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array)]);
-      }
+      const b = layer.getConfig().useBias !== false && bias ? ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array) : undefined;
+      // Gemm (one fused node) takes rank-2 inputs only; tfjs' Dense applies to the last axis of any
+      // rank, which is MatMul + Add.
+      const rank2 = (call.inputShapes[0]?.length ?? 0) === 2;
+      const y = b === undefined ? ctx.op('MatMul', [x!, w]) : rank2 ? ctx.op('Gemm', [x!, w, b]) : ctx.op('Add', [ctx.op('MatMul', [x!, w]), b]);
       return [emitActivation(ctx, activationOf(layer), y)];
     },
   },
