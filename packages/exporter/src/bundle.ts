@@ -16,10 +16,12 @@ import {
   type ParityReport,
   type TextBundleManifest,
   type TrainingSummary,
+  type VariantReport,
 } from '@vaekit/runtime/bundle';
 import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from './converter.js';
 import { ExportError } from './errors.js';
 import { checkParity, type ParityRuntime } from './parity.js';
+import { graphRunner, makeVariant, type GraphRunner, type WeightDtype } from './variants.js';
 import { buildTextGraphs, convertTextGraphs, textSpecFor } from './text-bundle.js';
 
 /** A step of {@link exportBundle}, reported through `onProgress`. */
@@ -44,6 +46,52 @@ export interface ExportBundleOptions {
   seed?: number;
   /** ONNX Runtime builds the parity check runs on (`node`, `wasm`). Default `['node']`. */
   parityRuntimes?: readonly ParityRuntime[];
+  /**
+   * Weight dtype of the written graphs: `fp32` (default), `fp16` or `int8`. The fp32 export is
+   * still checked against tfjs; the variant is then measured against it (`manifest.variant`).
+   */
+  dtype?: WeightDtype;
+  /**
+   * Held-out loss (per example, nats) computed by running the bundle's graphs; with a dtype other
+   * than fp32 it runs on both, and the change is reported as `manifest.variant.heldOutLossDelta`.
+   */
+  heldOutLoss?: (run: GraphRunner) => Promise<number>;
+}
+
+/**
+ * The variant report of a bundle: sizes, the worst error per output against fp32, and the held-out
+ * loss change when an evaluator was given.
+ */
+async function variantReport(
+  graphs: Array<{ key: string; bytes: Uint8Array; fp32: Uint8Array; maxAbsErrorVsFp32?: Record<string, number> }>,
+  opts: ExportBundleOptions,
+): Promise<VariantReport | undefined> {
+  const dtype = opts.dtype ?? 'fp32';
+  if (dtype === 'fp32') return undefined;
+  const errors: Record<string, number> = {};
+  for (const g of graphs) for (const [out, e] of Object.entries(g.maxAbsErrorVsFp32 ?? {})) errors[`${g.key}.${out}`] = e;
+  const report: VariantReport = {
+    profile: 'default',
+    dtype,
+    bytes: graphs.reduce((n, g) => n + g.bytes.length, 0),
+    fp32Bytes: graphs.reduce((n, g) => n + g.fp32.length, 0),
+    maxAbsErrorVsFp32: errors,
+  };
+  if (opts.heldOutLoss) {
+    const evaluate = async (pick: 'bytes' | 'fp32') => {
+      const runner = graphRunner(Object.fromEntries(graphs.map((g) => [g.key, g[pick]])));
+      try {
+        return await opts.heldOutLoss!(runner.run);
+      } finally {
+        await runner.release();
+      }
+    };
+    const base = await evaluate('fp32');
+    const variant = await evaluate('bytes');
+    report.heldOutLoss = { fp32: base, variant };
+    report.heldOutLossDelta = variant - base;
+  }
+  return report;
 }
 
 /** One file written into the bundle. */
@@ -179,7 +227,14 @@ export async function exportCheckpointBundle(
     { key: 'encoder', file: ENCODER_FILE, model: checkpoint.encoder, inputNames: ['x'], outputNames: ['mu', 'logvar'] },
     { key: 'decoder', file: DECODER_FILE, model: checkpoint.decoder, inputNames: ['z'], outputNames: ['logits'] },
   ];
-  const converted: Array<{ key: 'encoder' | 'decoder'; file: string; bytes: Uint8Array; spec: GraphSpec }> = [];
+  const converted: Array<{
+    key: 'encoder' | 'decoder';
+    file: string;
+    bytes: Uint8Array;
+    fp32: Uint8Array;
+    spec: GraphSpec;
+    maxAbsErrorVsFp32?: Record<string, number>;
+  }> = [];
   const parity: Record<string, ParityReport> = {};
   for (const g of graphs) {
     opts.onProgress?.({ stage: 'convert', graph: g.key, message: `Converting ${g.key} to ONNX opset ${opset}` });
@@ -198,13 +253,15 @@ export async function exportCheckpointBundle(
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
     });
-    converted.push({
-      key: g.key,
-      file: g.file,
-      bytes: result.bytes,
-      spec: { file: g.file, inputs: result.inputs, outputs: result.outputs },
-    });
+    const spec = { file: g.file, inputs: result.inputs, outputs: result.outputs };
+    if ((opts.dtype ?? 'fp32') === 'fp32') {
+      converted.push({ key: g.key, file: g.file, bytes: result.bytes, fp32: result.bytes, spec });
+    } else {
+      const v = await makeVariant(g.model, result, opts.dtype!, opts.seed !== undefined ? { seed: opts.seed } : {});
+      converted.push({ key: g.key, file: g.file, bytes: v.bytes, fp32: result.bytes, spec, maxAbsErrorVsFp32: v.maxAbsErrorVsFp32 });
+    }
   }
+  const variant = await variantReport(converted, opts);
 
   const files: BundleManifest['files'] = {};
   const summaries: BundleFileSummary[] = [];
@@ -223,12 +280,13 @@ export async function exportCheckpointBundle(
     opset,
     irVersion,
     profile: 'default',
-    dtype: 'fp32',
+    dtype: opts.dtype ?? 'fp32',
     graphs: { encoder: encoder!.spec, decoder: decoder!.spec },
     files,
     producer: { name: '@vaekit/exporter', version: PRODUCER.version },
     createdAt: new Date().toISOString(),
     parity,
+    ...(variant ? { variant } : {}),
     training,
   };
   const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');
@@ -345,6 +403,7 @@ export async function exportTextBundle(
       ...(opts.parityBatch !== undefined ? { parityBatch: opts.parityBatch } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
+      ...(opts.dtype ? { dtype: opts.dtype } : {}),
       onGraph: (graph, stage) =>
         opts.onProgress?.({
           stage,
@@ -352,6 +411,7 @@ export async function exportTextBundle(
           message: stage === 'convert' ? `Converting ${graph} to ONNX opset ${opset}` : `Checking ${graph} against tfjs with ONNX Runtime`,
         }),
     });
+    const variant = await variantReport(converted, opts);
     const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizer.toJSON(), null, 2) + '\n');
     const payload = [...converted.map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
     const files: BundleManifest['files'] = {};
@@ -372,12 +432,13 @@ export async function exportTextBundle(
       opset,
       irVersion,
       profile: 'default',
-      dtype: 'fp32',
+      dtype: opts.dtype ?? 'fp32',
       graphs: { encoder: spec('encoder'), decoder_init: spec('decoder_init'), decoder_step: spec('decoder_step') },
       files,
       producer: { name: '@vaekit/exporter', version: PRODUCER.version },
       createdAt: new Date().toISOString(),
       parity,
+      ...(variant ? { variant } : {}),
       ...(source.training ? { training: source.training } : {}),
     };
     const manifestBytes = new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n');

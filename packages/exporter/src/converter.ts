@@ -11,6 +11,7 @@ import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
 import { ConversionContext, DataType, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
 import { optimizeGraph } from './optimize.js';
 import { serializeModel } from './serialize.js';
+import { applyWeightDtype, type WeightDtype } from './variants.js';
 
 /** Lowest ONNX opset the exporter writes. */
 export const MIN_OPSET = 13;
@@ -79,6 +80,8 @@ export interface ConvertOptions {
    * length T read any length. Only for graphs whose ops do not depend on that size.
    */
   dynamicDims?: Record<string, Record<number, string>>;
+  /** Weight storage: `fp32` (default), `fp16` or `int8` (see variants.ts). */
+  dtype?: WeightDtype;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
 }
@@ -323,6 +326,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     },
   };
   optimizeGraph(ir.graph);
+  applyWeightDtype(ir, opts.dtype ?? 'fp32');
   const bytes = serializeModel(ir);
   return {
     bytes,

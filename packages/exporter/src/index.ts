@@ -61,3 +61,17 @@ export {
   type ExportModelFileOptions,
   type ExportModelFileResult,
 } from './model-file.js';
+export {
+  WEIGHT_DTYPES,
+  applyWeightDtype,
+  graphRunner,
+  makeVariant,
+  parseWeightDtype,
+  toHalfBits,
+  type GraphRunner,
+  type GraphVariant,
+  type WeightDtype,
+  type WeightDtypeOptions,
+} from './variants.js';
+export { imageHeldOutLoss, textHeldOutLoss, type TextIds } from './held-out.js';
+export { foldConstants } from './optimize.js';

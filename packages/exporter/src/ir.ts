@@ -7,8 +7,10 @@ import { ExportError } from './errors.js';
 /** ONNX `TensorProto.DataType` codes used by the exporter. */
 export const DataType = {
   FLOAT: 1,
+  INT8: 3,
   INT32: 6,
   INT64: 7,
+  FLOAT16: 10,
 } as const;
 /** An ONNX element type code the exporter writes. */
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
@@ -39,7 +41,8 @@ export interface IrTensor {
   name: string;
   dataType: DataTypeCode;
   dims: number[];
-  data: Float32Array | Int32Array | BigInt64Array;
+  /** FLOAT16 data is held as IEEE half-precision bit patterns in a Uint16Array. */
+  data: Float32Array | Int32Array | BigInt64Array | Uint16Array | Int8Array;
 }
 
 /** One ONNX node. */
@@ -219,7 +222,7 @@ export class ConversionContext {
   addInitializer(
     base: string,
     dims: readonly number[],
-    data: Float32Array | Int32Array | BigInt64Array,
+    data: IrTensor['data'],
     dataType: DataTypeCode = DataType.FLOAT,
   ): string {
     if (data.length !== elementCount(dims)) {

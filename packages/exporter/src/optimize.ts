@@ -89,7 +89,8 @@ const FOLDERS: Record<string, (node: IrNode, inputs: IrTensor[]) => Omit<IrTenso
   Identity: (_n, [x]) => x && { dataType: x.dataType, dims: x.dims, data: x.data },
   Cast: (n, [x]) => {
     const to = n.attributes.to?.value;
-    if (!x || x.data instanceof BigInt64Array) return undefined;
+    // Only full-precision sources: fp16/int8 weights are stored narrow on purpose (see variants.ts).
+    if (!x || !(x.data instanceof Float32Array || x.data instanceof Int32Array)) return undefined;
     if (to === DataType.FLOAT) return { dataType: DataType.FLOAT, dims: x.dims, data: Float32Array.from(x.data) };
     if (to === DataType.INT32) return { dataType: DataType.INT32, dims: x.dims, data: Int32Array.from(x.data, (v) => Math.trunc(v)) };
     if (to === DataType.INT64) return { dataType: DataType.INT64, dims: x.dims, data: BigInt64Array.from(x.data, (v) => BigInt(Math.trunc(v))) };

@@ -29,6 +29,11 @@ export interface ParityOptions {
    * from the generated tfjs inputs.
    */
   extraInputs?: (inputs: ParityInput[]) => Record<string, ParityInput>;
+  /**
+   * Compare against this ONNX model (run with onnxruntime-node on the same inputs) instead of tfjs:
+   * how far a compressed variant is from the fp32 export.
+   */
+  reference?: Uint8Array;
   /** ONNX Runtime builds to compare against: `node` (onnxruntime-node), `wasm` (onnxruntime-web). Default `['node']`. */
   runtimes?: readonly ParityRuntime[];
 }
@@ -174,16 +179,32 @@ export async function checkParity(
     tfInputs.push(tf.tensor(input.data, shape, input.dtype));
   });
   const extra = opts.extraInputs ? opts.extraInputs(generated) : {};
-  // predict reshapes rank-1 inputs to [B, 1] (a Keras habit), which breaks models with a [batch]
-  // input such as the text step graph's token; execute runs the graph as declared.
-  const feed = tfInputs.length === 1 ? tfInputs[0]! : tfInputs;
-  const predicted = tfInputs.some((x) => x.rank === 1)
-    ? model.execute(feed, model.outputs.map((o) => o.name))
-    : model.predict(feed);
-  const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
-  const expected = await Promise.all(tfOutputs.map((o) => o.data()));
-  const expectedShapes = tfOutputs.map((o) => o.shape);
-  tf.dispose([...tfInputs, ...tfOutputs]);
+  let expected: Array<ArrayLike<number>>;
+  let expectedShapes: number[][];
+  if (opts.reference) {
+    tf.dispose(tfInputs);
+    const ref = await openSession('node', opts.reference);
+    try {
+      const feeds: Record<string, ParityInput> = { ...extra };
+      generated.forEach((g, i) => (feeds[ref.inputNames[i]!] = g));
+      const out = await ref.run(feeds);
+      expected = ref.outputNames.map((n) => out[n]!.data);
+      expectedShapes = ref.outputNames.map((n) => [...out[n]!.dims]);
+    } finally {
+      await ref.release();
+    }
+  } else {
+    // predict reshapes rank-1 inputs to [B, 1] (a Keras habit), which breaks models with a [batch]
+    // input such as the text step graph's token; execute runs the graph as declared.
+    const feed = tfInputs.length === 1 ? tfInputs[0]! : tfInputs;
+    const predicted = tfInputs.some((x) => x.rank === 1)
+      ? model.execute(feed, model.outputs.map((o) => o.name))
+      : model.predict(feed);
+    const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
+    expected = await Promise.all(tfOutputs.map((o) => o.data() as Promise<Float32Array>));
+    expectedShapes = tfOutputs.map((o) => o.shape);
+    tf.dispose([...tfInputs, ...tfOutputs]);
+  }
 
   const maxAbsError: Record<string, number> = {};
   const byRuntime: Record<string, Record<string, number>> = {};
@@ -219,7 +240,7 @@ export async function checkParity(
         }
         let max = 0;
         for (let k = 0; k < want.length; k++) {
-          const diff = Math.abs((got.data[k] ?? Number.NaN) - (want[k] as number));
+          const diff = Math.abs((got.data[k] ?? Number.NaN) - want[k]!);
           max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : Math.max(max, diff);
         }
         errors[name] = max;

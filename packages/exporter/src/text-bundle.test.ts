@@ -10,6 +10,7 @@ import { before, describe, test } from 'node:test';
 import { exportTextBundle } from './bundle.js';
 import { ExportError } from './errors.js';
 import { decodeModel } from './serialize.js';
+import { textHeldOutLoss } from './held-out.js';
 import { buildTestTextVae, initTf, runOnnxChecker, tempDir, type TestTextShape } from './test-helpers.js';
 
 before(initTf);
@@ -164,4 +165,35 @@ describe('text bundle errors', () => {
     await assert.rejects(exportTextBundle({ encoder: decoder, decoder: encoder, tokenizer: tokenizer() }, dir), /has no layer "enc_embedding"/);
     await assert.rejects(fs.stat(dir), 'no partial bundle');
   });
+});
+
+describe('weight dtype variants', () => {
+  for (const dtype of ['fp16', 'int8'] as const) {
+    test(`${dtype} text bundle: smaller, close to fp32, held-out loss change reported`, async (t) => {
+      const shape: TestTextShape = { cell: 'lstm', vocab: 300, embedding: 16, hidden: 32, latent: 8, steps: 9, seed: 4 };
+      const { encoder, decoder } = buildTestTextVae(shape);
+      const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 296 }, (_, i) => `w${i}`)]);
+      const rng = createRng(11);
+      const sentences = Array.from({ length: 6 }, () => Array.from({ length: 1 + rng.int(7) }, () => 4 + rng.int(296)));
+      const dir = path.join(tempDir(), 'bundle');
+      const result = await exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, {
+        dtype,
+        heldOutLoss: textHeldOutLoss(sentences, { bos: 2, eos: 3, pad: 0 }, ['h', 'c']),
+      });
+      const m = result.manifest;
+      assert.equal(m.dtype, dtype);
+      const v = m.variant!;
+      assert.equal(v.dtype, dtype);
+      const ratio = v.bytes / v.fp32Bytes!;
+      assert.ok(dtype === 'fp16' ? ratio < 0.6 : ratio < 0.4, `size ratio ${ratio}`);
+      const worst = Math.max(...Object.values(v.maxAbsErrorVsFp32!));
+      assert.ok(worst > 0 && worst < (dtype === 'fp16' ? 0.01 : 0.1), `max abs error vs fp32 ${worst}`);
+      assert.ok(Number.isFinite(v.heldOutLossDelta) && Math.abs(v.heldOutLossDelta!) < 0.05 * v.heldOutLoss!.fp32, JSON.stringify(v));
+      const onDisk = (await fs.stat(path.join(dir, 'decoder_step.onnx'))).size;
+      assert.equal(onDisk, m.files['decoder_step.onnx']!.bytes);
+      await runOnnxChecker(t, ['encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx'].map((f) => path.join(dir, f)));
+      encoder.dispose();
+      decoder.dispose();
+    });
+  }
 });

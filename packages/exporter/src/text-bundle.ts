@@ -16,6 +16,7 @@ import { BOS_ID, EOS_ID, PAD_ID, UNK_ID, WordTokenizer } from '@vaekit/runtime/t
 import { sha256Hex } from '@vaekit/runtime/bundle';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertOptions } from './converter.js';
 import { ExportError } from './errors.js';
+import { makeVariant, type WeightDtype } from './variants.js';
 import { checkParity, rowLengths, type ParityOptions, type ParityRuntime } from './parity.js';
 
 /** Layer names of the training graphs the text exporter reads (docs/text-model.md). */
@@ -164,9 +165,14 @@ function quietly<T>(fn: () => T): T {
 export interface ConvertedGraph {
   key: 'encoder' | 'decoder_init' | 'decoder_step';
   file: string;
+  /** The file to write (the variant when a dtype other than fp32 was asked for). */
   bytes: Uint8Array;
+  /** The fp32 export, which `parity` checked against tfjs. */
+  fp32: Uint8Array;
   spec: GraphSpec;
   parity: ParityReport;
+  /** The variant against the fp32 file, per output (absent for fp32). */
+  maxAbsErrorVsFp32?: Record<string, number>;
 }
 
 /** Options of {@link convertTextGraphs}. */
@@ -177,6 +183,8 @@ export interface ConvertTextOptions {
   tolerance?: number;
   parityBatch?: number;
   seed?: number;
+  /** Weight dtype of the written graphs. Default fp32. */
+  dtype?: WeightDtype;
   /** ONNX Runtime builds for the parity check. Default `['node']`. */
   runtimes?: readonly ParityRuntime[];
   onGraph?: (key: ConvertedGraph['key'], stage: 'convert' | 'parity') => void;
@@ -236,7 +244,14 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
       ...(opts.runtimes ? { runtimes: opts.runtimes } : {}),
     });
     const file = `${p.key}.onnx`;
-    out.push({ key: p.key, file, bytes: result.bytes, spec: { file, inputs: result.inputs, outputs: result.outputs }, parity });
+    const spec = { file, inputs: result.inputs, outputs: result.outputs };
+    const dtype = opts.dtype ?? 'fp32';
+    if (dtype === 'fp32') {
+      out.push({ key: p.key, file, bytes: result.bytes, fp32: result.bytes, spec, parity });
+    } else {
+      const v = await makeVariant(p.model, result, dtype, { ...p.parity, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+      out.push({ key: p.key, file, bytes: v.bytes, fp32: result.bytes, spec, parity, maxAbsErrorVsFp32: v.maxAbsErrorVsFp32 });
+    }
   }
   return out;
 }

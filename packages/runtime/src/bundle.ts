@@ -97,9 +97,13 @@ export interface VariantReport {
   dtype: string;
   /** Total bytes of the ONNX graphs. */
   bytes: number;
+  /** Total bytes of the same graphs in fp32. */
+  fp32Bytes?: number;
   /** Max abs error of each graph output against the fp32 ONNX graphs on the same inputs. */
   maxAbsErrorVsFp32?: Record<string, number>;
-  /** Change of the held-out loss (per example, nats) against fp32, when held-out data was given. */
+  /** Held-out loss (per example, nats) with the fp32 graphs and with this variant. */
+  heldOutLoss?: { fp32: number; variant: number };
+  /** `heldOutLoss.variant - heldOutLoss.fp32`. */
   heldOutLossDelta?: number;
 }
 
