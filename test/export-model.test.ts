@@ -65,3 +65,24 @@ test('the saved model round-trips: decodeModel sees one recurrent op per layer',
   assert.equal(s.opHistogram.GRU, 1);
   assert.equal(s.opHistogram.LSTM, 1);
 });
+
+test('export --dtype fp16 / int8 reports size, error vs fp32 and the held-out loss change', async () => {
+  const { buildImageVae, defaultImageConfig, saveCheckpoint, writeConfig } = await import('@vaekit/trainer');
+  const runDir = path.join(dir, 'image-run');
+  const config = defaultImageConfig({ arch: 'dense', hidden: [128], latent: 4, epochs: 1, seed: 3 });
+  const { encoder, decoder } = buildImageVae(config);
+  await writeConfig(runDir, config);
+  await saveCheckpoint(runDir, { encoder, decoder, state: { epoch: 1, step: 1 } });
+  for (const [dtype, maxRatio] of [['fp16', 0.55], ['int8', 0.3]] as const) {
+    const r = vaekitOk(['export', runDir, path.join(dir, `bundle-${dtype}`), '--dtype', dtype, '--held-out', '64', '--json']);
+    const s = JSON.parse(r.stdout) as { dtype: string; variant: { bytes: number; fp32Bytes: number; maxAbsErrorVsFp32: Record<string, number>; heldOutLossDelta: number } };
+    assert.equal(s.dtype, dtype);
+    assert.ok(s.variant.bytes / s.variant.fp32Bytes < maxRatio, `${dtype} size ratio ${s.variant.bytes / s.variant.fp32Bytes}`);
+    assert.ok(Number.isFinite(s.variant.heldOutLossDelta));
+    assert.deepEqual(Object.keys(s.variant.maxAbsErrorVsFp32).sort(), ['decoder.logits', 'encoder.logvar', 'encoder.mu']);
+    vaekitOk(['sample', path.join(dir, `bundle-${dtype}`), '--n', '2', '--out', path.join(dir, `${dtype}.png`)]);
+  }
+  const bad = vaekit(['export', runDir, path.join(dir, 'bundle-bad'), '--dtype', 'int4']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Should be one of: fp32, fp16, int8/);
+});

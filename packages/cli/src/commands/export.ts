@@ -1,7 +1,20 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
 import type { Command } from 'commander';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportBundle, exportModelFile } from '@vaekit/exporter';
-import { intIn } from '../options.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  DEFAULT_OPSET,
+  MAX_OPSET,
+  MIN_OPSET,
+  WEIGHT_DTYPES,
+  exportBundle,
+  exportModelFile,
+  imageHeldOutLoss,
+  type ExportBundleOptions,
+  type WeightDtype,
+} from '@vaekit/exporter';
+import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
+import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -16,14 +29,31 @@ export function registerExport(program: Command): void {
     .argument('<run-dir>', 'run folder made by vaekit train')
     .argument('<bundle-dir>', 'bundle folder to write (replaced atomically if it exists)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
+    .option('--held-out <n>', 'held-out examples for the variant loss change (image runs)', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
-    .action(async (runDir: string, bundleDir: string, opts: { opset: number; json?: boolean }) => {
-      const result = await exportBundle(runDir, bundleDir, {
+    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; heldOut: number; json?: boolean }) => {
+      const options: ExportBundleOptions = {
         opset: opts.opset,
+        dtype: opts.dtype,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
-      });
+      };
+      if (opts.dtype !== 'fp32') {
+        const held = await heldOutImages(runDir, opts.heldOut);
+        if (held) options.heldOutLoss = imageHeldOutLoss(held);
+      }
+      const result = await exportBundle(runDir, bundleDir, options);
+      const variant = result.manifest.variant;
       if (opts.json) {
-        printJson({ bundleDir: result.bundleDir, opset: result.opset, irVersion: result.irVersion, files: result.files, parity: result.parity });
+        printJson({
+          bundleDir: result.bundleDir,
+          opset: result.opset,
+          irVersion: result.irVersion,
+          dtype: result.manifest.dtype,
+          files: result.files,
+          parity: result.parity,
+          ...(variant ? { variant } : {}),
+        });
         return;
       }
       const lines = [`Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}):`];
@@ -32,8 +62,32 @@ export function registerExport(program: Command): void {
         const errs = Object.entries(report.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
         lines.push(`  parity ${graph}: max abs error vs tfjs ${errs} (tolerance ${report.tolerance}, batch ${report.batch})`);
       }
+      if (variant) {
+        const worst = Math.max(...Object.values(variant.maxAbsErrorVsFp32 ?? {}));
+        lines.push(
+          `  ${variant.dtype}: graphs ${kb(variant.bytes)} vs fp32 ${kb(variant.fp32Bytes ?? 0)}, max abs error vs fp32 ${worst.toExponential(2)}` +
+            (variant.heldOutLoss
+              ? `, held-out loss ${variant.heldOutLoss.variant.toFixed(3)} vs fp32 ${variant.heldOutLoss.fp32.toFixed(3)} (change ${variant.heldOutLossDelta!.toExponential(2)} nats)`
+              : ''),
+        );
+      }
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+/** Held-out digits of an image run (its own seed and split), or undefined for other kinds. */
+async function heldOutImages(runDir: string, n: number): Promise<Float32Array[] | undefined> {
+  let config: { kind?: string; seed?: number; testFraction?: number };
+  try {
+    config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
+  } catch {
+    return undefined; // exportBundle reports the missing or broken run folder
+  }
+  if (config.kind !== 'image') return undefined;
+  const defaults = defaultImageConfig();
+  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
+  const count = Math.min(n, test.count);
+  return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
 }
 
 /** Registers `vaekit export-model`: any tfjs layers model.json to one .onnx file. */
