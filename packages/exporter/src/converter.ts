@@ -170,6 +170,9 @@ function collectUnsupported(
   }
 }
 
+/** Layers that only move elements around: their output has their input's element type. */
+const SHAPE_ONLY = new Set(['Reshape', 'Flatten', 'Permute', 'RepeatVector', 'Cropping2D', 'InputLayer']);
+
 const shapeOf = (t: tf.SymbolicTensor): Array<number | null> => t.shape.map((d) => d ?? null);
 
 /** Emits the nodes of `model` with its inputs bound to `inputNames`; returns the names of its outputs. */
@@ -201,6 +204,12 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
       ctx.scope = layer.name;
       outputs = handler.convert(ctx, layer, inputs, call);
       ctx.scope = '';
+      // tfjs reports some shape-only layers' outputs as float32 whatever their input; ONNX keeps the
+      // input's type, and consumers (Embedding's Gather) must see the real one.
+      const inType = inputs[0] === undefined ? undefined : ctx.elemTypeOf(inputs[0]);
+      if (inType !== undefined && SHAPE_ONLY.has(layer.getClassName())) {
+        for (const o of outputs) if (ctx.elemTypeOf(o) === undefined) ctx.setElemType(o, inType);
+      }
       // tfjs' default computeMask passes the input mask through layers that support masking.
       const inMask = inputs.map((i) => ctx.maskOf(i)).find((m) => m !== undefined);
       if (!handler.managesMask && inMask && (layer as unknown as { supportsMasking?: boolean }).supportsMasking) {

@@ -176,6 +176,8 @@ interface RecurrentEmit {
   initialStates: string[];
   /** int32 `[B]` sequence lengths. */
   lengths: string | undefined;
+  /** Whether the sequence output Y is used. */
+  sequence: boolean;
 }
 
 /** Emits the ONNX recurrent node. Returns Y `[T, D, B, H]`, Y_h `[D, B, H]` and (LSTM) Y_c. */
@@ -189,7 +191,12 @@ function emitRecurrent(ctx: ConversionContext, e: RecurrentEmit): { y: string; y
   const r = ctx.addInitializer('R', [dirs, gates * units, units], concatF32(weights.map((d) => d.r)));
   const hasBias = e.cells.some((c) => c.getConfig().useBias !== false);
   const b = hasBias ? ctx.addInitializer('B', [dirs, 2 * gates * units], concatF32(weights.map((d) => d.b))) : '';
-  const xt = ctx.op('Transpose', [e.x], { perm: attr.ints([1, 0, 2]) });
+  // [B, 1, I] and [1, B, I] share one memory order: a one-step sequence (the text step graph) needs
+  // only a Reshape, which ONNX Runtime does without copying.
+  const oneStep = ctx.shapeOf(e.x)?.[1] === 1;
+  const xt = oneStep
+    ? ctx.op('Reshape', [e.x, ctx.constInt64([1, -1, input])])
+    : ctx.op('Transpose', [e.x], { perm: attr.ints([1, 0, 2]) });
 
   // Initial states: tfjs gives [B,H] per direction; ONNX wants [D,B,H] per state kind.
   const perDir = e.kind === 'LSTM' ? 2 : 1;
@@ -210,8 +217,12 @@ function emitRecurrent(ctx: ConversionContext, e: RecurrentEmit): { y: string; y
     ...activationAttrs(e.kind, e.cells),
   };
   if (e.kind === 'GRU') attributes.linear_before_reset = attr.int(0);
-  const outs = ctx.makeNode(e.kind, inputs, attributes, { outputs: e.kind === 'LSTM' ? 3 : 2 });
-  return { y: outs[0]!, yh: outs[1]!, yc: e.kind === 'LSTM' ? outs[2] : undefined };
+  // An unused Y is left unnamed: ONNX Runtime then skips writing the whole [T, D, B, H] sequence.
+  const names = ['Y', 'Y_h', ...(e.kind === 'LSTM' ? ['Y_c'] : [])].map((n) =>
+    n === 'Y' && !e.sequence ? '' : ctx.uniqueName(`${ctx.scope}/${e.kind}:${n}`),
+  );
+  ctx.makeNode(e.kind, inputs, attributes, { outputs: names });
+  return { y: names[0]!, yh: names[1]!, yc: e.kind === 'LSTM' ? names[2] : undefined };
 }
 
 /** `[B, T, 1]` bool: true at real steps (`t < lengths[b]`). */
@@ -257,6 +268,7 @@ function convertRnn(ctx: ConversionContext, layer: TfRnnLayer, inputs: string[])
     x: x!,
     initialStates: initial,
     lengths,
+    sequence: layer.returnSequences,
   });
   const h = stateOf(ctx, yh, 0, 1);
   let out: string;
@@ -321,6 +333,7 @@ function convertBidirectional(ctx: ConversionContext, layer: TfBidirectional, in
     x: x!,
     initialStates: initial,
     lengths,
+    sequence: layer.returnSequences,
   });
   const states = [0, 1].map((d) =>
     kind === 'LSTM' ? [stateOf(ctx, yh, d, 2), stateOf(ctx, yc!, d, 2)] : [stateOf(ctx, yh, d, 2)],
