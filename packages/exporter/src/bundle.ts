@@ -21,6 +21,7 @@ import {
 import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from './converter.js';
 import { ExportError } from './errors.js';
 import { checkParity, type ParityRuntime } from './parity.js';
+import type { ExportProfile } from './ir.js';
 import { graphRunner, makeVariant, type GraphRunner, type WeightDtype } from './variants.js';
 import { buildTextGraphs, convertTextGraphs, textSpecFor } from './text-bundle.js';
 
@@ -52,6 +53,11 @@ export interface ExportBundleOptions {
    */
   dtype?: WeightDtype;
   /**
+   * `default`, or `webgl`: graphs use only ops onnxruntime-web's WebGL backend runs (recurrences
+   * unrolled; the text encoder then takes the training length T, not any length).
+   */
+  profile?: ExportProfile;
+  /**
    * Held-out loss (per example, nats) computed by running the bundle's graphs; with a dtype other
    * than fp32 it runs on both, and the change is reported as `manifest.variant.heldOutLossDelta`.
    */
@@ -71,7 +77,7 @@ async function variantReport(
   const errors: Record<string, number> = {};
   for (const g of graphs) for (const [out, e] of Object.entries(g.maxAbsErrorVsFp32 ?? {})) errors[`${g.key}.${out}`] = e;
   const report: VariantReport = {
-    profile: 'default',
+    profile: opts.profile ?? 'default',
     dtype,
     bytes: graphs.reduce((n, g) => n + g.bytes.length, 0),
     fp32Bytes: graphs.reduce((n, g) => n + g.fp32.length, 0),
@@ -245,6 +251,7 @@ export async function exportCheckpointBundle(
       metadata: { ...metadata, 'vaekit.graph': g.key },
       docString: `vaekit ${config.arch} image VAE ${g.key}`,
       graphName: g.key,
+      ...(opts.profile ? { profile: opts.profile } : {}),
     });
     opts.onProgress?.({ stage: 'parity', graph: g.key, message: `Checking ${g.key} against tfjs with ONNX Runtime` });
     parity[g.key] = await checkParity(g.model, result.bytes, {
@@ -279,7 +286,7 @@ export async function exportCheckpointBundle(
     image: { height, width, channels, likelihood: 'bernoulli' },
     opset,
     irVersion,
-    profile: 'default',
+    profile: opts.profile ?? 'default',
     dtype: opts.dtype ?? 'fp32',
     graphs: { encoder: encoder!.spec, decoder: decoder!.spec },
     files,
@@ -404,6 +411,7 @@ export async function exportTextBundle(
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
       ...(opts.dtype ? { dtype: opts.dtype } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
       onGraph: (graph, stage) =>
         opts.onProgress?.({
           stage,
@@ -431,7 +439,7 @@ export async function exportTextBundle(
       text,
       opset,
       irVersion,
-      profile: 'default',
+      profile: opts.profile ?? 'default',
       dtype: opts.dtype ?? 'fp32',
       graphs: { encoder: spec('encoder'), decoder_init: spec('decoder_init'), decoder_step: spec('decoder_step') },
       files,

@@ -8,7 +8,8 @@ import type { TensorSpec } from '@vaekit/runtime/bundle';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
-import { ConversionContext, DataType, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
+import { assertProfileOps } from './profiles.js';
+import { ConversionContext, DataType, elemTypeFor, type ExportProfile, type IrModel, type IrValueInfo } from './ir.js';
 import { optimizeGraph } from './optimize.js';
 import { serializeModel } from './serialize.js';
 import { applyWeightDtype, type WeightDtype } from './variants.js';
@@ -82,6 +83,11 @@ export interface ConvertOptions {
   dynamicDims?: Record<string, Record<number, string>>;
   /** Weight storage: `fp32` (default), `fp16` or `int8` (see variants.ts). */
   dtype?: WeightDtype;
+  /**
+   * `default` (every ONNX op) or `webgl`: only ops onnxruntime-web's WebGL backend runs, recurrent
+   * layers unrolled over their static length (see profiles.ts).
+   */
+  profile?: ExportProfile;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
 }
@@ -285,7 +291,8 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     throw new ExportError(`Graph input and output names must be distinct, got: ${all.join(', ')}.`);
   }
 
-  const ctx = new ConversionContext(opset);
+  const profile = opts.profile ?? 'default';
+  const ctx = new ConversionContext(opset, profile);
   ctx.reserve(...all);
   if (opts.lengthsInput !== undefined) {
     ctx.lengthsInput = opts.lengthsInput;
@@ -336,6 +343,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   };
   optimizeGraph(ir.graph);
   applyWeightDtype(ir, opts.dtype ?? 'fp32');
+  assertProfileOps(ir, profile);
   const bytes = serializeModel(ir);
   return {
     bytes,

@@ -75,3 +75,5 @@ export {
 } from './variants.js';
 export { imageHeldOutLoss, textHeldOutLoss, type TextIds } from './held-out.js';
 export { foldConstants } from './optimize.js';
+export { WEBGL_OPS, assertProfileOps, profileOps } from './profiles.js';
+export { EXPORT_PROFILES, type ExportProfile } from './ir.js';

@@ -89,6 +89,11 @@ export function elementCount(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/** Export profiles: which ONNX ops a graph may use. */
+export const EXPORT_PROFILES = ['default', 'webgl'] as const;
+/** An export profile. */
+export type ExportProfile = (typeof EXPORT_PROFILES)[number];
+
 /** Options of {@link ConversionContext.makeNode}. */
 export interface MakeNodeOptions {
   /** Number of outputs (named automatically) or explicit output names. Default 1. */
@@ -124,6 +129,11 @@ export class ConversionContext {
   constructor(
     /** The target ONNX opset of the default domain. */
     readonly opset: number,
+    /**
+     * Export profile: `default` uses every ONNX op; `webgl` only the ops onnxruntime-web's WebGL
+     * backend implements (handlers lower the others to primitives, see profiles.ts).
+     */
+    readonly profile: ExportProfile = 'default',
   ) {}
 
   /** Marks names as used (graph inputs and outputs) so {@link uniqueName} never hands them out. */

@@ -16,6 +16,7 @@ import { BOS_ID, EOS_ID, PAD_ID, UNK_ID, WordTokenizer } from '@vaekit/runtime/t
 import { sha256Hex } from '@vaekit/runtime/bundle';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertOptions } from './converter.js';
 import { ExportError } from './errors.js';
+import type { ExportProfile } from './ir.js';
 import { makeVariant, type WeightDtype } from './variants.js';
 import { checkParity, rowLengths, type ParityOptions, type ParityRuntime } from './parity.js';
 
@@ -185,6 +186,8 @@ export interface ConvertTextOptions {
   seed?: number;
   /** Weight dtype of the written graphs. Default fp32. */
   dtype?: WeightDtype;
+  /** Export profile. Default `default`. */
+  profile?: ExportProfile;
   /** ONNX Runtime builds for the parity check. Default `['node']`. */
   runtimes?: readonly ParityRuntime[];
   onGraph?: (key: ConvertedGraph['key'], stage: 'convert' | 'parity') => void;
@@ -205,7 +208,8 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
         inputNames: ['tokens'],
         outputNames: ['mu', 'logvar'],
         lengthsInput: 'lengths',
-        dynamicDims: { tokens: { 1: 'time' } },
+        // Unrolled (webgl) encoders are built for the training length T.
+        ...(opts.profile === 'webgl' ? {} : { dynamicDims: { tokens: { 1: 'time' } } }),
       },
       parity: { ids: { vocab: graphs.vocabSize, padRight: true }, extraInputs: ([tokens]) => ({ lengths: rowLengths(tokens!) }) },
     },
@@ -234,6 +238,7 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
       metadata: { ...opts.metadata, 'vaekit.graph': p.key },
       docString: `vaekit ${graphs.cell} sentence VAE ${p.key}`,
       graphName: p.key,
+      ...(opts.profile ? { profile: opts.profile } : {}),
     });
     opts.onGraph?.(p.key, 'parity');
     const parity = await checkParity(p.model, result.bytes, {

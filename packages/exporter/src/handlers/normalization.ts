@@ -77,7 +77,7 @@ export const normalizationHandlers: LayerHandler[] = [
       if (typeof width !== 'number') throw new ExportError(`LayerNormalization layer "${layer.name}" needs a static last axis.`);
       const g = gamma ? ctx.addInitializer('gamma', [width], gamma.dataSync() as Float32Array) : undefined;
       const b = beta ? ctx.addInitializer('beta', [width], beta.dataSync() as Float32Array) : undefined;
-      if (ctx.opset >= 17) {
+      if (ctx.opset >= 17 && ctx.profile !== 'webgl') {
         const scale = g ?? ctx.constFloat(Array<number>(width).fill(1));
         return [ctx.op('LayerNormalization', b ? [x!, scale, b] : [x!, scale], { axis: attr.int(-1), epsilon: attr.float(eps) })];
       }

@@ -19,7 +19,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
 import { attr, DataType, type ConversionContext, type IrAttribute } from '../ir.js';
-import { activationOf } from './activation.js';
+import { activationOf, emitActivation } from './activation.js';
 import type { LayerCall, LayerHandler } from './registry.js';
 
 const ALL_OPSETS = { min: 13, max: 21 };
@@ -257,7 +257,133 @@ function lengthsFor(ctx: ConversionContext, x: string): string | undefined {
   return ctx.maskOf(x);
 }
 
+/** Result of {@link unroll}: the state after each processed step (in processing order) and the last state. */
+interface Unrolled {
+  steps: string[];
+  h: string;
+  c: string | undefined;
+}
+
+/** Columns `[from, to)` of a row-major `[rows, cols]` matrix. */
+function columns(src: Float32Array, rows: number, cols: number, from: number, to: number): Float32Array {
+  const out = new Float32Array(rows * (to - from));
+  for (let r = 0; r < rows; r++) out.set(src.subarray(r * cols + from, r * cols + to), r * (to - from));
+  return out;
+}
+
+/**
+ * One direction of a recurrent layer written with primitive ops, one block per time step (the `webgl`
+ * profile: WebGL has no GRU/LSTM/RNN op and no loop op). Uses tfjs' own weight layout and formulas;
+ * masked steps carry the previous state exactly as tfjs does.
+ */
+function unroll(
+  ctx: ConversionContext,
+  kind: CellKind,
+  cell: TfCell,
+  x: string,
+  steps: number,
+  lengths: string | undefined,
+  initial: string[],
+  reverse: boolean,
+): Unrolled {
+  const units = cell.units;
+  const gates = GATE_ORDER[kind].length;
+  const [kernel, recurrent, bias] = cell.getWeights();
+  if (!kernel || !recurrent) throw new ExportError('A recurrent layer has no weights; build the model first.');
+  const rk = recurrent.dataSync() as Float32Array;
+  const act = (key: 'activation' | 'recurrentActivation', v: string) => emitActivation(ctx, activationId(cell, key), v);
+  const g = (v: string) => act('activation', v);
+  const f = (v: string) => act('recurrentActivation', v);
+  const gate = (v: string, i: number, n = 1) => ctx.op('Slice', [v, ctx.constInt64([i * units]), ctx.constInt64([(i + n) * units]), ctx.constInt64([-1])]);
+
+  // Input projections of every step at once: [B, T, G*H].
+  let xw = ctx.op('MatMul', [x, ctx.addInitializer('kernel', kernel.shape, kernel.dataSync() as Float32Array)]);
+  if (bias && cell.getConfig().useBias !== false) xw = ctx.op('Add', [xw, ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array)]);
+  const cols = gates * units;
+  const rkZr = kind === 'GRU' ? ctx.addInitializer('recurrent_kernel_zr', [units, 2 * units], columns(rk, units, cols, 0, 2 * units)) : '';
+  const rkH = kind === 'GRU' ? ctx.addInitializer('recurrent_kernel_h', [units, units], columns(rk, units, cols, 2 * units, 3 * units)) : '';
+  const rkAll = kind === 'GRU' ? '' : ctx.addInitializer('recurrent_kernel', [units, cols], rk);
+
+  let h: string | undefined = initial[0];
+  let c: string | undefined = initial[1];
+  const outs: string[] = [];
+  for (let k = 0; k < steps; k++) {
+    const t = reverse ? steps - 1 - k : k;
+    const xt = ctx.op('Squeeze', [ctx.op('Slice', [xw, ctx.constInt64([t]), ctx.constInt64([t + 1]), ctx.constInt64([1])]), ctx.constInt64([1])]);
+    let hNew: string;
+    let cNew: string | undefined;
+    if (kind === 'GRU') {
+      if (h === undefined) {
+        const z = f(gate(xt, 0));
+        hNew = ctx.op('Mul', [ctx.op('Sub', [ctx.constFloat(1), z]), g(gate(xt, 2))]);
+      } else {
+        const hr = ctx.op('MatMul', [h, rkZr]);
+        const z = f(ctx.op('Add', [gate(xt, 0), gate(hr, 0)]));
+        const r = f(ctx.op('Add', [gate(xt, 1), gate(hr, 1)]));
+        const hh = g(ctx.op('Add', [gate(xt, 2), ctx.op('MatMul', [ctx.op('Mul', [r, h]), rkH])]));
+        // z h + (1 - z) hh
+        hNew = ctx.op('Add', [hh, ctx.op('Mul', [z, ctx.op('Sub', [h, hh])])]);
+      }
+    } else if (kind === 'LSTM') {
+      const zt = h === undefined ? xt : ctx.op('Add', [xt, ctx.op('MatMul', [h, rkAll])]);
+      const i = f(gate(zt, 0));
+      const fg = f(gate(zt, 1));
+      const cc = g(gate(zt, 2));
+      const o = f(gate(zt, 3));
+      const ic = ctx.op('Mul', [i, cc]);
+      cNew = c === undefined ? ic : ctx.op('Add', [ctx.op('Mul', [fg, c]), ic]);
+      hNew = ctx.op('Mul', [o, g(cNew)]);
+    } else {
+      hNew = g(h === undefined ? xt : ctx.op('Add', [xt, ctx.op('MatMul', [h, rkAll])]));
+    }
+    if (lengths) {
+      // m = (t < length) as float [B, 1]; state = prev + m (new - prev): masked steps keep the state.
+      const m = ctx.op('Unsqueeze', [ctx.op('Cast', [ctx.op('Less', [ctx.constInt32(t), lengths])], { to: attr.int(DataType.FLOAT) }), ctx.constInt64([1])]);
+      const blend = (prev: string | undefined, next: string) =>
+        prev === undefined ? ctx.op('Mul', [m, next]) : ctx.op('Add', [prev, ctx.op('Mul', [m, ctx.op('Sub', [next, prev])])]);
+      hNew = blend(h, hNew);
+      if (cNew !== undefined) cNew = blend(c, cNew);
+    }
+    h = hNew;
+    c = cNew;
+    outs.push(h);
+  }
+  if (h === undefined) throw new ExportError('A recurrent layer needs at least one time step.');
+  return { steps: outs, h, c };
+}
+
+/** Stacks per-step states `[B, H]` into a sequence `[B, T, H]`. */
+function stack(ctx: ConversionContext, steps: string[]): string {
+  const parts = steps.map((s) => ctx.op('Unsqueeze', [s, ctx.constInt64([1])]));
+  return parts.length === 1 ? parts[0]! : ctx.op('Concat', parts, { axis: attr.int(1) });
+}
+
+function staticSteps(ctx: ConversionContext, layer: tf.layers.Layer, x: string): number {
+  const steps = ctx.shapeOf(x)?.[1];
+  if (typeof steps !== 'number') {
+    throw new ExportError(
+      `Recurrent layer "${layer.name}": the webgl profile unrolls recurrences and needs a static sequence length (give the input a fixed length).`,
+    );
+  }
+  return steps;
+}
+
+function convertRnnUnrolled(ctx: ConversionContext, layer: TfRnnLayer, inputs: string[]): string[] {
+  const kind = cellKind(layer.cell)!;
+  const [x, ...initial] = inputs;
+  const lengths = lengthsFor(ctx, x!);
+  const r = unroll(ctx, kind, layer.cell, x!, staticSteps(ctx, layer, x!), lengths, initial, layer.goBackwards);
+  let out = r.h;
+  if (layer.returnSequences) {
+    out = stack(ctx, r.steps);
+    if (lengths) ctx.setMask(out, lengths);
+  }
+  if (!layer.returnState) return [out];
+  return kind === 'LSTM' ? [out, r.h, r.c!] : [out, r.h];
+}
+
 function convertRnn(ctx: ConversionContext, layer: TfRnnLayer, inputs: string[]): string[] {
+  if (ctx.profile === 'webgl') return convertRnnUnrolled(ctx, layer, inputs);
   const kind = cellKind(layer.cell)!;
   const [x, ...initial] = inputs;
   const lengths = lengthsFor(ctx, x!);
@@ -326,6 +452,19 @@ function convertBidirectional(ctx: ConversionContext, layer: TfBidirectional, in
   const kind = cellKind(fwdLayer.cell)!;
   const [x, ...initial] = inputs;
   const lengths = lengthsFor(ctx, x!);
+  if (ctx.profile === 'webgl') {
+    const steps = staticSteps(ctx, layer, x!);
+    const per = kind === 'LSTM' ? 2 : 1;
+    const f = unroll(ctx, kind, fwdLayer.cell, x!, steps, lengths, initial.slice(0, per), false);
+    const b = unroll(ctx, kind, layer.backwardLayer.cell, x!, steps, lengths, initial.slice(per), true);
+    // tfjs reverses the backward sequence back to input order before merging.
+    const fwd = layer.returnSequences ? stack(ctx, f.steps) : f.h;
+    const bwd = layer.returnSequences ? stack(ctx, [...b.steps].reverse()) : b.h;
+    const merged = layer.mergeMode === null ? [fwd, bwd] : merge(ctx, layer.mergeMode, fwd, bwd);
+    if (lengths && layer.returnSequences) for (const m of merged) ctx.setMask(m, lengths);
+    const states = kind === 'LSTM' ? [f.h, f.c!, b.h, b.c!] : [f.h, b.h];
+    return layer.returnState ? [...merged, ...states] : merged;
+  }
   const { y, yh, yc } = emitRecurrent(ctx, {
     kind,
     cells: [fwdLayer.cell, layer.backwardLayer.cell],
