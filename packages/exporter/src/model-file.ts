@@ -14,6 +14,10 @@ import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './err
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry } from './handlers/registry.js';
 import { checkParity } from './parity.js';
+import type { ExportProfile } from './ir.js';
+import { assertProfileOps } from './profiles.js';
+import { serializeModel } from './serialize.js';
+import { applyWeightDtype, type WeightDtype } from './variants.js';
 
 /** Container classes whose sub-layers are converted instead of the container itself. */
 const CONTAINERS = new Set(['Sequential', 'Model', 'Functional']);
@@ -51,6 +55,10 @@ export interface ExportModelFileOptions {
   parity?: boolean;
   tolerance?: number;
   registry?: HandlerRegistry;
+  /** Export profile (see profiles.ts). Default `default`. */
+  profile?: ExportProfile;
+  /** Weight dtype; with fp16/int8 the parity check compares the fp32 conversion with tfjs. Default fp32. */
+  dtype?: WeightDtype;
 }
 
 /** What {@link exportModelFile} wrote. */
@@ -99,16 +107,27 @@ export async function exportModelFile(modelJson: string, outFile: string, opts: 
     throw new ExportError(`Cannot load ${modelJson} with tfjs: ${(err as Error).message}`, { cause: err });
   }
   try {
-    const result = convertLayersModel(model, { opset: opts.opset ?? DEFAULT_OPSET, ...(opts.registry ? { registry: opts.registry } : {}) });
+    const result = convertLayersModel(model, {
+      opset: opts.opset ?? DEFAULT_OPSET,
+      ...(opts.registry ? { registry: opts.registry } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+    });
     const parity =
       opts.parity === false
         ? undefined
         : await checkParity(model, result.bytes, opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {});
+    let bytes = result.bytes;
+    if (opts.dtype && opts.dtype !== 'fp32') {
+      const ir = structuredClone(result.model);
+      applyWeightDtype(ir, opts.dtype);
+      assertProfileOps(ir, opts.profile ?? 'default');
+      bytes = serializeModel(ir);
+    }
     await fs.mkdir(path.dirname(path.resolve(outFile)), { recursive: true });
-    await writeFileAtomic(outFile, result.bytes);
+    await writeFileAtomic(outFile, bytes);
     const layers: Record<string, number> = {};
     for (const l of model.layers) layers[l.getClassName()] = (layers[l.getClassName()] ?? 0) + 1;
-    return { outFile, bytes: result.bytes.length, result, ...(parity ? { parity } : {}), layers };
+    return { outFile, bytes: bytes.length, result, ...(parity ? { parity } : {}), layers };
   } finally {
     model.dispose();
   }

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
   DEFAULT_OPSET,
+  EXPORT_PROFILES,
   MAX_OPSET,
   MIN_OPSET,
   WEIGHT_DTYPES,
@@ -11,6 +12,7 @@ import {
   exportModelFile,
   imageHeldOutLoss,
   type ExportBundleOptions,
+  type ExportProfile,
   type WeightDtype,
 } from '@vaekit/exporter';
 import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
@@ -30,12 +32,14 @@ export function registerExport(program: Command): void {
     .argument('<bundle-dir>', 'bundle folder to write (replaced atomically if it exists)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
     .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
+    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl uses only ops onnxruntime-web's WebGL backend runs`, oneOf(EXPORT_PROFILES), 'default')
     .option('--held-out <n>', 'held-out examples for the variant loss change (image runs)', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
-    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; heldOut: number; json?: boolean }) => {
+    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; heldOut: number; json?: boolean }) => {
       const options: ExportBundleOptions = {
         opset: opts.opset,
         dtype: opts.dtype,
+        profile: opts.profile,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       };
       if (opts.dtype !== 'fp32') {
@@ -50,13 +54,14 @@ export function registerExport(program: Command): void {
           opset: result.opset,
           irVersion: result.irVersion,
           dtype: result.manifest.dtype,
+          profile: result.manifest.profile,
           files: result.files,
           parity: result.parity,
           ...(variant ? { variant } : {}),
         });
         return;
       }
-      const lines = [`Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}):`];
+      const lines = [`Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}):`];
       for (const f of result.files) lines.push(`  ${f.path.padEnd(18)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
       for (const [graph, report] of Object.entries(result.parity)) {
         const errs = Object.entries(report.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
@@ -98,10 +103,12 @@ export function registerExportModel(program: Command): void {
     .argument('<model-json>', 'tfjs layers model.json (weight files next to it)')
     .argument('<out-onnx>', '.onnx file to write (written atomically)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')})`, oneOf(EXPORT_PROFILES), 'default')
+    .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')})`, oneOf(WEIGHT_DTYPES), 'fp32')
     .option('--no-parity', 'skip the parity check (needed when inputs have dynamic non-batch dimensions)')
     .option('--json', 'print the summary as JSON')
-    .action(async (modelJson: string, outFile: string, opts: { opset: number; parity: boolean; json?: boolean }) => {
-      const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, parity: opts.parity });
+    .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
+      const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
       const summary = {
         outFile: r.outFile,
         bytes: r.bytes,
