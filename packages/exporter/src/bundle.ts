@@ -5,7 +5,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { loadCheckpoint, type Checkpoint } from '@vaekit/trainer';
+import { loadCheckpoint, readRunTokenizer, type Checkpoint, type TextTrainConfig } from '@vaekit/trainer';
 import { WordTokenizer } from '@vaekit/runtime/tokenizer';
 import {
   BUNDLE_FORMAT_VERSION,
@@ -157,29 +157,30 @@ export async function exportBundle(
   }
   if (!stat.isDirectory()) throw new ExportError(`Run folder is not a directory: ${runDir}`);
   let checkpoint: Checkpoint;
-  let tokenizerJson: string | undefined;
+  let tokenizer: WordTokenizer | undefined;
   try {
     checkpoint = await loadCheckpoint(runDir);
-    if ((checkpoint.config as { kind: string }).kind === 'text') {
-      tokenizerJson = await fs.readFile(path.join(runDir, TOKENIZER_FILE), 'utf8').catch(() => {
-        throw new ExportError(`The text run ${runDir} has no ${TOKENIZER_FILE}.`);
-      });
-    }
+    if (checkpoint.config.kind === 'text') tokenizer = await readRunTokenizer(runDir);
   } catch (err) {
     const userError = (err as { userError?: unknown }).userError !== false;
     throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { userError, cause: err });
   }
   try {
-    if (tokenizerJson !== undefined) {
+    if (checkpoint.config.kind === 'text') {
+      if (checkpoint.config.model !== 'vae' || !checkpoint.encoder) {
+        throw new ExportError(
+          `${runDir} is a language-model baseline run (model "${checkpoint.config.model}", no encoder); only sentence VAE runs export as text bundles.`,
+        );
+      }
       return await exportTextBundle(
-        { ...checkpoint, tokenizer: tokenizerJson, training: textTrainingSummary(checkpoint) },
+        { encoder: checkpoint.encoder, decoder: checkpoint.decoder, tokenizer: tokenizer!, training: textTrainingSummary(checkpoint.config, checkpoint) },
         bundleDir,
         opts,
       );
     }
     return await exportCheckpointBundle(checkpoint, bundleDir, opts);
   } finally {
-    checkpoint.encoder.dispose();
+    checkpoint.encoder?.dispose();
     checkpoint.decoder.dispose();
   }
 }
@@ -200,6 +201,7 @@ export async function exportCheckpointBundle(
       `Run kind ${JSON.stringify(config.kind)} cannot be exported as an image bundle; text runs need their tokenizer (use exportBundle or exportTextBundle).`,
     );
   }
+  if (!checkpoint.encoder) throw new ExportError('The checkpoint has no encoder graph.');
   const { height, width, channels } = config.image;
   const training: TrainingSummary = {
     dataset: config.dataset,
@@ -354,21 +356,23 @@ export interface TextBundleSource {
   training?: TrainingSummary;
 }
 
-function textTrainingSummary(checkpoint: Checkpoint): TrainingSummary {
-  const config = checkpoint.config as unknown as Record<string, unknown>;
-  const pick = (k: string): Record<string, unknown> => (config[k] === undefined ? {} : { [k]: config[k] });
+function textTrainingSummary(config: TextTrainConfig, checkpoint: Checkpoint): TrainingSummary {
   return {
-    dataset: String(config.dataset ?? 'unknown'),
-    arch: String(config.cell ?? config.arch ?? 'rnn'),
+    dataset: config.data.source,
+    arch: config.cell,
     epochs: checkpoint.state.epoch,
     ...(checkpoint.state.metrics ? { metrics: checkpoint.state.metrics } : {}),
-    ...pick('epochs'),
-    ...pick('latent'),
-    ...pick('hidden'),
-    ...pick('embedding'),
-    ...pick('seed'),
-    ...pick('testFraction'),
-    ...pick('maxLength'),
+    plannedEpochs: config.epochs,
+    latent: config.latent,
+    hidden: config.hidden,
+    embedding: config.embedding,
+    beta: config.beta,
+    wordDropout: config.wordDropout,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    // The held-out split is fixed by these: evaluation tools pick unseen sentences with them.
+    seed: config.seed,
+    data: config.data,
   };
 }
 
