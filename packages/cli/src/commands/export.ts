@@ -11,11 +11,12 @@ import {
   exportBundle,
   exportModelFile,
   imageHeldOutLoss,
+  textHeldOutLoss,
   type ExportBundleOptions,
   type ExportProfile,
   type WeightDtype,
 } from '@vaekit/exporter';
-import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
+import { defaultImageConfig, loadMnist, loadTextCorpus, type TextTrainConfig } from '@vaekit/trainer';
 import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
 
@@ -33,7 +34,7 @@ export function registerExport(program: Command): void {
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
     .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
     .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl uses only ops onnxruntime-web's WebGL backend runs`, oneOf(EXPORT_PROFILES), 'default')
-    .option('--held-out <n>', 'held-out examples for the variant loss change (image runs)', positiveInt(10_000), 500)
+    .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
     .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; heldOut: number; json?: boolean }) => {
       const options: ExportBundleOptions = {
@@ -43,8 +44,9 @@ export function registerExport(program: Command): void {
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       };
       if (opts.dtype !== 'fp32') {
-        const held = await heldOutImages(runDir, opts.heldOut);
-        if (held) options.heldOutLoss = imageHeldOutLoss(held);
+        const held = await heldOutExamples(runDir, opts.heldOut);
+        if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
+        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, { pad: 0, bos: 2, eos: 3 }, held.states);
       }
       const result = await exportBundle(runDir, bundleDir, options);
       const variant = result.manifest.variant;
@@ -80,20 +82,30 @@ export function registerExport(program: Command): void {
     });
 }
 
-/** Held-out digits of an image run (its own seed and split), or undefined for other kinds. */
-async function heldOutImages(runDir: string, n: number): Promise<Float32Array[] | undefined> {
+/** The run's held-out test examples (its own seed and split), or undefined when none can be read. */
+async function heldOutExamples(
+  runDir: string,
+  n: number,
+): Promise<{ kind: 'image'; images: Float32Array[] } | { kind: 'text'; sentences: number[][]; states: string[] } | undefined> {
   let config: { kind?: string; seed?: number; testFraction?: number };
   try {
     config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
   } catch {
     return undefined; // exportBundle reports the missing or broken run folder
   }
+  if (config.kind === 'text') {
+    const text = config as unknown as TextTrainConfig;
+    if (text.model !== 'vae') return undefined;
+    const { test } = await loadTextCorpus(text);
+    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: text.cell === 'lstm' ? ['h', 'c'] : ['h'] };
+  }
   if (config.kind !== 'image') return undefined;
   const defaults = defaultImageConfig();
   const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
   const count = Math.min(n, test.count);
-  return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
+  return { kind: 'image', images: Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels)) };
 }
+
 
 /** Registers `vaekit export-model`: any tfjs layers model.json to one .onnx file. */
 export function registerExportModel(program: Command): void {
