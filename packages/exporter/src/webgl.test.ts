@@ -8,7 +8,7 @@ import { exportTextBundle } from './bundle.js';
 import { convertLayersModel } from './converter.js';
 import { WEBGL_OPS } from './profiles.js';
 import { decodeModel } from './serialize.js';
-import { assertExportParity, buildTestTextVae, chain, initTf, tempDir } from './test-helpers.js';
+import { assertExportParity, buildTestTextVae, chain, initTf, runOnnxChecker, tempDir } from './test-helpers.js';
 
 before(initTf);
 
@@ -77,7 +77,7 @@ describe('webgl profile', () => {
   });
 
   for (const cell of ['gru', 'lstm'] as const) {
-    test(`${cell} text bundle for WebGL: step graph without loops, primitives only, parity`, async () => {
+    test(`${cell} text bundle for WebGL: step graph without loops, primitives only, parity`, async (t) => {
       const { encoder, decoder } = buildTestTextVae({ cell, vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 7 });
       const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
       const dir = path.join(tempDir(), 'bundle');
@@ -91,6 +91,7 @@ describe('webgl profile', () => {
         assert.ok(!s.inputs.some((i) => i.elemType === 'int64'));
       }
       assert.deepEqual(r.manifest.graphs.encoder.inputs[0]!.shape, ['batch', 6], 'unrolled encoder takes the training length');
+      await runOnnxChecker(t, ['encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx'].map((f) => path.join(dir, f)));
       encoder.dispose();
       decoder.dispose();
     });
