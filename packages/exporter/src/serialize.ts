@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { ExportError, OnnxFormatError } from './errors.js';
-import { DataType, elementCount, type IrAttribute, type IrModel, type IrTensor, type IrValueInfo } from './ir.js';
+import { elementCount, type IrAttribute, type IrModel, type IrTensor, type IrValueInfo } from './ir.js';
 
 const SCHEMA_URL = new URL('../schema/onnx.proto', import.meta.url);
 
