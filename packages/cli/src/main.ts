@@ -5,6 +5,8 @@ import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
+import { registerEncode, registerGenerate, registerInterpolate } from './commands/text.js';
+import { registerServeDemo } from './commands/serve-demo.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
@@ -16,7 +18,18 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerTrain, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
+for (const register of [
+  registerTrain,
+  registerExport,
+  registerSample,
+  registerReconstruct,
+  registerGenerate,
+  registerEncode,
+  registerInterpolate,
+  registerInspect,
+  registerDemo,
+  registerServeDemo,
+]) {
   register(program);
 }
 for (const cmd of program.commands) cmd.exitOverride();

@@ -2,8 +2,9 @@
  * The vaekit bundle format: the contract between the exporter (which writes bundles) and the runtime
  * (which loads them). This module is platform-neutral: no onnxruntime, no `fs`, no tfjs.
  *
- * A bundle is a folder that a browser can fetch file by file:
- * `manifest.json`, `encoder.onnx`, `decoder.onnx` (image kind).
+ * A bundle is a folder that a browser can fetch file by file: `manifest.json`, then for the image kind
+ * `encoder.onnx`, `decoder.onnx`; for the text kind `encoder.onnx`, `decoder_init.onnx`,
+ * `decoder_step.onnx` and `tokenizer.json` (docs/text-model.md).
  */
 
 /** The only manifest format version this runtime reads. */
@@ -63,20 +64,68 @@ export interface TrainingSummary {
   [key: string]: unknown;
 }
 
-/** `manifest.json` of a bundle. */
-export interface BundleManifest {
+/** Special token ids of a text bundle (the tokenizer contract fixes them; the manifest repeats them). */
+export interface SpecialTokenIds {
+  pad: number;
+  unk: number;
+  bos: number;
+  eos: number;
+}
+
+/** What a text bundle's graphs were built for (see docs/text-model.md). */
+export interface TextSpec {
+  /** Recurrent cell of the decoder: an LSTM carries a cell state `c` besides `h`. */
+  cell: 'gru' | 'lstm';
+  vocabSize: number;
+  hiddenSize: number;
+  /** Most words in a sentence the model was trained on (the padded length is `maxLength + 1`). */
+  maxLength: number;
+  /** Bundle-relative path of the Hugging Face tokenizers JSON (a WordLevel model). */
+  tokenizer: string;
+  specialTokens: SpecialTokenIds;
+}
+
+/** The graphs of an image bundle. */
+export interface ImageGraphs {
+  encoder: GraphSpec;
+  decoder: GraphSpec;
+}
+
+/**
+ * The graphs of a text bundle: `encoder` (`tokens[B,T]`, `lengths[B]` -> `mu`, `logvar`),
+ * `decoderInit` (`z` -> `h` [, `c`]) and `decoderStep` (`token[B]`, `h` [, `c`], `z` -> `logits`,
+ * `h_out` [, `c_out`]).
+ */
+export interface TextGraphs {
+  encoder: GraphSpec;
+  decoderInit: GraphSpec;
+  decoderStep: GraphSpec;
+}
+
+/**
+ * Another build of the same model's graphs for backends that cannot run the default ones, e.g. the
+ * `webgl` profile (no int64, no GRU/LSTM ops). Its files are listed in the manifest's `files` too.
+ */
+export interface BundleVariant<G> {
+  /** Export profile of these graphs, e.g. `webgl`. */
+  profile: string;
+  graphs: G;
+}
+
+interface ManifestBase<K extends string, G> {
   format: 'vaekit-bundle';
   formatVersion: number;
-  kind: 'image';
+  kind: K;
   latentSize: number;
-  image: ImageSpec;
   opset: number;
   irVersion: number;
-  /** Export profile: `default` (all ONNX ops) or later `webgl`. */
+  /** Export profile of `graphs`: `default` (all ONNX ops) or `webgl`. */
   profile: string;
   /** Weight dtype variant, `fp32` for now. */
   dtype: string;
-  graphs: { encoder: GraphSpec; decoder: GraphSpec };
+  graphs: G;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<G>>;
   /** Every file of the bundle except the manifest itself, keyed by relative path. */
   files: Record<string, FileRecord>;
   producer: { name: string; version: string };
@@ -84,6 +133,28 @@ export interface BundleManifest {
   parity?: Record<string, ParityReport>;
   training?: TrainingSummary;
 }
+
+/** `manifest.json` of an image bundle. */
+export interface ImageBundleManifest extends ManifestBase<'image', ImageGraphs> {
+  image: ImageSpec;
+}
+
+/** `manifest.json` of a text bundle. */
+export interface TextBundleManifest extends ManifestBase<'text', TextGraphs> {
+  text: TextSpec;
+}
+
+/** `manifest.json` of a bundle, by `kind`. */
+export type BundleManifest = ImageBundleManifest | TextBundleManifest;
+
+/** Model kinds a bundle may hold. */
+export const BUNDLE_KINDS = ['image', 'text'] as const;
+
+/** Graph keys of each kind, in loading order. */
+export const GRAPH_KEYS = {
+  image: ['encoder', 'decoder'],
+  text: ['encoder', 'decoderInit', 'decoderStep'],
+} as const;
 
 import { BundleError } from './errors.js';
 
@@ -129,6 +200,41 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
   });
 }
 
+function checkGraphs(where: string, graphs: unknown, keys: readonly string[], files: Record<string, unknown>): void {
+  if (!isRecord(graphs)) throw new BundleError(`manifest.json: ${where} is missing.`);
+  for (const name of keys) {
+    const g = graphs[name];
+    if (!isRecord(g) || typeof g.file !== 'string') {
+      throw new BundleError(`manifest.json: ${where}.${name} must name its file.`);
+    }
+    assertSafeBundlePath(g.file);
+    if (!(g.file in files)) {
+      throw new BundleError(`manifest.json: ${where}.${name}.file "${g.file}" has no entry in files (no sha256 to verify).`);
+    }
+    checkTensorSpecs(`${where}.${name}.inputs`, g.inputs);
+    checkTensorSpecs(`${where}.${name}.outputs`, g.outputs);
+  }
+}
+
+function checkTextSpec(text: unknown, files: Record<string, unknown>): void {
+  if (!isRecord(text)) throw new BundleError('manifest.json: a text bundle needs a "text" section.');
+  if (text.cell !== 'gru' && text.cell !== 'lstm') {
+    throw new BundleError(`manifest.json: text.cell is ${JSON.stringify(text.cell)}. Should be one of: gru, lstm.`);
+  }
+  for (const key of ['vocabSize', 'hiddenSize', 'maxLength'] as const) {
+    if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
+  }
+  if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
+  assertSafeBundlePath(text.tokenizer);
+  if (!(text.tokenizer in files)) {
+    throw new BundleError(`manifest.json: text.tokenizer "${text.tokenizer}" has no entry in files (no sha256 to verify).`);
+  }
+  const sp = text.specialTokens;
+  if (!isRecord(sp) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(sp[k]) && (sp[k] as number) >= 0)) {
+    throw new BundleError('manifest.json: text.specialTokens must give the ids of pad, unk, bos and eos.');
+  }
+}
+
 /**
  * Validates a parsed `manifest.json` and returns it typed. Throws {@link BundleError} naming the first
  * problem found (unknown version, missing field, unsafe path).
@@ -143,18 +249,20 @@ export function parseManifest(json: unknown): BundleManifest {
       `manifest.json: formatVersion ${JSON.stringify(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
     );
   }
-  if (json.kind !== 'image') {
-    throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: image.`);
+  if (json.kind !== 'image' && json.kind !== 'text') {
+    throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: ${BUNDLE_KINDS.join(', ')}.`);
   }
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
   }
-  const image = json.image;
-  if (
-    !isRecord(image) ||
-    ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
-  ) {
-    throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+  if (json.kind === 'image') {
+    const image = json.image;
+    if (
+      !isRecord(image) ||
+      ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
+    ) {
+      throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+    }
   }
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');
   if (!isRecord(json.files)) throw new BundleError('manifest.json: files is missing.');
@@ -164,17 +272,16 @@ export function parseManifest(json: unknown): BundleManifest {
       throw new BundleError(`manifest.json: files[${JSON.stringify(rel)}] needs a lower-case hex sha256.`);
     }
   }
-  for (const name of ['encoder', 'decoder'] as const) {
-    const g = json.graphs[name];
-    if (!isRecord(g) || typeof g.file !== 'string') {
-      throw new BundleError(`manifest.json: graphs.${name} must name its file.`);
+  if (json.kind === 'text') checkTextSpec(json.text, json.files);
+  checkGraphs('graphs', json.graphs, GRAPH_KEYS[json.kind], json.files);
+  if (json.variants !== undefined) {
+    if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
+    for (const [profile, v] of Object.entries(json.variants)) {
+      if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
+        throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
+      }
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_KEYS[json.kind], json.files);
     }
-    assertSafeBundlePath(g.file);
-    if (!(g.file in json.files)) {
-      throw new BundleError(`manifest.json: graphs.${name}.file "${g.file}" has no entry in files (no sha256 to verify).`);
-    }
-    checkTensorSpecs(`graphs.${name}.inputs`, g.inputs);
-    checkTensorSpecs(`graphs.${name}.outputs`, g.outputs);
   }
   return json as unknown as BundleManifest;
 }

@@ -216,16 +216,18 @@ export function sequenceRng(seed: number, index: number): Rng {
 
 /**
  * Greedy or sampled decoding of a batch, one step for all live sequences at a time (finished ones
- * drop out of the batch). Yields every token as it is chosen.
+ * drop out of the batch). Yields every token as it is chosen. Sequence `i` samples with
+ * {@link sequenceRng}`(seed, firstIndex + i)`, so a long request split into batches repeats exactly.
  */
 export async function* decodeSteps<S>(
   step: StepFn<S>,
   initial: S[],
   special: { bos: number; eos: number },
   options: ResolvedDecodingOptions,
+  firstIndex = 0,
 ): AsyncGenerator<StepEvent> {
   if (options.strategy === 'beam') throw new InputError('Beam search cannot be streamed token by token; use generate() for strategy "beam".');
-  const rngs = initial.map((_, i) => sequenceRng(options.seed, i));
+  const rngs = initial.map((_, i) => sequenceRng(options.seed, firstIndex + i));
   const history: number[][] = initial.map(() => []);
   let live = initial.map((_, i) => i);
   let states = initial;
@@ -259,9 +261,10 @@ export async function decodeBatch<S>(
   initial: S[],
   special: { bos: number; eos: number },
   options: ResolvedDecodingOptions,
+  firstIndex = 0,
 ): Promise<GeneratedSequence[]> {
   const seqs: GeneratedSequence[] = initial.map(() => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
-  for await (const e of decodeSteps(step, initial, special, options)) {
+  for await (const e of decodeSteps(step, initial, special, options, firstIndex)) {
     const s = seqs[e.index]!;
     s.tokens.push(e.token);
     s.logprobs.push(e.logprob);
