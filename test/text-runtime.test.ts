@@ -198,7 +198,7 @@ test('CLI: generate, encode, reconstruct and interpolate on a text bundle', () =
   assert.equal(interp.generations[0].text, rec.generations[0].text);
   const bad = vaekit(['generate', dir, '--top-p', '1.5']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /Expected a number from 1e-6 to 1/);
+  assert.match(bad.stderr, /argument '1.5' is invalid. Expected a number from 0.000001 to 1/);
   const badStrategy = vaekit(['generate', dir, '--strategy', 'nucleus']);
   assert.equal(badStrategy.code, 2);
   assert.match(badStrategy.stderr, /Should be one of: greedy, sample, beam/);
