@@ -1,0 +1,146 @@
+/**
+ * The demo page in headless Chromium (Debian's `chromium`, driven by playwright-core; no browser is
+ * downloaded) on WASM, WebGL and WebGPU: the page loads bundles made by the test through
+ * `vaekit serve-demo`, and its greedy generations equal Node's for the same z (images within a
+ * tolerance). Under CI the test fails when Chromium is missing.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadVae, samplePrior } from '@vaekit/runtime';
+import { ROOT, tempDir, trainedBundle } from './helpers.js';
+// @ts-expect-error plain .mjs fixture without types
+import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
+
+/** Chromium flags: no network side traffic, and software WebGL/WebGPU (SwiftShader) on machines without a GPU. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--use-angle=swiftshader',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+];
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const BACKENDS = ['wasm', 'webgl', 'webgpu'] as const;
+const haveChromium = existsSync(CHROMIUM);
+
+/** Starts `vaekit serve-demo BUNDLE --port 0` and resolves with its URL. */
+function serve(bundleDir: string): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'packages', 'cli', 'dist', 'main.js'), 'serve-demo', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += String(d);
+      const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) resolve({ url: m[1]!, proc });
+    });
+    proc.stderr!.on('data', (d) => (out += String(d)));
+    proc.once('exit', (code) => reject(new Error(`serve-demo exited ${code}: ${out}`)));
+  });
+}
+
+async function open(page: Page, url: string, backend: string): Promise<string> {
+  await page.goto(`${url}?backend=${backend}&autoload=1`);
+  await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo?: { ready: boolean } }).vaekitDemo?.ready, null, { timeout: 120_000 });
+  return (await page.textContent('#status')) ?? '';
+}
+
+describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
+  let browser: Browser | undefined;
+  const servers: ChildProcess[] = [];
+
+  before(async () => {
+    if (!haveChromium) return;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+    for (const s of servers) s.kill();
+  });
+
+  it('Chromium is installed (required under CI)', (t) => {
+    if (!haveChromium) {
+      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM}: install it with apt-get install -y chromium (the browser tests are required under CI).`);
+      t.skip(`Chromium not found at ${CHROMIUM}; apt-get install -y chromium`);
+    }
+  });
+
+  it('text bundle: greedy generations equal Node on wasm, webgl and webgpu; the page samples, reconstructs, interpolates', async (t) => {
+    if (!browser) return t.skip('no Chromium');
+    const dir = path.join(tempDir(), 'toy');
+    await writeToyTextBundle(dir, { webglVariant: true });
+    const z = samplePrior(16, 8, 12);
+    const node = await loadVae(dir, { kind: 'text' });
+    const expected = await node.generate({ z, maxTokens: 12 });
+    const beamExpected = await node.generate({ z: z.slice(0, 2), maxTokens: 8, strategy: 'beam', beamWidth: 3 });
+    const sampled = await node.generate({ z: z.slice(0, 4), maxTokens: 8, strategy: 'sample', seed: 9, topP: 0.9 });
+    await node.dispose();
+    const { url, proc } = await serve(dir);
+    servers.push(proc);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    for (const backend of BACKENDS) {
+      const status = await open(page, url, backend);
+      assert.match(status, new RegExp(`text bundle on ${backend} \\(graphs: ${backend === 'webgl' ? 'webgl' : 'default'}`), status);
+      const z2 = z.map((v) => Array.from(v));
+      type Out = Array<{ text: string; tokenIds: number[]; logprobs: number[] }>;
+      const got = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.generate(zz, { maxTokens: 12 }), [z2] as const)) as Out;
+      assert.deepEqual(got.map((g) => g.tokenIds), expected.map((g) => g.tokenIds), `${backend}: same greedy tokens as Node`);
+      got.forEach((g, i) => g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - expected[i]!.logprobs[j]!) < 1e-3, `${backend} seq ${i} token ${j}`)));
+      const beam = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.generate(zz, { maxTokens: 8, strategy: 'beam', beamWidth: 3 }), [z2.slice(0, 2)] as const)) as Out;
+      assert.deepEqual(beam.map((g) => g.tokenIds), beamExpected.map((g) => g.tokenIds), `${backend}: same beam search result`);
+      const samp = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.generate(zz, { maxTokens: 8, strategy: 'sample', seed: 9, topP: 0.9 }), [z2.slice(0, 4)] as const)) as Out;
+      assert.deepEqual(samp.map((g) => g.tokenIds), sampled.map((g) => g.tokenIds), `${backend}: seeded sampling repeats across platforms`);
+    }
+    // The controls, on the default backend.
+    await open(page, url, 'wasm');
+    assert.equal(await page.evaluate(() => globalThis.crossOriginIsolated), true, 'COOP/COEP make the page cross-origin isolated');
+    await page.click('#sample');
+    await page.waitForFunction(() => document.querySelectorAll('#samples li').length === 5);
+    await page.fill('#sentence', 'we are here to stay .');
+    await page.click('#reconstruct');
+    await page.waitForFunction(() => document.querySelectorAll('#reconstruction li').length === 1);
+    await page.fill('#steps', '4');
+    await page.click('#interpolate');
+    await page.waitForFunction(() => document.querySelectorAll('#interpolation li').length === 4);
+    assert.doesNotMatch((await page.textContent('#status')) ?? '', /failed/);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('image bundle: decoded images match Node within 1e-4 on wasm and webgpu; the page draws a grid and a strip', async (t) => {
+    if (!browser) return t.skip('no Chromium');
+    const { bundleDir } = trainedBundle('dense');
+    const node = await loadVae(bundleDir, { kind: 'image' });
+    const z = samplePrior(8, node.latentSize, 5);
+    const expected = await node.decode(z);
+    await node.dispose();
+    const { url, proc } = await serve(bundleDir);
+    servers.push(proc);
+    const page = await browser.newPage();
+    // WebGL needs a webgl-profile variant (dynamic dims written as 0, see test/fixtures/toy-text-bundle.mjs),
+    // which the image exporter does not write yet: the default graphs are checked on wasm and webgpu.
+    for (const backend of ['wasm', 'webgpu'] as const) {
+      const status = await open(page, url, backend);
+      assert.match(status, new RegExp(`image bundle on ${backend}`), status);
+      const got = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.decode(zz), [z.map((v) => Array.from(v))] as const)) as number[][];
+      let maxErr = 0;
+      got.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - expected[i]![j]!)))));
+      assert.ok(maxErr < 1e-4, `${backend}: max abs error ${maxErr}`);
+    }
+    await page.click('#imageSample');
+    await page.waitForFunction(() => (document.getElementById('grid') as HTMLCanvasElement).width === 8 * 28);
+    await page.click('#imageInterpolate');
+    await page.waitForFunction(() => (document.getElementById('strip') as HTMLCanvasElement).width === 10 * 28);
+    assert.doesNotMatch((await page.textContent('#status')) ?? '', /failed/);
+    await page.close();
+  });
+});
