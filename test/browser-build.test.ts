@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { build } from 'esbuild';
 
-const here = path.dirname(new URL(import.meta.url).pathname);
+const here = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'packages', 'runtime', 'src');
 
 test('the browser build pulls neither onnxruntime-node nor Node built-ins', async () => {
   // Resolve `@vaekit/runtime` the way a browser bundler does (the `browser` export condition).
