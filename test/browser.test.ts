@@ -5,46 +5,22 @@
  * tolerance). Under CI the test fails when Chromium is missing.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { loadVae, samplePrior } from '@vaekit/runtime';
-import { ROOT, tempDir, trainedBundle } from './helpers.js';
+import { tempDir, trainedBundle } from './helpers.js';
+// @ts-expect-error plain .mjs fixture without types
+import { CHROMIUM_PATH, launchChromium } from './fixtures/chromium.mjs';
+// @ts-expect-error plain .mjs fixture without types
+import { serveDemo as serve } from './fixtures/serve-demo.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
-/** Chromium flags: no network side traffic, and software WebGL/WebGPU (SwiftShader) on machines without a GPU. */
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--use-angle=swiftshader',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-];
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const BACKENDS = ['wasm', 'webgl', 'webgpu'] as const;
-const haveChromium = existsSync(CHROMIUM);
-
-/** Starts `vaekit serve-demo BUNDLE --port 0` and resolves with its URL. */
-function serve(bundleDir: string): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'packages', 'cli', 'dist', 'main.js'), 'serve-demo', bundleDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
-      if (m) resolve({ url: m[1]!, proc });
-    });
-    proc.stderr!.on('data', (d) => (out += String(d)));
-    proc.once('exit', (code) => reject(new Error(`serve-demo exited ${code}: ${out}`)));
-  });
-}
+const haveChromium = existsSync(CHROMIUM_PATH);
 
 async function open(page: Page, url: string, backend: string): Promise<string> {
   await page.goto(`${url}?backend=${backend}&autoload=1`);
@@ -58,7 +34,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
 
   before(async () => {
     if (!haveChromium) return;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -67,8 +43,8 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
 
   it('Chromium is installed (required under CI)', (t) => {
     if (!haveChromium) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM}: install it with apt-get install -y chromium (the browser tests are required under CI).`);
-      t.skip(`Chromium not found at ${CHROMIUM}; apt-get install -y chromium`);
+      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM_PATH}: install it with apt-get install -y chromium (the browser tests are required under CI).`);
+      t.skip(`Chromium not found at ${CHROMIUM_PATH}; apt-get install -y chromium`);
     }
   });
 
