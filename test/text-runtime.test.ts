@@ -205,6 +205,9 @@ test('CLI: generate, encode, reconstruct and interpolate on a text bundle', () =
   const noSentence = vaekit(['reconstruct', dir]);
   assert.equal(noSentence.code, 2);
   assert.match(noSentence.stderr, /text bundle: give the sentence/);
+  const notBundle = vaekit(['serve-demo', path.dirname(dir), '--port', '0']);
+  assert.equal(notBundle.code, 2);
+  assert.match(notBundle.stderr, /is not a bundle folder \(no manifest.json\)/);
   const wrongKind = vaekit(['sample', dir]);
   assert.equal(wrongKind.code, 2);
   assert.match(wrongKind.stderr, /is a text bundle; vaekit sample draws images/);

@@ -182,3 +182,15 @@ describe('decoding strategies', () => {
     assert.throws(() => resolveDecodingOptions({ seed: 1.5 }), /seed/);
   });
 });
+
+describe('topIndices', () => {
+  it('returns the k largest in descending order, ties by lowest index, like a full sort', async () => {
+    const { topIndices } = await import('./decoding.js');
+    const rng = createRng(4);
+    for (let trial = 0; trial < 50; trial++) {
+      const values = Array.from({ length: 200 }, () => Math.round(rng.normal() * 3));
+      const sorted = values.map((_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b);
+      for (const k of [1, 3, 8]) assert.deepEqual(topIndices(values, k), sorted.slice(0, k));
+    }
+  });
+});

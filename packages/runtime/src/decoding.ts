@@ -91,7 +91,7 @@ export function logSoftmax(logits: ArrayLike<number>, temperature = 1): Float64A
  * penalty above 1 always makes it less likely. Returns a new array.
  */
 export function applyRepetitionPenalty(logits: ArrayLike<number>, previous: Iterable<number>, penalty: number): Float32Array {
-  const out = Float32Array.from(logits);
+  const out = copy(logits);
   if (penalty === 1) return out;
   for (const t of new Set(previous)) {
     if (t < 0 || t >= out.length) continue;
@@ -103,10 +103,10 @@ export function applyRepetitionPenalty(logits: ArrayLike<number>, previous: Iter
 
 /** Keeps the `k` largest logits (ties at the boundary kept by lowest index) and sets the rest to -Infinity. */
 export function topKFilter(logits: ArrayLike<number>, k: number): Float32Array {
-  const out = Float32Array.from(logits);
+  const out = copy(logits);
   if (k <= 0 || k >= out.length) return out;
-  const order = sortedIndices(out);
-  for (let r = k; r < order.length; r++) out[order[r]!] = -Infinity;
+  const keep = new Set(topIndices(out, k));
+  for (let i = 0; i < out.length; i++) if (!keep.has(i)) out[i] = -Infinity;
   return out;
 }
 
@@ -116,7 +116,7 @@ export function topKFilter(logits: ArrayLike<number>, k: number): Float32Array {
  * token is always kept.
  */
 export function topPFilter(logits: ArrayLike<number>, p: number): Float32Array {
-  const out = Float32Array.from(logits);
+  const out = copy(logits);
   if (p >= 1) return out;
   const logp = logSoftmax(out);
   const order = sortedIndices(out);
@@ -130,6 +130,38 @@ export function topPFilter(logits: ArrayLike<number>, p: number): Float32Array {
   }
   for (let r = keep; r < order.length; r++) out[order[r]!] = -Infinity;
   return out;
+}
+
+/** A Float32Array copy (`slice` on typed arrays: `Float32Array.from` iterates and is much slower). */
+function copy(values: ArrayLike<number>): Float32Array {
+  return values instanceof Float32Array ? values.slice() : Float32Array.from(values);
+}
+
+/** log(sum(exp(logits))), stable, without allocating. */
+export function logSumExp(logits: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * The `k` indices of the largest values, in descending order (ties by ascending index), in one pass
+ * with a small sorted buffer: beam search and top-k need a handful out of a 10,000-word vocabulary.
+ */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (top.length === k && !(v > values[top[k - 1]!]!)) continue;
+    let pos = top.length;
+    while (pos > 0 && v > values[top[pos - 1]!]!) pos--;
+    top.splice(pos, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
 }
 
 /** Indices sorted by descending value, ties by ascending index (a stable, platform-independent order). */
@@ -167,12 +199,13 @@ export interface TokenChoice {
  * `logprob` is the token's log-probability under that final distribution.
  */
 export function chooseToken(logits: ArrayLike<number>, previous: readonly number[], options: ResolvedDecodingOptions, rng: Rng): TokenChoice {
-  let l = applyRepetitionPenalty(logits, previous, options.repetitionPenalty);
+  // Greedy is the hot path of batched generation: no copy unless a penalty applies, one pass for log Z.
+  let l: ArrayLike<number> = options.repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, previous, options.repetitionPenalty);
   if (options.strategy !== 'sample') {
     const token = argmax(l);
-    return { token, logprob: logSoftmax(l)[token]! };
+    return { token, logprob: l[token]! - logSumExp(l) };
   }
-  if (options.temperature !== 1) l = l.map((v) => v / options.temperature);
+  if (options.temperature !== 1) l = Float32Array.from(l, (v) => v / options.temperature);
   if (options.topK > 0) l = topKFilter(l, options.topK);
   if (options.topP < 1) l = topPFilter(l, options.topP);
   const logp = logSoftmax(l);
@@ -314,7 +347,7 @@ export async function beamSearch<S>(
     const candidates: Array<{ beam: number; token: number; logprob: number; total: number }> = [];
     beams.forEach((b, r) => {
       const logp = logSoftmax(applyRepetitionPenalty(out.logits[r]!, b.tokens, options.repetitionPenalty));
-      for (const token of sortedIndices(logp).slice(0, 2 * width)) {
+      for (const token of topIndices(logp, 2 * width)) {
         const lp = logp[token]!;
         if (lp === -Infinity) continue;
         candidates.push({ beam: r, token, logprob: lp, total: b.logprob + lp });
