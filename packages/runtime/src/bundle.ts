@@ -2,9 +2,9 @@
  * The vaekit bundle format: the contract between the exporter (which writes bundles) and the runtime
  * (which loads them). This module is platform-neutral: no onnxruntime, no `fs`, no tfjs.
  *
- * A bundle is a folder that a browser can fetch file by file: `manifest.json`, then for the image kind
- * `encoder.onnx`, `decoder.onnx`; for the text kind `encoder.onnx`, `decoder_init.onnx`,
- * `decoder_step.onnx` and `tokenizer.json` (docs/text-model.md).
+ * A bundle is a folder that a browser can fetch file by file: `manifest.json`, `encoder.onnx`,
+ * `decoder.onnx` (image kind) or `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`,
+ * `tokenizer.json` (text kind).
  */
 
 /** The only manifest format version this runtime reads. */
@@ -42,7 +42,10 @@ export interface FileRecord {
 export interface ParityReport {
   batch: number;
   tolerance: number;
+  /** Worst over the runtimes checked. */
   maxAbsError: Record<string, number>;
+  /** Per ONNX Runtime build (`node`, `wasm`) when more than onnxruntime-node was checked. */
+  runtimes?: Record<string, Record<string, number>>;
 }
 
 /** Shape of the images an image bundle encodes and decodes (row-major, HWC flattened). */
@@ -64,25 +67,76 @@ export interface TrainingSummary {
   [key: string]: unknown;
 }
 
-/** Special token ids of a text bundle (the tokenizer contract fixes them; the manifest repeats them). */
-export interface SpecialTokenIds {
-  pad: number;
-  unk: number;
-  bos: number;
-  eos: number;
+/** The text model's recurrent cell; `lstm` adds a cell state `c` next to `h`. */
+export type TextCell = 'gru' | 'lstm';
+
+/** What a text bundle's graphs and tokenizer need besides the graph interfaces (docs/text-model.md). */
+export interface TextSpec {
+  cell: TextCell;
+  vocabSize: number;
+  embeddingSize: number;
+  hiddenSize: number;
+  /** Most sentence tokens the model was trained on (the padded length is `maxLength + 1`). */
+  maxLength: number;
+  /** Names of the recurrent state tensors, in graph order: `["h"]` (GRU) or `["h", "c"]` (LSTM). */
+  stateNames: string[];
+  /** Fixed special token ids. */
+  specialTokens: { pad: number; unk: number; bos: number; eos: number };
+  /** Bundle-relative path of the Hugging Face WordLevel `tokenizer.json`. */
+  tokenizer: string;
+  /** Lower-case hex sha256 of the vocabulary (tokens joined by newlines in id order). */
+  vocabularySha256?: string;
 }
 
-/** What a text bundle's graphs were built for (see docs/text-model.md). */
-export interface TextSpec {
-  /** Recurrent cell of the decoder: an LSTM carries a cell state `c` besides `h`. */
-  cell: 'gru' | 'lstm';
-  vocabSize: number;
-  hiddenSize: number;
-  /** Most words in a sentence the model was trained on (the padded length is `maxLength + 1`). */
-  maxLength: number;
-  /** Bundle-relative path of the Hugging Face tokenizers JSON (a WordLevel model). */
-  tokenizer: string;
-  specialTokens: SpecialTokenIds;
+/**
+ * One exported variant's quality report (fp16 / int8 weights, the WebGL profile): size and agreement
+ * with the fp32 export, so a user can pick the trade-off.
+ */
+export interface VariantReport {
+  profile: string;
+  dtype: string;
+  /** Total bytes of the ONNX graphs. */
+  bytes: number;
+  /** Total bytes of the same graphs in fp32. */
+  fp32Bytes?: number;
+  /** Max abs error of each graph output against the fp32 ONNX graphs on the same inputs. */
+  maxAbsErrorVsFp32?: Record<string, number>;
+  /** Held-out loss (per example, nats) with the fp32 graphs and with this variant. */
+  heldOutLoss?: { fp32: number; variant: number };
+  /** `heldOutLoss.variant - heldOutLoss.fp32`. */
+  heldOutLossDelta?: number;
+}
+
+/** Fields every bundle manifest has. */
+export interface BundleManifestBase {
+  format: 'vaekit-bundle';
+  formatVersion: number;
+  latentSize: number;
+  opset: number;
+  irVersion: number;
+  /** Export profile: `default` (all ONNX ops) or `webgl` (only ops onnxruntime-web's WebGL backend runs). */
+  profile: string;
+  /** Weight dtype variant: `fp32`, `fp16` or `int8`. */
+  dtype: string;
+  /** Every file of the bundle except the manifest itself, keyed by relative path. */
+  files: Record<string, FileRecord>;
+  producer: { name: string; version: string };
+  createdAt: string;
+  parity?: Record<string, ParityReport>;
+  /** Size and parity of this variant against fp32 (absent for fp32 itself). */
+  variant?: VariantReport;
+  training?: TrainingSummary;
+}
+
+/**
+ * Another build of the same model's graphs inside one bundle, for backends that cannot run the
+ * default ones, e.g. the `webgl` profile (no int64, no GRU/LSTM ops, dynamic dimensions written as 0).
+ * Its files (e.g. `webgl/encoder.onnx`) are listed in the manifest's `files` like the others.
+ */
+export interface BundleVariant<G> {
+  /** Export profile of these graphs, e.g. `webgl`. */
+  profile: string;
+  graphs: G;
 }
 
 /** The graphs of an image bundle. */
@@ -91,70 +145,46 @@ export interface ImageGraphs {
   decoder: GraphSpec;
 }
 
-/**
- * The graphs of a text bundle: `encoder` (`tokens[B,T]`, `lengths[B]` -> `mu`, `logvar`),
- * `decoderInit` (`z` -> `h` [, `c`]) and `decoderStep` (`token[B]`, `h` [, `c`], `z` -> `logits`,
- * `h_out` [, `c_out`]).
- */
+/** The graphs of a text bundle. */
 export interface TextGraphs {
   encoder: GraphSpec;
-  decoderInit: GraphSpec;
-  decoderStep: GraphSpec;
+  decoder_init: GraphSpec;
+  decoder_step: GraphSpec;
+}
+
+/** `manifest.json` of an image bundle: `encoder.onnx` (`x -> mu, logvar`) and `decoder.onnx` (`z -> logits`). */
+export interface ImageBundleManifest extends BundleManifestBase {
+  kind: 'image';
+  image: ImageSpec;
+  graphs: ImageGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<ImageGraphs>>;
 }
 
 /**
- * Another build of the same model's graphs for backends that cannot run the default ones, e.g. the
- * `webgl` profile (no int64, no GRU/LSTM ops). Its files are listed in the manifest's `files` too.
+ * `manifest.json` of a text bundle (docs/text-model.md): `encoder.onnx` (`tokens, lengths -> mu,
+ * logvar`), `decoder_init.onnx` (`z -> h[, c]`), `decoder_step.onnx` (`token, h[, c], z -> logits,
+ * h_out[, c_out]`) and `tokenizer.json`.
  */
-export interface BundleVariant<G> {
-  /** Export profile of these graphs, e.g. `webgl`. */
-  profile: string;
-  graphs: G;
-}
-
-interface ManifestBase<K extends string, G> {
-  format: 'vaekit-bundle';
-  formatVersion: number;
-  kind: K;
-  latentSize: number;
-  opset: number;
-  irVersion: number;
-  /** Export profile of `graphs`: `default` (all ONNX ops) or `webgl`. */
-  profile: string;
-  /** Weight dtype variant, `fp32` for now. */
-  dtype: string;
-  graphs: G;
-  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
-  variants?: Record<string, BundleVariant<G>>;
-  /** Every file of the bundle except the manifest itself, keyed by relative path. */
-  files: Record<string, FileRecord>;
-  producer: { name: string; version: string };
-  createdAt: string;
-  parity?: Record<string, ParityReport>;
-  training?: TrainingSummary;
-}
-
-/** `manifest.json` of an image bundle. */
-export interface ImageBundleManifest extends ManifestBase<'image', ImageGraphs> {
-  image: ImageSpec;
-}
-
-/** `manifest.json` of a text bundle. */
-export interface TextBundleManifest extends ManifestBase<'text', TextGraphs> {
+export interface TextBundleManifest extends BundleManifestBase {
+  kind: 'text';
   text: TextSpec;
+  graphs: TextGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<TextGraphs>>;
 }
 
-/** `manifest.json` of a bundle, by `kind`. */
+/** `manifest.json` of a bundle, by kind. */
 export type BundleManifest = ImageBundleManifest | TextBundleManifest;
 
-/** Model kinds a bundle may hold. */
+/** The model kinds a bundle can hold. */
 export const BUNDLE_KINDS = ['image', 'text'] as const;
 
-/** Graph keys of each kind, in loading order. */
-export const GRAPH_KEYS = {
+/** The graph names each bundle kind must have. */
+export const GRAPH_NAMES = {
   image: ['encoder', 'decoder'],
-  text: ['encoder', 'decoderInit', 'decoderStep'],
-} as const;
+  text: ['encoder', 'decoder_init', 'decoder_step'],
+} as const satisfies Record<BundleManifest['kind'], readonly string[]>;
 
 import { BundleError } from './errors.js';
 
@@ -200,9 +230,9 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
   });
 }
 
-function checkGraphs(where: string, graphs: unknown, keys: readonly string[], files: Record<string, unknown>): void {
+function checkGraphs(where: string, graphs: unknown, names: readonly string[], files: Record<string, unknown>): void {
   if (!isRecord(graphs)) throw new BundleError(`manifest.json: ${where} is missing.`);
-  for (const name of keys) {
+  for (const name of names) {
     const g = graphs[name];
     if (!isRecord(g) || typeof g.file !== 'string') {
       throw new BundleError(`manifest.json: ${where}.${name} must name its file.`);
@@ -213,25 +243,6 @@ function checkGraphs(where: string, graphs: unknown, keys: readonly string[], fi
     }
     checkTensorSpecs(`${where}.${name}.inputs`, g.inputs);
     checkTensorSpecs(`${where}.${name}.outputs`, g.outputs);
-  }
-}
-
-function checkTextSpec(text: unknown, files: Record<string, unknown>): void {
-  if (!isRecord(text)) throw new BundleError('manifest.json: a text bundle needs a "text" section.');
-  if (text.cell !== 'gru' && text.cell !== 'lstm') {
-    throw new BundleError(`manifest.json: text.cell is ${JSON.stringify(text.cell)}. Should be one of: gru, lstm.`);
-  }
-  for (const key of ['vocabSize', 'hiddenSize', 'maxLength'] as const) {
-    if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
-  }
-  if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
-  assertSafeBundlePath(text.tokenizer);
-  if (!(text.tokenizer in files)) {
-    throw new BundleError(`manifest.json: text.tokenizer "${text.tokenizer}" has no entry in files (no sha256 to verify).`);
-  }
-  const sp = text.specialTokens;
-  if (!isRecord(sp) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(sp[k]) && (sp[k] as number) >= 0)) {
-    throw new BundleError('manifest.json: text.specialTokens must give the ids of pad, unk, bos and eos.');
   }
 }
 
@@ -252,10 +263,11 @@ export function parseManifest(json: unknown): BundleManifest {
   if (json.kind !== 'image' && json.kind !== 'text') {
     throw new BundleError(`manifest.json: kind ${JSON.stringify(json.kind)} is not supported. Should be one of: ${BUNDLE_KINDS.join(', ')}.`);
   }
+  const kind = json.kind;
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
   }
-  if (json.kind === 'image') {
+  if (kind === 'image') {
     const image = json.image;
     if (
       !isRecord(image) ||
@@ -263,6 +275,27 @@ export function parseManifest(json: unknown): BundleManifest {
     ) {
       throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
     }
+  } else {
+    const text = json.text;
+    if (!isRecord(text)) throw new BundleError('manifest.json: text is missing.');
+    if (text.cell !== 'gru' && text.cell !== 'lstm') {
+      throw new BundleError(`manifest.json: text.cell is ${JSON.stringify(text.cell)}. Should be one of: gru, lstm.`);
+    }
+    for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'maxLength'] as const) {
+      if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) {
+        throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
+      }
+    }
+    const wantStates = text.cell === 'lstm' ? ['h', 'c'] : ['h'];
+    if (!Array.isArray(text.stateNames) || text.stateNames.join(',') !== wantStates.join(',')) {
+      throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${text.cell} model.`);
+    }
+    const special = text.specialTokens;
+    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
+      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
+    }
+    if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
+    assertSafeBundlePath(text.tokenizer);
   }
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');
   if (!isRecord(json.files)) throw new BundleError('manifest.json: files is missing.');
@@ -272,15 +305,17 @@ export function parseManifest(json: unknown): BundleManifest {
       throw new BundleError(`manifest.json: files[${JSON.stringify(rel)}] needs a lower-case hex sha256.`);
     }
   }
-  if (json.kind === 'text') checkTextSpec(json.text, json.files);
-  checkGraphs('graphs', json.graphs, GRAPH_KEYS[json.kind], json.files);
+  if (kind === 'text' && !((json.text as { tokenizer: string }).tokenizer in json.files)) {
+    throw new BundleError('manifest.json: text.tokenizer has no entry in files (no sha256 to verify).');
+  }
+  checkGraphs('graphs', json.graphs, GRAPH_NAMES[kind], json.files);
   if (json.variants !== undefined) {
     if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
     for (const [profile, v] of Object.entries(json.variants)) {
       if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
         throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
       }
-      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_KEYS[json.kind], json.files);
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_NAMES[kind], json.files);
     }
   }
   return json as unknown as BundleManifest;

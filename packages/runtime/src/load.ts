@@ -1,5 +1,5 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
-import { GRAPH_KEYS, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from './bundle.js';
+import { GRAPH_NAMES, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from './bundle.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError } from './errors.js';
 import { createImageVae } from './image-vae.js';
@@ -101,7 +101,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     const { profile, graphs } = pickVariant(manifest, backend);
     const sessions: Record<string, GraphSession> = {};
     try {
-      for (const key of GRAPH_KEYS[manifest.kind]) {
+      for (const key of GRAPH_NAMES[manifest.kind]) {
         const spec = graphs[key]!;
         sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
       }
@@ -119,8 +119,8 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     }
     return createTextVae(manifest, backend, profile, tokenizer!, {
       encoder: sessions.encoder!,
-      decoderInit: sessions.decoderInit!,
-      decoderStep: sessions.decoderStep!,
+      decoder_init: sessions.decoder_init!,
+      decoder_step: sessions.decoder_step!,
     }, graphs);
   }
   throw lastError;

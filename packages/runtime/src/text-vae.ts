@@ -38,8 +38,8 @@ interface DecoderState {
 /** The three sessions of a text bundle. */
 export interface TextSessions {
   encoder: GraphSession;
-  decoderInit: GraphSession;
-  decoderStep: GraphSession;
+  decoder_init: GraphSession;
+  decoder_step: GraphSession;
 }
 
 function rows(data: Float32Array, n: number): Float32Array[] {
@@ -118,8 +118,8 @@ class OnnxTextVae implements TextVae {
   }
 
   private async initialStates(z: Float32Array[]): Promise<DecoderState[]> {
-    const spec = this.graphs.decoderInit!;
-    const out = await this.sessions.decoderInit.run({ z: { data: pack(z), dims: [z.length, this.latentSize] } });
+    const spec = this.graphs.decoder_init!;
+    const out = await this.sessions.decoder_init.run({ z: { data: pack(z), dims: [z.length, this.latentSize] } });
     const h = rows(output(out, 'h', spec.file), z.length);
     const c = this.lstm ? rows(output(out, 'c', spec.file), z.length) : undefined;
     return z.map((zi, i) => ({ h: h[i]!, ...(c ? { c: c[i]! } : {}), z: zi }));
@@ -135,8 +135,8 @@ class OnnxTextVae implements TextVae {
       z: { data: pack(states.map((s) => s.z)), dims: [n, this.latentSize] },
     };
     if (this.lstm) feeds.c = { data: pack(states.map((s) => s.c!)), dims: [n, H] };
-    const spec = this.graphs.decoderStep!;
-    const out = await this.sessions.decoderStep.run(feeds);
+    const spec = this.graphs.decoder_step!;
+    const out = await this.sessions.decoder_step.run(feeds);
     const logits = rows(output(out, 'logits', spec.file), n);
     const h = rows(output(out, 'h_out', spec.file), n);
     const c = this.lstm ? rows(output(out, 'c_out', spec.file), n) : undefined;
