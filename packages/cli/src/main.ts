@@ -5,8 +5,9 @@ import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
-import { registerEncode, registerGenerate, registerInterpolate } from './commands/text.js';
+import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
 import { registerServeDemo } from './commands/serve-demo.js';
+import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
@@ -18,8 +19,9 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
+registerTrainText(registerTrain(program));
 for (const register of [
-  registerTrain,
+  registerEval,
   registerExport,
   registerSample,
   registerReconstruct,
@@ -32,7 +34,11 @@ for (const register of [
 ]) {
   register(program);
 }
-for (const cmd of program.commands) cmd.exitOverride();
+const overrideExits = (cmd: Command): void => {
+  cmd.exitOverride();
+  cmd.commands.forEach(overrideExits);
+};
+overrideExits(program);
 
 try {
   await program.parseAsync(process.argv);

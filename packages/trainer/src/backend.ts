@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TrainerError } from './errors.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
+import { registerWasmUnsortedSegmentSum } from './kernels/wasm-segment-sum.js';
 
 /** Backend names accepted by {@link initBackend}. `node` is tfjs-node (libtensorflow). */
 export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
@@ -120,6 +121,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     const failure = await tryWasm();
     if (!failure) {
       registerWasmConv2DBackpropFilter();
+      registerWasmUnsortedSegmentSum();
       const kernels = bridgeMissingWasmKernels();
       notes.push(`WASM backend, ${kernels.length} missing kernels served by the CPU implementation`);
       return { name: 'wasm', note: notes.join('; '), bridgedKernels: kernels };

@@ -40,3 +40,37 @@ export interface ElboTerms {
 export function vaeLoss(terms: ElboTerms, beta: number): tf.Scalar {
   return tf.tidy(() => tf.mean(terms.reconstruction.add(terms.kl.mul(beta))) as tf.Scalar);
 }
+
+/**
+ * Token cross-entropy of a sentence decoder, summed over the real positions of each sentence: for
+ * logits `[B,T,V]`, integer targets `[B,T]` and a 0/1 mask `[B,T]` (1 on words and `<eos>`), returns
+ * `sum_t mask[b,t] * -log softmax(logits[b,t])[target[b,t]]`, shape `[B]`.
+ */
+export function tokenCrossEntropy(logits: tf.Tensor3D, target: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [b, t, v] = logits.shape;
+    const flat = logits.reshape([b * t, v]) as tf.Tensor2D;
+    // log-sum-exp minus the target logit; a one-hot product keeps the gradient a dense multiply
+    // (a gather's gradient needs UnsortedSegmentSum, which WASM lacks).
+    const picked = flat.mul(tf.oneHot(target.reshape([b * t]) as tf.Tensor1D, v)).sum(1);
+    const nll = tf.logSumExp(flat, 1).sub(picked);
+    return nll.reshape([b, t]).mul(mask).sum(1);
+  }) as tf.Tensor1D;
+}
+
+/** KL(N(mu, exp(logvar)) || N(0, I)) per example and latent dimension, shape `[B, Z]`. */
+export function gaussianKlPerDim(mu: tf.Tensor2D, logvar: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.mul(-0.5, tf.add(1, logvar).sub(tf.square(mu)).sub(tf.exp(logvar)))) as tf.Tensor2D;
+}
+
+/**
+ * The KL term with free bits (Kingma et al. 2016): the batch-averaged KL of each latent dimension is
+ * floored at `lambda` nats, so dimensions below the floor get no gradient pushing them further down.
+ * Returns the scalar `sum_d max(lambda, mean_b KL[b,d])`; with `lambda` 0 it is the plain mean KL.
+ */
+export function freeBitsKl(klPerDim: tf.Tensor2D, lambda: number): tf.Scalar {
+  return tf.tidy(() => {
+    const perDim = klPerDim.mean(0);
+    return (lambda > 0 ? tf.maximum(perDim, lambda) : perDim).sum() as tf.Scalar;
+  });
+}

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadVae, type ImageVae, type BackendName, type DecodingOptions } from '@vaekit/runtime';
 import { UsageError } from '../errors.js';
-import { printGenerations } from './text.js';
+import { printGenerations } from './generate.js';
 import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
 import { intIn, numberIn, oneOf, positiveInt } from '../options.js';
 import { printJson, writeOutput } from '../output.js';
