@@ -92,6 +92,19 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
     await page.close();
   });
 
+  it('a backend list falls back past backends that cannot run the bundle (LSTM on WebGPU, no webgl variant) and says which it used', async (t) => {
+    if (!browser) return t.skip('no Chromium');
+    const dir = path.join(tempDir(), 'toy-lstm');
+    await writeToyTextBundle(dir, { cell: 'lstm', seed: 2 });
+    const { url, proc } = await serve(dir);
+    servers.push(proc);
+    const page = await browser.newPage();
+    assert.match(await open(page, url, 'webgpu,webgl,wasm'), /text bundle on wasm \(graphs: default/, 'no webgl variant: WebGL is skipped too');
+    assert.match(await open(page, url, 'webgpu,wasm'), /text bundle on wasm \(graphs: default/);
+    assert.match(await open(page, url, 'webgpu'), /load failed: This bundle cannot run on webgpu: onnxruntime-web's WebGPU LSTM kernel gives wrong results/);
+    await page.close();
+  });
+
   it('image bundle: decoded images match Node within 1e-4 on wasm and webgpu; the page draws a grid and a strip', async (t) => {
     if (!browser) return t.skip('no Chromium');
     const { bundleDir } = trainedBundle('dense');

@@ -131,6 +131,10 @@ const demo = {
 
 const params = new URLSearchParams(location.search);
 const requested = params.get('backend');
-if (requested) ($<HTMLSelectElement>('backend')).value = requested;
+if (requested) {
+  const select = $<HTMLSelectElement>('backend');
+  if (![...select.options].some((o) => o.value === requested)) select.add(new Option(requested.split(',').join(', then '), requested));
+  select.value = requested;
+}
 if (params.has('autoload')) await run('load', load);
 demo.ready = true;

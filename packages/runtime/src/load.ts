@@ -31,13 +31,34 @@ export function pickVariant(manifest: BundleManifest, backend: BackendName): { p
   return { profile: manifest.profile, graphs: manifest.graphs as unknown as Record<string, GraphSpec> };
 }
 
+/**
+ * Why `backend` must not run these graphs although ONNX Runtime would load them, or undefined.
+ * onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already
+ * differs from WASM and onnxruntime-node; GRU is right), so text bundles with an LSTM cell do not
+ * run on WebGPU unless the graphs are a lowered (`webgl` profile) build without the LSTM op. The
+ * WebGL backend loads default graphs but then rejects every input (it reads symbolic dimensions as
+ * null) and lacks int64, GRU and LSTM, so it needs `webgl`-profile graphs.
+ */
+export function unsuitableBackend(manifest: BundleManifest, backend: BackendName, profile: string): string | undefined {
+  if (backend === 'webgl' && profile !== 'webgl') {
+    return "the bundle has no webgl-profile graphs, which onnxruntime-web's WebGL backend needs (export with the webgl profile)";
+  }
+  if (backend === 'webgpu' && manifest.kind === 'text' && manifest.text.cell === 'lstm' && profile !== 'webgl') {
+    return "onnxruntime-web's WebGPU LSTM kernel gives wrong results (version 1.30); use wasm, or a fallback list such as ['webgpu', 'wasm']";
+  }
+  return undefined;
+}
+
+/** A graph the chosen backend cannot run: the next backend of a fallback list may. */
+class BackendLoadError extends BundleError {}
+
 async function openGraph(spec: GraphSpec, bytes: Uint8Array, engine: Engine, backend: BackendName, options: LoadOptions): Promise<GraphSession> {
   options.onProgress?.({ stage: 'session', file: spec.file, backend });
   let session: GraphSession;
   try {
     session = await engine.createSession(bytes, backend, options);
   } catch (err) {
-    throw new BundleError(`${spec.file} could not be loaded by ONNX Runtime (${backend}): ${String((err as Error)?.message ?? err).split('\n')[0]}`);
+    throw new BackendLoadError(`${spec.file} could not be loaded by ONNX Runtime (${backend}): ${String((err as Error)?.message ?? err).split('\n')[0]}`);
   }
   const want = (names: string[], have: readonly string[], what: string) => {
     const missing = names.filter((n) => !have.includes(n));
@@ -101,6 +122,8 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     const { profile, graphs } = pickVariant(manifest, backend);
     const sessions: Record<string, GraphSession> = {};
     try {
+      const unsuitable = unsuitableBackend(manifest, backend, profile);
+      if (unsuitable) throw new BackendLoadError(`This bundle cannot run on ${backend}: ${unsuitable}.`);
       for (const key of GRAPH_NAMES[manifest.kind]) {
         const spec = graphs[key]!;
         sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
@@ -109,7 +132,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
       await Promise.all(Object.values(sessions).map((s) => s.release()));
       // A tampered or missing file fails the same way on every backend: do not try the others.
       const message = (err as Error).message ?? String(err);
-      if (!/could not be loaded by ONNX Runtime/.test(message) || attempt === backends.length - 1) throw err;
+      if (!(err instanceof BackendLoadError) || attempt === backends.length - 1) throw err;
       lastError = err;
       options.onProgress?.({ stage: 'fallback', file: MANIFEST_FILE, backend: backends[attempt + 1]!, message });
       continue;
