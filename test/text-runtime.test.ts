@@ -127,6 +127,7 @@ test('reconstruct, interpolate and sample', async () => {
   assert.equal(path5.length, 5);
   assert.equal(path5[0]!.text, r1!.text);
   assert.equal(path5[4]!.text, r2!.text);
+  assert.deepEqual((await vae.interpolate(s1, s2, 5)).map((g) => g.text), (await vae.interpolate(s1, s2, { steps: 5 })).map((g) => g.text));
   // Encoding does not depend on the other sentences of the batch (padding is ignored).
   const alone = await vae.encode([s2]);
   alone.mu[0]!.forEach((v, i) => assert.ok(Math.abs(v - mu[1]![i]!) < 1e-6));

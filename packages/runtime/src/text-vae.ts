@@ -211,8 +211,8 @@ class OnnxTextVae implements TextVae {
     return this.generate({ ...options, z: mu });
   }
 
-  async interpolate(a: string, b: string, options: InterpolateOptions & DecodingOptions = {}): Promise<Generation[]> {
-    const { steps, method, ...decoding } = options;
+  async interpolate(a: string, b: string, options: number | (InterpolateOptions & DecodingOptions) = {}): Promise<Generation[]> {
+    const { steps, method, ...decoding } = typeof options === 'number' ? { steps: options } : options;
     const { mu } = await this.encode([a, b]);
     return this.generate({ ...decoding, z: interpolateLatent(mu[0]!, mu[1]!, steps ?? 5, method ?? 'linear') });
   }

@@ -158,8 +158,11 @@ export interface TextVae {
   sample(n: number, options?: TextSampleOptions): Promise<Generation[]>;
   /** Decodes each sentence's posterior mean. */
   reconstruct(sentences: string | string[], options?: DecodingOptions): Promise<Generation[]>;
-  /** Encodes both sentences and generates from `steps` points between their posterior means. */
-  interpolate(a: string, b: string, options?: InterpolateOptions & DecodingOptions): Promise<Generation[]>;
+  /**
+   * Encodes both sentences and generates from `steps` points (default 5) between their posterior
+   * means; `options` may be just the number of steps.
+   */
+  interpolate(a: string, b: string, options?: number | (InterpolateOptions & DecodingOptions)): Promise<Generation[]>;
   /** Releases the ONNX Runtime sessions. Further calls throw. */
   dispose(): Promise<void>;
 }
