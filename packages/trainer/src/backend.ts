@@ -8,6 +8,9 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TrainerError } from './errors.js';
+import { NATIVE_WASM_KERNELS, loadNative, registerNativeWasmKernels } from './kernels/native.js';
+import { installNativeAdam } from './kernels/native-adam.js';
+import { installNativeRnn } from './kernels/native-rnn.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
 import { registerWasmUnsortedSegmentSum } from './kernels/wasm-segment-sum.js';
 
@@ -24,6 +27,20 @@ export interface BackendInfo {
   note: string;
   /** Kernels the WASM backend lacked that now run through the CPU backend's implementation. */
   bridgedKernels: string[];
+  /**
+   * The native kernel library in use (`avx512, 2 threads: BatchMatMul, ...`), or undefined when training
+   * runs on tfjs' own kernels (then `note` says why).
+   */
+  native?: string;
+}
+
+/** Options of {@link initBackend}. */
+export interface BackendOptions {
+  /**
+   * Use vaekit's native kernels on the WASM backend when they are built (default true; the environment
+   * variable `VAEKIT_NATIVE=0` also turns them off).
+   */
+  native?: boolean;
 }
 
 const require = createRequire(import.meta.url);
@@ -109,7 +126,7 @@ async function tryWasm(): Promise<string | undefined> {
  * Activates a tfjs backend. `auto` tries tfjs-node, then WASM, then CPU; a named backend that cannot
  * start throws {@link TrainerError}.
  */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function initBackend(choice: BackendChoice = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
   const notes: string[] = [];
   if (choice === 'auto' || choice === 'node') {
     const failure = await tryNode();
@@ -121,10 +138,24 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     const failure = await tryWasm();
     if (!failure) {
       registerWasmConv2DBackpropFilter();
+      let native: string | undefined;
+      if (options.native !== false) {
+        const { addon, failure } = loadNative();
+        if (addon) {
+          registerNativeWasmKernels(addon);
+          installNativeRnn(addon);
+          installNativeAdam(addon);
+          native = `${addon.simd()}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}`;
+          notes.push(`native kernels (${native})`);
+        } else {
+          notes.push(`native kernels ${failure}; using tfjs' WASM kernels (several times slower)`);
+        }
+      }
+      // Without the native library, the JavaScript one (it no-ops when a native one is registered).
       registerWasmUnsortedSegmentSum();
       const kernels = bridgeMissingWasmKernels();
       notes.push(`WASM backend, ${kernels.length} missing kernels served by the CPU implementation`);
-      return { name: 'wasm', note: notes.join('; '), bridgedKernels: kernels };
+      return { name: 'wasm', note: notes.join('; '), bridgedKernels: kernels, ...(native ? { native } : {}) };
     }
     if (choice === 'wasm') throw new TrainerError(`Backend "wasm" unavailable: ${failure}.`, false);
     notes.push(failure);

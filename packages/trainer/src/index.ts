@@ -2,7 +2,15 @@
  * @vaekit/trainer: trains variational autoencoders with TensorFlow.js and writes run folders that the
  * exporter turns into ONNX bundles.
  */
-export { BACKEND_CHOICES, ensureBackend, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo } from './backend.js';
+export {
+  BACKEND_CHOICES,
+  ensureBackend,
+  initBackend,
+  parseBackendChoice,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendOptions,
+} from './backend.js';
 export {
   CONFIG_FILE,
   LATEST_FILE,
@@ -20,6 +28,8 @@ export { CheckpointError, DataError, TrainerError } from './errors.js';
 export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
 export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 export { buildImageVae, type VaeModels } from './models/image.js';
+export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
+export { setNativeThreads } from './kernels/native.js';
 export {
   elboTerms,
   evaluateImageVae,

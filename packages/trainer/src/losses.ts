@@ -3,6 +3,7 @@
  * (shape [B]); the caller averages over the batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
 
 /**
  * Negative log-likelihood of `x` (values in [0, 1]) under Bernoulli(sigmoid(logits)), summed over the
@@ -49,11 +50,7 @@ export function vaeLoss(terms: ElboTerms, beta: number): tf.Scalar {
 export function tokenCrossEntropy(logits: tf.Tensor3D, target: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const [b, t, v] = logits.shape;
-    const flat = logits.reshape([b * t, v]) as tf.Tensor2D;
-    // log-sum-exp minus the target logit; a one-hot product keeps the gradient a dense multiply
-    // (a gather's gradient needs UnsortedSegmentSum, which WASM lacks).
-    const picked = flat.mul(tf.oneHot(target.reshape([b * t]) as tf.Tensor1D, v)).sum(1);
-    const nll = tf.logSumExp(flat, 1).sub(picked);
+    const nll = sparseSoftmaxCrossEntropy(logits.reshape([b * t, v]) as tf.Tensor2D, target.reshape([b * t]) as tf.Tensor1D);
     return nll.reshape([b, t]).mul(mask).sum(1);
   }) as tf.Tensor1D;
 }

@@ -227,7 +227,9 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
       const noise = config.seed * 100_003 + step * 101;
       if (aggressive) {
         // He et al. (2019): update the encoder alone on fresh batches until its loss stops improving
-        // (compared over windows of 5 updates), at most aggressiveMaxSteps times; then the decoder.
+        // (summed over windows of a fifth of the cap, as their 15-of-100), at most aggressiveMaxSteps
+        // times; then the decoder once on the batch.
+        const windowSize = Math.max(1, Math.ceil(config.aggressiveMaxSteps / 5));
         let previous = Infinity;
         let window = 0;
         let burnRows = rows;
@@ -236,7 +238,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks): Promise<TextT
           assertFinite(r.loss, epoch, b + 1);
           encoderSteps++;
           window += r.loss;
-          if (sub % 5 === 0) {
+          if (sub % windowSize === 0) {
             if (window >= previous) break;
             previous = window;
             window = 0;

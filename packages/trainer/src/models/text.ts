@@ -68,20 +68,22 @@ export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): Va
 }
 
 /**
- * tfjs warns, every time a model is built or serialized, that `initialState` is a "non-serializable
- * keyword argument", although the state tensors are serialized as inbound nodes and the model reloads
- * exactly (tested in models/text.test.ts). Drop exactly that message, once for the process, so it does
- * not reach users' terminals on every checkpoint and export; every other warning passes through.
+ * Two tfjs warnings that say nothing actionable to a vaekit user are dropped, once for the process:
+ * that `initialState` is a "non-serializable keyword argument" (printed on every checkpoint and export,
+ * although the state tensors are serialized as inbound nodes and the model reloads exactly, tested in
+ * models/text.test.ts), and that the orthogonal initializer of the recurrent kernels "may be slow"
+ * (it runs once, at model creation). Every other warning passes through.
  */
-function silenceInitialStateWarning(): void {
+function silenceTfjsNoise(): void {
   const marker = Symbol.for('vaekit.silencedInitialStateWarning');
   const holder = console as unknown as Record<symbol, boolean>;
   if (holder[marker]) return;
   holder[marker] = true;
   const warn = console.warn.bind(console);
   console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('non-serializable keyword arguments')) return;
+    const text = typeof args[0] === 'string' ? args[0] : '';
+    if (text.includes('non-serializable keyword arguments') || text.startsWith('Orthogonal initializer is being called')) return;
     warn(...args);
   };
 }
-silenceInitialStateWarning();
+silenceTfjsNoise();

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// One vaekit training backend for `npm run bench -- train`, driven by bench/train.mjs over stdin/stdout
+// (one JSON object per line) so that its steps interleave with the other backends and the PyTorch peer.
+// Usage: node bench/lib/train-worker.mjs <backend> where backend is wasm (default path, native kernels
+// when built), wasm-plain (tfjs' own WASM kernels only) or cpu (pure-JS).
+import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { buildImageVae, defaultImageConfig, elboTerms, initBackend, setNativeThreads, vaeLoss } from '@vaekit/trainer';
+import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
+
+const which = process.argv[2] ?? 'wasm';
+const info = await initBackend(which === 'cpu' ? 'cpu' : 'wasm', { native: which !== 'wasm-plain' });
+
+function denseStep() {
+  const config = defaultImageConfig({ arch: 'dense' });
+  const { encoder, decoder } = buildImageVae(config);
+  const optimizer = tf.train.adam(config.learningRate);
+  const b = config.batchSize;
+  const x = tf.tensor2d(Float32Array.from({ length: b * 784 }, (_, i) => ((i * 7919) % 1000) / 1000), [b, 784]);
+  const eps = tf.randomNormal([b, config.latent], 0, 1, 'float32', 1);
+  return async () => {
+    const loss = optimizer.minimize(() => vaeLoss(elboTerms(encoder, decoder, x, eps, true), config.beta), true);
+    const value = (await loss.data())[0];
+    loss.dispose();
+    return value;
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function timed(step, n) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+const steps = {};
+const threads = {};
+async function handle(msg) {
+  if (msg.cmd === 'info') return { backend: info.name, note: info.note, native: info.native ?? null, tfjs: tf.version.tfjs };
+  if (msg.cmd === 'setup') {
+    const step = (steps[msg.config] = msg.config === 'dense' ? denseStep() : buildTextStep(TEXT_CONFIG));
+    const t0 = performance.now();
+    const loss = await step();
+    const first = performance.now() - t0;
+    // Like the PyTorch peer: the fastest thread setting of the native kernels for this model.
+    const trial = {};
+    if (info.native) {
+      const n = msg.config === 'dense' ? 5 : 2;
+      for (const t of [...new Set([1, os.cpus().length])]) {
+        setNativeThreads(t);
+        await timed(step, 1);
+        trial[t] = median(await timed(step, n));
+      }
+      threads[msg.config] = Number(Object.entries(trial).sort((a, b) => a[1] - b[1])[0][0]);
+    }
+    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial };
+  }
+  if (msg.cmd === 'peak') {
+    if (!info.native) return {};
+    // The native sgemm's rate on a square 1024 product (best thread setting), next to torch's.
+    const a = tf.randomNormal([1024, 1024]);
+    const b = tf.randomNormal([1024, 1024]);
+    let best = 0;
+    for (const t of [...new Set([1, os.cpus().length])]) {
+      setNativeThreads(t);
+      const ms = median(await timed(async () => { const c = tf.matMul(a, b); await c.data(); c.dispose(); }, 7));
+      best = Math.max(best, (2 * 1024 ** 3) / ms / 1e6);
+    }
+    tf.dispose([a, b]);
+    return { vaekit_native_mm_1024_gflops: +best.toFixed(1) };
+  }
+  if (msg.cmd === 'steps') {
+    if (threads[msg.config]) setNativeThreads(threads[msg.config]);
+    const times = [];
+    let loss;
+    for (let i = 0; i < msg.n; i++) {
+      const t0 = performance.now();
+      loss = await steps[msg.config]();
+      times.push(performance.now() - t0);
+    }
+    return { times, loss, tensors: tf.memory().numTensors };
+  }
+  throw new Error(`unknown command ${msg.cmd}`);
+}
+
+for await (const line of createInterface({ input: process.stdin })) {
+  if (!line.trim()) continue;
+  let reply;
+  try {
+    reply = await handle(JSON.parse(line));
+  } catch (err) {
+    reply = { error: String(err?.stack ?? err) };
+  }
+  process.stdout.write(JSON.stringify(reply) + '\n');
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""PyTorch peer for `npm run bench -- train`: the same two models, shapes, loss and optimizer as vaekit's
+training step, timed on CPU. Run with Debian's python3-torch (`/usr/bin/python3`).
+
+It is driven by bench/train.mjs over stdin/stdout, one JSON object per line, so its steps interleave with
+vaekit's in the same run:
+  {"cmd": "info"}                         -> torch version, BLAS library actually loaded, threads
+  {"cmd": "setup", "config": "dense"}     -> builds the model, picks the fastest thread count
+  {"cmd": "steps", "config": "dense", "n": 5} -> {"times": [ms, ...]} one Adam step each
+"""
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CONFIGS = {
+    "dense": dict(pixels=784, hidden=400, latent=20, batch=128),
+    "text": dict(vocab=5000, emb=128, hidden=256, latent=32, length=25, batch=32),
+}
+
+
+def blas_library():
+    """The BLAS shared object torch really loaded (Debian's torch links libblas.so.3, an alternative)."""
+    import os
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if path.startswith("/") and ("blas" in path or "mkl" in path):
+                libs.add(os.path.realpath(path))
+    return sorted(libs)
+
+
+class DenseVae(nn.Module):
+    def __init__(self, pixels, hidden, latent):
+        super().__init__()
+        self.enc = nn.Linear(pixels, hidden)
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.dec = nn.Linear(latent, hidden)
+        self.out = nn.Linear(hidden, pixels)
+
+    def loss(self, x, eps):
+        h = F.relu(self.enc(x))
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        logits = self.out(F.relu(self.dec(z)))
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        return (recon + kl).mean()
+
+
+class TextVae(nn.Module):
+    """docs/text-model.md with a GRU cell: masked encoder (packed sequence), decoder with h0 = tanh(Dense(z))
+    and z concatenated to every input embedding, logits over the vocabulary at every position."""
+
+    def __init__(self, vocab, emb, hidden, latent):
+        super().__init__()
+        self.enc_emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.enc_rnn = nn.GRU(emb, hidden, batch_first=True)
+        self.mu = nn.Linear(hidden, latent)
+        self.logvar = nn.Linear(hidden, latent)
+        self.dec_init = nn.Linear(latent, hidden)
+        self.dec_emb = nn.Embedding(vocab, emb)
+        self.dec_rnn = nn.GRU(emb + latent, hidden, batch_first=True)
+        self.logits = nn.Linear(hidden, vocab)
+
+    def loss(self, tokens, tokens_in, lengths, eps):
+        packed = nn.utils.rnn.pack_padded_sequence(self.enc_emb(tokens), lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.enc_rnn(packed)
+        h = h[0]
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        h0 = torch.tanh(self.dec_init(z)).unsqueeze(0)
+        t = tokens_in.shape[1]
+        xz = torch.cat([self.dec_emb(tokens_in), z.unsqueeze(1).expand(-1, t, -1)], -1)
+        y, _ = self.dec_rnn(xz, h0)
+        logits = self.logits(y)
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1), reduction="none").view(tokens.shape)
+        mask = (tokens != 0).float()
+        recon = (nll * mask).sum(1)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        return (recon + kl).mean()
+
+
+def make(config):
+    c = CONFIGS[config]
+    g = torch.Generator().manual_seed(0)
+    if config == "dense":
+        model = DenseVae(c["pixels"], c["hidden"], c["latent"])
+        x = torch.rand(c["batch"], c["pixels"], generator=g)
+        eps = torch.randn(c["batch"], c["latent"], generator=g)
+        args = (x, eps)
+    else:
+        model = TextVae(c["vocab"], c["emb"], c["hidden"], c["latent"])
+        b, t = c["batch"], c["length"]
+        lengths = torch.randint(5, t + 1, (b,), generator=g)
+        tokens = torch.randint(4, c["vocab"], (b, t), generator=g)
+        tokens_in = torch.zeros(b, t, dtype=torch.long)
+        for i in range(b):
+            n = int(lengths[i])
+            tokens[i, n - 1] = 3  # <eos>
+            tokens[i, n:] = 0
+            tokens_in[i, 0] = 2  # <bos>
+            tokens_in[i, 1:n] = tokens[i, : n - 1]
+        eps = torch.randn(b, c["latent"], generator=g)
+        args = (tokens, tokens_in, lengths, eps)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(*args)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    return step
+
+
+def timed(step, n):
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def median(xs):
+    s = sorted(xs)
+    return s[len(s) // 2]
+
+
+MAX_THREADS = os.cpu_count() or 1
+steps = {}
+threads = {}
+
+
+def handle(msg):
+    cmd = msg["cmd"]
+    if cmd == "info":
+        return {"torch": torch.__version__, "blas": blas_library(), "max_threads": MAX_THREADS}
+    if cmd == "peak":
+        # The machine's matrix-multiply rate as torch's BLAS sees it: 1024^3 sgemm, best thread setting.
+        a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        best = 0.0
+        for n in sorted({1, MAX_THREADS}):
+            torch.set_num_threads(n)
+            for _ in range(2):
+                a @ b
+            t = median(timed(lambda: a @ b, 7))
+            best = max(best, 2 * 1024 ** 3 / t / 1e6)
+        return {"gflops": round(best, 1)}
+    config = msg["config"]
+    if cmd == "setup":
+        torch.manual_seed(0)
+        step = make(config)
+        steps[config] = step
+        # Fastest thread setting for this model on this machine (1 .. all cores).
+        best = None
+        trial = {}
+        for n in sorted({1, MAX_THREADS}):
+            torch.set_num_threads(n)
+            timed(step, 3)
+            trial[n] = median(timed(step, 5))
+            if best is None or trial[n] < trial[best]:
+                best = n
+        threads[config] = best
+        return {"threads": best, "trial_ms": trial}
+    if cmd == "steps":
+        torch.set_num_threads(threads[config])
+        return {"times": timed(steps[config], int(msg["n"]))}
+    raise ValueError("unknown command %r" % cmd)
+
+
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    try:
+        reply = handle(json.loads(line))
+    except Exception as e:  # reported to the driver, which fails the benchmark with this message
+        reply = {"error": "%s: %s" % (type(e).__name__, e)}
+    sys.stdout.write(json.dumps(reply) + "\n")
+    sys.stdout.flush()

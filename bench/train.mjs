@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// Training step time: vaekit (its default backend and every other available backend) against PyTorch on
+// CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's two reference configurations,
+// same shapes, loss and optimizer (Adam 1e-3). Every participant is a long-lived process; their timed
+// chunks interleave round by round, so load from other processes on the machine hits all of them alike.
+// Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
+//   npm run bench -- train
+// Environment: BENCH_ROUNDS (default 3), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
+// model (~2 minutes a step, skipped by default).
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONFIGS = {
+  dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
+  text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
+};
+// Steps per chunk for the slow pure-JS backend (its text step takes minutes).
+const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null };
+
+/** Matrix-multiply FLOPs of one training step (forward + both gradients; none for the data's own gradient). */
+function stepFlops(config) {
+  const mm = (m, k, n, passes = 3) => 2 * m * k * n * passes;
+  if (config === 'dense') {
+    const b = 128;
+    return mm(b, 784, 400, 2) + 2 * mm(b, 400, 20) + mm(b, 20, 400) + mm(b, 400, 784);
+  }
+  const [v, e, h, z, t, b] = [5000, 128, 256, 32, 25, 32];
+  const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
+  return gru(e) + 2 * mm(b, h, z) + mm(b, z, h) + gru(e + z) + mm(b * t, h, v);
+}
+
+/** A child process answering one JSON line per JSON line sent. */
+function participant(name, cmd, args) {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], cwd: path.join(here, '..') });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  let failed;
+  child.on('error', (err) => (failed = err));
+  return {
+    name,
+    async ask(msg) {
+      if (failed) throw failed;
+      child.stdin.write(JSON.stringify(msg) + '\n');
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`${name} exited (${failed?.message ?? 'see its stderr above'})`);
+      const reply = JSON.parse(value);
+      if (reply.error) throw new Error(`${name}: ${reply.error}`);
+      return reply;
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const loadBefore = os.loadavg();
+
+const torch = participant('pytorch', '/usr/bin/python3', [path.join(here, 'peers', 'train_torch.py')]);
+let torchInfo;
+try {
+  torchInfo = await torch.ask({ cmd: 'info' });
+} catch (err) {
+  console.error(`PyTorch peer unavailable (${err.message}); install it with: apt-get install -y python3-torch libopenblas0-pthread`);
+  torchInfo = undefined;
+}
+const workers = [];
+for (const backend of ['wasm', 'wasm-plain', 'cpu']) {
+  const w = participant(`vaekit:${backend}`, process.execPath, [path.join(here, 'lib', 'train-worker.mjs'), backend]);
+  w.backend = backend;
+  w.info = await w.ask({ cmd: 'info' });
+  workers.push(w);
+}
+// Two workers that ended on the same configuration measure the same thing: keep the first.
+const seen = new Set();
+const active = workers.filter((w) => {
+  const key = `${w.info.backend}|${w.info.native}`;
+  if (seen.has(key)) return false;
+  seen.add(key);
+  return true;
+});
+
+const peak = {};
+if (torchInfo) peak.pytorch_mm_1024_gflops = (await torch.ask({ cmd: 'peak' })).gflops;
+const nativePeak = await active[0].ask({ cmd: 'peak' }).catch(() => undefined);
+if (nativePeak) Object.assign(peak, nativePeak);
+
+const rows = [];
+for (const [config, spec] of Object.entries(CONFIGS)) {
+  const runners = active.filter((w) => w.info.backend !== 'cpu' || SLOW[config]);
+  const times = new Map(runners.map((w) => [w.name, []]));
+  let torchTimes = [];
+  if (torchInfo) await torch.ask({ cmd: 'setup', config });
+  for (const w of runners) await w.ask({ cmd: 'setup', config });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const w of runners) {
+      const s = w.info.backend === 'cpu' ? SLOW[config] : spec;
+      if (round === 0) await w.ask({ cmd: 'steps', config, n: s.warmup });
+      times.get(w.name).push(...(await w.ask({ cmd: 'steps', config, n: s.steps })).times);
+    }
+    if (torchInfo) {
+      if (round === 0) await torch.ask({ cmd: 'steps', config, n: spec.warmup });
+      torchTimes.push(...(await torch.ask({ cmd: 'steps', config, n: spec.steps })).times);
+    }
+  }
+  const pytorchMs = torchInfo ? median(torchTimes) : null;
+  const flops = stepFlops(config);
+  for (const w of runners) {
+    const ms = median(times.get(w.name));
+    rows.push({
+      config,
+      backend: w.info.native ? `${w.info.backend}+native` : w.info.backend,
+      default: w === active[0],
+      vaekit_ms: +ms.toFixed(2),
+      pytorch_ms: pytorchMs === null ? null : +pytorchMs.toFixed(2),
+      ratio: pytorchMs === null ? null : +(ms / pytorchMs).toFixed(2),
+      vaekit_gflops: +(flops / ms / 1e6).toFixed(1),
+      pytorch_gflops: pytorchMs === null ? null : +(flops / pytorchMs / 1e6).toFixed(1),
+      samples: times.get(w.name).length,
+    });
+  }
+}
+for (const w of workers) w.close();
+torch.close();
+
+const cpu = os.cpus();
+const result = {
+  benchmark: 'train',
+  command: 'npm run bench -- train',
+  configurations: Object.fromEntries(Object.entries(CONFIGS).map(([k, v]) => [k, v.label])),
+  statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
+  gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
+  machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
+  load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
+  vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),
+  pytorch: torchInfo ?? 'unavailable',
+  matmul_peak: peak,
+  rows,
+};
+console.table(rows);
+console.log(JSON.stringify(result, null, 2));
+await fs.writeFile(path.join(here, 'results', 'train.json'), JSON.stringify(result, null, 2) + '\n');

@@ -1,0 +1,252 @@
+// N-API entry points of vaekit's native training kernels. Every function works in place on typed arrays
+// the caller allocated (views of the tfjs WASM heap), so nothing is copied on the way in or out.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "gemm.h"
+#include "rnn.h"
+#include "optim.h"
+#include "xent.h"
+
+namespace {
+
+#define CHECK(call)                                          \
+  do {                                                       \
+    if ((call) != napi_ok) return fail(env, "N-API: " #call); \
+  } while (0)
+
+napi_value fail(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+// Reads argument i as a typed array; null/undefined gives nullptr.
+bool typed(napi_env env, napi_value v, void** data, size_t* length) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) {
+    *data = nullptr;
+    *length = 0;
+    return true;
+  }
+  bool is;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  return napi_get_typedarray_info(env, v, &type, length, data, &buffer, &offset) == napi_ok;
+}
+
+double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+struct Args {
+  napi_value v[24];
+  size_t n = 24;
+};
+
+bool get_args(napi_env env, napi_callback_info info, Args& a, size_t want) {
+  if (napi_get_cb_info(env, info, &a.n, a.v, nullptr, nullptr) != napi_ok) return false;
+  return a.n >= want;
+}
+
+// matmul(a, b, c, batch, m, n, k, transA, transB, batchStrideA, batchStrideB, bias|null, activation, alpha)
+// c[batch, m, n] = act(op(a) op(b) + bias); activation: 0 linear, 1 relu, 2 relu6, 3 elu, 4 sigmoid,
+// 5 leakyrelu (alpha). A batch stride of 0 broadcasts that operand.
+napi_value matmul(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 14)) return fail(env, "matmul: 14 arguments expected");
+  void *pa, *pb, *pc, *pbias;
+  size_t la, lb, lc, lbias;
+  if (!typed(env, a.v[0], &pa, &la) || !typed(env, a.v[1], &pb, &lb) || !typed(env, a.v[2], &pc, &lc) ||
+      !typed(env, a.v[11], &pbias, &lbias))
+    return fail(env, "matmul: typed arrays expected");
+  const int64_t batch = num(env, a.v[3]), m = num(env, a.v[4]), n = num(env, a.v[5]), k = num(env, a.v[6]);
+  const bool ta = num(env, a.v[7]) != 0, tb = num(env, a.v[8]) != 0;
+  const int64_t sa = num(env, a.v[9]), sb = num(env, a.v[10]);
+  const int act = static_cast<int>(num(env, a.v[12]));
+  const float alpha = static_cast<float>(num(env, a.v[13]));
+  if (lc < static_cast<size_t>(batch * m * n) || la < static_cast<size_t>((batch - 1) * sa + m * k) ||
+      lb < static_cast<size_t>((batch - 1) * sb + k * n) || (pbias && lbias != static_cast<size_t>(n) && lbias != 1))
+    return fail(env, "matmul: array too short for the given shape");
+  const float* A = static_cast<const float*>(pa);
+  const float* B = static_cast<const float*>(pb);
+  float* C = static_cast<float*>(pc);
+  const float* bias = static_cast<const float*>(pbias);
+  for (int64_t i = 0; i < batch; i++) {
+    // A is [m,k] (or [k,m] transposed), B is [k,n] (or [n,k] transposed), all row-major.
+    vk::sgemm(m, n, k, A + i * sa, ta ? 1 : k, ta ? m : 1, B + i * sb, tb ? 1 : n, tb ? k : 1, C + i * m * n, n, false);
+  }
+  if (bias || act) {
+    const int64_t rows = batch * m;
+    for (int64_t r = 0; r < rows; r++) {
+      float* row = C + r * n;
+      if (bias) {
+        if (lbias == 1)
+          for (int64_t j = 0; j < n; j++) row[j] += bias[0];
+        else
+          for (int64_t j = 0; j < n; j++) row[j] += bias[j];
+      }
+      switch (act) {
+        case 1:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] > 0.f ? row[j] : 0.f;
+          break;
+        case 2:
+          for (int64_t j = 0; j < n; j++) row[j] = std::fmin(std::fmax(row[j], 0.f), 6.f);
+          break;
+        case 3:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] > 0.f ? row[j] : std::expm1(row[j]);
+          break;
+        case 4:
+          for (int64_t j = 0; j < n; j++) row[j] = 1.f / (1.f + std::exp(-row[j]));
+          break;
+        case 5:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.f ? alpha * row[j] : row[j];
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return nullptr;
+}
+
+// segmentSum(x, ids, out, rows, inner, numSegments): out[s, :] = sum of x[r, :] over rows r with ids[r] == s
+// (ids outside [0, numSegments) are dropped, as in tfjs' UnsortedSegmentSum).
+napi_value segment_sum(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 6)) return fail(env, "segmentSum: 6 arguments expected");
+  void *px, *pid, *pout;
+  size_t lx, lid, lout;
+  if (!typed(env, a.v[0], &px, &lx) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &pout, &lout))
+    return fail(env, "segmentSum: typed arrays expected");
+  const int64_t rows = num(env, a.v[3]), inner = num(env, a.v[4]), segs = num(env, a.v[5]);
+  if (lx < static_cast<size_t>(rows * inner) || lid < static_cast<size_t>(rows) ||
+      lout < static_cast<size_t>(segs * inner))
+    return fail(env, "segmentSum: array too short for the given shape");
+  const float* x = static_cast<const float*>(px);
+  const int32_t* ids = static_cast<const int32_t*>(pid);
+  float* out = static_cast<float*>(pout);
+  std::memset(out, 0, sizeof(float) * segs * inner);
+  for (int64_t r = 0; r < rows; r++) {
+    const int32_t s = ids[r];
+    if (s < 0 || s >= segs) continue;
+    float* dst = out + s * inner;
+    const float* src = x + r * inner;
+    for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
+  }
+  return nullptr;
+}
+
+// softmaxXent(logits, labels, loss, lse, n, v) and softmaxXentGrad(logits, labels, lse, dloss, dlogits, n, v).
+napi_value softmax_xent(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 6)) return fail(env, "softmaxXent: 6 arguments expected");
+  void *pl, *pid, *ploss, *plse;
+  size_t ll, lid, lloss, llse;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &ploss, &lloss) ||
+      !typed(env, a.v[3], &plse, &llse))
+    return fail(env, "softmaxXent: typed arrays expected");
+  const int64_t n = num(env, a.v[4]), v = num(env, a.v[5]);
+  if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lid < static_cast<size_t>(n) ||
+      lloss < static_cast<size_t>(n) || llse < static_cast<size_t>(n))
+    return fail(env, "softmaxXent: array too short for the given shape");
+  vk::softmax_xent(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<float*>(ploss),
+                   static_cast<float*>(plse), n, v);
+  return nullptr;
+}
+
+napi_value softmax_xent_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 7)) return fail(env, "softmaxXentGrad: 7 arguments expected");
+  void *pl, *pid, *plse, *pd, *pout;
+  size_t ll, lid, llse, ld, lout;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &plse, &llse) ||
+      !typed(env, a.v[3], &pd, &ld) || !typed(env, a.v[4], &pout, &lout))
+    return fail(env, "softmaxXentGrad: typed arrays expected");
+  const int64_t n = num(env, a.v[5]), v = num(env, a.v[6]);
+  if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lout < static_cast<size_t>(n * v) ||
+      lid < static_cast<size_t>(n) || llse < static_cast<size_t>(n) || ld < static_cast<size_t>(n))
+    return fail(env, "softmaxXentGrad: array too short for the given shape");
+  vk::softmax_xent_grad(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<const float*>(plse),
+                        static_cast<const float*>(pd), static_cast<float*>(pout), n, v);
+  return nullptr;
+}
+
+// adam(x, m, v, g, xOut, mOut, vOut, n, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, eps, -lr)
+napi_value adam(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 16)) return fail(env, "adam: 16 arguments expected");
+  float* p[7];
+  for (int i = 0; i < 7; i++) {
+    void* d;
+    size_t len;
+    if (!typed(env, a.v[i], &d, &len) || !d) return fail(env, "adam: typed arrays expected");
+    p[i] = static_cast<float*>(d);
+    if (len < static_cast<size_t>(num(env, a.v[7]))) return fail(env, "adam: array too short");
+  }
+  const int64_t n = num(env, a.v[7]);
+  vk::AdamScalars s;
+  float* fields[] = {&s.beta1, &s.one_minus_beta1, &s.beta2, &s.one_minus_beta2,
+                     &s.one_minus_acc_beta1, &s.one_minus_acc_beta2, &s.epsilon, &s.neg_lr};
+  for (int i = 0; i < 8; i++) *fields[i] = static_cast<float>(num(env, a.v[8 + i]));
+  vk::adam(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, s);
+  return nullptr;
+}
+
+napi_value set_threads(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 1)) return fail(env, "setThreads: 1 argument expected");
+  vk::set_threads(static_cast<int>(num(env, a.v[0])));
+  return nullptr;
+}
+
+napi_value get_threads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, vk::threads(), &out);
+  return out;
+}
+
+napi_value simd(napi_env env, napi_callback_info) {
+#if defined(__AVX512F__)
+  const char* s = "avx512";
+#elif defined(__AVX2__)
+  const char* s = "avx2";
+#elif defined(__AVX__)
+  const char* s = "avx";
+#elif defined(__SSE2__)
+  const char* s = "sse2";
+#else
+  const char* s = "generic";
+#endif
+  napi_value out;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"segmentSum", nullptr, segment_sum, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXent", nullptr, softmax_xent, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxXentGrad", nullptr, softmax_xent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, set_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, get_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"simd", nullptr, simd, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  vk::register_rnn(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,120 @@
+// Fused softmax cross-entropy with integer labels over the last axis (the text VAE's reconstruction
+// term): loss[n] = logsumexp(logits[n, :]) - logits[n, label[n]] and its gradient
+// dlogits[n, v] = dloss[n] * (softmax(logits[n, :])[v] - [v == label[n]]). Labels outside [0, V) select
+// nothing (as tfjs' oneHot), so their loss is the log-partition alone. Rows run in parallel; exp is
+// vectorised (the row exponentials are most of the work).
+#include "xent.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "gemm.h"
+
+namespace vk {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int VW = 16;
+#elif defined(__AVX__)
+constexpr int VW = 8;
+#else
+constexpr int VW = 4;
+#endif
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int32_t vi __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+
+// exp for x <= 0 (arguments are logits minus the row maximum): 2^n * p(r), |r| <= ln2/2, degree-6
+// polynomial (Cephes expf coefficients), about 1 ulp; underflows to 0 below -87.
+inline vf vexp(vf x) {
+  const vf lo = x < -87.f ? vf{} + 1.f : vf{};
+  x = x < -87.f ? vf{} - 87.f : x;
+  vf f = x * 1.44269504088896341f + 0.5f;
+  vi i = __builtin_convertvector(f, vi);
+  vf fi = __builtin_convertvector(i, vf);
+  i = fi > f ? i - 1 : i;  // floor
+  fi = __builtin_convertvector(i, vf);
+  vf r = x - fi * 0.693359375f - fi * -2.12194440e-4f;
+  vf p = vf{} + 1.9875691500E-4f;
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r * r + r + 1.f;
+  vi bits = (i + 127) << 23;
+  vf scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  vf out = p * scale;
+  return lo != 0.f ? vf{} : out;
+}
+
+// Sum of exp(row[j] - max) over the row.
+float sum_exp(const float* row, int64_t v, float max) {
+  vf acc = vf{};
+  int64_t j = 0;
+  for (; j + VW <= v; j += VW) acc += vexp(*reinterpret_cast<const vfu*>(row + j) - max);
+  float s = 0.f;
+  for (int k = 0; k < VW; k++) s += acc[k];
+  for (; j < v; j++) s += std::exp(row[j] - max);
+  return s;
+}
+
+struct Job {
+  const float* logits;
+  const int32_t* labels;
+  float* loss;
+  float* lse;
+  const float* dloss;
+  float* dlogits;
+  int64_t n, v;
+  int parts;
+};
+
+void forward_part(void* ctx, int part) {
+  const Job& j = *static_cast<Job*>(ctx);
+  const int64_t lo = j.n * part / j.parts, hi = j.n * (part + 1) / j.parts;
+  for (int64_t r = lo; r < hi; r++) {
+    const float* row = j.logits + r * j.v;
+    float max = row[0];
+    for (int64_t c = 1; c < j.v; c++) max = row[c] > max ? row[c] : max;
+    const float l = max + std::log(sum_exp(row, j.v, max));
+    j.lse[r] = l;
+    const int32_t label = j.labels[r];
+    j.loss[r] = (label >= 0 && label < j.v) ? l - row[label] : l;
+  }
+}
+
+void backward_part(void* ctx, int part) {
+  const Job& j = *static_cast<Job*>(ctx);
+  const int64_t lo = j.n * part / j.parts, hi = j.n * (part + 1) / j.parts;
+  for (int64_t r = lo; r < hi; r++) {
+    const float* row = j.logits + r * j.v;
+    float* out = j.dlogits + r * j.v;
+    const float g = j.dloss[r], l = j.lse[r];
+    int64_t c = 0;
+    for (; c + VW <= j.v; c += VW)
+      *reinterpret_cast<vfu*>(out + c) = vexp(*reinterpret_cast<const vfu*>(row + c) - l) * g;
+    for (; c < j.v; c++) out[c] = std::exp(row[c] - l) * g;
+    const int32_t label = j.labels[r];
+    if (label >= 0 && label < j.v) out[label] -= g;
+  }
+}
+
+int parts_for(int64_t n, int64_t v) { return n * v < (1 << 16) ? 1 : threads(); }
+
+}  // namespace
+
+void softmax_xent(const float* logits, const int32_t* labels, float* loss, float* lse, int64_t n, int64_t v) {
+  Job job{logits, labels, loss, lse, nullptr, nullptr, n, v, parts_for(n, v)};
+  parallel_for(job.parts, forward_part, &job);
+}
+
+void softmax_xent_grad(const float* logits, const int32_t* labels, const float* lse, const float* dloss, float* dlogits,
+                       int64_t n, int64_t v) {
+  Job job{logits, labels, nullptr, const_cast<float*>(lse), dloss, dlogits, n, v, parts_for(n, v)};
+  parallel_for(job.parts, backward_part, &job);
+}
+
+}  // namespace vk

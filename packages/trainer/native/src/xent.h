@@ -1,0 +1,11 @@
+// Fused softmax cross-entropy with integer labels; see xent.cc.
+#pragma once
+#include <cstdint>
+
+namespace vk {
+/** loss[n] = logsumexp(logits[n,:]) - logits[n, labels[n]]; lse[n] keeps the log-partition for the gradient. */
+void softmax_xent(const float* logits, const int32_t* labels, float* loss, float* lse, int64_t n, int64_t v);
+/** dlogits[n,v] = dloss[n] * (exp(logits[n,v] - lse[n]) - [v == labels[n]]). */
+void softmax_xent_grad(const float* logits, const int32_t* labels, const float* lse, const float* dloss, float* dlogits,
+                       int64_t n, int64_t v);
+}  // namespace vk

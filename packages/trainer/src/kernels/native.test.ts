@@ -1,0 +1,282 @@
+// Every kernel the native library replaces or fuses, checked against tfjs' reference kernels (the CPU
+// backend) on random inputs with odd shapes, forward and gradient.
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { initBackend } from '../backend.js';
+import { NATIVE_ADDON_PATH, loadNative } from './native.js';
+import { setNativeAdamEnabled } from './native-adam.js';
+import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
+import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
+
+const CI = Boolean(process.env.CI);
+
+before(async () => {
+  const info = await initBackend('wasm');
+  assert.equal(info.name, 'wasm');
+  // The addon is built by `npm ci` (packages/trainer install script); CI must exercise it.
+  if (CI) assert.ok(info.native, `native kernels expected under CI: ${info.note}`);
+});
+
+const nativeBuilt = () => loadNative().addon !== undefined;
+
+/** Runs `f` on the CPU (reference kernels) and on WASM (native kernels) and returns both results. */
+async function onBoth(f: () => tf.Tensor[]): Promise<Array<[Float32Array, Float32Array]>> {
+  await tf.setBackend('cpu');
+  const ref = tf.tidy(f).map((t) => t.dataSync() as Float32Array);
+  await tf.setBackend('wasm');
+  const got = tf.tidy(f).map((t) => t.dataSync() as Float32Array);
+  return ref.map((r, i) => [r, got[i]!]);
+}
+
+/** Relative max error: max |ref - got| / max(1, max |ref|). */
+function relErr(ref: Float32Array, got: Float32Array): number {
+  assert.equal(ref.length, got.length);
+  let m = 0;
+  let scale = 1;
+  for (let i = 0; i < ref.length; i++) {
+    m = Math.max(m, Math.abs(ref[i]! - got[i]!));
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return m / scale;
+}
+
+function assertClose(results: Array<[Float32Array, Float32Array]>, tol = 1e-4): void {
+  results.forEach(([ref, got], i) => {
+    assert.ok(got.every(Number.isFinite), `result ${i} has non-finite values`);
+    const e = relErr(ref, got);
+    assert.ok(e < tol, `result ${i}: relative error ${e} >= ${tol}`);
+  });
+}
+
+const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed).arraySync() as number[];
+
+// Broadcast batches are checked forward only: tfjs' own BatchMatMul gradient does not reduce them.
+const matmulCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; noGrad?: boolean }> = [
+  { a: [1, 1], b: [1, 1], ta: false, tb: false },
+  { a: [7, 13], b: [13, 33], ta: false, tb: false },
+  { a: [13, 7], b: [13, 33], ta: true, tb: false },
+  { a: [7, 13], b: [33, 13], ta: false, tb: true },
+  { a: [13, 7], b: [33, 13], ta: true, tb: true },
+  { a: [65, 300], b: [300, 17], ta: false, tb: false },
+  { a: [3, 5, 9], b: [3, 9, 4], ta: false, tb: false },
+  { a: [2, 3, 5, 9], b: [9, 4], ta: false, tb: false, noGrad: true },
+  { a: [1, 9, 5], b: [4, 9, 6], ta: true, tb: false, noGrad: true },
+];
+
+for (const c of matmulCases) {
+  test(`native BatchMatMul matches the reference: a ${c.a} b ${c.b} ta=${c.ta} tb=${c.tb}${c.noGrad ? '' : ', with gradients'}`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const a = rand(c.a, 1);
+    const b = rand(c.b, 2);
+    assertClose(
+      await onBoth(() => {
+        const at = tf.tensor(a, c.a);
+        const bt = tf.tensor(b, c.b);
+        const f = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, c.ta, c.tb).square().sum();
+        return [tf.matMul(at, bt, c.ta, c.tb), ...(c.noGrad ? [] : tf.grads(f)([at, bt]))];
+      }),
+    );
+  });
+}
+
+for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
+  test(`native _FusedMatMul (bias, ${activation}) matches the reference, with gradients`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const a = rand([11, 19], 3);
+    const b = rand([19, 23], 4);
+    const bias = rand([23], 5);
+    assertClose(
+      await onBoth(() => {
+        const [at, bt, ct] = [tf.tensor(a, [11, 19]), tf.tensor(b, [19, 23]), tf.tensor(bias, [23])];
+        const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+          tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z, activation, leakyreluAlpha: 0.3 }).mul(tf.range(0, 23).add(1)).sum();
+        const grads = tf.grads(f)([at, bt, ct]);
+        return [tf.fused.matMul({ a: at, b: bt, bias: ct, activation, leakyreluAlpha: 0.3 }), ...grads];
+      }),
+    );
+  });
+}
+
+test('native UnsortedSegmentSum (the Embedding gradient) matches the reference', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const x = rand([9, 2, 3], 6);
+  const ids = [0, 4, 4, 1, 0, 6, 3, 4, -1];
+  assertClose(
+    await onBoth(() => {
+      const table = tf.tensor(rand([7, 5], 7), [7, 5]);
+      const idx = tf.tensor2d([[1, 6, 6], [0, 2, 1]], [2, 3], 'int32');
+      const [g] = tf.grads((w: tf.Tensor) => tf.gather(w, idx).mul(tf.range(0, 5).add(1)).sum())([table]);
+      return [tf.unsortedSegmentSum(tf.tensor(x, [9, 2, 3]), tf.tensor1d(ids, 'int32'), 7), g!];
+    }),
+  );
+});
+
+for (const [n, v] of [[1, 2], [5, 3], [7, 37], [33, 1001]] as const) {
+  test(`fused softmax cross-entropy [${n}, ${v}] matches tfjs ops (logSumExp - picked logit), with gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const logits = Array.from(tf.randomNormal([n, v], 0, 4, 'float32', 15).dataSync());
+    // Includes a label outside [0, V), which picks no logit (as tf.oneHot).
+    const labels = Array.from({ length: n }, (_, i) => (i === 2 ? v : (i * 7919) % v));
+    const weights = Array.from(tf.randomNormal([n], 0, 1, 'float32', 16).dataSync());
+    const reference = async () => {
+      await tf.setBackend('cpu');
+      return tf.tidy(() => {
+        const f = (lg: tf.Tensor) => tf.logSumExp(lg, 1).sub(tf.sum(lg.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), v)), 1));
+        const lg = tf.tensor2d(logits, [n, v]);
+        const w = tf.tensor1d(weights);
+        return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(w).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+      });
+    };
+    const ref = await reference();
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => {
+      const f = (lg: tf.Tensor) => sparseSoftmaxCrossEntropy(lg as tf.Tensor2D, tf.tensor1d(labels, 'int32'));
+      const lg = tf.tensor2d(logits, [n, v]);
+      const w = tf.tensor1d(weights);
+      return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(w).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+    });
+    assertClose(ref.map((r, i) => [r, got[i]!]), 1e-5);
+    // The tfjs-op path (other backends) agrees as well.
+    await tf.setBackend('cpu');
+    const cpu = tf.tidy(() => {
+      const lg = tf.tensor2d(logits, [n, v]);
+      const f = (x: tf.Tensor) => sparseSoftmaxCrossEntropy(x as tf.Tensor2D, tf.tensor1d(labels, 'int32'));
+      return [f(lg), tf.grad((x: tf.Tensor) => f(x).mul(tf.tensor1d(weights)).sum())(lg)].map((r) => r.dataSync() as Float32Array);
+    });
+    await tf.setBackend('wasm');
+    assertClose(ref.map((r, i) => [r, cpu[i]!]), 1e-5);
+  });
+}
+
+interface RnnCase {
+  name: string;
+  cell: 'gru' | 'lstm';
+  returnSequences: boolean;
+  mask: boolean;
+  initialState: boolean;
+  recurrentActivation: 'hardSigmoid' | 'sigmoid';
+  useBias: boolean;
+}
+const rnnCases: RnnCase[] = [];
+for (const cell of ['gru', 'lstm'] as const) {
+  rnnCases.push(
+    { name: 'sequences, mask, initial state', cell, returnSequences: true, mask: true, initialState: true, recurrentActivation: 'hardSigmoid', useBias: true },
+    { name: 'last output, mask', cell, returnSequences: false, mask: true, initialState: false, recurrentActivation: 'hardSigmoid', useBias: true },
+    { name: 'sequences, no mask, sigmoid, no bias', cell, returnSequences: true, mask: false, initialState: false, recurrentActivation: 'sigmoid', useBias: false },
+  );
+}
+
+for (const c of rnnCases) {
+  test(`fused ${c.cell.toUpperCase()} matches tfjs-layers (${c.name}): outputs and every gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const [B, T, I, H] = [3, 5, 7, 9];
+    const nStates = c.cell === 'lstm' ? 2 : 1;
+    const layer = (c.cell === 'gru' ? tf.layers.gru : tf.layers.lstm)({
+      units: H,
+      returnSequences: c.returnSequences,
+      recurrentActivation: c.recurrentActivation,
+      useBias: c.useBias,
+      kernelInitializer: tf.initializers.randomNormal({ seed: 8, stddev: 0.5 }),
+      recurrentInitializer: tf.initializers.randomNormal({ seed: 9, stddev: 0.5 }),
+      biasInitializer: tf.initializers.randomNormal({ seed: 10, stddev: 0.5 }),
+    });
+    layer.build([B, T, I]);
+    const weights = layer.getWeights().map((w) => w.arraySync());
+    const x = rand([B, T, I], 11);
+    const states = Array.from({ length: nStates }, (_, i) => rand([B, H], 12 + i));
+    // Rows end early at different steps; one row has a hole, which the mask must also honour.
+    const mask = [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 1, 1, 0]];
+    const dyScale = rand(c.returnSequences ? [B, T, H] : [B, H], 14);
+    const run = () => {
+      const xt = tf.tensor(x, [B, T, I]);
+      const st = states.map((s) => tf.tensor(s, [B, H]));
+      const weightTensors = weights.map((w) => tf.tensor(w as number[]));
+      layer.setWeights(weightTensors);
+      const f = (xi: tf.Tensor, ...si: tf.Tensor[]) => {
+        const kwargs: Record<string, unknown> = {};
+        if (c.mask) kwargs.mask = tf.tensor2d(mask, [B, T], 'bool');
+        if (c.initialState) kwargs.initialState = si;
+        return (layer.call(xi, kwargs) as tf.Tensor).mul(tf.tensor(dyScale, c.returnSequences ? [B, T, H] : [B, H])).sum();
+      };
+      const vars = layer.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
+      const { value, grads } = tf.variableGrads(() => f(xt, ...st) as tf.Scalar, vars);
+      const inputGrads = tf.grads(f)(c.initialState ? [xt, ...st] : [xt]);
+      const out = layer.call(xt, { ...(c.mask ? { mask: tf.tensor2d(mask, [B, T], 'bool') } : {}), ...(c.initialState ? { initialState: st } : {}) }) as tf.Tensor;
+      return [out, value, ...vars.map((v) => grads[v.name]!), ...inputGrads];
+    };
+    const before = nativeRnnCallCount();
+    assertClose(await onBoth(run), 1e-4);
+    assert.ok(nativeRnnCallCount() > before, 'the fused kernel did not run');
+    // The same on WASM with the fused path turned off (tfjs' per-step ops) agrees too.
+    await tf.setBackend('wasm');
+    const fused = tf.tidy(run).map((r) => r.dataSync() as Float32Array);
+    setNativeRnnEnabled(false);
+    try {
+      const plain = tf.tidy(run).map((r) => r.dataSync() as Float32Array);
+      assertClose(plain.map((p, i) => [p, fused[i]!]), 1e-4);
+    } finally {
+      setNativeRnnEnabled(true);
+    }
+  });
+}
+
+test('without the addon, the WASM backend falls back to tfjs kernels with a one-line note', () => {
+  const script = `
+    import { initBackend } from '${path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'backend.ts')}';
+    const info = await initBackend('wasm');
+    console.log(JSON.stringify({ native: info.native ?? null, note: info.note }));`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vaekit-native-'));
+  const file = path.join(dir, 'probe.mts');
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { env: { ...process.env, VAEKIT_NATIVE: '0' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: string | null; note: string };
+  assert.equal(info.native, null);
+  assert.match(info.note, /native kernels turned off by VAEKIT_NATIVE=0; using tfjs' WASM kernels/);
+});
+
+test('loadNative reports an addon that is missing or cannot load instead of throwing', () => {
+  assert.match(loadNative(path.join(os.tmpdir(), 'no-such-dir', 'vaekit_native.node')).failure ?? '', /not built/);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vaekit-native-'));
+  const bogus = path.join(dir, 'vaekit_native.node');
+  writeFileSync(bogus, 'not a shared object');
+  assert.match(loadNative(bogus).failure ?? '', /failed to load/);
+  assert.ok(NATIVE_ADDON_PATH.endsWith(path.join('native', 'build', 'Release', 'vaekit_native.node')));
+});
+
+test('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit for bit, over several steps', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const run = async (fused: boolean) => {
+    setNativeAdamEnabled(fused);
+    const w = tf.variable(tf.randomNormal([37, 5], 0, 1, 'float32', 17), true, `adam_w_${fused}`);
+    const b = tf.variable(tf.randomNormal([5], 0, 1, 'float32', 18), true, `adam_b_${fused}`);
+    const x = tf.randomNormal([11, 37], 0, 1, 'float32', 19);
+    const opt = tf.train.adam(0.01, 0.85, 0.99, 1e-7);
+    const step = () => opt.minimize(() => tf.matMul(x, w).add(b).square().mean() as tf.Scalar);
+    for (let i = 0; i < 3; i++) step();
+    const kernels = (await tf.profile(step)).kernels.map((k) => k.name);
+    assert.equal(kernels.includes('VaekitAdam'), fused, `fused=${fused} but kernels were ${[...new Set(kernels)].join(',')}`);
+    const state = opt.getWeights();
+    return Promise.all([w, b].map((v) => v.data())).then(async (vals) => {
+      const moments = await Promise.all((await state).map((s) => s.tensor.data()));
+      const names = (await state).map((s) => s.name);
+      tf.dispose([w, b, x]);
+      opt.dispose();
+      return { values: [...vals, ...moments] as Float32Array[], names };
+    });
+  };
+  await tf.setBackend('wasm');
+  try {
+    const plain = await run(false);
+    const fused = await run(true);
+    assert.deepEqual(fused.names.map((n) => n.replace('true', 'X')), plain.names.map((n) => n.replace('false', 'X')));
+    plain.values.forEach((p, i) => assert.deepEqual(fused.values[i], p, `tensor ${i} (${plain.names[i - 2] ?? 'variable'}) differs`));
+  } finally {
+    setNativeAdamEnabled(true);
+  }
+});

@@ -1,0 +1,274 @@
+/**
+ * vaekit's native kernel library (packages/trainer/native, an N-API addon compiled at install time with
+ * node-gyp and `-march=native`) and the tfjs WASM kernels that use it. The kernels work zero-copy on the
+ * WASM heap: inputs and outputs are typed-array views of the backend's memory handed to C++.
+ *
+ * Replaced on WASM: `BatchMatMul` and `_FusedMatMul` (blocked SIMD sgemm, all transposed variants, both
+ * cores) and `UnsortedSegmentSum` (the Embedding gradient, which WASM lacks). Anything a native kernel
+ * does not cover (other dtypes, PReLU, unusual broadcasts) goes to the kernel tfjs registered.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
+
+/** The recurrent entry points of the addon (see native/src/rnn.cc). */
+export interface NativeRnnAddon {
+  rnnForward(kind: number, act: number, seq: number, B: number, T: number, I: number, H: number, x: Float32Array, w: Float32Array,
+    u: Float32Array, bias: Float32Array | null, h0: Float32Array, c0: Float32Array | null, mask: Float32Array | null, y: Float32Array,
+    hLast: Float32Array, cLast: Float32Array | null, ws: Float32Array, hp: Float32Array, aux: Float32Array): void;
+  rnnBackward(kind: number, act: number, seq: number, B: number, T: number, I: number, H: number, x: Float32Array, w: Float32Array,
+    u: Float32Array, mask: Float32Array | null, ws: Float32Array, hp: Float32Array, aux: Float32Array, dy: Float32Array,
+    dx: Float32Array, dW: Float32Array, dU: Float32Array, db: Float32Array | null, dh0: Float32Array, dc0: Float32Array | null): void;
+}
+
+/** The addon's functions (see native/src/addon.cc). */
+export interface NativeAddon extends NativeRnnAddon {
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: number,
+    transposeB: number,
+    batchStrideA: number,
+    batchStrideB: number,
+    bias: Float32Array | null,
+    activation: number,
+    alpha: number,
+  ): void;
+  softmaxXent(logits: Float32Array, labels: Int32Array, loss: Float32Array, lse: Float32Array, n: number, v: number): void;
+  softmaxXentGrad(logits: Float32Array, labels: Int32Array, lse: Float32Array, dy: Float32Array, dlogits: Float32Array, n: number, v: number): void;
+  segmentSum(x: Float32Array, ids: Int32Array, out: Float32Array, rows: number, inner: number, segments: number): void;
+  adam(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, xOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
+    n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number,
+    oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
+  setThreads(n: number): void;
+  threads(): number;
+  simd(): string;
+}
+
+/** Where the build puts the addon, relative to this package (same from `src/` under tsx and `dist/`). */
+export const NATIVE_ADDON_PATH = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'native',
+  'build',
+  'Release',
+  'vaekit_native.node',
+);
+
+let loaded: { addon?: NativeAddon; failure?: string } | undefined;
+
+/**
+ * Loads the addon (once for the default path). Returns the reason as `failure`, never throws, when it is
+ * not built (the install could not compile it) or cannot load; `VAEKIT_NATIVE=0` turns it off.
+ */
+export function loadNative(file: string = NATIVE_ADDON_PATH): { addon?: NativeAddon; failure?: string } {
+  if (file === NATIVE_ADDON_PATH && loaded) return loaded;
+  let result: { addon?: NativeAddon; failure?: string };
+  if (process.env.VAEKIT_NATIVE === '0') result = { failure: 'turned off by VAEKIT_NATIVE=0' };
+  else if (!existsSync(file)) result = { failure: 'not built (run `npm rebuild @vaekit/trainer` with a C++ compiler installed)' };
+  else {
+    try {
+      const addon = createRequire(import.meta.url)(file) as NativeAddon;
+      if (process.env.VAEKIT_THREADS) addon.setThreads(Number(process.env.VAEKIT_THREADS));
+      result = { addon };
+    } catch (err) {
+      result = { failure: `failed to load (${(err as Error).message.split('\n')[0]})` };
+    }
+  }
+  if (file === NATIVE_ADDON_PATH) loaded = result;
+  return result;
+}
+
+/**
+ * Sets how many threads the native kernels use (1 .. cores; the default is every core, or
+ * `VAEKIT_THREADS`). Results do not depend on it: every output element is summed in the same order.
+ * Returns false when the native kernels are not loaded.
+ */
+export function setNativeThreads(n: number): boolean {
+  const { addon } = loadNative();
+  if (!addon) return false;
+  addon.setThreads(Math.max(1, Math.floor(n)));
+  return true;
+}
+
+/** The part of tfjs' WASM backend the kernels use (not in its public typings). */
+interface WasmBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
+}
+
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+interface MatMulPlan {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  strideA: number;
+  strideB: number;
+  outShape: number[];
+}
+
+/** Shapes of a (batched) product, or undefined when the batch dimensions need a general broadcast. */
+function planMatMul(a: number[], b: number[], transposeA: boolean, transposeB: boolean): MatMulPlan | undefined {
+  if (a.length < 2 || b.length < 2) return undefined;
+  const m = transposeA ? a[a.length - 1]! : a[a.length - 2]!;
+  const k = transposeA ? a[a.length - 2]! : a[a.length - 1]!;
+  const kb = transposeB ? b[b.length - 1]! : b[b.length - 2]!;
+  const n = transposeB ? b[b.length - 2]! : b[b.length - 1]!;
+  if (k !== kb) return undefined;
+  const outerA = a.slice(0, -2);
+  const outerB = b.slice(0, -2);
+  const batchA = size(outerA);
+  const batchB = size(outerB);
+  let outer: number[];
+  if (batchA === batchB && outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i])) outer = outerA;
+  else if (batchB === 1 && outerB.length <= outerA.length) outer = outerA;
+  else if (batchA === 1 && outerA.length <= outerB.length) outer = outerB;
+  else return undefined;
+  return {
+    batch: Math.max(batchA, batchB),
+    m,
+    n,
+    k,
+    strideA: batchA === 1 ? 0 : m * k,
+    strideB: batchB === 1 ? 0 : k * n,
+    outShape: [...outer, m, n],
+  };
+}
+
+function replaceKernel(name: string, make: (fallback: tf.KernelFunc) => tf.KernelFunc): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) throw new Error(`tfjs WASM has no ${name} kernel to replace`);
+  if ((original.kernelFunc as { vaekitNative?: boolean }).vaekitNative) return;
+  const kernelFunc = make(original.kernelFunc);
+  (kernelFunc as { vaekitNative?: boolean }).vaekitNative = true;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
+}
+
+function runMatMul(
+  addon: NativeAddon,
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  plan: MatMulPlan,
+  transposeA: boolean,
+  transposeB: boolean,
+  bias: tf.TensorInfo | undefined,
+  activation: number,
+  alpha: number,
+): tf.TensorInfo {
+  // Allocate first: growing the heap detaches earlier views of it.
+  const out = backend.makeOutput(plan.outShape, 'float32');
+  addon.matmul(
+    backend.typedArrayFromHeap(a) as Float32Array,
+    backend.typedArrayFromHeap(b) as Float32Array,
+    backend.typedArrayFromHeap(out) as Float32Array,
+    plan.batch,
+    plan.m,
+    plan.n,
+    plan.k,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+    plan.strideA,
+    plan.strideB,
+    bias ? (backend.typedArrayFromHeap(bias) as Float32Array) : null,
+    activation,
+    alpha,
+  );
+  return out;
+}
+
+/** Kernel names {@link registerNativeWasmKernels} replaced or added. */
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Adam'] as const;
+
+/**
+ * Registers the native kernels on the WASM backend (call after the backend initialised, before the
+ * missing-kernel bridge so that `UnsortedSegmentSum` is served natively). Idempotent.
+ */
+export function registerNativeWasmKernels(addon: NativeAddon): void {
+  replaceKernel('BatchMatMul', (fallback) => (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const plan = a.dtype === 'float32' && b.dtype === 'float32' ? planMatMul(a.shape, b.shape, transposeA, transposeB) : undefined;
+    if (!plan) return fallback(args);
+    return runMatMul(addon, args.backend as WasmBackend, a, b, plan, transposeA, transposeB, undefined, 0, 0);
+  });
+  replaceKernel('_FusedMatMul', (fallback) => (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number };
+    const activation = ACTIVATIONS[attrs.activation];
+    const plan =
+      a!.dtype === 'float32' && b!.dtype === 'float32' ? planMatMul(a!.shape, b!.shape, attrs.transposeA, attrs.transposeB) : undefined;
+    const biasOk = !bias || (bias.dtype === 'float32' && (size(bias.shape) === 1 || (bias.shape.length === 1 && bias.shape[0] === plan?.n)));
+    if (!plan || activation === undefined || preluActivationWeights || !biasOk) return fallback(args);
+    const backend = args.backend as WasmBackend;
+    return runMatMul(addon, backend, a!, b!, plan, attrs.transposeA, attrs.transposeB, bias, activation, attrs.leakyreluAlpha ?? 0.2);
+  });
+  const segmentSum: tf.KernelFunc = (args) => {
+    const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
+    const { numSegments } = args.attrs as unknown as { numSegments: number };
+    const backend = args.backend as WasmBackend;
+    // tfjs' op guarantees int32 ids covering the leading dimensions of x; rows are x's prefix of that size.
+    const rows = size(segmentIds.shape);
+    const outer = x.shape.slice(segmentIds.shape.length);
+    if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32') {
+      throw new Error(`vaekit native UnsortedSegmentSum supports float32 values and int32 ids, got ${x.dtype} and ${segmentIds.dtype}.`);
+    }
+    const inner = size(outer);
+    const out = backend.makeOutput([numSegments, ...outer], 'float32');
+    addon.segmentSum(
+      backend.typedArrayFromHeap(x) as Float32Array,
+      backend.typedArrayFromHeap(segmentIds) as Int32Array,
+      backend.typedArrayFromHeap(out) as Float32Array,
+      rows,
+      inner,
+      numSegments,
+    );
+    return out;
+  };
+  if (!tf.getKernel(SOFTMAX_XENT, 'wasm')) {
+    tf.registerKernel({
+      kernelName: SOFTMAX_XENT,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
+        const backend = args.backend as WasmBackend;
+        const [n, v] = logits.shape as [number, number];
+        const loss = backend.makeOutput([n], 'float32');
+        const lse = backend.makeOutput([n], 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.softmaxXent(f32(logits), backend.typedArrayFromHeap(labels) as Int32Array, f32(loss), f32(lse), n, v);
+        return [loss, lse];
+      },
+    });
+    tf.registerKernel({
+      kernelName: SOFTMAX_XENT_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, labels, lse, dy } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, v] = logits!.shape as [number, number];
+        const out = backend.makeOutput([n, v], 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.softmaxXentGrad(f32(logits!), backend.typedArrayFromHeap(labels!) as Int32Array, f32(lse!), f32(dy!), f32(out), n, v);
+        return out;
+      },
+    });
+  }
+  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
+    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: segmentSum });
+  }
+}
