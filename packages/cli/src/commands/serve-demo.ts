@@ -71,7 +71,11 @@ export async function startDemoServer(bundleDir: string, port: number): Promise<
   const actual = typeof address === 'object' && address ? address.port : port;
   return {
     url: `http://127.0.0.1:${actual}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections(); // a browser's keep-alive connections would hold close() open
+      }),
   };
 }
 
