@@ -128,11 +128,37 @@ export interface BundleManifestBase {
   training?: TrainingSummary;
 }
 
+/**
+ * Another build of the same model's graphs inside one bundle, for backends that cannot run the
+ * default ones, e.g. the `webgl` profile (no int64, no GRU/LSTM ops, dynamic dimensions written as 0).
+ * Its files (e.g. `webgl/encoder.onnx`) are listed in the manifest's `files` like the others.
+ */
+export interface BundleVariant<G> {
+  /** Export profile of these graphs, e.g. `webgl`. */
+  profile: string;
+  graphs: G;
+}
+
+/** The graphs of an image bundle. */
+export interface ImageGraphs {
+  encoder: GraphSpec;
+  decoder: GraphSpec;
+}
+
+/** The graphs of a text bundle. */
+export interface TextGraphs {
+  encoder: GraphSpec;
+  decoder_init: GraphSpec;
+  decoder_step: GraphSpec;
+}
+
 /** `manifest.json` of an image bundle: `encoder.onnx` (`x -> mu, logvar`) and `decoder.onnx` (`z -> logits`). */
 export interface ImageBundleManifest extends BundleManifestBase {
   kind: 'image';
   image: ImageSpec;
-  graphs: { encoder: GraphSpec; decoder: GraphSpec };
+  graphs: ImageGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<ImageGraphs>>;
 }
 
 /**
@@ -143,7 +169,9 @@ export interface ImageBundleManifest extends BundleManifestBase {
 export interface TextBundleManifest extends BundleManifestBase {
   kind: 'text';
   text: TextSpec;
-  graphs: { encoder: GraphSpec; decoder_init: GraphSpec; decoder_step: GraphSpec };
+  graphs: TextGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<TextGraphs>>;
 }
 
 /** `manifest.json` of a bundle, by kind. */
@@ -200,6 +228,22 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
     }
     return t as unknown as TensorSpec;
   });
+}
+
+function checkGraphs(where: string, graphs: unknown, names: readonly string[], files: Record<string, unknown>): void {
+  if (!isRecord(graphs)) throw new BundleError(`manifest.json: ${where} is missing.`);
+  for (const name of names) {
+    const g = graphs[name];
+    if (!isRecord(g) || typeof g.file !== 'string') {
+      throw new BundleError(`manifest.json: ${where}.${name} must name its file.`);
+    }
+    assertSafeBundlePath(g.file);
+    if (!(g.file in files)) {
+      throw new BundleError(`manifest.json: ${where}.${name}.file "${g.file}" has no entry in files (no sha256 to verify).`);
+    }
+    checkTensorSpecs(`${where}.${name}.inputs`, g.inputs);
+    checkTensorSpecs(`${where}.${name}.outputs`, g.outputs);
+  }
 }
 
 /**
@@ -264,17 +308,15 @@ export function parseManifest(json: unknown): BundleManifest {
   if (kind === 'text' && !((json.text as { tokenizer: string }).tokenizer in json.files)) {
     throw new BundleError('manifest.json: text.tokenizer has no entry in files (no sha256 to verify).');
   }
-  for (const name of GRAPH_NAMES[kind]) {
-    const g = json.graphs[name];
-    if (!isRecord(g) || typeof g.file !== 'string') {
-      throw new BundleError(`manifest.json: graphs.${name} must name its file.`);
+  checkGraphs('graphs', json.graphs, GRAPH_NAMES[kind], json.files);
+  if (json.variants !== undefined) {
+    if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
+    for (const [profile, v] of Object.entries(json.variants)) {
+      if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
+        throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
+      }
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_NAMES[kind], json.files);
     }
-    assertSafeBundlePath(g.file);
-    if (!(g.file in json.files)) {
-      throw new BundleError(`manifest.json: graphs.${name}.file "${g.file}" has no entry in files (no sha256 to verify).`);
-    }
-    checkTensorSpecs(`graphs.${name}.inputs`, g.inputs);
-    checkTensorSpecs(`graphs.${name}.outputs`, g.outputs);
   }
   return json as unknown as BundleManifest;
 }

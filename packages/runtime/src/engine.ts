@@ -4,17 +4,22 @@
  */
 import type { BackendName, LoadOptions } from './types.js';
 
-/** A dense float32 tensor in plain JS form. */
-export interface FloatTensor {
-  data: Float32Array;
+/** A dense tensor in plain JS form: float32, or int32 for token ids and lengths. */
+export interface EngineTensor {
+  data: Float32Array | Int32Array;
   dims: number[];
+}
+
+/** A dense float32 tensor in plain JS form. */
+export interface FloatTensor extends EngineTensor {
+  data: Float32Array;
 }
 
 /** One loaded ONNX graph. */
 export interface GraphSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  run(feeds: Record<string, EngineTensor>): Promise<Record<string, FloatTensor>>;
   release(): Promise<void>;
 }
 
