@@ -2,20 +2,20 @@
  * The demo page in headless Chromium (Debian's `chromium`, driven by playwright-core; no browser is
  * downloaded) on WASM, WebGL and WebGPU: the page loads bundles made by the test through
  * `vaekit serve-demo`, and its greedy generations equal Node's for the same z (images within a
- * tolerance). Under CI the test fails when Chromium is missing.
+ * tolerance). The real bundles are made by the product: `vaekit train` then `vaekit export
+ * --webgl-variant`, whose `webgl/` graphs are what WebGL runs. Under CI the test fails when Chromium
+ * is missing.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { promises as fs } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { convertLayersModel, serializeModel } from '@vaekit/exporter';
 import { loadCheckpoint } from '@vaekit/trainer';
-import { loadVae, samplePrior, sha256Hex } from '@vaekit/runtime';
-import { tempDir, trainedBundle } from './helpers.js';
+import { loadVae, samplePrior } from '@vaekit/runtime';
+import { tempDir, trainedBundle, trainedTextBundle, vaekitOk } from './helpers.js';
 // @ts-expect-error plain .mjs fixture without types
 import { CHROMIUM_PATH, launchChromium } from './fixtures/chromium.mjs';
 // @ts-expect-error plain .mjs fixture without types
@@ -25,29 +25,6 @@ import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
 const BACKENDS = ['wasm', 'webgl', 'webgpu'] as const;
 const haveChromium = existsSync(CHROMIUM_PATH);
-
-/**
- * Adds a `webgl` variant to an exported image bundle: the same graphs with dynamic dimensions written
- * as 0, as a webgl export profile must (docs/runtime.md), until the exporter writes one itself.
- */
-async function addWebglVariant(runDir: string, bundleDir: string): Promise<void> {
-  await tf.setBackend('cpu');
-  const { encoder, decoder } = await loadCheckpoint(runDir);
-  const manifest = JSON.parse(await fs.readFile(path.join(bundleDir, 'manifest.json'), 'utf8'));
-  await fs.mkdir(path.join(bundleDir, 'webgl'), { recursive: true });
-  const graphs: Record<string, unknown> = {};
-  for (const [key, model] of [['encoder', encoder], ['decoder', decoder]] as const) {
-    const { model: ir } = convertLayersModel(model);
-    for (const v of [...ir.graph.inputs, ...ir.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
-    const bytes = serializeModel(ir);
-    const file = `webgl/${key}.onnx`;
-    await fs.writeFile(path.join(bundleDir, file), bytes);
-    manifest.files[file] = { sha256: await sha256Hex(bytes), bytes: bytes.length };
-    graphs[key] = { ...manifest.graphs[key], file };
-  }
-  manifest.variants = { webgl: { profile: 'webgl', graphs } };
-  await fs.writeFile(path.join(bundleDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
-}
 
 async function open(page: Page, url: string, backend: string): Promise<string> {
   await page.goto(`${url}?backend=${backend}&autoload=1`);
@@ -119,6 +96,76 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
     await page.close();
   });
 
+  for (const cell of ['gru', 'lstm'] as const) {
+    it(`real ${cell} text bundle (vaekit train text + export --webgl-variant): Node's greedy output is tfjs' teacher-forced argmax, and Chromium's equals Node's`, async (t) => {
+      if (!browser) return t.skip('no Chromium');
+      const { runDir, bundleDir } = trainedTextBundle(cell);
+      const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+      assert.equal(manifest.variants.webgl.profile, 'webgl');
+      for (const g of Object.values(manifest.variants.webgl.graphs) as Array<{ file: string }>) {
+        assert.match(g.file, /^webgl\//);
+        assert.ok(manifest.files[g.file].sha256, `${g.file} is hashed in the manifest`);
+      }
+      const T = manifest.text.maxLength + 1;
+      const z = samplePrior(6, manifest.latentSize, 21);
+      const node = await loadVae(bundleDir, { kind: 'text' });
+      const expected = await node.generate({ z, maxTokens: T });
+      const sentences = ['the cat sat on the mat today .', 'a dog reads a book', 'our team went home early at night .'];
+      const encoded = await node.encode(sentences);
+      await node.dispose();
+
+      // Node's greedy tokens are the argmax of the training decoder fed the same tokens (teacher forcing).
+      await tf.setBackend('cpu');
+      const { encoder, decoder } = await loadCheckpoint(runDir);
+      try {
+        const zInput = decoder.inputs.findIndex((i) => i.shape.length === 2 && i.dtype === 'float32');
+        let checked = 0;
+        for (const [i, g] of expected.entries()) {
+          const fed = [manifest.text.specialTokens.bos, ...g.tokenIds.slice(0, -1)];
+          const padded = [...fed, ...Array(T - fed.length).fill(0)];
+          const feeds = decoder.inputs.map((_, k) => (k === zInput ? tf.tensor2d([Array.from(z[i]!)]) : tf.tensor2d([padded], [1, T], 'int32')));
+          const logits = decoder.predict(feeds) as tf.Tensor;
+          const argmax = (logits.argMax(-1).arraySync() as number[][])[0]!;
+          tf.dispose([logits, ...feeds]);
+          g.tokenIds.forEach((id, j) => {
+            assert.equal(id, argmax[j], `${cell} seq ${i} position ${j}`);
+            checked++;
+          });
+        }
+        assert.ok(checked >= expected.length * 2, `${checked} tokens checked`);
+      } finally {
+        encoder?.dispose();
+        decoder.dispose();
+      }
+
+      const { url, proc } = await serve(bundleDir);
+      servers.push(proc);
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      // onnxruntime-web 1.30's WebGPU LSTM kernel is wrong and the webgl graphs run on WebGL only.
+      const backends = cell === 'gru' ? BACKENDS : (['wasm', 'webgl'] as const);
+      for (const backend of backends) {
+        const status = await open(page, url, backend);
+        assert.match(status, new RegExp(`text bundle on ${backend} \\(graphs: ${backend === 'webgl' ? 'webgl' : 'default'}`), status);
+        type Out = Array<{ text: string; tokenIds: number[]; logprobs: number[] }>;
+        const got = (await page.evaluate(([zz, m]) => (globalThis as any).vaekitDemo.generate(zz, { maxTokens: m }), [z.map((v) => Array.from(v)), T] as const)) as Out;
+        assert.deepEqual(got.map((g) => g.tokenIds), expected.map((g) => g.tokenIds), `${backend}: same greedy tokens as Node`);
+        got.forEach((g, i) => g.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - expected[i]!.logprobs[j]!) < 1e-3, `${backend} seq ${i} token ${j}`)));
+        const enc = (await page.evaluate((s) => (globalThis as any).vaekitDemo.encode(s), sentences)) as { mu: number[][] };
+        let maxErr = 0;
+        enc.mu.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - encoded.mu[i]![j]!)))));
+        assert.ok(maxErr < 1e-4, `${backend}: encoder mu max abs error ${maxErr}`);
+      }
+      if (cell === 'lstm') {
+        assert.match(await open(page, url, 'webgpu'), /load failed: This bundle cannot run on webgpu: onnxruntime-web's WebGPU LSTM kernel/);
+        assert.match(await open(page, url, 'webgpu,webgl'), /text bundle on webgl \(graphs: webgl/);
+      }
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  }
+
   it('a backend list falls back past backends that cannot run the bundle (LSTM on WebGPU, no webgl variant) and says which it used', async (t) => {
     if (!browser) return t.skip('no Chromium');
     const dir = path.join(tempDir(), 'toy-lstm');
@@ -136,8 +183,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
     if (!browser) return t.skip('no Chromium');
     const trained = trainedBundle('dense');
     const bundleDir = path.join(tempDir(), 'bundle');
-    await fs.cp(trained.bundleDir, bundleDir, { recursive: true });
-    await addWebglVariant(trained.runDir, bundleDir);
+    vaekitOk(['export', trained.runDir, bundleDir, '--webgl-variant']);
     const node = await loadVae(bundleDir, { kind: 'image' });
     const z = samplePrior(8, node.latentSize, 5);
     const expected = await node.decode(z);

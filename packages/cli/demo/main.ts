@@ -108,6 +108,10 @@ const demo = {
     const gens = await text().generate({ ...options, z: z.map((v) => Float32Array.from(v)) });
     return gens.map((g) => ({ text: g.text, tokenIds: g.tokenIds, logprobs: g.logprobs }));
   },
+  async encode(sentences: string[]) {
+    const { mu, logvar } = await text().encode(sentences);
+    return { mu: mu.map((v) => Array.from(v)), logvar: logvar.map((v) => Array.from(v)) };
+  },
   async decode(z: number[][]) {
     return (await image().decode(z.map((v) => Float32Array.from(v)))).map((v) => Array.from(v));
   },

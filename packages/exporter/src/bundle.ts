@@ -58,6 +58,14 @@ export interface ExportBundleOptions {
    */
   profile?: ExportProfile;
   /**
+   * Also write the graphs in the `webgl` profile, fp32, under `webgl/` in the same bundle (listed as
+   * the manifest's `variants.webgl`, hashed like every file), so one bundle serves every backend: the
+   * runtime runs them on WebGL (and text bundles with an LSTM cell on WebGPU). Off by default: it
+   * roughly doubles the bundle and the export time, and models WebGL cannot express (e.g. exact GELU,
+   * dynamic sequence lengths) would fail the export. Not combinable with `profile: 'webgl'`.
+   */
+  webglVariant?: boolean;
+  /**
    * Held-out loss (per example, nats) computed by running the bundle's graphs; with a dtype other
    * than fp32 it runs on both, and the change is reported as `manifest.variant.heldOutLossDelta`.
    */
@@ -98,6 +106,23 @@ async function variantReport(
     report.heldOutLossDelta = variant - base;
   }
   return report;
+}
+
+/** Folder (with its trailing slash) of the `webgl` variant's graphs inside a bundle. */
+export const WEBGL_VARIANT_DIR = 'webgl/';
+
+/**
+ * Refuses option combinations that cannot give a working bundle: WebGL runs fp32 weights only, and a
+ * webgl-profile bundle already is what the variant would add.
+ */
+function checkBundleOptions(opts: ExportBundleOptions): void {
+  const dtype = opts.dtype ?? 'fp32';
+  if (opts.profile === 'webgl' && dtype !== 'fp32') {
+    throw new ExportError(`dtype ${JSON.stringify(dtype)} cannot be combined with the webgl profile: onnxruntime-web's WebGL backend runs fp32 weights only. Use dtype fp32, or the webgl variant next to ${dtype} default graphs.`);
+  }
+  if (opts.profile === 'webgl' && opts.webglVariant) {
+    throw new ExportError('The webgl variant adds webgl-profile graphs next to default ones; with the webgl profile the bundle\'s own graphs already are webgl graphs. Use one of the two.');
+  }
 }
 
 /** One file written into the bundle. */
@@ -202,6 +227,7 @@ export async function exportCheckpointBundle(
     );
   }
   if (!checkpoint.encoder) throw new ExportError('The checkpoint has no encoder graph.');
+  checkBundleOptions(opts);
   const { height, width, channels } = config.image;
   const training: TrainingSummary = {
     dataset: config.dataset,
@@ -235,51 +261,61 @@ export async function exportCheckpointBundle(
     { key: 'encoder', file: ENCODER_FILE, model: checkpoint.encoder, inputNames: ['x'], outputNames: ['mu', 'logvar'] },
     { key: 'decoder', file: DECODER_FILE, model: checkpoint.decoder, inputNames: ['z'], outputNames: ['logits'] },
   ];
-  const converted: Array<{
+  type Converted = {
     key: 'encoder' | 'decoder';
     file: string;
     bytes: Uint8Array;
     fp32: Uint8Array;
     spec: GraphSpec;
     maxAbsErrorVsFp32?: Record<string, number>;
-  }> = [];
+  };
   const parity: Record<string, ParityReport> = {};
-  for (const g of graphs) {
-    opts.onProgress?.({ stage: 'convert', graph: g.key, message: `Converting ${g.key} to ONNX opset ${opset}` });
-    const result = convertLayersModel(g.model, {
-      opset,
-      inputNames: g.inputNames,
-      outputNames: g.outputNames,
-      metadata: { ...metadata, 'vaekit.graph': g.key },
-      docString: `vaekit ${config.arch} image VAE ${g.key}`,
-      graphName: g.key,
-      ...(opts.profile ? { profile: opts.profile } : {}),
-    });
-    opts.onProgress?.({ stage: 'parity', graph: g.key, message: `Checking ${g.key} against tfjs with ONNX Runtime` });
-    parity[g.key] = await checkParity(g.model, result.bytes, {
-      ...(opts.parityBatch !== undefined ? { batch: opts.parityBatch } : {}),
-      ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-      ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
-    });
-    const spec = { file: g.file, inputs: result.inputs, outputs: result.outputs };
-    if ((opts.dtype ?? 'fp32') === 'fp32') {
-      converted.push({ key: g.key, file: g.file, bytes: result.bytes, fp32: result.bytes, spec });
-    } else {
-      const v = await makeVariant(g.model, result, opts.dtype!, opts.seed !== undefined ? { seed: opts.seed } : {});
-      converted.push({ key: g.key, file: g.file, bytes: v.bytes, fp32: result.bytes, spec, maxAbsErrorVsFp32: v.maxAbsErrorVsFp32 });
+  // One conversion per profile: the bundle's own graphs, and the webgl variant under `webgl/`.
+  const convertAll = async (profile: ExportProfile, dtype: WeightDtype, prefix: string): Promise<Converted[]> => {
+    const out: Converted[] = [];
+    for (const g of graphs) {
+      const name = `${prefix}${g.key}`;
+      opts.onProgress?.({ stage: 'convert', graph: name, message: `Converting ${name} to ONNX opset ${opset}${profile === 'default' ? '' : ` (${profile} profile)`}` });
+      const result = convertLayersModel(g.model, {
+        opset,
+        inputNames: g.inputNames,
+        outputNames: g.outputNames,
+        metadata: { ...metadata, 'vaekit.graph': g.key, 'vaekit.profile': profile },
+        docString: `vaekit ${config.arch} image VAE ${g.key}`,
+        graphName: g.key,
+        profile,
+      });
+      opts.onProgress?.({ stage: 'parity', graph: name, message: `Checking ${name} against tfjs with ONNX Runtime` });
+      parity[name] = await checkParity(g.model, result.parityBytes, {
+        ...(opts.parityBatch !== undefined ? { batch: opts.parityBatch } : {}),
+        ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
+      });
+      const file = `${prefix}${g.file}`;
+      const spec = { file, inputs: result.inputs, outputs: result.outputs };
+      if (dtype === 'fp32') {
+        out.push({ key: g.key, file, bytes: result.bytes, fp32: result.bytes, spec });
+      } else {
+        const v = await makeVariant(g.model, result, dtype, opts.seed !== undefined ? { seed: opts.seed } : {});
+        out.push({ key: g.key, file, bytes: v.bytes, fp32: result.bytes, spec, maxAbsErrorVsFp32: v.maxAbsErrorVsFp32 });
+      }
     }
-  }
+    return out;
+  };
+  const converted = await convertAll(opts.profile ?? 'default', opts.dtype ?? 'fp32', '');
   const variant = await variantReport(converted, opts);
+  const webgl = opts.webglVariant ? await convertAll('webgl', 'fp32', WEBGL_VARIANT_DIR) : [];
 
   const files: BundleManifest['files'] = {};
   const summaries: BundleFileSummary[] = [];
-  for (const c of converted) {
+  for (const c of [...converted, ...webgl]) {
     const sha256 = await sha256Hex(c.bytes);
     files[c.file] = { sha256, bytes: c.bytes.length };
     summaries.push({ path: c.file, bytes: c.bytes.length, sha256 });
   }
   const [encoder, decoder] = converted;
+  const [webglEncoder, webglDecoder] = webgl;
   const manifest: BundleManifest = {
     format: 'vaekit-bundle',
     formatVersion: BUNDLE_FORMAT_VERSION,
@@ -291,6 +327,7 @@ export async function exportCheckpointBundle(
     profile: opts.profile ?? 'default',
     dtype: opts.dtype ?? 'fp32',
     graphs: { encoder: encoder!.spec, decoder: decoder!.spec },
+    ...(webglEncoder && webglDecoder ? { variants: { webgl: { profile: 'webgl', graphs: { encoder: webglEncoder.spec, decoder: webglDecoder.spec } } } } : {}),
     files,
     producer: { name: '@vaekit/exporter', version: PRODUCER.version },
     createdAt: new Date().toISOString(),
@@ -303,7 +340,7 @@ export async function exportCheckpointBundle(
 
   opts.onProgress?.({ stage: 'write', message: `Writing ${bundleDir}` });
   await writeFolderAtomic(bundleDir, [
-    ...converted.map((c) => ({ path: c.file, bytes: c.bytes })),
+    ...[...converted, ...webgl].map((c) => ({ path: c.file, bytes: c.bytes })),
     { path: MANIFEST_FILE, bytes: manifestBytes },
   ]);
   opts.onProgress?.({ stage: 'done', message: `Bundle written to ${bundleDir}` });
@@ -323,7 +360,10 @@ export async function writeFolderAtomic(dir: string, files: Array<{ path: string
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rm(tmp, { recursive: true, force: true });
     await fs.mkdir(tmp);
-    for (const f of files) await fs.writeFile(path.join(tmp, f.path), f.bytes);
+    for (const f of files) {
+      await fs.mkdir(path.dirname(path.join(tmp, f.path)), { recursive: true });
+      await fs.writeFile(path.join(tmp, f.path), f.bytes);
+    }
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw new ExportError(`Cannot write the bundle to ${dir}: ${(err as Error).message}`, { cause: err });
@@ -397,6 +437,7 @@ export async function exportTextBundle(
   } catch (err) {
     throw new ExportError(`Cannot read the tokenizer: ${(err as Error).message}`, { cause: err });
   }
+  checkBundleOptions(opts);
   const graphs = buildTextGraphs(source.encoder, source.decoder);
   try {
     const text = await textSpecFor(graphs, tokenizer, TOKENIZER_FILE);
@@ -407,25 +448,43 @@ export async function exportTextBundle(
       'vaekit.vocabulary_sha256': text.vocabularySha256 ?? '',
       ...(source.training ? { 'vaekit.training': JSON.stringify(source.training) } : {}),
     };
-    const converted = await convertTextGraphs(graphs, {
+    const common = {
       opset,
-      metadata,
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),
       ...(opts.parityBatch !== undefined ? { parityBatch: opts.parityBatch } : {}),
       ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
       ...(opts.parityRuntimes ? { runtimes: opts.parityRuntimes } : {}),
+    };
+    const progress = (prefix: string, profile: ExportProfile) => (graph: string, stage: 'convert' | 'parity') =>
+      opts.onProgress?.({
+        stage,
+        graph: `${prefix}${graph}`,
+        message:
+          stage === 'convert'
+            ? `Converting ${prefix}${graph} to ONNX opset ${opset}${profile === 'default' ? '' : ` (${profile} profile)`}`
+            : `Checking ${prefix}${graph} against tfjs with ONNX Runtime`,
+      });
+    const profile = opts.profile ?? 'default';
+    const converted = await convertTextGraphs(graphs, {
+      ...common,
+      metadata: { ...metadata, 'vaekit.profile': profile },
       ...(opts.dtype ? { dtype: opts.dtype } : {}),
-      ...(opts.profile ? { profile: opts.profile } : {}),
-      onGraph: (graph, stage) =>
-        opts.onProgress?.({
-          stage,
-          graph,
-          message: stage === 'convert' ? `Converting ${graph} to ONNX opset ${opset}` : `Checking ${graph} against tfjs with ONNX Runtime`,
-        }),
+      profile,
+      onGraph: progress('', profile),
     });
     const variant = await variantReport(converted, opts);
+    const webgl = opts.webglVariant
+      ? (
+          await convertTextGraphs(graphs, {
+            ...common,
+            metadata: { ...metadata, 'vaekit.profile': 'webgl' },
+            profile: 'webgl',
+            onGraph: progress(WEBGL_VARIANT_DIR, 'webgl'),
+          })
+        ).map((c) => ({ ...c, file: `${WEBGL_VARIANT_DIR}${c.file}`, spec: { ...c.spec, file: `${WEBGL_VARIANT_DIR}${c.spec.file}` } }))
+      : [];
     const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizer.toJSON(), null, 2) + '\n');
-    const payload = [...converted.map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
+    const payload = [...[...converted, ...webgl].map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
     const files: BundleManifest['files'] = {};
     const summaries: BundleFileSummary[] = [];
     for (const f of payload) {
@@ -434,7 +493,11 @@ export async function exportTextBundle(
       summaries.push({ path: f.path, bytes: f.bytes.length, sha256 });
     }
     const spec = (key: string) => converted.find((c) => c.key === key)!.spec;
-    const parity = Object.fromEntries(converted.map((c) => [c.key, c.parity]));
+    const parity = Object.fromEntries([
+      ...converted.map((c) => [c.key, c.parity]),
+      ...webgl.map((c) => [`${WEBGL_VARIANT_DIR}${c.key}`, c.parity]),
+    ]);
+    const webglSpec = (key: string) => webgl.find((c) => c.key === key)!.spec;
     const manifest: TextBundleManifest = {
       format: 'vaekit-bundle',
       formatVersion: BUNDLE_FORMAT_VERSION,
@@ -446,6 +509,9 @@ export async function exportTextBundle(
       profile: opts.profile ?? 'default',
       dtype: opts.dtype ?? 'fp32',
       graphs: { encoder: spec('encoder'), decoder_init: spec('decoder_init'), decoder_step: spec('decoder_step') },
+      ...(webgl.length > 0
+        ? { variants: { webgl: { profile: 'webgl', graphs: { encoder: webglSpec('encoder'), decoder_init: webglSpec('decoder_init'), decoder_step: webglSpec('decoder_step') } } } }
+        : {}),
       files,
       producer: { name: '@vaekit/exporter', version: PRODUCER.version },
       createdAt: new Date().toISOString(),

@@ -94,8 +94,14 @@ export interface ConvertOptions {
 
 /** Result of {@link convertLayersModel}. */
 export interface ConvertResult {
-  /** The serialized ONNX model. */
+  /** The serialized ONNX model: the file to write. */
   bytes: Uint8Array;
+  /**
+   * The same graph with its dynamic dimensions symbolic, for checking it with ONNX Runtime's Node and
+   * WASM builds: they refuse any size but 0 where a `webgl`-profile file declares 0 (see
+   * {@link writeDynamicDimsAsZero}). Equal to `bytes` for the default profile.
+   */
+  parityBytes: Uint8Array;
   /** Graph inputs (batch dimension `"batch"`). */
   inputs: TensorSpec[];
   /** Graph outputs. */
@@ -257,6 +263,17 @@ function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
 }
 
 /**
+ * onnxruntime-web's WebGL backend reads a symbolic dimension (`dim_param`) as null and then rejects
+ * every input shape, while `dim_value 0` is its marker for "any size"; ONNX Runtime's other builds
+ * do not (they check a fed size against a declared 0 and refuse it), so such a file runs on WebGL
+only. Rewrites, in place, the
+ * graph inputs' and outputs' symbolic dimensions as 0.
+ */
+export function writeDynamicDimsAsZero(model: IrModel): void {
+  for (const v of [...model.graph.inputs, ...model.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
+}
+
+/**
  * Converts a tfjs LayersModel (Sequential or functional, any number of inputs and outputs) to an ONNX
  * model. The batch dimension is dynamic (`dim_param "batch"`); weights are float32 initializers.
  *
@@ -344,11 +361,20 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   optimizeGraph(ir.graph);
   applyWeightDtype(ir, opts.dtype ?? 'fp32');
   assertProfileOps(ir, profile);
-  const bytes = serializeModel(ir);
+  // The manifest keeps the symbolic names (they say what each dimension means); the file may not.
+  const inputSpecs = inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32'));
+  const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype));
+  const parityBytes = serializeModel(ir);
+  let bytes = parityBytes;
+  if (profile === 'webgl') {
+    writeDynamicDimsAsZero(ir);
+    bytes = serializeModel(ir);
+  }
   return {
     bytes,
-    inputs: inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32')),
-    outputs: outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype)),
+    parityBytes,
+    inputs: inputSpecs,
+    outputs: outputSpecs,
     opset,
     irVersion,
     model: ir,

@@ -9,12 +9,14 @@ export {
   PRODUCER,
   convertLayersModel,
   irVersionForOpset,
+  writeDynamicDimsAsZero,
   type ConvertOptions,
   type ConvertResult,
 } from './converter.js';
 export { PARITY_RUNTIMES, checkParity, rowLengths, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
 export {
   TOKENIZER_FILE,
+  WEBGL_VARIANT_DIR,
   exportBundle,
   exportCheckpointBundle,
   exportTextBundle,

@@ -115,7 +115,7 @@ export async function exportModelFile(modelJson: string, outFile: string, opts: 
     const parity =
       opts.parity === false
         ? undefined
-        : await checkParity(model, result.bytes, opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {});
+        : await checkParity(model, result.parityBytes, opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {});
     let bytes = result.bytes;
     if (opts.dtype && opts.dtype !== 'fp32') {
       const ir = structuredClone(result.model);

@@ -105,7 +105,7 @@ export async function assertExportParity(
   const out: Array<{ opset: number; result: ConvertResult; parity: ParityReport }> = [];
   for (const opset of opts.opsets ?? TEST_OPSETS) {
     const result = convertLayersModel(model, { ...opts.convert, opset });
-    const parity = await checkParity(model, result.bytes, {
+    const parity = await checkParity(model, result.parityBytes, {
       batch: 8,
       tolerance,
       seed: opset,

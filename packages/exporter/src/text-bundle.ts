@@ -241,7 +241,7 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
       ...(opts.profile ? { profile: opts.profile } : {}),
     });
     opts.onGraph?.(p.key, 'parity');
-    const parity = await checkParity(p.model, result.bytes, {
+    const parity = await checkParity(p.model, result.parityBytes, {
       ...p.parity,
       ...(opts.parityBatch !== undefined ? { batch: opts.parityBatch } : {}),
       ...(opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {}),

@@ -33,17 +33,23 @@ export function pickVariant(manifest: BundleManifest, backend: BackendName): { p
 
 /**
  * Why `backend` must not run these graphs although ONNX Runtime would load them, or undefined.
- * onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already
- * differs from WASM and onnxruntime-node; GRU is right), so text bundles with an LSTM cell do not
- * run on WebGPU unless the graphs are a lowered (`webgl` profile) build without the LSTM op. The
- * WebGL backend loads default graphs but then rejects every input (it reads symbolic dimensions as
- * null) and lacks int64, GRU and LSTM, so it needs `webgl`-profile graphs.
+ *
+ * - WebGL loads default graphs but then rejects every input (it reads symbolic dimensions as null)
+ *   and lacks int64, GRU and LSTM, so it needs `webgl`-profile graphs.
+ * - `webgl`-profile graphs declare their dynamic dimensions as 0, WebGL's "any size"; every other
+ *   ONNX Runtime build checks a fed size against that 0 and refuses the run, so they run on WebGL only.
+ * - onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already
+ *   differs from WASM and onnxruntime-node; GRU is right), so text bundles with an LSTM cell do not
+ *   run on WebGPU (a fallback list moves on, e.g. to WASM).
  */
 export function unsuitableBackend(manifest: BundleManifest, backend: BackendName, profile: string): string | undefined {
   if (backend === 'webgl' && profile !== 'webgl') {
-    return "the bundle has no webgl-profile graphs, which onnxruntime-web's WebGL backend needs (export with the webgl profile)";
+    return "the bundle has no webgl-profile graphs, which onnxruntime-web's WebGL backend needs (export it with --webgl-variant)";
   }
-  if (backend === 'webgpu' && manifest.kind === 'text' && manifest.text.cell === 'lstm' && profile !== 'webgl') {
+  if (backend !== 'webgl' && profile === 'webgl') {
+    return "its webgl-profile graphs declare dynamic dimensions as 0, which only onnxruntime-web's WebGL backend accepts (export with --webgl-variant for a bundle that also runs elsewhere)";
+  }
+  if (backend === 'webgpu' && manifest.kind === 'text' && manifest.text.cell === 'lstm') {
     return "onnxruntime-web's WebGPU LSTM kernel gives wrong results (version 1.30); use wasm, or a fallback list such as ['webgpu', 'wasm']";
   }
   return undefined;

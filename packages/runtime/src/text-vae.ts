@@ -102,10 +102,14 @@ class OnnxTextVae implements TextVae {
     }
     const mu: Float32Array[] = [];
     const logvar: Float32Array[] = [];
+    // A webgl-profile encoder is unrolled over the training length T (maxLength + 1): its `tokens`
+    // input has a fixed time dimension, so every batch is padded to it.
+    const fixedT = this.graphs.encoder!.inputs.find((t) => t.name === 'tokens')?.shape[1];
     for (let start = 0; start < sentences.length; start += MAX_BATCH) {
       const chunk = sentences.slice(start, start + MAX_BATCH);
       const ids = chunk.map((s) => [...this.tokenizer.encode(s).slice(0, this.manifest.text.maxLength), this.special.eos]);
-      const T = Math.max(...ids.map((r) => r.length));
+      const longest = Math.max(...ids.map((r) => r.length));
+      const T = typeof fixedT === 'number' && fixedT >= longest ? fixedT : longest;
       const tokens = new Int32Array(chunk.length * T); // right-padded with <pad> = 0
       ids.forEach((r, i) => tokens.set(r, i * T));
       const lengths = Int32Array.from(ids, (r) => r.length);

@@ -33,14 +33,16 @@ export function registerExport(program: Command): void {
     .argument('<bundle-dir>', 'bundle folder to write (replaced atomically if it exists)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
     .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
-    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl uses only ops onnxruntime-web's WebGL backend runs`, oneOf(EXPORT_PROFILES), 'default')
+    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl: only ops onnxruntime-web's WebGL backend runs, and only WebGL runs it (see --webgl-variant)`, oneOf(EXPORT_PROFILES), 'default')
+    .option('--webgl-variant', "also write webgl-profile graphs (fp32) under webgl/ in the same bundle, so the bundle also runs on onnxruntime-web's WebGL backend; about doubles the bundle")
     .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
-    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; heldOut: number; json?: boolean }) => {
+    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
       const options: ExportBundleOptions = {
         opset: opts.opset,
         dtype: opts.dtype,
         profile: opts.profile,
+        webglVariant: opts.webglVariant === true,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       };
       if (opts.dtype !== 'fp32') {
@@ -57,14 +59,18 @@ export function registerExport(program: Command): void {
           irVersion: result.irVersion,
           dtype: result.manifest.dtype,
           profile: result.manifest.profile,
+          variants: Object.keys(result.manifest.variants ?? {}),
           files: result.files,
           parity: result.parity,
           ...(variant ? { variant } : {}),
         });
         return;
       }
-      const lines = [`Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}):`];
-      for (const f of result.files) lines.push(`  ${f.path.padEnd(18)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
+      const variants = Object.keys(result.manifest.variants ?? {});
+      const lines = [
+        `Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}${variants.length ? `, variants: ${variants.join(', ')}` : ''}):`,
+      ];
+      for (const f of result.files) lines.push(`  ${f.path.padEnd(24)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
       for (const [graph, report] of Object.entries(result.parity)) {
         const errs = Object.entries(report.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
         lines.push(`  parity ${graph}: max abs error vs tfjs ${errs} (tolerance ${report.tolerance}, batch ${report.batch})`);
