@@ -1,5 +1,6 @@
 /** `vaekit train text` -> `vaekit export` -> a text bundle the runtime's manifest parser accepts. */
 import { parseManifest, type TextBundleManifest } from '@vaekit/runtime/bundle';
+import { loadVae, samplePrior } from '@vaekit/runtime';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -44,4 +45,35 @@ test('a language-model baseline run is refused with one clear line', () => {
   const r = vaekit(['export', run, path.join(dir, 'lm-bundle')]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /language-model baseline run .*only sentence VAE runs export/);
+});
+
+test('--webgl-variant adds webgl graphs that Node leaves to WebGL; a --profile webgl bundle runs on WebGL only', async () => {
+  const run = path.join(dir, 'run'); // trained by the first test
+  const both = path.join(dir, 'bundle-webgl-variant');
+  const summary = JSON.parse(vaekitOk(['export', run, both, '--webgl-variant', '--json']).stdout) as { variants: string[]; parity: Record<string, unknown> };
+  assert.deepEqual(summary.variants, ['webgl']);
+  assert.deepEqual(Object.keys(summary.parity), ['encoder', 'decoder_init', 'decoder_step', 'webgl/encoder', 'webgl/decoder_init', 'webgl/decoder_step']);
+  const z = samplePrior(3, 4, 1);
+  const reference = await loadVae(path.join(dir, 'bundle'), { kind: 'text' });
+  const expected = await reference.generate({ z, maxTokens: 8 });
+  await reference.dispose();
+  for (const backend of ['cpu', 'wasm'] as const) {
+    const vae = await loadVae(both, { kind: 'text', backend });
+    assert.equal(vae.variant, 'default', `${backend} runs the default graphs`);
+    assert.deepEqual((await vae.generate({ z, maxTokens: 8 })).map((g) => g.tokenIds), expected.map((g) => g.tokenIds));
+    await vae.dispose();
+  }
+
+  const webglOnly = path.join(dir, 'bundle-webgl-profile');
+  vaekitOk(['export', run, webglOnly, '--profile', 'webgl']);
+  await assert.rejects(loadVae(webglOnly, { backend: 'wasm' }), /cannot run on wasm: its webgl-profile graphs declare dynamic dimensions as 0, which only onnxruntime-web's WebGL backend accepts/);
+
+  const never = path.join(dir, 'never');
+  for (const args of [['--profile', 'webgl', '--webgl-variant'], ['--profile', 'webgl', '--dtype', 'fp16']]) {
+    const r = vaekit(['export', run, never, ...args, '--json']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /webgl profile/);
+  }
+  await assert.rejects(fs.stat(never), /ENOENT/);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
+import { parseManifest, verifyFile } from '@vaekit/runtime/bundle';
 import { WordTokenizer } from '@vaekit/runtime/tokenizer';
 import { exportTextBundle } from './bundle.js';
 import { convertLayersModel } from './converter.js';
@@ -89,11 +90,53 @@ describe('webgl profile', () => {
         const bad = Object.keys(s.opHistogram).filter((op) => !WEBGL_OPS.has(op));
         assert.deepEqual(bad, [], `${f}: ${bad.join(', ')}`);
         assert.ok(!s.inputs.some((i) => i.elemType === 'int64'));
+        // WebGL reads symbolic dimensions as null and then refuses every input: 0 is its "any size".
+        for (const v of [...s.inputs, ...s.outputs]) assert.ok(v.shape.every((d) => typeof d === 'number'), `${f} ${v.name}: ${JSON.stringify(v.shape)}`);
+        assert.equal(s.inputs[0]!.shape[0], 0, `${f}: batch written as 0`);
       }
-      assert.deepEqual(r.manifest.graphs.encoder.inputs[0]!.shape, ['batch', 6], 'unrolled encoder takes the training length');
+      assert.deepEqual(r.manifest.graphs.encoder.inputs[0]!.shape, ['batch', 6], 'unrolled encoder takes the training length; the manifest names the batch');
       await runOnnxChecker(t, ['encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx'].map((f) => path.join(dir, f)));
       encoder.dispose();
       decoder.dispose();
     });
   }
+
+  test('webglVariant: one bundle with default graphs and fp32 webgl graphs under webgl/, all hashed', async () => {
+    const { encoder, decoder } = buildTestTextVae({ cell: 'lstm', vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 8 });
+    const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
+    const dir = path.join(tempDir(), 'bundle');
+    const r = await exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { webglVariant: true, dtype: 'fp16' });
+    const manifest = parseManifest(JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8')));
+    assert.equal(manifest.profile, 'default');
+    assert.equal(manifest.dtype, 'fp16');
+    assert.equal(manifest.variants?.webgl?.profile, 'webgl');
+    const graphs = manifest.variants!.webgl!.graphs as unknown as Record<string, { file: string }>;
+    assert.deepEqual(Object.values(graphs).map((g) => g.file), ['webgl/encoder.onnx', 'webgl/decoder_init.onnx', 'webgl/decoder_step.onnx']);
+    for (const file of Object.keys(manifest.files)) await verifyFile(manifest, file, new Uint8Array(await fs.readFile(path.join(dir, file))));
+    assert.deepEqual(Object.keys(r.parity).sort(), ['decoder_init', 'decoder_step', 'encoder', 'webgl/decoder_init', 'webgl/decoder_step', 'webgl/encoder']);
+    for (const [graph, report] of Object.entries(r.parity)) for (const [o, e] of Object.entries(report.maxAbsError)) assert.ok(e <= 1e-4, `${graph}.${o} ${e}`);
+    for (const g of Object.values(graphs)) {
+      const s = decodeModel(new Uint8Array(await fs.readFile(path.join(dir, g.file))));
+      assert.deepEqual(Object.keys(s.opHistogram).filter((op) => !WEBGL_OPS.has(op)), [], g.file);
+      assert.equal(s.inputs[0]!.shape[0], 0, `${g.file}: batch written as 0`);
+      assert.ok(s.initializerBytes >= 4 * s.parameterCount, `${g.file}: fp32 weights (WebGL runs no fp16)`);
+    }
+    const main = decodeModel(new Uint8Array(await fs.readFile(path.join(dir, 'decoder_step.onnx'))));
+    assert.ok(main.initializerBytes < 4 * main.parameterCount, 'default graphs are the fp16 ones');
+    assert.equal(main.inputs[0]!.shape[0], 'batch', 'default graphs keep symbolic dimensions');
+    assert.ok(main.opHistogram.LSTM, 'default graphs keep the LSTM op');
+    encoder.dispose();
+    decoder.dispose();
+  });
+
+  test('webgl profile options that cannot give a working bundle are refused before anything is written', async () => {
+    const { encoder, decoder } = buildTestTextVae({ cell: 'gru', vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 9 });
+    const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
+    const dir = path.join(tempDir(), 'never');
+    await assert.rejects(exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', webglVariant: true }), /with the webgl profile the bundle's own graphs already are webgl graphs/);
+    await assert.rejects(exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', dtype: 'int8' }), /dtype "int8" cannot be combined with the webgl profile/);
+    await assert.rejects(fs.stat(dir), /ENOENT/);
+    encoder.dispose();
+    decoder.dispose();
+  });
 });
