@@ -133,6 +133,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
           });
         }
         assert.ok(checked >= expected.length * 2, `${checked} tokens checked`);
+        t.diagnostic(`${cell}: ${checked} greedy tokens equal tfjs' teacher-forced argmax; e.g. ${JSON.stringify(expected.slice(0, 2).map((g) => g.text))}`);
       } finally {
         encoder?.dispose();
         decoder.dispose();
@@ -156,6 +157,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
         let maxErr = 0;
         enc.mu.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - encoded.mu[i]![j]!)))));
         assert.ok(maxErr < 1e-4, `${backend}: encoder mu max abs error ${maxErr}`);
+        t.diagnostic(`${cell} ${backend}: greedy tokens equal Node's; encoder mu max abs error ${maxErr.toExponential(2)}`);
       }
       if (cell === 'lstm') {
         assert.match(await open(page, url, 'webgpu'), /load failed: This bundle cannot run on webgpu: onnxruntime-web's WebGPU LSTM kernel/);
@@ -179,31 +181,34 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
     await page.close();
   });
 
-  it('image bundle: decoded images match Node within 1e-4 on wasm, webgl and webgpu; the page draws a grid and a strip', async (t) => {
-    if (!browser) return t.skip('no Chromium');
-    const trained = trainedBundle('dense');
-    const bundleDir = path.join(tempDir(), 'bundle');
-    vaekitOk(['export', trained.runDir, bundleDir, '--webgl-variant']);
-    const node = await loadVae(bundleDir, { kind: 'image' });
-    const z = samplePrior(8, node.latentSize, 5);
-    const expected = await node.decode(z);
-    await node.dispose();
-    const { url, proc } = await serve(bundleDir);
-    servers.push(proc);
-    const page = await browser.newPage();
-    for (const backend of BACKENDS) {
-      const status = await open(page, url, backend);
-      assert.match(status, new RegExp(`image bundle on ${backend} \\(graphs: ${backend === 'webgl' ? 'webgl' : 'default'}`), status);
-      const got = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.decode(zz), [z.map((v) => Array.from(v))] as const)) as number[][];
-      let maxErr = 0;
-      got.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - expected[i]![j]!)))));
-      assert.ok(maxErr < 1e-4, `${backend}: max abs error ${maxErr}`);
-    }
-    await page.click('#imageSample');
-    await page.waitForFunction(() => (document.getElementById('grid') as HTMLCanvasElement).width === 8 * 28);
-    await page.click('#imageInterpolate');
-    await page.waitForFunction(() => (document.getElementById('strip') as HTMLCanvasElement).width === 10 * 28);
-    assert.doesNotMatch((await page.textContent('#status')) ?? '', /failed/);
-    await page.close();
-  });
+  for (const arch of ['dense', 'conv'] as const) {
+    it(`${arch} image bundle (vaekit export --webgl-variant): decoded images match Node within 1e-4 on wasm, webgl and webgpu; the page draws a grid and a strip`, async (t) => {
+      if (!browser) return t.skip('no Chromium');
+      const trained = trainedBundle(arch);
+      const bundleDir = path.join(tempDir(), 'bundle');
+      vaekitOk(['export', trained.runDir, bundleDir, '--webgl-variant']);
+      const node = await loadVae(bundleDir, { kind: 'image' });
+      const z = samplePrior(8, node.latentSize, 5);
+      const expected = await node.decode(z);
+      await node.dispose();
+      const { url, proc } = await serve(bundleDir);
+      servers.push(proc);
+      const page = await browser.newPage();
+      for (const backend of BACKENDS) {
+        const status = await open(page, url, backend);
+        assert.match(status, new RegExp(`image bundle on ${backend} \\(graphs: ${backend === 'webgl' ? 'webgl' : 'default'}`), status);
+        const got = (await page.evaluate(([zz]) => (globalThis as any).vaekitDemo.decode(zz), [z.map((v) => Array.from(v))] as const)) as number[][];
+        let maxErr = 0;
+        got.forEach((row, i) => row.forEach((v, j) => (maxErr = Math.max(maxErr, Math.abs(v - expected[i]![j]!)))));
+        assert.ok(maxErr < 1e-4, `${arch} ${backend}: max abs error ${maxErr}`);
+        t.diagnostic(`${arch} ${backend}: decode max abs error vs Node ${maxErr.toExponential(2)}`);
+      }
+      await page.click('#imageSample');
+      await page.waitForFunction(() => (document.getElementById('grid') as HTMLCanvasElement).width === 8 * 28);
+      await page.click('#imageInterpolate');
+      await page.waitForFunction(() => (document.getElementById('strip') as HTMLCanvasElement).width === 10 * 28);
+      assert.doesNotMatch((await page.textContent('#status')) ?? '', /failed/);
+      await page.close();
+    });
+  }
 });
