@@ -11,11 +11,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as tf from '@tensorflow/tfjs';
 import type { Browser, Page } from 'playwright-core';
-import { loadCheckpoint } from '@vaekit/trainer';
 import { loadVae, samplePrior } from '@vaekit/runtime';
 import { tempDir, trainedBundle, trainedTextBundle, vaekitOk } from './helpers.js';
+import { assertGreedyIsTeacherForcedArgmax } from './text-helpers.js';
 // @ts-expect-error plain .mjs fixture without types
 import { CHROMIUM_PATH, launchChromium } from './fixtures/chromium.mjs';
 // @ts-expect-error plain .mjs fixture without types
@@ -115,29 +114,9 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
       await node.dispose();
 
       // Node's greedy tokens are the argmax of the training decoder fed the same tokens (teacher forcing).
-      await tf.setBackend('cpu');
-      const { encoder, decoder } = await loadCheckpoint(runDir);
-      try {
-        const zInput = decoder.inputs.findIndex((i) => i.shape.length === 2 && i.dtype === 'float32');
-        let checked = 0;
-        for (const [i, g] of expected.entries()) {
-          const fed = [manifest.text.specialTokens.bos, ...g.tokenIds.slice(0, -1)];
-          const padded = [...fed, ...Array(T - fed.length).fill(0)];
-          const feeds = decoder.inputs.map((_, k) => (k === zInput ? tf.tensor2d([Array.from(z[i]!)]) : tf.tensor2d([padded], [1, T], 'int32')));
-          const logits = decoder.predict(feeds) as tf.Tensor;
-          const argmax = (logits.argMax(-1).arraySync() as number[][])[0]!;
-          tf.dispose([logits, ...feeds]);
-          g.tokenIds.forEach((id, j) => {
-            assert.equal(id, argmax[j], `${cell} seq ${i} position ${j}`);
-            checked++;
-          });
-        }
-        assert.ok(checked >= expected.length * 2, `${checked} tokens checked`);
-        t.diagnostic(`${cell}: ${checked} greedy tokens equal tfjs' teacher-forced argmax; e.g. ${JSON.stringify(expected.slice(0, 2).map((g) => g.text))}`);
-      } finally {
-        encoder?.dispose();
-        decoder.dispose();
-      }
+      const checked = await assertGreedyIsTeacherForcedArgmax(runDir, { T, bos: manifest.text.specialTokens.bos }, z, expected, cell);
+      assert.ok(checked >= expected.length * 2, `${checked} tokens checked`);
+      t.diagnostic(`${cell}: ${checked} greedy tokens equal tfjs' teacher-forced argmax; e.g. ${JSON.stringify(expected.slice(0, 2).map((g) => g.text))}`);
 
       const { url, proc } = await serve(bundleDir);
       servers.push(proc);

@@ -4,7 +4,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { BundleError, InputError, loadVae, logSoftmax, samplePrior, type TextVae } from '@vaekit/runtime';
-import { tempDir, vaekit, vaekitOk } from './helpers.js';
+import { tempDir, trainedTextBundle, vaekit, vaekitOk } from './helpers.js';
+import { assertGreedyIsTeacherForcedArgmax } from './text-helpers.js';
 // @ts-expect-error plain .mjs fixture without types
 import { referenceLogits, writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
@@ -213,3 +214,18 @@ test('CLI: generate, encode, reconstruct and interpolate on a text bundle', () =
   assert.equal(wrongKind.code, 2);
   assert.match(wrongKind.stderr, /is a text bundle; vaekit sample draws images/);
 });
+
+for (const cell of ['gru', 'lstm'] as const) {
+  test(`real ${cell} bundle (vaekit train text + export --webgl-variant): greedy output on cpu and wasm is tfjs' teacher-forced argmax`, async () => {
+    const { runDir, bundleDir } = trainedTextBundle(cell);
+    const z = samplePrior(6, 4, 21);
+    for (const backend of ['cpu', 'wasm'] as const) {
+      const real = await loadVae(bundleDir, { kind: 'text', backend });
+      const T = real.manifest.text.maxLength + 1;
+      const gens = await real.generate({ z, maxTokens: T });
+      await real.dispose();
+      const checked = await assertGreedyIsTeacherForcedArgmax(runDir, { T, bos: real.manifest.text.specialTokens.bos }, z, gens, `${cell} ${backend}`);
+      assert.ok(checked >= gens.length * 2, `${checked} tokens checked`);
+    }
+  });
+}
