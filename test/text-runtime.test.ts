@@ -218,10 +218,11 @@ test('CLI: generate, encode, reconstruct and interpolate on a text bundle', () =
 for (const cell of ['gru', 'lstm'] as const) {
   test(`real ${cell} bundle (vaekit train text + export --webgl-variant): greedy output on cpu and wasm is tfjs' teacher-forced argmax`, async () => {
     const { runDir, bundleDir } = trainedTextBundle(cell);
-    const z = samplePrior(6, 4, 21);
     for (const backend of ['cpu', 'wasm'] as const) {
       const real = await loadVae(bundleDir, { kind: 'text', backend });
       const T = real.manifest.text.maxLength + 1;
+      const { mu } = await real.encode(['the cat sat on the mat today .', 'my friend likes the rain']);
+      const z = [...mu, ...samplePrior(3, real.latentSize, 21)];
       const gens = await real.generate({ z, maxTokens: T });
       await real.dispose();
       const checked = await assertGreedyIsTeacherForcedArgmax(runDir, { T, bos: real.manifest.text.specialTokens.bos }, z, gens, `${cell} ${backend}`);
