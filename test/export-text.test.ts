@@ -53,6 +53,9 @@ test('--webgl-variant adds webgl graphs that Node leaves to WebGL; a --profile w
   const summary = JSON.parse(vaekitOk(['export', run, both, '--webgl-variant', '--json']).stdout) as { variants: string[]; parity: Record<string, unknown> };
   assert.deepEqual(summary.variants, ['webgl']);
   assert.deepEqual(Object.keys(summary.parity), ['encoder', 'decoder_init', 'decoder_step', 'webgl/encoder', 'webgl/decoder_init', 'webgl/decoder_step']);
+  const inspected = vaekitOk(['inspect', both]).stdout;
+  assert.match(inspected, /variants: webgl/);
+  assert.match(inspected, /\[webgl\/decoder_step\] .*webgl\/decoder_step\.onnx[\s\S]*inputs: +token: int32\[0\]/);
   const z = samplePrior(3, 4, 1);
   const reference = await loadVae(path.join(dir, 'bundle'), { kind: 'text' });
   const expected = await reference.generate({ z, maxTokens: 8 });
