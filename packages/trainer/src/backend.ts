@@ -12,6 +12,7 @@ import { NATIVE_WASM_KERNELS, loadNative, registerNativeWasmKernels } from './ke
 import { installNativeAdam } from './kernels/native-adam.js';
 import { installNativeRnn } from './kernels/native-rnn.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
+import { registerWasmUnsortedSegmentSum } from './kernels/wasm-segment-sum.js';
 
 /** Backend names accepted by {@link initBackend}. `node` is tfjs-node (libtensorflow). */
 export const BACKEND_CHOICES = ['auto', 'node', 'wasm', 'cpu'] as const;
@@ -65,9 +66,9 @@ async function tryNode(): Promise<string | undefined> {
 let bridged: string[] | undefined;
 
 /**
- * Registers, for every kernel the CPU backend has and WASM lacks (e.g. `UnsortedSegmentSum` for the
- * Embedding gradient, `Conv2DBackpropFilter` for Conv2D training), a WASM kernel that copies its inputs
- * to the CPU backend, runs the CPU implementation and copies the outputs back. Correct, not fast.
+ * Registers, for every kernel the CPU backend has and WASM lacks (vaekit supplies `Conv2DBackpropFilter`
+ * and `UnsortedSegmentSum` itself), a WASM kernel that copies its inputs to the CPU backend, runs the
+ * CPU implementation and copies the outputs back. Correct, not fast.
  */
 function bridgeMissingWasmKernels(): string[] {
   if (bridged) return bridged;
@@ -137,6 +138,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
     const failure = await tryWasm();
     if (!failure) {
       registerWasmConv2DBackpropFilter();
+      registerWasmUnsortedSegmentSum();
       let native: string | undefined;
       if (options.native !== false) {
         const { addon, failure } = loadNative();

@@ -102,8 +102,7 @@ for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrel
   });
 }
 
-test('native UnsortedSegmentSum (the Embedding gradient) matches the reference', async (t) => {
-  if (!nativeBuilt()) return t.skip('native kernels not built');
+test('WASM UnsortedSegmentSum (the Embedding gradient) matches the reference', async () => {
   const x = rand([9, 2, 3], 6);
   const ids = [0, 4, 4, 1, 0, 6, 3, 4, -1];
   assertClose(
@@ -150,6 +149,23 @@ for (const [n, v] of [[1, 2], [5, 3], [7, 37], [33, 1001]] as const) {
     });
     await tf.setBackend('wasm');
     assertClose(ref.map((r, i) => [r, cpu[i]!]), 1e-5);
+  });
+}
+
+for (const [shape, axis, keepDims] of [[[7, 5], 0, false], [[3, 4, 5], [0, 1], true], [[3, 4, 5], [1, 0], false], [[6, 9], [1], false], [[2, 3, 4], [0, 2], false]] as const) {
+  test(`native Sum over leading axes matches tfjs: shape ${shape} axis ${axis} keepDims ${keepDims}`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const x = Array.from(tf.randomNormal([...shape], 0, 1, 'float32', 20).dataSync());
+    await tf.setBackend('cpu');
+    const ref = tf.tidy(() => tf.sum(tf.tensor(x, [...shape]), axis as number | number[], keepDims));
+    const refShape = ref.shape;
+    const refValues = ref.dataSync() as Float32Array;
+    ref.dispose();
+    await tf.setBackend('wasm');
+    const got = tf.tidy(() => tf.sum(tf.tensor(x, [...shape]), axis as number | number[], keepDims));
+    assert.deepEqual(got.shape, refShape);
+    assertClose([[refValues, got.dataSync() as Float32Array]], 1e-5);
+    got.dispose();
   });
 }
 

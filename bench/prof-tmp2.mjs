@@ -1,0 +1,10 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '@vaekit/trainer';
+import { TEXT_CONFIG, buildReferenceTextVae } from './lib/text-model.mjs';
+await initBackend('wasm', { native: process.env.NAT !== '0' });
+let t0 = performance.now();
+const q = tf.initializers.orthogonal({ gain: 1 }).apply([256, 768]);
+console.log('orthogonal 256x768', performance.now() - t0);
+t0 = performance.now();
+buildReferenceTextVae(TEXT_CONFIG);
+console.log('build', performance.now() - t0);
