@@ -5,6 +5,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
+import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
@@ -16,10 +17,15 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const register of [registerTrain, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
+registerTrainText(registerTrain(program));
+for (const register of [registerEval, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
   register(program);
 }
-for (const cmd of program.commands) cmd.exitOverride();
+const overrideExits = (cmd: Command): void => {
+  cmd.exitOverride();
+  cmd.commands.forEach(overrideExits);
+};
+overrideExits(program);
 
 try {
   await program.parseAsync(process.argv);

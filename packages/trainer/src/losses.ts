@@ -3,6 +3,7 @@
  * (shape [B]); the caller averages over the batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
 
 /**
  * Negative log-likelihood of `x` (values in [0, 1]) under Bernoulli(sigmoid(logits)), summed over the
@@ -39,4 +40,34 @@ export interface ElboTerms {
 /** Loss to minimise: mean over the batch of reconstruction + beta * KL. */
 export function vaeLoss(terms: ElboTerms, beta: number): tf.Scalar {
   return tf.tidy(() => tf.mean(terms.reconstruction.add(terms.kl.mul(beta))) as tf.Scalar);
+}
+
+/**
+ * Token cross-entropy of a sentence decoder, summed over the real positions of each sentence: for
+ * logits `[B,T,V]`, integer targets `[B,T]` and a 0/1 mask `[B,T]` (1 on words and `<eos>`), returns
+ * `sum_t mask[b,t] * -log softmax(logits[b,t])[target[b,t]]`, shape `[B]`.
+ */
+export function tokenCrossEntropy(logits: tf.Tensor3D, target: tf.Tensor2D, mask: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const [b, t, v] = logits.shape;
+    const nll = sparseSoftmaxCrossEntropy(logits.reshape([b * t, v]) as tf.Tensor2D, target.reshape([b * t]) as tf.Tensor1D);
+    return nll.reshape([b, t]).mul(mask).sum(1);
+  }) as tf.Tensor1D;
+}
+
+/** KL(N(mu, exp(logvar)) || N(0, I)) per example and latent dimension, shape `[B, Z]`. */
+export function gaussianKlPerDim(mu: tf.Tensor2D, logvar: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.mul(-0.5, tf.add(1, logvar).sub(tf.square(mu)).sub(tf.exp(logvar)))) as tf.Tensor2D;
+}
+
+/**
+ * The KL term with free bits (Kingma et al. 2016): the batch-averaged KL of each latent dimension is
+ * floored at `lambda` nats, so dimensions below the floor get no gradient pushing them further down.
+ * Returns the scalar `sum_d max(lambda, mean_b KL[b,d])`; with `lambda` 0 it is the plain mean KL.
+ */
+export function freeBitsKl(klPerDim: tf.Tensor2D, lambda: number): tf.Scalar {
+  return tf.tidy(() => {
+    const perDim = klPerDim.mean(0);
+    return (lambda > 0 ? tf.maximum(perDim, lambda) : perDim).sum() as tf.Scalar;
+  });
 }

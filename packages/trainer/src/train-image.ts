@@ -210,7 +210,10 @@ export async function trainImageVae(config: ImageTrainConfig, runDir: string, ho
  */
 export async function resumeImageVae(runDir: string, options: { epochs?: number } = {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const checkpoint = await loadCheckpoint(runDir);
-  const config = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
+  if (checkpoint.config.kind !== 'image' || !checkpoint.encoder) {
+    throw new CheckpointError(`${runDir} is a ${checkpoint.config.kind} run; resume it with the ${checkpoint.config.kind} trainer.`);
+  }
+  const config: ImageTrainConfig = { ...checkpoint.config, ...(options.epochs ? { epochs: options.epochs } : {}) };
   validateImageConfig(config);
   if (!checkpoint.optimizerWeights) {
     throw new CheckpointError(`The checkpoint in ${runDir} has no optimizer state, so it cannot be resumed exactly.`);

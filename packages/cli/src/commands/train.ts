@@ -38,8 +38,8 @@ export interface ImageTrainCliOptions {
 
 const fmt = (v: number) => v.toFixed(2);
 
-/** Prepares `out` for a new run: refuses a non-empty folder unless `force`. Returns whether it existed. */
-async function claimRunFolder(out: string, force: boolean | undefined): Promise<void> {
+/** Prepares `out` for a new run: refuses a non-empty folder unless `force` (then empties it). */
+export async function claimRunFolder(out: string, force: boolean | undefined): Promise<void> {
   let entries: string[] = [];
   try {
     const stat = await fs.stat(out);
@@ -113,9 +113,9 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   }
 }
 
-/** Registers `vaekit train image`. */
-export function registerTrain(program: Command): void {
-  const train = program.command('train').description('train a VAE (see: vaekit train image --help)');
+/** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
+export function registerTrain(program: Command): Command {
+  const train = program.command('train').description('train a VAE (see: vaekit train image --help, vaekit train text --help)');
   train
     .command('image')
     .description('train an image VAE on the built-in MNIST digits (10,000 real digits, seeded 9,000/1,000 split)')
@@ -147,4 +147,5 @@ export function registerTrain(program: Command): void {
         );
       }
     });
+  return train;
 }

@@ -1,0 +1,89 @@
+/**
+ * The sentence VAE as tfjs-layers functional models, exactly as docs/text-model.md specifies (the
+ * exporter relies on the layer names):
+ *
+ * - encoder `tokens[B,T] -> mu[B,Z], logvar[B,Z]`: Embedding (mask on `<pad>`) -> GRU|LSTM -> two Dense;
+ * - decoder `tokens_in[B,T], z[B,Z] -> logits[B,T,V]`: the initial state comes from z (Dense, tanh)
+ *   and z is also concatenated to every input embedding.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { TextTrainConfig } from '../config.js';
+import type { VaeModels } from './image.js';
+
+/** Sizes the text models need besides the configuration. */
+export interface TextModelShape {
+  vocabSize: number;
+  /** Padded sequence length T. */
+  seqLength: number;
+}
+
+function seededInitializers(seed: number) {
+  let n = 0;
+  return {
+    glorot: () => tf.initializers.glorotUniform({ seed: seed * 1000 + n++ }),
+    orthogonal: () => tf.initializers.orthogonal({ seed: seed * 1000 + n++, gain: 1 }),
+    uniform: () => tf.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: seed * 1000 + n++ }),
+  };
+}
+
+function recurrentLayer(config: TextTrainConfig, name: string, returnSequences: boolean, init: ReturnType<typeof seededInitializers>) {
+  const args = {
+    units: config.hidden,
+    returnSequences,
+    name,
+    kernelInitializer: init.glorot(),
+    recurrentInitializer: init.orthogonal(),
+  };
+  return config.cell === 'lstm' ? tf.layers.lstm(args) : tf.layers.gru(args);
+}
+
+/** Builds the encoder and decoder with weights initialised from `config.seed`. */
+export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): VaeModels {
+  const { vocabSize: V, seqLength: T } = shape;
+  const init = seededInitializers(config.seed);
+
+  const tokens = tf.input({ shape: [T], dtype: 'int32', name: 'tokens' });
+  const embedded = tf.layers
+    .embedding({ inputDim: V, outputDim: config.embedding, maskZero: true, name: 'enc_embedding', embeddingsInitializer: init.uniform() })
+    .apply(tokens) as tf.SymbolicTensor;
+  const summary = recurrentLayer(config, 'enc_rnn', false, init).apply(embedded) as tf.SymbolicTensor;
+  const mu = tf.layers.dense({ units: config.latent, name: 'mu', kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: config.latent, name: 'logvar', kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
+  const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
+
+  const tokensIn = tf.input({ shape: [T], dtype: 'int32', name: 'tokens_in' });
+  const z = tf.input({ shape: [config.latent], name: 'z' });
+  const initState = (name: string) =>
+    tf.layers.dense({ units: config.hidden, activation: 'tanh', name, kernelInitializer: init.glorot() }).apply(z) as tf.SymbolicTensor;
+  const states = config.cell === 'lstm' ? [initState('dec_init_h'), initState('dec_init_c')] : [initState('dec_init_h')];
+  const x = tf.layers
+    .embedding({ inputDim: V, outputDim: config.embedding, name: 'dec_embedding', embeddingsInitializer: init.uniform() })
+    .apply(tokensIn) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: T, name: 'dec_repeat_z' }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: 'dec_concat' }).apply([x, zs]) as tf.SymbolicTensor;
+  const y = recurrentLayer(config, 'dec_rnn', true, init).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: V, name: 'logits', kernelInitializer: init.glorot() }).apply(y) as tf.SymbolicTensor;
+  const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
+  return { encoder, decoder };
+}
+
+/**
+ * Two tfjs warnings that say nothing actionable to a vaekit user are dropped, once for the process:
+ * that `initialState` is a "non-serializable keyword argument" (printed on every checkpoint and export,
+ * although the state tensors are serialized as inbound nodes and the model reloads exactly, tested in
+ * models/text.test.ts), and that the orthogonal initializer of the recurrent kernels "may be slow"
+ * (it runs once, at model creation). Every other warning passes through.
+ */
+function silenceTfjsNoise(): void {
+  const marker = Symbol.for('vaekit.silencedInitialStateWarning');
+  const holder = console as unknown as Record<symbol, boolean>;
+  if (holder[marker]) return;
+  holder[marker] = true;
+  const warn = console.warn.bind(console);
+  console.warn = (...args: unknown[]) => {
+    const text = typeof args[0] === 'string' ? args[0] : '';
+    if (text.includes('non-serializable keyword arguments') || text.startsWith('Orthogonal initializer is being called')) return;
+    warn(...args);
+  };
+}
+silenceTfjsNoise();
