@@ -160,6 +160,8 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
     notes.push(failure);
   }
   await tf.setBackend('cpu');
+  // The CPU backend's advert for tfjs-node would repeat what the note below says.
+  (tf.engine().findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;
   notes.push('pure-JS CPU backend: expect training to be 10-100x slower than WASM');
   return { name: 'cpu', note: notes.join('; '), bridgedKernels: [] };
 }
