@@ -174,8 +174,8 @@ napi_value adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// sumLeading(x, out, rows, cols): out[j] = sum over i of x[i, j], summed in row order (as tfjs' WASM Sum
-// does after moving the reduced axes innermost), without the transpose.
+// sumLeading(x, out, rows, cols): out[j] = sum over i of x[i, j], summed in row order, without the
+// transpose tfjs' WASM Sum makes to bring the reduced axes innermost.
 napi_value sum_leading(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, a, 4)) return fail(env, "sumLeading: 4 arguments expected");
