@@ -296,3 +296,30 @@ test('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit
     setNativeAdamEnabled(true);
   }
 });
+
+test('native results do not depend on the thread count (bit for bit)', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  await tf.setBackend('wasm');
+  const run = () =>
+    tf.tidy(() => {
+      const a = tf.randomNormal([300, 517], 0, 1, 'float32', 21);
+      const b = tf.randomNormal([517, 129], 0, 1, 'float32', 22);
+      const logits = tf.randomNormal([257, 301], 0, 3, 'float32', 23);
+      const labels = tf.tensor1d(Array.from({ length: 257 }, (_, i) => (i * 31) % 301), 'int32');
+      const [ga] = tf.grads((x: tf.Tensor) => tf.matMul(x, b).square().sum())([a]);
+      return [tf.matMul(a, b), tf.matMul(a.transpose(), b, true, false), ga!, sparseSoftmaxCrossEntropy(logits as tf.Tensor2D, labels)].map(
+        (r) => r.dataSync() as Float32Array,
+      );
+    });
+  const { addon } = loadNative();
+  const before = addon!.threads();
+  try {
+    addon!.setThreads(1);
+    const one = run();
+    addon!.setThreads(3);
+    const three = run();
+    one.forEach((o, i) => assert.deepEqual(three[i], o, `result ${i} differs between 1 and 3 threads`));
+  } finally {
+    addon!.setThreads(before);
+  }
+});
