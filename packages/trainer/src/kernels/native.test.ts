@@ -323,3 +323,26 @@ test('native results do not depend on the thread count (bit for bit)', async (t)
     addon!.setThreads(before);
   }
 });
+
+test('recurrent layers with features the fused kernel lacks run tfjs-layers own code', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  await tf.setBackend('wasm');
+  const x = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 24);
+  const variants = [
+    tf.layers.gru({ units: 5, goBackwards: true }),
+    tf.layers.gru({ units: 5, recurrentDropout: 0.3 }),
+    tf.layers.lstm({ units: 5, activation: 'relu' }),
+    tf.layers.gru({ units: 5, returnState: true }),
+  ];
+  for (const layer of variants) {
+    const before = nativeRnnCallCount();
+    const out = layer.apply(x, { training: true }) as tf.Tensor | tf.Tensor[];
+    assert.equal(nativeRnnCallCount(), before, `${layer.getClassName()} ${JSON.stringify(layer.getConfig()).slice(0, 60)} ran fused`);
+    tf.dispose(out);
+  }
+  // The plain configuration does run fused.
+  const before = nativeRnnCallCount();
+  tf.dispose(tf.layers.gru({ units: 5 }).apply(x) as tf.Tensor);
+  assert.equal(nativeRnnCallCount(), before + 1);
+  x.dispose();
+});
