@@ -192,6 +192,38 @@ napi_value sum_leading(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// bceLogits(logits, x, loss, n, d) and bceLogitsGrad(logits, x, dy, dl, dx, n, d), all float32.
+napi_value bce_logits(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 5)) return fail(env, "bceLogits: 5 arguments expected");
+  void *pl, *px, *po;
+  size_t ll, lx, lo;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &px, &lx) || !typed(env, a.v[2], &po, &lo))
+    return fail(env, "bceLogits: typed arrays expected");
+  const int64_t n = num(env, a.v[3]), d = num(env, a.v[4]);
+  if (n < 0 || d < 1 || ll < static_cast<size_t>(n * d) || lx < static_cast<size_t>(n * d) || lo < static_cast<size_t>(n))
+    return fail(env, "bceLogits: array too short for the given shape");
+  vk::bce_logits_sum(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<float*>(po), n, d);
+  return nullptr;
+}
+
+napi_value bce_logits_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 7)) return fail(env, "bceLogitsGrad: 7 arguments expected");
+  void *pl, *px, *pd, *pdl, *pdx;
+  size_t ll, lx, ld, ldl, ldx;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &px, &lx) || !typed(env, a.v[2], &pd, &ld) ||
+      !typed(env, a.v[3], &pdl, &ldl) || !typed(env, a.v[4], &pdx, &ldx))
+    return fail(env, "bceLogitsGrad: typed arrays expected");
+  const int64_t n = num(env, a.v[5]), d = num(env, a.v[6]);
+  const size_t nd = static_cast<size_t>(n * d);
+  if (n < 0 || d < 1 || ll < nd || lx < nd || ldl < nd || ldx < nd || ld < static_cast<size_t>(n))
+    return fail(env, "bceLogitsGrad: array too short for the given shape");
+  vk::bce_logits_sum_grad(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<const float*>(pd),
+                          static_cast<float*>(pdl), static_cast<float*>(pdx), n, d);
+  return nullptr;
+}
+
 napi_value set_threads(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, a, 1)) return fail(env, "setThreads: 1 argument expected");
@@ -229,6 +261,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"softmaxXentGrad", nullptr, softmax_xent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumLeading", nullptr, sum_leading, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bceLogits", nullptr, bce_logits, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bceLogitsGrad", nullptr, bce_logits_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, set_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, get_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"simd", nullptr, simd, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -12,6 +12,7 @@ import { NATIVE_ADDON_PATH, loadNative } from './native.js';
 import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
 import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
+import { bernoulliNll } from '../losses.js';
 
 const CI = Boolean(process.env.CI);
 
@@ -166,6 +167,23 @@ for (const [shape, axis, keepDims] of [[[7, 5], 0, false], [[3, 4, 5], [0, 1], t
     assert.deepEqual(got.shape, refShape);
     assertClose([[refValues, got.dataSync() as Float32Array]], 1e-5);
     got.dispose();
+  });
+}
+
+for (const [n, d] of [[1, 1], [3, 17], [128, 784]] as const) {
+  test(`fused Bernoulli NLL [${n}, ${d}] matches the tfjs ops, with gradients for logits and targets`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const logits = Array.from(tf.randomNormal([n, d], 0, 5, 'float32', 25).dataSync());
+    const x = Array.from(tf.randomUniform([n, d], 0, 1, 'float32', 26).dataSync());
+    const w = Array.from(tf.randomNormal([n], 0, 1, 'float32', 27).dataSync());
+    assertClose(
+      await onBoth(() => {
+        const [lt, xt] = [tf.tensor2d(logits, [n, d]), tf.tensor2d(x, [n, d])];
+        const f = (l: tf.Tensor, y: tf.Tensor) => bernoulliNll(l as tf.Tensor2D, y as tf.Tensor2D).mul(tf.tensor1d(w)).sum();
+        return [bernoulliNll(lt, xt), ...tf.grads(f)([lt, xt])];
+      }),
+      1e-5,
+    );
   });
 }
 

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BCE_LOGITS, BCE_LOGITS_GRAD } from './bce.js';
 import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
 
 /** The recurrent entry points of the addon (see native/src/rnn.cc). */
@@ -48,6 +49,8 @@ export interface NativeAddon extends NativeRnnAddon {
   adam(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, xOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number,
     oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
+  bceLogits(logits: Float32Array, x: Float32Array, loss: Float32Array, n: number, d: number): void;
+  bceLogitsGrad(logits: Float32Array, x: Float32Array, dy: Float32Array, dl: Float32Array, dx: Float32Array, n: number, d: number): void;
   sumLeading(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   setThreads(n: number): void;
   threads(): number;
@@ -193,7 +196,7 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Adam'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Bernoulli NLL', 'Adam'] as const;
 
 /**
  * Registers the native kernels on the WASM backend (call after the backend initialised). Idempotent.
@@ -232,6 +235,36 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
     addon.sumLeading(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, rows, size(rest));
     return out;
   });
+  if (!tf.getKernel(BCE_LOGITS, 'wasm')) {
+    const rows = (t: tf.TensorInfo) => [size(t.shape.slice(0, -1)), t.shape[t.shape.length - 1] ?? 1] as const;
+    tf.registerKernel({
+      kernelName: BCE_LOGITS,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, x } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, d] = rows(logits!);
+        const loss = backend.makeOutput(logits!.shape.slice(0, -1), 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.bceLogits(f32(logits!), f32(x!), f32(loss), n, d);
+        return loss;
+      },
+    });
+    tf.registerKernel({
+      kernelName: BCE_LOGITS_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, d] = rows(logits!);
+        const dl = backend.makeOutput(logits!.shape, 'float32');
+        const dx = backend.makeOutput(x!.shape, 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.bceLogitsGrad(f32(logits!), f32(x!), f32(dy!), f32(dl), f32(dx), n, d);
+        return [dl, dx];
+      },
+    });
+  }
   if (!tf.getKernel(SOFTMAX_XENT, 'wasm')) {
     tf.registerKernel({
       kernelName: SOFTMAX_XENT,
