@@ -20,7 +20,7 @@ const k = process.env.SOTU_K ?? '50';
 const evalLimit = process.env.SOTU_EVAL_LIMIT ?? '500';
 const annealSteps = process.env.SOTU_ANNEAL_STEPS ?? '1500';
 // Everything else is the trainer's default configuration (vocabulary 10,000, embedding 128, GRU 256,
-// latent 32, batch 32, Adam 1e-3, word dropout 0.25, sentences of at most 30 words).
+// latent 32, batch 32, Adam 1e-3, word dropout 0.25, free bits 0.125, sentences of at most 30 words).
 const limit = process.env.SOTU_LIMIT ? ['--limit', process.env.SOTU_LIMIT] : [];
 // Extra `vaekit train text` options of the VAE only, e.g. SOTU_VAE_ARGS="--free-bits 0.125".
 const vaeArgs = (process.env.SOTU_VAE_ARGS ?? '').split(' ').filter(Boolean);

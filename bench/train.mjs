@@ -5,7 +5,7 @@
 // chunks interleave round by round, so load from other processes on the machine hits all of them alike.
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
-// Environment: BENCH_ROUNDS (default 3), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
+// Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
 // model (~2 minutes a step, skipped by default).
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
   text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
@@ -92,8 +92,9 @@ for (const [config, spec] of Object.entries(CONFIGS)) {
   const runners = active.filter((w) => w.info.backend !== 'cpu' || SLOW[config]);
   const times = new Map(runners.map((w) => [w.name, []]));
   let torchTimes = [];
-  if (torchInfo) await torch.ask({ cmd: 'setup', config });
-  for (const w of runners) await w.ask({ cmd: 'setup', config });
+  const torchSetup = torchInfo ? await torch.ask({ cmd: 'setup', config }) : undefined;
+  const setups = new Map();
+  for (const w of runners) setups.set(w.name, await w.ask({ cmd: 'setup', config }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const w of runners) {
       const s = w.info.backend === 'cpu' ? SLOW[config] : spec;
@@ -119,6 +120,8 @@ for (const [config, spec] of Object.entries(CONFIGS)) {
       vaekit_gflops: +(flops / ms / 1e6).toFixed(1),
       pytorch_gflops: pytorchMs === null ? null : +(flops / pytorchMs / 1e6).toFixed(1),
       samples: times.get(w.name).length,
+      vaekit_threads: setups.get(w.name).threads ?? null,
+      pytorch_threads: torchSetup?.threads ?? null,
     });
   }
 }

@@ -150,7 +150,7 @@ test('--verbose shows the stack trace of an error; --help works everywhere', () 
   const r = vaekit(['--verbose', 'sample', '/no/bundle']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /\n\s+at /);
-  for (const cmd of [[], ['train', 'image'], ['export'], ['sample'], ['reconstruct'], ['inspect'], ['demo']]) {
+  for (const cmd of [[], ['train', 'image'], ['export'], ['sample'], ['reconstruct'], ['generate'], ['encode'], ['interpolate'], ['inspect'], ['demo'], ['serve-demo']]) {
     const h = vaekit([...cmd, '--help']);
     assert.equal(h.code, 0, cmd.join(' '));
     assert.match(h.stdout, /Usage: vaekit/);

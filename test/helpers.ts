@@ -1,7 +1,7 @@
 /** Shared helpers of the end-to-end tests: running the built CLI and making small real bundles. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -50,5 +50,34 @@ export function trainedBundle(arch: 'dense' | 'conv' = 'dense'): { runDir: strin
   vaekitOk(['export', runDir, bundleDir]);
   const made = { runDir, bundleDir };
   bundles.set(arch, made);
+  return made;
+}
+
+const textBundles = new Map<string, { runDir: string; bundleDir: string; corpus: string }>();
+
+/**
+ * Trains a tiny sentence VAE through the CLI (`vaekit train text`, 4 epochs on 240 generated
+ * sentences) and exports it with the webgl variant (`vaekit export --webgl-variant`), once per cell
+ * and process.
+ */
+export function trainedTextBundle(cell: 'gru' | 'lstm' = 'gru'): { runDir: string; bundleDir: string; corpus: string } {
+  const cached = textBundles.get(cell);
+  if (cached) return cached;
+  const dir = tempDir('vaekit-e2e-text-');
+  const corpus = path.join(dir, 'sentences.txt');
+  const who = ['the cat', 'a dog', 'my friend', 'the teacher', 'our team', 'the bird'];
+  const what = ['sat on the mat', 'ran to the park', 'reads a book', 'went home early', 'likes the rain'];
+  const when = ['today', 'again', 'at night', 'every day'];
+  const lines = Array.from({ length: 240 }, (_, i) => `${who[i % 6]} ${what[(i * 7) % 5]} ${when[(i * 3) % 4]} .`);
+  writeFileSync(corpus, lines.join('\n') + '\n');
+  const runDir = path.join(dir, 'run');
+  const bundleDir = path.join(dir, 'bundle');
+  vaekitOk([
+    'train', 'text', '--data', corpus, '--cell', cell, '--max-length', '8', '--min-count', '1', '--embedding', '16', '--hidden', '24',
+    '--latent', '4', '--batch-size', '16', '--epochs', '4', '--lr', '0.01', '--k', '5', '--out', runDir,
+  ]);
+  vaekitOk(['export', runDir, bundleDir, '--webgl-variant']);
+  const made = { runDir, bundleDir, corpus };
+  textBundles.set(cell, made);
   return made;
 }

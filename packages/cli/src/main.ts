@@ -2,9 +2,11 @@
 /** The `vaekit` command. Commands are thin wrappers over @vaekit/trainer, exporter and runtime. */
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
-import { registerExport } from './commands/export.js';
+import { registerExport, registerExportModel } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
+import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
+import { registerServeDemo } from './commands/serve-demo.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
@@ -18,7 +20,19 @@ const program = new Command('vaekit')
   .exitOverride();
 
 registerTrainText(registerTrain(program));
-for (const register of [registerEval, registerExport, registerSample, registerReconstruct, registerInspect, registerDemo]) {
+for (const register of [
+  registerEval,
+  registerExport,
+  registerExportModel,
+  registerSample,
+  registerReconstruct,
+  registerGenerate,
+  registerEncode,
+  registerInterpolate,
+  registerInspect,
+  registerDemo,
+  registerServeDemo,
+]) {
   register(program);
 }
 const overrideExits = (cmd: Command): void => {

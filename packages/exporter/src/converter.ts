@@ -8,9 +8,11 @@ import type { TensorSpec } from '@vaekit/runtime/bundle';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
-import { ConversionContext, elemTypeFor, type IrModel, type IrValueInfo } from './ir.js';
+import { assertProfileOps } from './profiles.js';
+import { ConversionContext, DataType, elemTypeFor, type ExportProfile, type IrModel, type IrValueInfo } from './ir.js';
 import { optimizeGraph } from './optimize.js';
 import { serializeModel } from './serialize.js';
+import { applyWeightDtype, type WeightDtype } from './variants.js';
 
 /** Lowest ONNX opset the exporter writes. */
 export const MIN_OPSET = 13;
@@ -67,14 +69,39 @@ export interface ConvertOptions {
   docString?: string;
   /** Graph name. Default: the tfjs model name. */
   graphName?: string;
+  /**
+   * Adds an int32 `[batch]` graph input of this name giving each sequence's length; masking layers
+   * (`Embedding` with `maskZero`) then take their lengths from it instead of counting non-zero ids.
+   * It comes after the model's inputs. Used by text encoders (`tokens, lengths -> mu, logvar`).
+   */
+  lengthsInput?: string;
+  /**
+   * Dimensions of graph inputs to declare dynamic although tfjs fixed them, by input name and axis,
+   * with the symbolic name to use: `{ tokens: { 1: 'time' } }` lets a text encoder trained on padded
+   * length T read any length. Only for graphs whose ops do not depend on that size.
+   */
+  dynamicDims?: Record<string, Record<number, string>>;
+  /** Weight storage: `fp32` (default), `fp16` or `int8` (see variants.ts). */
+  dtype?: WeightDtype;
+  /**
+   * `default` (every ONNX op) or `webgl`: only ops onnxruntime-web's WebGL backend runs, recurrent
+   * layers unrolled over their static length (see profiles.ts).
+   */
+  profile?: ExportProfile;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
 }
 
 /** Result of {@link convertLayersModel}. */
 export interface ConvertResult {
-  /** The serialized ONNX model. */
+  /** The serialized ONNX model: the file to write. */
   bytes: Uint8Array;
+  /**
+   * The same graph with its dynamic dimensions symbolic, for checking it with ONNX Runtime's Node and
+   * WASM builds: they refuse any size but 0 where a `webgl`-profile file declares 0 (see
+   * {@link writeDynamicDimsAsZero}). Equal to `bytes` for the default profile.
+   */
+  parityBytes: Uint8Array;
   /** Graph inputs (batch dimension `"batch"`). */
   inputs: TensorSpec[];
   /** Graph outputs. */
@@ -155,6 +182,9 @@ function collectUnsupported(
   }
 }
 
+/** Layers that only move elements around: their output has their input's element type. */
+const SHAPE_ONLY = new Set(['Reshape', 'Flatten', 'Permute', 'RepeatVector', 'Cropping2D', 'InputLayer']);
+
 const shapeOf = (t: tf.SymbolicTensor): Array<number | null> => t.shape.map((d) => d ?? null);
 
 /** Emits the nodes of `model` with its inputs bound to `inputNames`; returns the names of its outputs. */
@@ -163,6 +193,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
   model.inputs.forEach((t, i) => {
     names.set(t.id, inputNames[i]!);
     ctx.setShape(inputNames[i]!, shapeOf(t));
+    ctx.setElemType(inputNames[i]!, elemTypeFor(t.dtype));
   });
   const nameOf = (t: tf.SymbolicTensor): string => {
     const n = names.get(t.id);
@@ -185,6 +216,17 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
       ctx.scope = layer.name;
       outputs = handler.convert(ctx, layer, inputs, call);
       ctx.scope = '';
+      // tfjs reports some shape-only layers' outputs as float32 whatever their input; ONNX keeps the
+      // input's type, and consumers (Embedding's Gather) must see the real one.
+      const inType = inputs[0] === undefined ? undefined : ctx.elemTypeOf(inputs[0]);
+      if (inType !== undefined && SHAPE_ONLY.has(layer.getClassName())) {
+        for (const o of outputs) if (ctx.elemTypeOf(o) === undefined) ctx.setElemType(o, inType);
+      }
+      // tfjs' default computeMask passes the input mask through layers that support masking.
+      const inMask = inputs.map((i) => ctx.maskOf(i)).find((m) => m !== undefined);
+      if (!handler.managesMask && inMask && (layer as unknown as { supportsMasking?: boolean }).supportsMasking) {
+        for (const o of outputs) if (!ctx.maskOf(o)) ctx.setMask(o, inMask);
+      }
     }
     if (outputs.length !== node.outputTensors.length) {
       throw new ExportError(
@@ -195,6 +237,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
     node.outputTensors.forEach((t, i) => {
       names.set(t.id, outputs[i]!);
       if (!ctx.shapeOf(outputs[i]!)) ctx.setShape(outputs[i]!, shapeOf(t));
+      if (ctx.elemTypeOf(outputs[i]!) === undefined) ctx.setElemType(outputs[i]!, elemTypeFor(t.dtype));
     });
   }
   return model.outputs.map(nameOf);
@@ -220,6 +263,17 @@ function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
 }
 
 /**
+ * onnxruntime-web's WebGL backend reads a symbolic dimension (`dim_param`) as null and then rejects
+ * every input shape, while `dim_value 0` is its marker for "any size"; ONNX Runtime's other builds
+ * do not (they check a fed size against a declared 0 and refuse it), so such a file runs on WebGL
+only. Rewrites, in place, the
+ * graph inputs' and outputs' symbolic dimensions as 0.
+ */
+export function writeDynamicDimsAsZero(model: IrModel): void {
+  for (const v of [...model.graph.inputs, ...model.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
+}
+
+/**
  * Converts a tfjs LayersModel (Sequential or functional, any number of inputs and outputs) to an ONNX
  * model. The batch dimension is dynamic (`dim_param "batch"`); weights are float32 initializers.
  *
@@ -239,16 +293,28 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   if (unsupported.length > 0) throw new UnsupportedLayerError(unsupported, registry.classNames());
 
   const inputNames = opts.inputNames ?? model.inputs.map((t, i) => model.inputNames[i] ?? t.name);
-  const outputNames = opts.outputNames ?? model.outputs.map((t, i) => model.outputNames[i] ?? t.name);
+  // tfjs names every output of a multi-output layer after the layer: number the repeats.
+  const outputNames =
+    opts.outputNames ??
+    model.outputs.map((t, i, all) => {
+      const base = model.outputNames[i] ?? t.name;
+      const same = all.filter((_, j) => (model.outputNames[j] ?? all[j]!.name) === base).length;
+      return same > 1 ? `${base}_${all.slice(0, i).filter((_, j) => (model.outputNames[j] ?? all[j]!.name) === base).length}` : base;
+    });
   checkNames('inputNames', inputNames, model.inputs.length);
   checkNames('outputNames', outputNames, model.outputs.length);
-  const all = [...inputNames, ...outputNames];
+  const all = [...inputNames, ...(opts.lengthsInput !== undefined ? [opts.lengthsInput] : []), ...outputNames];
   if (new Set(all).size !== all.length) {
     throw new ExportError(`Graph input and output names must be distinct, got: ${all.join(', ')}.`);
   }
 
-  const ctx = new ConversionContext(opset);
+  const profile = opts.profile ?? 'default';
+  const ctx = new ConversionContext(opset, profile);
   ctx.reserve(...all);
+  if (opts.lengthsInput !== undefined) {
+    ctx.lengthsInput = opts.lengthsInput;
+    ctx.setElemType(opts.lengthsInput, DataType.INT32);
+  }
   const produced = emitModel(ctx, model, inputNames, registry);
 
   // Give each output tensor its public name: rename the producing node's output when it is an
@@ -269,7 +335,13 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     for (let j = i + 1; j < produced.length; j++) if (produced[j] === internal) produced[j] = wanted;
   });
 
-  const inputs = model.inputs.map((t, i) => valueInfo(inputNames[i]!, t));
+  const inputs = model.inputs.map((t, i) => {
+    const v = valueInfo(inputNames[i]!, t);
+    const dyn = opts.dynamicDims?.[v.name];
+    if (dyn) v.shape = v.shape.map((d, axis) => dyn[axis] ?? d);
+    return v;
+  });
+  if (opts.lengthsInput !== undefined) inputs.push({ name: opts.lengthsInput, elemType: DataType.INT32, shape: ['batch'] });
   const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
   const ir: IrModel = {
     irVersion,
@@ -277,7 +349,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     producerName: PRODUCER.name,
     producerVersion: PRODUCER.version,
     ...(opts.docString !== undefined ? { docString: opts.docString } : {}),
-    metadata: { producer: `${PRODUCER.name} ${PRODUCER.version}`, ...opts.metadata },
+    metadata: { producer: `${PRODUCER.name} ${PRODUCER.version}`, 'vaekit.version': PRODUCER.version, ...opts.metadata },
     graph: {
       name: opts.graphName ?? model.name,
       nodes: ctx.nodes,
@@ -287,11 +359,22 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     },
   };
   optimizeGraph(ir.graph);
-  const bytes = serializeModel(ir);
+  applyWeightDtype(ir, opts.dtype ?? 'fp32');
+  assertProfileOps(ir, profile);
+  // The manifest keeps the symbolic names (they say what each dimension means); the file may not.
+  const inputSpecs = inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32'));
+  const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype));
+  const parityBytes = serializeModel(ir);
+  let bytes = parityBytes;
+  if (profile === 'webgl') {
+    writeDynamicDimsAsZero(ir);
+    bytes = serializeModel(ir);
+  }
   return {
     bytes,
-    inputs: inputs.map((v, i) => tensorSpec(v, model.inputs[i]!.dtype)),
-    outputs: outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype)),
+    parityBytes,
+    inputs: inputSpecs,
+    outputs: outputSpecs,
     opset,
     irVersion,
     model: ir,

@@ -9,14 +9,19 @@ export {
   PRODUCER,
   convertLayersModel,
   irVersionForOpset,
+  writeDynamicDimsAsZero,
   type ConvertOptions,
   type ConvertResult,
 } from './converter.js';
-export { checkParity, type ParityOptions } from './parity.js';
+export { PARITY_RUNTIMES, checkParity, rowLengths, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
 export {
+  TOKENIZER_FILE,
+  WEBGL_VARIANT_DIR,
   exportBundle,
   exportCheckpointBundle,
+  exportTextBundle,
   writeFolderAtomic,
+  type TextBundleSource,
   type BundleFileSummary,
   type ExportBundleOptions,
   type ExportBundleResult,
@@ -42,3 +47,35 @@ export { optimizeGraph } from './optimize.js';
 export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
 export { createDefaultRegistry, defaultRegistry } from './handlers/index.js';
 export { ACTIVATIONS, type ActivationSpec } from './handlers/activation.js';
+export {
+  TEXT_LAYER_NAMES,
+  buildTextGraphs,
+  convertTextGraphs,
+  textSpecFor,
+  vocabularyHash,
+  type ConvertTextOptions,
+  type ConvertedGraph,
+  type TextGraphs,
+} from './text-bundle.js';
+export {
+  exportModelFile,
+  unsupportedInTopology,
+  type ExportModelFileOptions,
+  type ExportModelFileResult,
+} from './model-file.js';
+export {
+  WEIGHT_DTYPES,
+  applyWeightDtype,
+  graphRunner,
+  makeVariant,
+  parseWeightDtype,
+  toHalfBits,
+  type GraphRunner,
+  type GraphVariant,
+  type WeightDtype,
+  type WeightDtypeOptions,
+} from './variants.js';
+export { imageHeldOutLoss, textHeldOutLoss, type TextIds } from './held-out.js';
+export { foldConstants } from './optimize.js';
+export { WEBGL_OPS, assertProfileOps, profileOps } from './profiles.js';
+export { EXPORT_PROFILES, type ExportProfile } from './ir.js';

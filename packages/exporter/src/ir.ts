@@ -7,8 +7,10 @@ import { ExportError } from './errors.js';
 /** ONNX `TensorProto.DataType` codes used by the exporter. */
 export const DataType = {
   FLOAT: 1,
+  INT8: 3,
   INT32: 6,
   INT64: 7,
+  FLOAT16: 10,
 } as const;
 /** An ONNX element type code the exporter writes. */
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
@@ -39,7 +41,8 @@ export interface IrTensor {
   name: string;
   dataType: DataTypeCode;
   dims: number[];
-  data: Float32Array | Int32Array | BigInt64Array;
+  /** FLOAT16 data is held as IEEE half-precision bit patterns in a Uint16Array. */
+  data: Float32Array | Int32Array | BigInt64Array | Uint16Array | Int8Array;
 }
 
 /** One ONNX node. */
@@ -86,6 +89,11 @@ export function elementCount(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
 
+/** Export profiles: which ONNX ops a graph may use. */
+export const EXPORT_PROFILES = ['default', 'webgl'] as const;
+/** An export profile. */
+export type ExportProfile = (typeof EXPORT_PROFILES)[number];
+
 /** Options of {@link ConversionContext.makeNode}. */
 export interface MakeNodeOptions {
   /** Number of outputs (named automatically) or explicit output names. Default 1. */
@@ -110,10 +118,22 @@ export class ConversionContext {
   private readonly taken = new Set<string>();
   private readonly constants = new Map<string, string>();
   private readonly shapes = new Map<string, Array<number | null>>();
+  private readonly masks = new Map<string, string>();
+  private readonly elemTypes = new Map<string, DataTypeCode>();
+  /**
+   * When set, the name of an int32 `[batch]` graph input giving each sequence's length; masking layers
+   * (`Embedding` with `maskZero`, `Masking`) use it instead of computing lengths from their input.
+   */
+  lengthsInput: string | undefined;
 
   constructor(
     /** The target ONNX opset of the default domain. */
     readonly opset: number,
+    /**
+     * Export profile: `default` uses every ONNX op; `webgl` only the ops onnxruntime-web's WebGL
+     * backend implements (handlers lower the others to primitives, see profiles.ts).
+     */
+    readonly profile: ExportProfile = 'default',
   ) {}
 
   /** Marks names as used (graph inputs and outputs) so {@link uniqueName} never hands them out. */
@@ -139,10 +159,34 @@ export class ConversionContext {
     this.shapes.set(name, [...shape]);
   }
 
+  /** Records the element type of a tensor (from tfjs' symbolic dtypes). */
+  setElemType(name: string, type: DataTypeCode): void {
+    this.elemTypes.set(name, type);
+  }
+
+  /** The recorded element type of a tensor, if known. */
+  elemTypeOf(name: string): DataTypeCode | undefined {
+    return this.elemTypes.get(name);
+  }
+
   /** The recorded shape of a tensor, if known. */
   shapeOf(name: string): Array<number | null> | undefined {
     const s = this.shapes.get(name);
     return s ? [...s] : undefined;
+  }
+
+  /**
+   * Records that the time steps of a `[batch, time, ...]` tensor are masked: `lengths` names an int32
+   * `[batch]` tensor counting the real (leading) steps. tfjs masks are per step; ONNX recurrent ops take
+   * sequence lengths, so masks are carried as lengths and assume right padding.
+   */
+  setMask(name: string, lengths: string): void {
+    this.masks.set(name, lengths);
+  }
+
+  /** The lengths tensor of a masked tensor (see {@link setMask}), if any. */
+  maskOf(name: string): string | undefined {
+    return this.masks.get(name);
   }
 
   /** Appends a node and returns its output names. */
@@ -171,11 +215,24 @@ export class ConversionContext {
     return out!;
   }
 
+  /**
+   * A reduction (`ReduceSum`, `ReduceMean`, `ReduceMax`, ...) over `axes`, in the form the target opset
+   * wants: `axes` is an input for ReduceSum from opset 13 and for the others from opset 18, an
+   * attribute before.
+   */
+  reduce(opType: string, x: string, axes: number[], keepdims: boolean): string {
+    const asInput = opType === 'ReduceSum' ? this.opset >= 13 : this.opset >= 18;
+    const keep = { keepdims: attr.int(keepdims ? 1 : 0) };
+    return asInput
+      ? this.op(opType, [x, this.constInt64(axes)], keep)
+      : this.op(opType, [x], { ...keep, axes: attr.ints(axes) });
+  }
+
   /** Adds a weight tensor (a graph initializer) and returns its unique name. */
   addInitializer(
     base: string,
     dims: readonly number[],
-    data: Float32Array | Int32Array | BigInt64Array,
+    data: IrTensor['data'],
     dataType: DataTypeCode = DataType.FLOAT,
   ): string {
     if (data.length !== elementCount(dims)) {
@@ -216,6 +273,17 @@ export class ConversionContext {
       dataType: DataType.FLOAT,
       dims: shape,
       data: Float32Array.from(list),
+    });
+  }
+
+  /** An int32 constant; a number gives a scalar, an array a 1-D tensor. */
+  constInt32(values: number | number[]): string {
+    const list = typeof values === 'number' ? [values] : values;
+    const shape = typeof values === 'number' ? [] : [list.length];
+    return this.constant(`i32[${shape.join('x')}]:${list.join(',')}`, {
+      dataType: DataType.INT32,
+      dims: shape,
+      data: Int32Array.from(list),
     });
   }
 

@@ -18,18 +18,141 @@ export interface ParityOptions {
   seed?: number;
   /** Standard deviation of the normal random input. Default 1. */
   scale?: number;
+  /**
+   * Integer (token id) inputs: ids are drawn uniformly from `[0, vocab)`. With `padRight`, each row of
+   * a `[B, T]` id input gets a random length `1..T`, ids from `[1, vocab)` before it and 0 after it
+   * (right padding). Default `{ vocab: 2 }`.
+   */
+  ids?: { vocab: number; padRight?: boolean };
+  /**
+   * ONNX inputs the tfjs model lacks, after its own inputs (e.g. `lengths` of a text encoder), computed
+   * from the generated tfjs inputs.
+   */
+  extraInputs?: (inputs: ParityInput[]) => Record<string, ParityInput>;
+  /**
+   * Compare against this ONNX model (run with onnxruntime-node on the same inputs) instead of tfjs:
+   * how far a compressed variant is from the fp32 export.
+   */
+  reference?: Uint8Array;
+  /** ONNX Runtime builds to compare against: `node` (onnxruntime-node), `wasm` (onnxruntime-web). Default `['node']`. */
+  runtimes?: readonly ParityRuntime[];
 }
 
-function randomInput(shape: number[], dtype: string, rng: ReturnType<typeof createRng>, scale: number): Float32Array | Int32Array {
+/** One generated input batch. */
+export interface ParityInput {
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
+  shape: number[];
+}
+
+function randomInput(
+  shape: number[],
+  dtype: string,
+  rng: ReturnType<typeof createRng>,
+  scale: number,
+  ids: { vocab: number; padRight?: boolean },
+): ParityInput {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (dtype === 'float32') return Float32Array.from({ length: n }, () => rng.normal() * scale);
-  throw new ExportError(`Parity check supports float32 inputs only, got ${dtype}.`);
+  if (dtype === 'float32') return { dtype, shape, data: Float32Array.from({ length: n }, () => rng.normal() * scale) };
+  if (dtype === 'int32') {
+    const pick = (lo: number): number => lo + rng.int(Math.max(1, ids.vocab - lo));
+    if (ids.padRight && shape.length === 2) {
+      const [rows, steps] = shape as [number, number];
+      const data = new Int32Array(n);
+      for (let b = 0; b < rows; b++) {
+        const len = 1 + rng.int(steps);
+        for (let t = 0; t < len; t++) data[b * steps + t] = pick(1);
+      }
+      return { dtype, shape, data };
+    }
+    return { dtype, shape, data: Int32Array.from({ length: n }, () => pick(0)) };
+  }
+  throw new ExportError(`Parity check supports float32 and int32 inputs, got ${dtype}.`);
 }
 
 /**
- * Runs `model.predict` (tfjs) and ONNX Runtime on the same random batch and returns the max abs error
- * per ONNX output. Inputs are matched by position. Throws {@link ParityError} when an output differs
- * by more than the tolerance (NaN in either counts as infinitely wrong).
+ * Id inputs that suit the model: below the smallest Embedding's `inputDim`, right-padded when an
+ * Embedding masks zeros (masks become sequence lengths, which assume right padding).
+ */
+function defaultIds(model: tf.LayersModel): { vocab: number; padRight: boolean } {
+  let vocab = Number.POSITIVE_INFINITY;
+  let padRight = false;
+  const visit = (layers: tf.layers.Layer[]): void => {
+    for (const l of layers) {
+      if (l instanceof tf.LayersModel) visit(l.layers);
+      else if (l.getClassName() === 'Embedding') {
+        const cfg = l.getConfig();
+        if (typeof cfg.inputDim === 'number') vocab = Math.min(vocab, cfg.inputDim);
+        if (cfg.maskZero === true) padRight = true;
+      }
+    }
+  };
+  visit(model.layers);
+  return { vocab: Number.isFinite(vocab) ? vocab : 2, padRight };
+}
+
+/** Right-padded row lengths of a `[B, T]` id batch: the count of ids before the first trailing run of 0s. */
+export function rowLengths(input: ParityInput): ParityInput {
+  const [rows, steps] = input.shape as [number, number];
+  const data = new Int32Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let len = steps;
+    while (len > 0 && input.data[b * steps + len - 1] === 0) len--;
+    data[b] = len;
+  }
+  return { dtype: 'int32', data, shape: [rows] };
+}
+
+/** An ONNX Runtime build parity can run on. */
+export type ParityRuntime = 'node' | 'wasm';
+
+/** The ONNX Runtime builds {@link checkParity} knows. */
+export const PARITY_RUNTIMES: readonly ParityRuntime[] = ['node', 'wasm'];
+
+interface RunnerSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, ParityInput>): Promise<Record<string, { data: ArrayLike<number>; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+/** Opens a session with onnxruntime-node or onnxruntime-web's WASM backend (which also runs in Node). */
+async function openSession(runtime: ParityRuntime, bytes: Uint8Array): Promise<RunnerSession> {
+  if (runtime === 'node') {
+    const session = await ort.InferenceSession.create(bytes);
+    return {
+      inputNames: session.inputNames,
+      outputNames: session.outputNames,
+      run: async (feeds) => {
+        const t: Record<string, ort.Tensor> = {};
+        for (const [n, f] of Object.entries(feeds)) t[n] = new ort.Tensor(f.dtype, f.data, f.shape);
+        return (await session.run(t)) as unknown as Awaited<ReturnType<RunnerSession['run']>>;
+      },
+      release: () => session.release(),
+    };
+  }
+  // Loaded on demand: only parity against the browser build needs it.
+  const web = await import('onnxruntime-web');
+  // One thread: worker threads need a cross-origin-isolated page in browsers and add nothing here.
+  web.env.wasm.numThreads = 1;
+  const session = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: async (feeds) => {
+      const t: Record<string, InstanceType<typeof web.Tensor>> = {};
+      for (const [n, f] of Object.entries(feeds)) t[n] = new web.Tensor(f.dtype, f.data, f.shape);
+      return (await session.run(t)) as unknown as Awaited<ReturnType<RunnerSession['run']>>;
+    },
+    release: () => session.release(),
+  };
+}
+
+/**
+ * Runs the tfjs model and ONNX Runtime (onnxruntime-node, and onnxruntime-web's WASM backend when
+ * `runtimes` includes `wasm`) on the same random batch and returns the max abs error per ONNX output,
+ * the worst over the runtimes. Inputs are matched by position. Throws {@link ParityError} when an
+ * output differs by more than the tolerance (NaN in either counts as infinitely wrong).
  */
 export async function checkParity(
   model: tf.LayersModel,
@@ -40,71 +163,103 @@ export async function checkParity(
   const tolerance = opts.tolerance ?? 1e-4;
   const rng = createRng(opts.seed ?? 0);
   const scale = opts.scale ?? 1;
+  const runtimes = opts.runtimes ?? ['node'];
 
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(onnxBytes);
-  } catch (err) {
-    throw new ExportError(`ONNX Runtime cannot load the exported model: ${(err as Error).message}`, {
-      userError: false,
-      cause: err,
+  // Inputs and the tfjs reference, computed once for every runtime.
+  const tfInputs: tf.Tensor[] = [];
+  const generated: ParityInput[] = [];
+  model.inputs.forEach((t, i) => {
+    const shape = t.shape.map((d, axis) => {
+      if (d !== null) return d;
+      if (axis === 0) return batch;
+      throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
     });
-  }
-  try {
-    if (session.inputNames.length !== model.inputs.length || session.outputNames.length !== model.outputs.length) {
-      throw new ExportError(
-        `The ONNX model has ${session.inputNames.length} inputs / ${session.outputNames.length} outputs, the tfjs model ${model.inputs.length} / ${model.outputs.length}.`,
-        { userError: false },
-      );
+    const input = randomInput(shape, t.dtype, rng, scale, opts.ids ?? defaultIds(model));
+    generated.push(input);
+    tfInputs.push(tf.tensor(input.data, shape, input.dtype));
+  });
+  const extra = opts.extraInputs ? opts.extraInputs(generated) : {};
+  let expected: Array<ArrayLike<number>>;
+  let expectedShapes: number[][];
+  if (opts.reference) {
+    tf.dispose(tfInputs);
+    const ref = await openSession('node', opts.reference);
+    try {
+      const feeds: Record<string, ParityInput> = { ...extra };
+      generated.forEach((g, i) => (feeds[ref.inputNames[i]!] = g));
+      const out = await ref.run(feeds);
+      expected = ref.outputNames.map((n) => out[n]!.data);
+      expectedShapes = ref.outputNames.map((n) => [...out[n]!.dims]);
+    } finally {
+      await ref.release();
     }
-    const feeds: Record<string, ort.Tensor> = {};
-    const tfInputs: tf.Tensor[] = [];
-    model.inputs.forEach((t, i) => {
-      const shape = t.shape.map((d, axis) => {
-        if (d !== null) return d;
-        if (axis === 0) return batch;
-        throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
-      });
-      const data = randomInput(shape, t.dtype, rng, scale);
-      tfInputs.push(tf.tensor(data, shape, 'float32'));
-      feeds[session.inputNames[i]!] = new ort.Tensor('float32', data, shape);
-    });
-
-    const predicted = model.predict(tfInputs.length === 1 ? tfInputs[0]! : tfInputs);
+  } else {
+    // predict reshapes rank-1 inputs to [B, 1] (a Keras habit), which breaks models with a [batch]
+    // input such as the text step graph's token; execute runs the graph as declared.
+    const feed = tfInputs.length === 1 ? tfInputs[0]! : tfInputs;
+    const predicted = tfInputs.some((x) => x.rank === 1)
+      ? model.execute(feed, model.outputs.map((o) => o.name))
+      : model.predict(feed);
     const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
-    const expected = await Promise.all(tfOutputs.map((o) => o.data()));
-    const expectedShapes = tfOutputs.map((o) => o.shape);
+    expected = await Promise.all(tfOutputs.map((o) => o.data() as Promise<Float32Array>));
+    expectedShapes = tfOutputs.map((o) => o.shape);
     tf.dispose([...tfInputs, ...tfOutputs]);
-
-    const results = await session.run(feeds);
-    const maxAbsError: Record<string, number> = {};
-    session.outputNames.forEach((name, i) => {
-      const got = results[name];
-      const want = expected[i]!;
-      const wantShape = expectedShapes[i]!;
-      if (!got || got.dims.length !== wantShape.length || got.dims.some((d, k) => d !== wantShape[k])) {
-        maxAbsError[name] = Number.POSITIVE_INFINITY;
-        return;
-      }
-      const data = got.data as Float32Array;
-      let max = 0;
-      for (let k = 0; k < want.length; k++) {
-        const diff = Math.abs((data[k] ?? Number.NaN) - (want[k] as number));
-        max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : Math.max(max, diff);
-      }
-      maxAbsError[name] = max;
-    });
-    const bad = Object.entries(maxAbsError).filter(([, e]) => !(e <= tolerance));
-    if (bad.length > 0) {
-      throw new ParityError(
-        `ONNX output${bad.length > 1 ? 's' : ''} differ from tfjs beyond tolerance ${tolerance}: ` +
-          bad.map(([n, e]) => `${n} max abs error ${e}`).join(', ') + '.',
-        maxAbsError,
-        tolerance,
-      );
-    }
-    return { batch, tolerance, maxAbsError };
-  } finally {
-    await session.release();
   }
+
+  const maxAbsError: Record<string, number> = {};
+  const byRuntime: Record<string, Record<string, number>> = {};
+  for (const runtime of runtimes) {
+    let session: RunnerSession;
+    try {
+      session = await openSession(runtime, onnxBytes);
+    } catch (err) {
+      throw new ExportError(`ONNX Runtime (${runtime}) cannot load the exported model: ${(err as Error).message}`, {
+        userError: false,
+        cause: err,
+      });
+    }
+    try {
+      const extraCount = session.inputNames.length - model.inputs.length;
+      if (extraCount !== Object.keys(extra).length || session.outputNames.length !== model.outputs.length) {
+        throw new ExportError(
+          `The ONNX model has ${session.inputNames.length} inputs / ${session.outputNames.length} outputs, the tfjs model ${model.inputs.length} / ${model.outputs.length}.`,
+          { userError: false },
+        );
+      }
+      const feeds: Record<string, ParityInput> = { ...extra };
+      generated.forEach((g, i) => (feeds[session.inputNames[i]!] = g));
+      const results = await session.run(feeds);
+      const errors: Record<string, number> = {};
+      session.outputNames.forEach((name, i) => {
+        const got = results[name];
+        const want = expected[i]!;
+        const wantShape = expectedShapes[i]!;
+        if (!got || got.dims.length !== wantShape.length || got.dims.some((d, k) => d !== wantShape[k])) {
+          errors[name] = Number.POSITIVE_INFINITY;
+          return;
+        }
+        let max = 0;
+        for (let k = 0; k < want.length; k++) {
+          const diff = Math.abs((got.data[k] ?? Number.NaN) - want[k]!);
+          max = Number.isNaN(diff) ? Number.POSITIVE_INFINITY : Math.max(max, diff);
+        }
+        errors[name] = max;
+        maxAbsError[name] = Math.max(maxAbsError[name] ?? 0, max);
+      });
+      byRuntime[runtime] = errors;
+    } finally {
+      await session.release();
+    }
+  }
+  const bad = Object.entries(maxAbsError).filter(([, e]) => !(e <= tolerance));
+  if (bad.length > 0) {
+    const where = runtimes.length > 1 ? ` (${Object.entries(byRuntime).map(([r, e]) => `${r}: ${Object.values(e).map((v) => v.toExponential(2)).join('/')}`).join(', ')})` : '';
+    throw new ParityError(
+      `ONNX output${bad.length > 1 ? 's' : ''} differ from tfjs beyond tolerance ${tolerance}: ` +
+        bad.map(([n, e]) => `${n} max abs error ${e}`).join(', ') + `${where}.`,
+      maxAbsError,
+      tolerance,
+    );
+  }
+  return { batch, tolerance, maxAbsError, ...(runtimes.length > 1 || runtimes[0] !== 'node' ? { runtimes: byRuntime } : {}) };
 }

@@ -27,7 +27,8 @@ test('decodeModel summarises what convertLayersModel wrote', () => {
   assert.deepEqual(s.opsetImport, [{ domain: '', version: 17 }]);
   assert.deepEqual(s.inputs, [{ name: 'x', elemType: 'float32', shape: ['batch', 6] }]);
   assert.deepEqual(s.outputs, [{ name: 'y', elemType: 'float32', shape: ['batch', 3] }]);
-  assert.deepEqual(s.opHistogram, { MatMul: 2, Add: 2, Relu: 1, Constant: 1, Reshape: 1, Flatten: 1 });
+  // Dense on a rank-2 input is one Gemm (MatMul + Add fused).
+  assert.deepEqual(s.opHistogram, { Gemm: 2, Relu: 1, Constant: 1, Reshape: 1, Flatten: 1 });
   assert.equal(s.parameterCount, 6 * 5 + 5 + 5 * 3 + 3);
   assert.equal(s.initializerBytes, 4 * s.parameterCount);
   assert.equal(s.metadata.k, 'v');

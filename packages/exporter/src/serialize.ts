@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { ExportError, OnnxFormatError } from './errors.js';
-import { DataType, elementCount, type IrAttribute, type IrModel, type IrTensor, type IrValueInfo } from './ir.js';
+import { elementCount, type IrAttribute, type IrModel, type IrTensor, type IrValueInfo } from './ir.js';
 
 const SCHEMA_URL = new URL('../schema/onnx.proto', import.meta.url);
 
@@ -41,6 +41,10 @@ function rawData(t: IrTensor): Uint8Array {
     for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i]!, true);
   } else if (data instanceof Int32Array) {
     for (let i = 0; i < data.length; i++) view.setInt32(i * 4, data[i]!, true);
+  } else if (data instanceof Uint16Array) {
+    for (let i = 0; i < data.length; i++) view.setUint16(i * 2, data[i]!, true);
+  } else if (data instanceof Int8Array) {
+    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.length));
   } else {
     for (let i = 0; i < data.length; i++) view.setBigInt64(i * 8, data[i]!, true);
   }

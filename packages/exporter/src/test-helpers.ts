@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import type { ParityReport } from '@vaekit/runtime/bundle';
 import { convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
-import { checkParity } from './parity.js';
+import { PARITY_RUNTIMES, checkParity, type ParityOptions } from './parity.js';
 import { decodeModel } from './serialize.js';
 
 /** Opsets every handler is tested at: the lowest, the default, the highest. */
@@ -79,10 +79,18 @@ export interface ExportParityOptions {
   convert?: Omit<ConvertOptions, 'opset'>;
   /** Standard deviation of the random inputs. */
   scale?: number;
+  /** Extra parity options (integer id inputs, extra ONNX inputs). */
+  parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'batch'>;
+  /**
+   * Expected float parameter count of the ONNX file, when it differs from tfjs' `countParams()`
+   * (ONNX recurrent ops carry a recurrent bias that tfjs lacks: written as zeros).
+   */
+  params?: number;
 }
 
 /**
- * Converts `model` at each opset, checks parity with ONNX Runtime on a seeded batch, checks the
+ * Converts `model` at each opset, checks parity with ONNX Runtime (onnxruntime-node and
+ * onnxruntime-web's WASM backend) on a seeded batch, checks the
  * weights round-trip (parameter count), and runs the official checker on the opset <= 17 files.
  */
 export async function assertExportParity(
@@ -97,18 +105,21 @@ export async function assertExportParity(
   const out: Array<{ opset: number; result: ConvertResult; parity: ParityReport }> = [];
   for (const opset of opts.opsets ?? TEST_OPSETS) {
     const result = convertLayersModel(model, { ...opts.convert, opset });
-    const parity = await checkParity(model, result.bytes, {
+    const parity = await checkParity(model, result.parityBytes, {
       batch: 8,
       tolerance,
       seed: opset,
       ...(opts.scale !== undefined ? { scale: opts.scale } : {}),
+      runtimes: PARITY_RUNTIMES,
+      ...opts.parity,
     });
+    assert.deepEqual(Object.keys(parity.runtimes ?? {}).sort(), ['node', 'wasm'], 'checked on onnxruntime-node and -web');
     for (const [name, err] of Object.entries(parity.maxAbsError)) {
       assert.ok(err <= tolerance, `${opts.name} opset ${opset}: ${name} max abs error ${err} > ${tolerance}`);
     }
     const summary = decodeModel(result.bytes);
     assert.equal(summary.opsetImport[0]?.version, opset);
-    assert.equal(summary.parameterCount, model.countParams(), 'every weight is exported exactly once');
+    assert.equal(summary.parameterCount, opts.params ?? model.countParams(), 'every weight is exported exactly once');
     if (opset <= CHECKER_MAX_OPSET) {
       const file = path.join(dir, `${opts.name.replace(/[^A-Za-z0-9_.-]+/g, '_')}-opset${opset}.onnx`);
       writeFileSync(file, result.bytes);
@@ -126,4 +137,56 @@ export function chain(inputShape: number[], ...layers: tf.layers.Layer[]): tf.La
   let h: tf.SymbolicTensor = x;
   for (const l of layers) h = l.apply(h) as tf.SymbolicTensor;
   return tf.model({ inputs: x, outputs: h });
+}
+
+/** Sizes of a test sentence VAE. */
+export interface TestTextShape {
+  cell: 'gru' | 'lstm';
+  vocab: number;
+  embedding: number;
+  hidden: number;
+  latent: number;
+  /** Padded length T. */
+  steps: number;
+  seed: number;
+}
+
+/**
+ * A sentence VAE built exactly as docs/text-model.md specifies (layer names included), with seeded
+ * non-zero biases, for exporter tests that must not depend on the trainer's text model.
+ */
+export function buildTestTextVae(s: TestTextShape): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  let n = s.seed * 100;
+  const init = () => ({
+    kernelInitializer: tf.initializers.glorotNormal({ seed: n++ }),
+    biasInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: n++ }),
+  });
+  const rnnInit = () => ({ ...init(), recurrentInitializer: tf.initializers.glorotNormal({ seed: n++ }) });
+  const embInit = () => ({ embeddingsInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: n++ }) });
+  const rnn = (name: string, returnSequences: boolean) =>
+    s.cell === 'lstm'
+      ? tf.layers.lstm({ units: s.hidden, returnSequences, name, ...rnnInit() })
+      : tf.layers.gru({ units: s.hidden, returnSequences, name, ...rnnInit() });
+
+  const tokens = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens' });
+  const e = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, maskZero: true, name: 'enc_embedding', ...embInit() }).apply(tokens);
+  const summary = rnn('enc_rnn', false).apply(e) as tf.SymbolicTensor;
+  const mu = tf.layers.dense({ units: s.latent, name: 'mu', ...init() }).apply(summary) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: s.latent, name: 'logvar', ...init() }).apply(summary) as tf.SymbolicTensor;
+  const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
+
+  const tokensIn = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens_in' });
+  const z = tf.input({ shape: [s.latent], name: 'z' });
+  const initState = (name: string) => tf.layers.dense({ units: s.hidden, activation: 'tanh', name, ...init() }).apply(z) as tf.SymbolicTensor;
+  const states = s.cell === 'lstm' ? [initState('dec_init_h'), initState('dec_init_c')] : [initState('dec_init_h')];
+  const x = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, name: 'dec_embedding', ...embInit() }).apply(tokensIn) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: s.steps, name: 'dec_repeat_z' }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: 'dec_concat' }).apply([x, zs]) as tf.SymbolicTensor;
+  const warn = console.warn;
+  console.warn = () => undefined; // tfjs' "non-serializable keyword arguments" notice for initialState
+  const y = rnn('dec_rnn', true).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  console.warn = warn;
+  const logits = tf.layers.dense({ units: s.vocab, name: 'logits', ...init() }).apply(y) as tf.SymbolicTensor;
+  const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
+  return { encoder, decoder };
 }

@@ -66,3 +66,56 @@ test('verifyFile accepts matching bytes and names the file that does not match',
   await assert.rejects(verifyFile(m, 'encoder.onnx', new TextEncoder().encode('hellO')), /"encoder.onnx" does not match manifest.json/);
   await assert.rejects(verifyFile(m, 'other.onnx', bytes), /not listed/);
 });
+
+const t = (name: string, dtype: string, shape: Array<number | string>) => ({ name, dtype, shape });
+function textManifest(): Record<string, any> {
+  const graphs = (p: string) => ({
+    encoder: { file: `${p}encoder.onnx`, inputs: [t('tokens', 'int32', ['batch', 'time']), t('lengths', 'int32', ['batch'])], outputs: [t('mu', 'float32', ['batch', 4]), t('logvar', 'float32', ['batch', 4])] },
+    decoder_init: { file: `${p}decoder_init.onnx`, inputs: [t('z', 'float32', ['batch', 4])], outputs: [t('h', 'float32', ['batch', 16])] },
+    decoder_step: {
+      file: `${p}decoder_step.onnx`,
+      inputs: [t('token', 'int32', ['batch']), t('h', 'float32', ['batch', 16]), t('z', 'float32', ['batch', 4])],
+      outputs: [t('logits', 'float32', ['batch', 30]), t('h_out', 'float32', ['batch', 16])],
+    },
+  });
+  const files: Record<string, unknown> = {};
+  for (const f of ['tokenizer.json', 'encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx', 'webgl/encoder.onnx', 'webgl/decoder_init.onnx', 'webgl/decoder_step.onnx']) {
+    files[f] = { sha256: HASH, bytes: 1 };
+  }
+  const m = manifest();
+  delete m.image;
+  return {
+    ...m,
+    kind: 'text',
+    text: { cell: 'gru', vocabSize: 30, embeddingSize: 8, hiddenSize: 16, maxLength: 20, stateNames: ['h'], tokenizer: 'tokenizer.json', specialTokens: { pad: 0, unk: 1, bos: 2, eos: 3 } },
+    graphs: graphs(''),
+    variants: { webgl: { profile: 'webgl', graphs: graphs('webgl/') } },
+    files,
+  };
+}
+
+test('a complete text manifest parses, with a webgl variant', () => {
+  const m = parseManifest(textManifest());
+  assert.equal(m.kind, 'text');
+  assert.equal(m.kind === 'text' && m.text.cell, 'gru');
+  assert.equal(m.variants?.webgl?.graphs.decoder_step.file, 'webgl/decoder_step.onnx');
+});
+
+const brokenText: Array<[string, (m: Record<string, any>) => void, RegExp]> = [
+  ['no text section', (m) => delete m.text, /text is missing/],
+  ['unknown cell', (m) => (m.text.cell = 'rnn'), /text.cell is "rnn". Should be one of: gru, lstm/],
+  ['zero vocabulary', (m) => (m.text.vocabSize = 0), /text.vocabSize must be a positive integer/],
+  ['tokenizer outside the bundle', (m) => (m.text.tokenizer = '../tokenizer.json'), /not allowed/],
+  ['tokenizer without hash', (m) => delete m.files['tokenizer.json'], /text.tokenizer has no entry in files/],
+  ['missing special ids', (m) => delete m.text.specialTokens.eos, /specialTokens must give integer pad, unk, bos and eos ids/],
+  ['missing step graph', (m) => delete m.graphs.decoder_step, /graphs.decoder_step must name its file/],
+  ['variant path leaving the bundle', (m) => (m.variants.webgl.graphs.encoder.file = 'webgl/../../x.onnx'), /not allowed/],
+  ['variant graph without hash', (m) => delete m.files['webgl/decoder_init.onnx'], /variants.webgl.graphs.decoder_init.file "webgl\/decoder_init.onnx" has no entry in files/],
+];
+for (const [name, mutate, message] of brokenText) {
+  test(`a text manifest with ${name} is refused with a clear message`, () => {
+    const m = textManifest();
+    mutate(m);
+    assert.throws(() => parseManifest(m), (e: Error) => e instanceof BundleError && message.test(e.message));
+  });
+}

@@ -2,8 +2,9 @@
  * The vaekit bundle format: the contract between the exporter (which writes bundles) and the runtime
  * (which loads them). This module is platform-neutral: no onnxruntime, no `fs`, no tfjs.
  *
- * A bundle is a folder that a browser can fetch file by file:
- * `manifest.json`, `encoder.onnx`, `decoder.onnx` (image kind).
+ * A bundle is a folder that a browser can fetch file by file: `manifest.json`, `encoder.onnx`,
+ * `decoder.onnx` (image kind) or `encoder.onnx`, `decoder_init.onnx`, `decoder_step.onnx`,
+ * `tokenizer.json` (text kind).
  */
 
 /** The only manifest format version this runtime reads. */
@@ -41,7 +42,10 @@ export interface FileRecord {
 export interface ParityReport {
   batch: number;
   tolerance: number;
+  /** Worst over the runtimes checked. */
   maxAbsError: Record<string, number>;
+  /** Per ONNX Runtime build (`node`, `wasm`) when more than onnxruntime-node was checked. */
+  runtimes?: Record<string, Record<string, number>>;
 }
 
 /** Shape of the images an image bundle encodes and decodes (row-major, HWC flattened). */
@@ -63,27 +67,124 @@ export interface TrainingSummary {
   [key: string]: unknown;
 }
 
-/** `manifest.json` of a bundle. */
-export interface BundleManifest {
+/** The text model's recurrent cell; `lstm` adds a cell state `c` next to `h`. */
+export type TextCell = 'gru' | 'lstm';
+
+/** What a text bundle's graphs and tokenizer need besides the graph interfaces (docs/text-model.md). */
+export interface TextSpec {
+  cell: TextCell;
+  vocabSize: number;
+  embeddingSize: number;
+  hiddenSize: number;
+  /** Most sentence tokens the model was trained on (the padded length is `maxLength + 1`). */
+  maxLength: number;
+  /** Names of the recurrent state tensors, in graph order: `["h"]` (GRU) or `["h", "c"]` (LSTM). */
+  stateNames: string[];
+  /** Fixed special token ids. */
+  specialTokens: { pad: number; unk: number; bos: number; eos: number };
+  /** Bundle-relative path of the Hugging Face WordLevel `tokenizer.json`. */
+  tokenizer: string;
+  /** Lower-case hex sha256 of the vocabulary (tokens joined by newlines in id order). */
+  vocabularySha256?: string;
+}
+
+/**
+ * One exported variant's quality report (fp16 / int8 weights, the WebGL profile): size and agreement
+ * with the fp32 export, so a user can pick the trade-off.
+ */
+export interface VariantReport {
+  profile: string;
+  dtype: string;
+  /** Total bytes of the ONNX graphs. */
+  bytes: number;
+  /** Total bytes of the same graphs in fp32. */
+  fp32Bytes?: number;
+  /** Max abs error of each graph output against the fp32 ONNX graphs on the same inputs. */
+  maxAbsErrorVsFp32?: Record<string, number>;
+  /** Held-out loss (per example, nats) with the fp32 graphs and with this variant. */
+  heldOutLoss?: { fp32: number; variant: number };
+  /** `heldOutLoss.variant - heldOutLoss.fp32`. */
+  heldOutLossDelta?: number;
+}
+
+/** Fields every bundle manifest has. */
+export interface BundleManifestBase {
   format: 'vaekit-bundle';
   formatVersion: number;
-  kind: 'image';
   latentSize: number;
-  image: ImageSpec;
   opset: number;
   irVersion: number;
-  /** Export profile: `default` (all ONNX ops) or later `webgl`. */
+  /** Export profile: `default` (all ONNX ops) or `webgl` (only ops onnxruntime-web's WebGL backend runs). */
   profile: string;
-  /** Weight dtype variant, `fp32` for now. */
+  /** Weight dtype variant: `fp32`, `fp16` or `int8`. */
   dtype: string;
-  graphs: { encoder: GraphSpec; decoder: GraphSpec };
   /** Every file of the bundle except the manifest itself, keyed by relative path. */
   files: Record<string, FileRecord>;
   producer: { name: string; version: string };
   createdAt: string;
   parity?: Record<string, ParityReport>;
+  /** Size and parity of this variant against fp32 (absent for fp32 itself). */
+  variant?: VariantReport;
   training?: TrainingSummary;
 }
+
+/**
+ * Another build of the same model's graphs inside one bundle, for backends that cannot run the
+ * default ones, e.g. the `webgl` profile (no int64, no GRU/LSTM ops, dynamic dimensions written as 0).
+ * Its files (e.g. `webgl/encoder.onnx`) are listed in the manifest's `files` like the others.
+ */
+export interface BundleVariant<G> {
+  /** Export profile of these graphs, e.g. `webgl`. */
+  profile: string;
+  graphs: G;
+}
+
+/** The graphs of an image bundle. */
+export interface ImageGraphs {
+  encoder: GraphSpec;
+  decoder: GraphSpec;
+}
+
+/** The graphs of a text bundle. */
+export interface TextGraphs {
+  encoder: GraphSpec;
+  decoder_init: GraphSpec;
+  decoder_step: GraphSpec;
+}
+
+/** `manifest.json` of an image bundle: `encoder.onnx` (`x -> mu, logvar`) and `decoder.onnx` (`z -> logits`). */
+export interface ImageBundleManifest extends BundleManifestBase {
+  kind: 'image';
+  image: ImageSpec;
+  graphs: ImageGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<ImageGraphs>>;
+}
+
+/**
+ * `manifest.json` of a text bundle (docs/text-model.md): `encoder.onnx` (`tokens, lengths -> mu,
+ * logvar`), `decoder_init.onnx` (`z -> h[, c]`), `decoder_step.onnx` (`token, h[, c], z -> logits,
+ * h_out[, c_out]`) and `tokenizer.json`.
+ */
+export interface TextBundleManifest extends BundleManifestBase {
+  kind: 'text';
+  text: TextSpec;
+  graphs: TextGraphs;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<TextGraphs>>;
+}
+
+/** `manifest.json` of a bundle, by kind. */
+export type BundleManifest = ImageBundleManifest | TextBundleManifest;
+
+/** The model kinds a bundle can hold. */
+export const BUNDLE_KINDS = ['image', 'text'] as const;
+
+/** The graph names each bundle kind must have. */
+export const GRAPH_NAMES = {
+  image: ['encoder', 'decoder'],
+  text: ['encoder', 'decoder_init', 'decoder_step'],
+} as const satisfies Record<BundleManifest['kind'], readonly string[]>;
 
 import { BundleError, quote } from './errors.js';
 
@@ -126,11 +227,28 @@ function checkTensorSpecs(where: string, value: unknown): TensorSpec[] {
         `manifest.json: ${where}[${i}] has dtype ${quote(t.dtype)}. Should be one of: float32, int32, int64.`,
       );
     }
-    if (!t.shape.every((d) => (Number.isInteger(d) && (d as number) > 0) || (typeof d === 'string' && d.length > 0))) {
-      throw new BundleError(`manifest.json: ${where}[${i}] has shape ${quote(t.shape)}; dimensions must be positive integers or names.`);
+    // 0 is how the webgl profile writes a dynamic dimension.
+    if (!t.shape.every((d) => (Number.isInteger(d) && (d as number) >= 0) || (typeof d === 'string' && d.length > 0))) {
+      throw new BundleError(`manifest.json: ${where}[${i}] has shape ${quote(t.shape)}; dimensions must be integers >= 0 or names.`);
     }
     return t as unknown as TensorSpec;
   });
+}
+
+function checkGraphs(where: string, graphs: unknown, names: readonly string[], files: Record<string, unknown>): void {
+  if (!isRecord(graphs)) throw new BundleError(`manifest.json: ${where} is missing.`);
+  for (const name of names) {
+    const g = graphs[name];
+    if (!isRecord(g) || typeof g.file !== 'string') {
+      throw new BundleError(`manifest.json: ${where}.${name} must name its file.`);
+    }
+    assertSafeBundlePath(g.file);
+    if (!(g.file in files)) {
+      throw new BundleError(`manifest.json: ${where}.${name}.file ${quote(g.file)} has no entry in files (no sha256 to verify).`);
+    }
+    checkTensorSpecs(`${where}.${name}.inputs`, g.inputs);
+    checkTensorSpecs(`${where}.${name}.outputs`, g.outputs);
+  }
 }
 
 /**
@@ -147,18 +265,42 @@ export function parseManifest(json: unknown): BundleManifest {
       `manifest.json: formatVersion ${quote(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
     );
   }
-  if (json.kind !== 'image') {
-    throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: image.`);
+  if (json.kind !== 'image' && json.kind !== 'text') {
+    throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: ${BUNDLE_KINDS.join(', ')}.`);
   }
+  const kind = json.kind;
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
   }
-  const image = json.image;
-  if (
-    !isRecord(image) ||
-    ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
-  ) {
-    throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+  if (kind === 'image') {
+    const image = json.image;
+    if (
+      !isRecord(image) ||
+      ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
+    ) {
+      throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
+    }
+  } else {
+    const text = json.text;
+    if (!isRecord(text)) throw new BundleError('manifest.json: text is missing.');
+    if (text.cell !== 'gru' && text.cell !== 'lstm') {
+      throw new BundleError(`manifest.json: text.cell is ${quote(text.cell)}. Should be one of: gru, lstm.`);
+    }
+    for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'maxLength'] as const) {
+      if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) {
+        throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
+      }
+    }
+    const wantStates = text.cell === 'lstm' ? ['h', 'c'] : ['h'];
+    if (!Array.isArray(text.stateNames) || text.stateNames.join(',') !== wantStates.join(',')) {
+      throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${text.cell} model.`);
+    }
+    const special = text.specialTokens;
+    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
+      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
+    }
+    if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
+    assertSafeBundlePath(text.tokenizer);
   }
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');
   if (!isRecord(json.files)) throw new BundleError('manifest.json: files is missing.');
@@ -168,17 +310,18 @@ export function parseManifest(json: unknown): BundleManifest {
       throw new BundleError(`manifest.json: files[${quote(rel)}] needs a lower-case hex sha256.`);
     }
   }
-  for (const name of ['encoder', 'decoder'] as const) {
-    const g = json.graphs[name];
-    if (!isRecord(g) || typeof g.file !== 'string') {
-      throw new BundleError(`manifest.json: graphs.${name} must name its file.`);
+  if (kind === 'text' && !((json.text as { tokenizer: string }).tokenizer in json.files)) {
+    throw new BundleError('manifest.json: text.tokenizer has no entry in files (no sha256 to verify).');
+  }
+  checkGraphs('graphs', json.graphs, GRAPH_NAMES[kind], json.files);
+  if (json.variants !== undefined) {
+    if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
+    for (const [profile, v] of Object.entries(json.variants)) {
+      if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
+        throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
+      }
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_NAMES[kind], json.files);
     }
-    assertSafeBundlePath(g.file);
-    if (!(g.file in json.files)) {
-      throw new BundleError(`manifest.json: graphs.${name}.file ${quote(g.file)} has no entry in files (no sha256 to verify).`);
-    }
-    checkTensorSpecs(`graphs.${name}.inputs`, g.inputs);
-    checkTensorSpecs(`graphs.${name}.outputs`, g.outputs);
   }
   return json as unknown as BundleManifest;
 }

@@ -3,7 +3,7 @@
  * that promises shapes or dtypes the ONNX file does not have is refused at load time, naming the
  * tensor, rather than failing later inside ONNX Runtime with a message about feeds.
  */
-import type { BundleManifest, GraphSpec, TensorSpec } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest, TensorSpec } from './bundle.js';
 import type { GraphSession, GraphValueInfo } from './engine.js';
 import { BundleError, quote } from './errors.js';
 
@@ -32,7 +32,8 @@ function typeProblem(specs: TensorSpec[], info: readonly GraphValueInfo[] | unde
     if (!g) continue;
     if (g.dtype !== t.dtype) return `${what} ${quote(t.name)} has dtype ${g.dtype} in the graph, ${t.dtype} in the manifest.`;
     if (g.shape.length === 0) continue;
-    const fixedMismatch = t.shape.some((d, i) => typeof d === 'number' && typeof g.shape[i] === 'number' && d !== g.shape[i]);
+    // 0 and names are dynamic dimensions (the webgl profile writes 0).
+    const fixedMismatch = t.shape.some((d, i) => typeof d === 'number' && d > 0 && typeof g.shape[i] === 'number' && (g.shape[i] as number) > 0 && d !== g.shape[i]);
     if (g.shape.length !== t.shape.length || fixedMismatch) {
       return `${what} ${quote(t.name)} has shape ${showShape(g.shape)} in the graph, ${showShape(t.shape)} in the manifest.`;
     }
@@ -47,7 +48,7 @@ const lastDim = (t: TensorSpec | undefined): number | undefined => {
 };
 
 /** Checks that an image bundle's graphs fit its image size and latent size (both from the manifest). */
-export function checkImageInterface(manifest: BundleManifest): void {
+export function checkImageInterface(manifest: ImageBundleManifest): void {
   const { height, width, channels } = manifest.image;
   const pixels = height * width * channels;
   const { encoder, decoder } = manifest.graphs;
@@ -62,7 +63,7 @@ export function checkImageInterface(manifest: BundleManifest): void {
     if (!spec) throw new BundleError(`manifest.json: ${where} is missing (an image bundle needs encoder x -> mu, logvar and decoder z -> logits).`);
     if (spec.dtype !== 'float32') throw new BundleError(`manifest.json: ${where} has dtype ${spec.dtype}; image bundles use float32.`);
     const last = lastDim(spec);
-    if (last !== undefined && last !== want) {
+    if (last !== undefined && last > 0 && last !== want) {
       throw new BundleError(`manifest.json: ${where} has size ${last}, but the ${why} needs ${want}.`);
     }
   }

@@ -4,10 +4,15 @@
  */
 import type { BackendName, LoadOptions } from './types.js';
 
-/** A dense float32 tensor in plain JS form. */
-export interface FloatTensor {
-  data: Float32Array;
+/** A dense tensor in plain JS form: float32, or int32 for token ids and lengths. */
+export interface EngineTensor {
+  data: Float32Array | Int32Array;
   dims: number[];
+}
+
+/** A dense float32 tensor in plain JS form. */
+export interface FloatTensor extends EngineTensor {
+  data: Float32Array;
 }
 
 /** Type and shape of a graph input or output as the ONNX file declares it (string dims are symbolic). */
@@ -26,7 +31,7 @@ export interface GraphSession {
   /** Declared types and shapes, when the platform's ORT exposes them (used to check the manifest). */
   readonly inputInfo?: readonly GraphValueInfo[];
   readonly outputInfo?: readonly GraphValueInfo[];
-  run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>>;
+  run(feeds: Record<string, EngineTensor>): Promise<Record<string, FloatTensor>>;
   release(): Promise<void>;
 }
 

@@ -1,5 +1,5 @@
 /** The platform-neutral image VAE over two ONNX sessions. */
-import type { BundleManifest, GraphSpec } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest, ImageGraphs } from './bundle.js';
 import type { GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
@@ -33,16 +33,20 @@ function unpack(data: Float32Array, rows: number, length: number): Float32Array[
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 class OnnxImageVae implements ImageVae {
+  readonly kind = 'image' as const;
   readonly latentSize: number;
   readonly imageShape: readonly [number, number, number];
   private readonly pixels: number;
   private disposed = false;
 
   constructor(
-    readonly manifest: BundleManifest,
+    readonly manifest: ImageBundleManifest,
     readonly backend: BackendName,
+    readonly variant: string,
     private readonly encoder: GraphSession,
     private readonly decoder: GraphSession,
+    /** The graph specs of the variant in use. */
+    private readonly graphs: ImageGraphs,
   ) {
     this.latentSize = manifest.latentSize;
     const { height, width, channels } = manifest.image;
@@ -73,7 +77,7 @@ class OnnxImageVae implements ImageVae {
   async encode(images: Float32Array[]): Promise<Posterior> {
     this.live();
     checkVectors('images', images, this.pixels);
-    const spec = this.manifest.graphs.encoder;
+    const spec = this.graphs.encoder;
     const out = await this.runBatched(this.encoder, spec, images, this.pixels);
     return { mu: out[spec.outputs[0]!.name]!, logvar: out[spec.outputs[1]!.name]! };
   }
@@ -81,7 +85,7 @@ class OnnxImageVae implements ImageVae {
   async decodeLogits(z: Float32Array[]): Promise<Float32Array[]> {
     this.live();
     checkVectors('z', z, this.latentSize);
-    const spec = this.manifest.graphs.decoder;
+    const spec = this.graphs.decoder;
     const out = await this.runBatched(this.decoder, spec, z, this.latentSize);
     return out[spec.outputs[0]!.name]!;
   }
@@ -115,6 +119,13 @@ class OnnxImageVae implements ImageVae {
 }
 
 /** Wraps verified sessions into the public {@link ImageVae}. */
-export function createImageVae(manifest: BundleManifest, backend: BackendName, encoder: GraphSession, decoder: GraphSession): ImageVae {
-  return new OnnxImageVae(manifest, backend, encoder, decoder);
+export function createImageVae(
+  manifest: ImageBundleManifest,
+  backend: BackendName,
+  variant: string,
+  encoder: GraphSession,
+  decoder: GraphSession,
+  graphs: ImageGraphs,
+): ImageVae {
+  return new OnnxImageVae(manifest, backend, variant, encoder, decoder, graphs);
 }

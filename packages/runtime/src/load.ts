@@ -1,39 +1,71 @@
-/** Bundle loading shared by every platform: manifest checks, hash verification, session checks. */
-import { MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from './bundle.js';
+/** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
+import { GRAPH_NAMES, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from './bundle.js';
 import { assertGraphTypes, checkImageInterface } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError, quote } from './errors.js';
 import { createImageVae } from './image-vae.js';
-import type { BackendName, ImageVae, LoadOptions } from './types.js';
+import { createTextVae } from './text-vae.js';
+import { WordTokenizer } from './tokenizer.js';
+import type { BackendName, LoadOptions, Vae } from './types.js';
 
 /** Reads one bundle file by its bundle-relative path; throws {@link BundleError} when it is missing. */
 export type FileReader = (relPath: string) => Promise<Uint8Array>;
 
-function pickBackend(engine: Engine, requested: BackendName | undefined): BackendName {
-  const backend = requested ?? engine.backends[0]!;
-  if (!engine.backends.includes(backend)) {
-    throw new InputError(`Unsupported backend "${String(backend)}". Should be one of: ${engine.backends.join(', ')}.`);
+function backendList(engine: Engine, requested: LoadOptions['backend']): BackendName[] {
+  const list = requested === undefined ? [engine.backends[0]!] : Array.isArray(requested) ? [...requested] : [requested as BackendName];
+  if (list.length === 0) throw new InputError(`backend list is empty. Should name some of: ${engine.backends.join(', ')}.`);
+  for (const b of list) {
+    if (!engine.backends.includes(b)) {
+      throw new InputError(`Unsupported backend "${String(b)}". Should be one of: ${engine.backends.join(', ')}.`);
+    }
   }
-  return backend;
+  return list;
 }
 
-async function openGraph(
-  manifest: BundleManifest,
-  spec: GraphSpec,
-  read: FileReader,
-  engine: Engine,
-  backend: BackendName,
-  options: LoadOptions,
-): Promise<GraphSession> {
-  options.onProgress?.({ stage: 'verify', file: spec.file });
-  const bytes = await read(spec.file);
-  await verifyFile(manifest, spec.file, bytes);
-  options.onProgress?.({ stage: 'session', file: spec.file });
+/**
+ * The graphs a backend should run: the `webgl` variant on WebGL when the bundle has one (WebGL lacks
+ * int64, GRU/LSTM and more), otherwise the default graphs.
+ */
+export function pickVariant(manifest: BundleManifest, backend: BackendName): { profile: string; graphs: Record<string, GraphSpec> } {
+  const webgl = manifest.variants?.webgl;
+  if (backend === 'webgl' && webgl) return { profile: webgl.profile, graphs: webgl.graphs as unknown as Record<string, GraphSpec> };
+  return { profile: manifest.profile, graphs: manifest.graphs as unknown as Record<string, GraphSpec> };
+}
+
+/**
+ * Why `backend` must not run these graphs although ONNX Runtime would load them, or undefined.
+ *
+ * - WebGL loads default graphs but then rejects every input (it reads symbolic dimensions as null)
+ *   and lacks int64, GRU and LSTM, so it needs `webgl`-profile graphs.
+ * - `webgl`-profile graphs declare their dynamic dimensions as 0, WebGL's "any size"; every other
+ *   ONNX Runtime build checks a fed size against that 0 and refuses the run, so they run on WebGL only.
+ * - onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already
+ *   differs from WASM and onnxruntime-node; GRU is right), so text bundles with an LSTM cell do not
+ *   run on WebGPU (a fallback list moves on, e.g. to WASM).
+ */
+export function unsuitableBackend(manifest: BundleManifest, backend: BackendName, profile: string): string | undefined {
+  if (backend === 'webgl' && profile !== 'webgl') {
+    return "the bundle has no webgl-profile graphs, which onnxruntime-web's WebGL backend needs (export it with --webgl-variant)";
+  }
+  if (backend !== 'webgl' && profile === 'webgl') {
+    return "its webgl-profile graphs declare dynamic dimensions as 0, which only onnxruntime-web's WebGL backend accepts (export with --webgl-variant for a bundle that also runs elsewhere)";
+  }
+  if (backend === 'webgpu' && manifest.kind === 'text' && manifest.text.cell === 'lstm') {
+    return "onnxruntime-web's WebGPU LSTM kernel gives wrong results (version 1.30); use wasm, or a fallback list such as ['webgpu', 'wasm']";
+  }
+  return undefined;
+}
+
+/** A graph the chosen backend cannot run: the next backend of a fallback list may. */
+class BackendLoadError extends BundleError {}
+
+async function openGraph(spec: GraphSpec, bytes: Uint8Array, engine: Engine, backend: BackendName, options: LoadOptions): Promise<GraphSession> {
+  options.onProgress?.({ stage: 'session', file: spec.file, backend });
   let session: GraphSession;
   try {
     session = await engine.createSession(bytes, backend, options);
   } catch (err) {
-    throw new BundleError(`${spec.file} could not be loaded by ONNX Runtime (${backend}): ${(err as Error).message.split('\n')[0]}`);
+    throw new BackendLoadError(`${spec.file} could not be loaded by ONNX Runtime (${backend}): ${String((err as Error)?.message ?? err).split('\n')[0]}`);
   }
   const want = (names: string[], have: readonly string[], what: string) => {
     const missing = names.filter((n) => !have.includes(n));
@@ -51,8 +83,8 @@ async function openGraph(
 }
 
 /** Loads a bundle through `read` and `engine`: the platform entry points supply both. */
-export async function openBundle(read: FileReader, engine: Engine, options: LoadOptions = {}): Promise<ImageVae> {
-  const backend = pickBackend(engine, options.backend);
+export async function openBundle(read: FileReader, engine: Engine, options: LoadOptions = {}): Promise<Vae> {
+  const backends = backendList(engine, options.backend);
   options.onProgress?.({ stage: 'manifest', file: MANIFEST_FILE });
   const raw = await read(MANIFEST_FILE);
   let json: unknown;
@@ -62,14 +94,66 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     throw new BundleError(`${MANIFEST_FILE} is not valid UTF-8 JSON.`);
   }
   const manifest = parseManifest(json);
-  checkImageInterface(manifest);
-  const encoder = await openGraph(manifest, manifest.graphs.encoder, read, engine, backend, options);
-  let decoder: GraphSession;
-  try {
-    decoder = await openGraph(manifest, manifest.graphs.decoder, read, engine, backend, options);
-  } catch (err) {
-    await encoder.release();
-    throw err;
+  if (manifest.kind === 'image') checkImageInterface(manifest);
+  if (options.kind && options.kind !== manifest.kind) {
+    throw new BundleError(`This is ${manifest.kind === 'text' ? 'a text' : 'an image'} bundle; expected ${options.kind === 'text' ? 'a text' : 'an image'} bundle.`);
   }
-  return createImageVae(manifest, backend, encoder, decoder);
+
+  // Each file is read and verified once, even when several backends are tried.
+  const verified = new Map<string, Uint8Array>();
+  const readVerified = async (file: string): Promise<Uint8Array> => {
+    let bytes = verified.get(file);
+    if (!bytes) {
+      options.onProgress?.({ stage: 'verify', file });
+      bytes = await read(file);
+      await verifyFile(manifest, file, bytes);
+      verified.set(file, bytes);
+    }
+    return bytes;
+  };
+
+  let tokenizer: WordTokenizer | undefined;
+  if (manifest.kind === 'text') {
+    const file = manifest.text.tokenizer;
+    const bytes = await readVerified(file);
+    try {
+      tokenizer = WordTokenizer.fromJSON(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (err) {
+      throw new BundleError(`${file} is not a valid tokenizer: ${(err as Error).message}`);
+    }
+    if (tokenizer.vocabSize !== manifest.text.vocabSize) {
+      throw new BundleError(`${file} has ${tokenizer.vocabSize} tokens but manifest.json says vocabSize ${manifest.text.vocabSize}.`);
+    }
+  }
+
+  let lastError: unknown;
+  for (const [attempt, backend] of backends.entries()) {
+    const { profile, graphs } = pickVariant(manifest, backend);
+    const sessions: Record<string, GraphSession> = {};
+    try {
+      const unsuitable = unsuitableBackend(manifest, backend, profile);
+      if (unsuitable) throw new BackendLoadError(`This bundle cannot run on ${backend}: ${unsuitable}.`);
+      for (const key of GRAPH_NAMES[manifest.kind]) {
+        const spec = graphs[key]!;
+        sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
+      }
+    } catch (err) {
+      await Promise.all(Object.values(sessions).map((s) => s.release()));
+      // A tampered or missing file fails the same way on every backend: do not try the others.
+      const message = (err as Error).message ?? String(err);
+      if (!(err instanceof BackendLoadError) || attempt === backends.length - 1) throw err;
+      lastError = err;
+      options.onProgress?.({ stage: 'fallback', file: MANIFEST_FILE, backend: backends[attempt + 1]!, message });
+      continue;
+    }
+    if (manifest.kind === 'image') {
+      return createImageVae(manifest, backend, profile, sessions.encoder!, sessions.decoder!, graphs as unknown as ImageGraphs);
+    }
+    return createTextVae(manifest, backend, profile, tokenizer!, {
+      encoder: sessions.encoder!,
+      decoder_init: sessions.decoder_init!,
+      decoder_step: sessions.decoder_step!,
+    }, graphs);
+  }
+  throw lastError;
 }

@@ -1,17 +1,37 @@
 /** Public types of @vaekit/runtime, shared by the Node and browser entry points. */
-import type { BundleManifest } from './bundle.js';
+import type { ImageBundleManifest, TextBundleManifest } from './bundle.js';
+import type { DecodingOptions } from './decoding.js';
+import type { WordTokenizer } from './tokenizer.js';
 
-/** Execution backends. Node: `cpu`. Browsers (later): `wasm`, `webgl`, `webgpu`. */
+/** Execution backends. Node: `cpu` (default), `wasm`. Browsers: `wasm` (default), `webgl`, `webgpu`. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
+
+/** Every backend name, for messages and CLI choices. */
+export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'wasm', 'webgl', 'webgpu'];
+
+/** One progress event of `loadVae`. */
+export interface LoadProgress {
+  stage: 'manifest' | 'verify' | 'session' | 'fallback';
+  file: string;
+  /** The backend being tried. */
+  backend?: BackendName;
+  /** For `fallback`: why the previous backend was given up. */
+  message?: string;
+}
 
 /** Options of `loadVae`. */
 export interface LoadOptions {
-  /** Execution backend; Node defaults to `cpu`. */
-  backend?: BackendName;
-  /** Intra-op threads for the CPU backend (default: ONNX Runtime's choice). */
+  /**
+   * Execution backend, or an ordered list to try until one loads every graph (e.g.
+   * `['webgpu', 'webgl', 'wasm']`). Node defaults to `cpu`, browsers to `wasm`.
+   */
+  backend?: BackendName | readonly BackendName[];
+  /** Threads: intra-op threads on `cpu`, WASM threads on `wasm` (browsers need cross-origin isolation). */
   threads?: number;
+  /** Refuse a bundle of the other kind (throws {@link BundleError}); the result is then typed by kind. */
+  kind?: 'image' | 'text';
   /** Reports loading steps: which file is being verified or compiled. */
-  onProgress?: (event: { stage: 'manifest' | 'verify' | 'session'; file: string }) => void;
+  onProgress?: (event: LoadProgress) => void;
 }
 
 /** How to move between two latent vectors. */
@@ -44,7 +64,10 @@ export interface Posterior {
  * latent vectors are `Float32Array`s of length `latentSize`.
  */
 export interface ImageVae {
-  readonly manifest: BundleManifest;
+  readonly kind: 'image';
+  readonly manifest: ImageBundleManifest;
+  /** Export profile of the graphs in use (`default`, or e.g. `webgl` when the backend needed that variant). */
+  readonly variant: string;
   readonly latentSize: number;
   /** `[height, width, channels]`. */
   readonly imageShape: readonly [number, number, number];
@@ -65,3 +88,87 @@ export interface ImageVae {
   /** Releases the ONNX Runtime sessions. Further calls throw. */
   dispose(): Promise<void>;
 }
+
+/** Where a bundle comes from: a folder path (Node) or base URL (browsers), or its files by relative path. */
+export type BundleSource = string | URL | Record<string, Uint8Array | ArrayBuffer>;
+
+/** Options of text generation: a decoding strategy, and where the latent vectors come from. */
+export interface GenerateOptions extends DecodingOptions {
+  /** Latent vectors to decode, one sequence each (batched through the decoder together). */
+  z?: Float32Array[];
+  /** Without `z`: how many latent vectors to draw from the prior (default 1), with `latentSeed`. */
+  n?: number;
+  /** Seed of the prior draw when `z` is not given (default: `seed`). */
+  latentSeed?: number;
+  /** Scales the prior's standard deviation when `z` is not given (default 1). */
+  latentTemperature?: number;
+}
+
+/** One generated sentence. */
+export interface Generation {
+  text: string;
+  /** Token ids, without `<bos>`; ends with `<eos>` when `finished`. */
+  tokenIds: number[];
+  /** The tokens of `tokenIds` as strings. */
+  tokens: string[];
+  /** Log-probability of each token under the distribution it was chosen from (see docs). */
+  logprobs: number[];
+  /** Sum of `logprobs`. */
+  logprob: number;
+  /** True when the sentence ended with `<eos>`, false when `maxTokens` cut it. */
+  finished: boolean;
+  /** The latent vector it was decoded from. */
+  z: Float32Array;
+}
+
+/** One token of `stream()`. */
+export interface StreamToken {
+  /** Which latent vector (sequence) of the batch. */
+  index: number;
+  tokenId: number;
+  token: string;
+  logprob: number;
+  /** True on the sequence's last token. */
+  done: boolean;
+}
+
+/**
+ * A loaded sentence VAE bundle. Sentences go in as strings; latent vectors are `Float32Array`s of
+ * length `latentSize`. Generation runs `decoder_init` once and `decoder_step` once per token, for the
+ * whole batch at a time.
+ */
+export interface TextVae {
+  readonly kind: 'text';
+  readonly manifest: TextBundleManifest;
+  readonly latentSize: number;
+  readonly backend: BackendName;
+  /** Export profile of the graphs in use. */
+  readonly variant: string;
+  readonly tokenizer: WordTokenizer;
+  /** Parameters of q(z|x) for each sentence (words beyond the bundle's `maxLength` are cut). */
+  encode(sentences: string[]): Promise<Posterior>;
+  /** Generates one sentence per latent vector (or per prior draw, with `n`). */
+  generate(options?: GenerateOptions): Promise<Generation[]>;
+  /** The tokens of {@link generate} as they are chosen (greedy and sample strategies). */
+  stream(options?: GenerateOptions): AsyncIterable<StreamToken>;
+  /**
+   * Draws `n` latent vectors from the prior (`seed`, and `temperature` scaling the prior as for images)
+   * and generates from them with the given strategy (default greedy; sampling also uses `seed`).
+   */
+  sample(n: number, options?: TextSampleOptions): Promise<Generation[]>;
+  /** Decodes each sentence's posterior mean. */
+  reconstruct(sentences: string | string[], options?: DecodingOptions): Promise<Generation[]>;
+  /**
+   * Encodes both sentences and generates from `steps` points (default 5) between their posterior
+   * means; `options` may be just the number of steps.
+   */
+  interpolate(a: string, b: string, options?: number | (InterpolateOptions & DecodingOptions)): Promise<Generation[]>;
+  /** Releases the ONNX Runtime sessions. Further calls throw. */
+  dispose(): Promise<void>;
+}
+
+/** Either kind of loaded bundle; check `kind`. */
+export type Vae = ImageVae | TextVae;
+
+/** Options of the text `sample`: `seed` and `temperature` are the prior's, the rest choose the decoding. */
+export type TextSampleOptions = SampleOptions & Omit<DecodingOptions, 'temperature' | 'seed'>;

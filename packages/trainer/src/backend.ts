@@ -66,9 +66,9 @@ async function tryNode(): Promise<string | undefined> {
 let bridged: string[] | undefined;
 
 /**
- * Registers, for every kernel the CPU backend has and WASM lacks (e.g. `UnsortedSegmentSum` for the
- * Embedding gradient, `Conv2DBackpropFilter` for Conv2D training), a WASM kernel that copies its inputs
- * to the CPU backend, runs the CPU implementation and copies the outputs back. Correct, not fast.
+ * Registers, for every kernel the CPU backend has and WASM lacks (vaekit supplies `Conv2DBackpropFilter`
+ * and `UnsortedSegmentSum` itself), a WASM kernel that copies its inputs to the CPU backend, runs the
+ * CPU implementation and copies the outputs back. Correct, not fast.
  */
 function bridgeMissingWasmKernels(): string[] {
   if (bridged) return bridged;
@@ -138,6 +138,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
     const failure = await tryWasm();
     if (!failure) {
       registerWasmConv2DBackpropFilter();
+      registerWasmUnsortedSegmentSum();
       let native: string | undefined;
       if (options.native !== false) {
         const { addon, failure } = loadNative();
@@ -151,8 +152,6 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
           notes.push(`native kernels ${failure}; using tfjs' WASM kernels (several times slower)`);
         }
       }
-      // Without the native library, the JavaScript one (it no-ops when a native one is registered).
-      registerWasmUnsortedSegmentSum();
       const kernels = bridgeMissingWasmKernels();
       notes.push(`WASM backend, ${kernels.length} missing kernels served by the CPU implementation`);
       return { name: 'wasm', note: notes.join('; '), bridgedKernels: kernels, ...(native ? { native } : {}) };
@@ -161,6 +160,8 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
     notes.push(failure);
   }
   await tf.setBackend('cpu');
+  // The CPU backend's advert for tfjs-node would repeat what the note below says.
+  (tf.engine().findBackend('cpu') as unknown as { firstUse: boolean }).firstUse = false;
   notes.push('pure-JS CPU backend: expect training to be 10-100x slower than WASM');
   return { name: 'cpu', note: notes.join('; '), bridgedKernels: [] };
 }

@@ -23,9 +23,10 @@ interface ModelJson {
 
 /**
  * Returns an IOHandler for `model.save(...)` and `tf.loadLayersModel(...)` backed by a folder.
- * Loading accepts any standard tfjs `model.json` whose weight paths are files next to it.
+ * Loading accepts any standard tfjs `model.json` whose weight paths are files next to it; `modelFile`
+ * names the topology file when it is not `model.json`.
  */
-export function folderIO(dir: string): tf.io.IOHandler {
+export function folderIO(dir: string, modelFile: string = MODEL_JSON): tf.io.IOHandler {
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer || !artifacts.modelTopology) {
@@ -41,7 +42,7 @@ export function folderIO(dir: string): tf.io.IOHandler {
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
       };
       await writeFileAtomic(path.join(dir, WEIGHTS_BIN), new Uint8Array(weights));
-      await writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(modelJson));
+      await writeFileAtomic(path.join(dir, modelFile), JSON.stringify(modelJson));
       return {
         modelArtifactsInfo: {
           dateSaved: new Date(),
@@ -51,7 +52,7 @@ export function folderIO(dir: string): tf.io.IOHandler {
       };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
-      const file = path.join(dir, MODEL_JSON);
+      const file = path.join(dir, modelFile);
       let parsed: ModelJson;
       try {
         parsed = JSON.parse(await fs.readFile(file, 'utf8')) as ModelJson;

@@ -3,13 +3,18 @@
  * (shape [B]); the caller averages over the batch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { bernoulliNllNative, nativeBceAvailable } from './kernels/bce.js';
 import { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
 
 /**
  * Negative log-likelihood of `x` (values in [0, 1]) under Bernoulli(sigmoid(logits)), summed over the
  * features: the numerically stable binary cross-entropy with logits, max(l,0) - l*x + log(1+exp(-|l|)).
+ * One fused op each way with vaekit's native kernels on WASM, tfjs ops elsewhere.
  */
 export function bernoulliNll(logits: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor1D {
+  if (nativeBceAvailable() && logits.dtype === 'float32' && x.dtype === 'float32' && tf.util.arraysEqual(logits.shape, x.shape)) {
+    return bernoulliNllNative(logits, x);
+  }
   return tf.tidy(() =>
     tf
       .relu(logits)

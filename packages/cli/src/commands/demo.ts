@@ -54,7 +54,7 @@ export function registerDemo(program: Command): void {
       }
 
       log(`[3/3] Sampling, reconstructing and interpolating with ONNX Runtime`);
-      const vae = await loadVae(bundleDir);
+      const vae = await loadVae(bundleDir, { kind: 'image' });
       const files = {
         samples: path.join(opts.out, 'samples.png'),
         reconstructions: path.join(opts.out, 'reconstructions.png'),

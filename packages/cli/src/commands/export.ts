@@ -1,7 +1,23 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
 import type { Command } from 'commander';
-import { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, exportBundle } from '@vaekit/exporter';
-import { intIn } from '../options.js';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  DEFAULT_OPSET,
+  EXPORT_PROFILES,
+  MAX_OPSET,
+  MIN_OPSET,
+  WEIGHT_DTYPES,
+  exportBundle,
+  exportModelFile,
+  imageHeldOutLoss,
+  textHeldOutLoss,
+  type ExportBundleOptions,
+  type ExportProfile,
+  type WeightDtype,
+} from '@vaekit/exporter';
+import { defaultImageConfig, loadMnist, loadTextCorpus, type TextTrainConfig } from '@vaekit/trainer';
+import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -10,25 +26,131 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 export function registerExport(program: Command): void {
   program
     .command('export')
-    .description('export the newest checkpoint of a run folder as an ONNX bundle (encoder.onnx, decoder.onnx, manifest.json), checked against tfjs')
+    .description(
+      'export the newest checkpoint of a run folder as an ONNX bundle, checked against tfjs (image: encoder.onnx, decoder.onnx; text: encoder.onnx, decoder_init.onnx, decoder_step.onnx, tokenizer.json; and manifest.json)',
+    )
     .argument('<run-dir>', 'run folder made by vaekit train')
     .argument('<bundle-dir>', 'bundle folder to write (replaced atomically if it exists)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
+    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl: only ops onnxruntime-web's WebGL backend runs, and only WebGL runs it (see --webgl-variant)`, oneOf(EXPORT_PROFILES), 'default')
+    .option('--webgl-variant', "also write webgl-profile graphs (fp32) under webgl/ in the same bundle, so the bundle also runs on onnxruntime-web's WebGL backend; about doubles the bundle")
+    .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
-    .action(async (runDir: string, bundleDir: string, opts: { opset: number; json?: boolean }) => {
-      const result = await exportBundle(runDir, bundleDir, {
+    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
+      const options: ExportBundleOptions = {
         opset: opts.opset,
+        dtype: opts.dtype,
+        profile: opts.profile,
+        webglVariant: opts.webglVariant === true,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
-      });
+      };
+      if (opts.dtype !== 'fp32') {
+        const held = await heldOutExamples(runDir, opts.heldOut);
+        if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
+        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, { pad: 0, bos: 2, eos: 3 }, held.states);
+      }
+      const result = await exportBundle(runDir, bundleDir, options);
+      const variant = result.manifest.variant;
       if (opts.json) {
-        printJson({ bundleDir: result.bundleDir, opset: result.opset, irVersion: result.irVersion, files: result.files, parity: result.parity });
+        printJson({
+          bundleDir: result.bundleDir,
+          opset: result.opset,
+          irVersion: result.irVersion,
+          dtype: result.manifest.dtype,
+          profile: result.manifest.profile,
+          variants: Object.keys(result.manifest.variants ?? {}),
+          files: result.files,
+          parity: result.parity,
+          ...(variant ? { variant } : {}),
+        });
         return;
       }
-      const lines = [`Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}):`];
-      for (const f of result.files) lines.push(`  ${f.path.padEnd(14)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
+      const variants = Object.keys(result.manifest.variants ?? {});
+      const lines = [
+        `Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}${variants.length ? `, variants: ${variants.join(', ')}` : ''}):`,
+      ];
+      for (const f of result.files) lines.push(`  ${f.path.padEnd(24)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
       for (const [graph, report] of Object.entries(result.parity)) {
         const errs = Object.entries(report.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
         lines.push(`  parity ${graph}: max abs error vs tfjs ${errs} (tolerance ${report.tolerance}, batch ${report.batch})`);
+      }
+      if (variant) {
+        const worst = Math.max(...Object.values(variant.maxAbsErrorVsFp32 ?? {}));
+        lines.push(
+          `  ${variant.dtype}: graphs ${kb(variant.bytes)} vs fp32 ${kb(variant.fp32Bytes ?? 0)}, max abs error vs fp32 ${worst.toExponential(2)}` +
+            (variant.heldOutLoss
+              ? `, held-out loss ${variant.heldOutLoss.variant.toFixed(3)} vs fp32 ${variant.heldOutLoss.fp32.toFixed(3)} (change ${variant.heldOutLossDelta!.toExponential(2)} nats)`
+              : ''),
+        );
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
+
+/** The run's held-out test examples (its own seed and split), or undefined when none can be read. */
+async function heldOutExamples(
+  runDir: string,
+  n: number,
+): Promise<{ kind: 'image'; images: Float32Array[] } | { kind: 'text'; sentences: number[][]; states: string[] } | undefined> {
+  let config: { kind?: string; seed?: number; testFraction?: number };
+  try {
+    config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
+  } catch {
+    return undefined; // exportBundle reports the missing or broken run folder
+  }
+  if (config.kind === 'text') {
+    const text = config as unknown as TextTrainConfig;
+    if (text.model !== 'vae') return undefined;
+    const { test } = await loadTextCorpus(text);
+    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: text.cell === 'lstm' ? ['h', 'c'] : ['h'] };
+  }
+  if (config.kind !== 'image') return undefined;
+  const defaults = defaultImageConfig();
+  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
+  const count = Math.min(n, test.count);
+  return { kind: 'image', images: Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels)) };
+}
+
+
+/** Registers `vaekit export-model`: any tfjs layers model.json to one .onnx file. */
+export function registerExportModel(program: Command): void {
+  program
+    .command('export-model')
+    .description('convert any tfjs layers model (model.json + weight files) to one .onnx file, checked against tfjs')
+    .argument('<model-json>', 'tfjs layers model.json (weight files next to it)')
+    .argument('<out-onnx>', '.onnx file to write (written atomically)')
+    .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
+    .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')})`, oneOf(EXPORT_PROFILES), 'default')
+    .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')})`, oneOf(WEIGHT_DTYPES), 'fp32')
+    .option('--no-parity', 'skip the parity check (needed when inputs have dynamic non-batch dimensions)')
+    .option('--json', 'print the summary as JSON')
+    .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
+      const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
+      const summary = {
+        outFile: r.outFile,
+        bytes: r.bytes,
+        opset: r.result.opset,
+        irVersion: r.result.irVersion,
+        inputs: r.result.inputs,
+        outputs: r.result.outputs,
+        layers: r.layers,
+        ...(r.parity ? { parity: r.parity } : {}),
+      };
+      if (opts.json) {
+        printJson(summary);
+        return;
+      }
+      const spec = (t: { name: string; dtype: string; shape: Array<number | string> }) => `${t.name}: ${t.dtype}[${t.shape.join(', ')}]`;
+      const lines = [
+        `Wrote ${r.outFile} (${kb(r.bytes)}, opset ${r.result.opset}, IR ${r.result.irVersion})`,
+        `  inputs:  ${r.result.inputs.map(spec).join('; ')}`,
+        `  outputs: ${r.result.outputs.map(spec).join('; ')}`,
+        `  layers:  ${Object.entries(r.layers).map(([c, n]) => `${c} x${n}`).join(', ')}`,
+      ];
+      if (r.parity) {
+        const errs = Object.entries(r.parity.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
+        lines.push(`  parity: max abs error vs tfjs ${errs} (tolerance ${r.parity.tolerance}, batch ${r.parity.batch})`);
       }
       process.stdout.write(lines.join('\n') + '\n');
     });

@@ -1,12 +1,15 @@
 /** Image commands over a bundle: `vaekit sample`, `vaekit reconstruct`. */
 import type { Command } from 'commander';
-import { loadVae, type ImageVae, type BackendName } from '@vaekit/runtime';
+import { loadVae, type ImageVae, type BackendName, type DecodingOptions } from '@vaekit/runtime';
+import { UsageError } from '../errors.js';
+import { printGenerations } from './generate.js';
 import { defaultImageConfig, loadMnist } from '@vaekit/trainer';
 import { intIn, numberIn, oneOf, positiveInt } from '../options.js';
 import { printJson, writeOutput } from '../output.js';
 import { imageGridPng } from '../png.js';
 
-const NODE_BACKENDS = ['cpu'] as const;
+/** Backends of the Node runtime, offered by every command that runs a bundle. */
+export const NODE_BACKENDS = ['cpu', 'wasm'] as const;
 
 /** Writes a grid PNG of images shaped like the bundle's. */
 export async function writeGrid(vae: ImageVae, images: Float32Array[], file: string, columns?: number): Promise<void> {
@@ -39,6 +42,10 @@ export function registerSample(program: Command): void {
     .option('--json', 'print the result (file, latent vectors) as JSON')
     .action(async (bundle: string, opts: { n: number; seed: number; temperature: number; out: string; backend: BackendName; json?: boolean }) => {
       const vae = await loadVae(bundle, { backend: opts.backend });
+      if (vae.kind === 'text') {
+        await vae.dispose();
+        throw new UsageError(`${bundle} is a text bundle; vaekit sample draws images. Use: vaekit generate ${bundle}`);
+      }
       try {
         const { z, images } = await vae.sample(opts.n, { seed: opts.seed, temperature: opts.temperature });
         await writeGrid(vae, images, opts.out);
@@ -50,27 +57,46 @@ export function registerSample(program: Command): void {
     });
 }
 
-/** Registers `vaekit reconstruct`. */
+/** Registers `vaekit reconstruct` (images: held-out digits; text: the sentence given). */
 export function registerReconstruct(program: Command): void {
   program
     .command('reconstruct')
-    .description('reconstruct held-out digits: rows of originals, each followed by a row of reconstructions')
+    .description('image bundle: reconstruct held-out digits into a PNG (rows of originals, each followed by reconstructions); text bundle: encode a sentence and decode its posterior mean')
     .argument('<bundle>', 'bundle folder made by vaekit export')
-    .option('--n <count>', 'number of held-out digits', positiveInt(1000), 32)
-    .option('--out <file>', 'PNG file to write', 'reconstructions.png')
+    .argument('[sentence]', 'text bundles: the sentence to reconstruct')
+    .option('--n <count>', 'image bundles: number of held-out digits', positiveInt(1000), 32)
+    .option('--out <file>', 'image bundles: PNG file to write', 'reconstructions.png')
+    .option('--strategy <name>', 'text bundles: greedy | sample | beam', oneOf(['greedy', 'sample', 'beam'] as const), 'greedy')
+    .option('--beam <width>', 'text bundles: beam width', positiveInt(256), 4)
+    .option('--max-tokens <n>', 'text bundles: most tokens generated', positiveInt(10_000), 40)
+    .option('--seed <s>', 'text bundles: seed of sampling', intIn(0, 2 ** 31 - 1), 0)
     .option('--backend <name>', `ONNX Runtime backend: ${NODE_BACKENDS.join(' | ')}`, oneOf(NODE_BACKENDS), 'cpu')
-    .option('--json', 'print the result as JSON (with the mean squared error)')
-    .action(async (bundle: string, opts: { n: number; out: string; backend: BackendName; json?: boolean }) => {
-      const vae = await loadVae(bundle, { backend: opts.backend });
-      try {
-        const { images, mse } = await reconstructionGrid(vae, opts.n);
-        await writeGrid(vae, images, opts.out, 8);
-        if (opts.json) printJson({ out: opts.out, n: opts.n, meanSquaredError: mse, backend: vae.backend });
-        else process.stdout.write(`Wrote ${opts.n} held-out digits and their reconstructions to ${opts.out} (pixel MSE ${mse.toFixed(4)}).\n`);
-      } finally {
-        await vae.dispose();
-      }
-    });
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (
+        bundle: string,
+        sentence: string | undefined,
+        opts: { n: number; out: string; backend: BackendName; json?: boolean; strategy: DecodingOptions['strategy']; beam: number; maxTokens: number; seed: number },
+      ) => {
+        const vae = await loadVae(bundle, { backend: opts.backend });
+        try {
+          if (vae.kind === 'text') {
+            if (sentence === undefined) throw new UsageError(`${bundle} is a text bundle: give the sentence to reconstruct, e.g. vaekit reconstruct ${bundle} "a sentence"`);
+            const decoding = { strategy: opts.strategy, beamWidth: opts.beam, maxTokens: opts.maxTokens, seed: opts.seed };
+            const [g] = await vae.reconstruct(sentence, decoding);
+            printGenerations([g!], Boolean(opts.json), { input: sentence, backend: vae.backend });
+            return;
+          }
+          if (sentence !== undefined) throw new UsageError(`${bundle} is an image bundle: it reconstructs held-out digits, not a sentence (got ${JSON.stringify(sentence)}).`);
+          const { images, mse } = await reconstructionGrid(vae, opts.n);
+          await writeGrid(vae, images, opts.out, 8);
+          if (opts.json) printJson({ out: opts.out, n: opts.n, meanSquaredError: mse, backend: vae.backend });
+          else process.stdout.write(`Wrote ${opts.n} held-out digits and their reconstructions to ${opts.out} (pixel MSE ${mse.toFixed(4)}).\n`);
+        } finally {
+          await vae.dispose();
+        }
+      },
+    );
 }
 
 /** Held-out digits interleaved with their reconstructions, 8 per row, and the pixel MSE. */

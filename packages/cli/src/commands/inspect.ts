@@ -71,12 +71,16 @@ export function registerInspect(program: Command): void {
       const manifest = parseManifest(json);
       const graphs = [];
       for (const [name, spec] of Object.entries(manifest.graphs)) graphs.push({ name, ...(await readOnnx(path.join(target, spec.file))) });
+      // Variants (e.g. the webgl graphs under webgl/) are listed by profile: `webgl/encoder`.
+      for (const [profile, variant] of Object.entries(manifest.variants ?? {})) {
+        for (const [name, spec] of Object.entries(variant.graphs)) graphs.push({ name: `${profile}/${name}`, ...(await readOnnx(path.join(target, (spec as { file: string }).file))) });
+      }
       if (opts.json) {
         printJson({ manifest, graphs });
         return;
       }
       const header = [
-        `bundle ${target}: ${manifest.kind} VAE, latent ${manifest.latentSize}, opset ${manifest.opset}, profile ${manifest.profile}, dtype ${manifest.dtype}`,
+        `bundle ${target}: ${manifest.kind} VAE, latent ${manifest.latentSize}, opset ${manifest.opset}, profile ${manifest.profile}, dtype ${manifest.dtype}${manifest.variants ? `, variants: ${Object.keys(manifest.variants).join(', ')}` : ''}`,
         manifest.training ? `  trained: ${manifest.training.dataset} ${manifest.training.arch}, ${manifest.training.epochs} epochs` : '',
       ].filter(Boolean);
       process.stdout.write([...header, ...graphs.map((g) => `[${g.name}] ${describe(g)}`)].join('\n') + '\n');

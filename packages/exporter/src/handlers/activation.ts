@@ -33,12 +33,33 @@ export const ACTIVATIONS: ReadonlyMap<string, ActivationSpec> = new Map<string, 
     'hardSigmoid',
     {
       elementwise: true,
-      emit: (ctx, x) => ctx.op('HardSigmoid', [x], { alpha: attr.float(0.2), beta: attr.float(0.5) }),
+      // WebGL has no HardSigmoid: clip(0.2 x + 0.5, 0, 1) is the same function.
+      emit: (ctx, x) =>
+        ctx.profile === 'webgl'
+          ? ctx.op('Clip', [ctx.op('Add', [ctx.op('Mul', [x, ctx.constFloat(0.2)]), ctx.constFloat(0.5)]), ctx.constFloat(0), ctx.constFloat(1)])
+          : ctx.op('HardSigmoid', [x], { alpha: attr.float(0.2), beta: attr.float(0.5) }),
     },
   ],
   ['tanh', { elementwise: true, emit: (ctx, x) => ctx.op('Tanh', [x]) }],
-  ['softplus', { elementwise: true, emit: (ctx, x) => ctx.op('Softplus', [x]) }],
-  ['softsign', { elementwise: true, emit: (ctx, x) => ctx.op('Softsign', [x]) }],
+  [
+    'softplus',
+    {
+      elementwise: true,
+      // WebGL has no Softplus: relu(x) + log(1 + exp(-|x|)), the overflow-free form.
+      emit: (ctx, x) =>
+        ctx.profile === 'webgl'
+          ? ctx.op('Add', [ctx.op('Relu', [x]), ctx.op('Log', [ctx.op('Add', [ctx.op('Exp', [ctx.op('Neg', [ctx.op('Abs', [x])])]), ctx.constFloat(1)])])])
+          : ctx.op('Softplus', [x]),
+    },
+  ],
+  [
+    'softsign',
+    {
+      elementwise: true,
+      emit: (ctx, x) =>
+        ctx.profile === 'webgl' ? ctx.op('Div', [x, ctx.op('Add', [ctx.op('Abs', [x]), ctx.constFloat(1)])]) : ctx.op('Softsign', [x]),
+    },
+  ],
   ['elu', { elementwise: true, emit: (ctx, x) => ctx.op('Elu', [x], { alpha: attr.float(1) }) }],
   [
     'selu',

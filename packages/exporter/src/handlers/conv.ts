@@ -1,5 +1,5 @@
 /**
- * Convolutions: `Conv2D` and `Conv2DTranspose`.
+ * Convolutions: `Conv1D`, `Conv2D` and `Conv2DTranspose`.
  *
  * tfjs is NHWC, ONNX Conv is NCHW. Graph tensors stay in tfjs' layout, and each convolution is wrapped
  * in Transpose nodes (NHWC -> NCHW -> conv -> NHWC); the optimizer removes back-to-back Transposes
@@ -184,6 +184,45 @@ export const convHandlers: LayerHandler[] = [
           : {}),
       };
       return [inNchw(ctx, layer, s, x!, (xn) => ctx.op('ConvTranspose', [xn, ...inputs], attrs))];
+    },
+  },
+  {
+    className: 'Conv1D',
+    opsets: ALL_OPSETS,
+    check: (layer) => {
+      const activation = checkActivation(layer);
+      if (activation) return activation;
+      const padding = configString(layer.getConfig(), 'padding', 'valid');
+      // tfjs itself cannot run causal Conv1D, so there is nothing to reproduce.
+      if (!['same', 'valid'].includes(padding)) return `padding "${padding}" is not supported (supported: same, valid)`;
+      if (configString(layer.getConfig(), 'dataFormat', 'channelsLast') !== 'channelsLast') return 'only channelsLast Conv1D is supported';
+      return undefined;
+    },
+    convert: (ctx, layer, [x], call) => {
+      const cfg = layer.getConfig();
+      const [k] = configInts(cfg, 'kernelSize', 1, 1) as [number];
+      const [stride] = configInts(cfg, 'strides', 1, 1) as [number];
+      const [dilation] = configInts(cfg, 'dilationRate', 1, 1) as [number];
+      const padding = configString(cfg, 'padding', 'valid');
+      const [kernel, bias] = layer.getWeights();
+      if (!kernel) throw new ExportError(`Conv1D layer "${layer.name}" has no weights; build the model first.`);
+      // tfjs [k, in, out] -> ONNX [out, in, k]
+      const t = tf.transpose(kernel, [2, 1, 0]);
+      const inputs = [ctx.addInitializer('kernel', t.shape, t.dataSync() as Float32Array)];
+      t.dispose();
+      if (cfg.useBias !== false && bias) inputs.push(ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array));
+      const steps = call.inputShapes[0]?.[1] ?? null;
+      const pads: [number, number] = steps !== null ? convPads(steps, k, stride, dilation, padding) : [-1, -1];
+      const attrs = {
+        kernel_shape: attr.ints([k]),
+        strides: attr.ints([stride]),
+        dilations: attr.ints([dilation]),
+        ...(pads[0] >= 0 ? { pads: attr.ints(pads) } : { auto_pad: attr.string(padding === 'same' ? 'SAME_UPPER' : 'VALID') }),
+      };
+      const id = activationOf(layer);
+      const xn = ctx.op('Transpose', [x!], { perm: attr.ints([0, 2, 1]) });
+      const y = ctx.op('Transpose', [ctx.op('Conv', [xn, ...inputs], attrs)], { perm: attr.ints([0, 2, 1]) });
+      return [emitActivation(ctx, id, y)];
     },
   },
 ];

@@ -5,12 +5,16 @@
  */
 import { ExportError } from '../errors.js';
 import { activationOf, checkActivation, emitActivation } from './activation.js';
-import { configShape, configString, type LayerHandler } from './registry.js';
+import { attr, DataType } from '../ir.js';
+import { configNumber, configShape, configString, type LayerHandler } from './registry.js';
 
 const ALL_OPSETS = { min: 13, max: 21 };
 
 /** Layers that only act while training: at inference they pass their input through. */
 const IDENTITY_AT_INFERENCE = ['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout'];
+
+/** Layer classes TimeDistributed may wrap: their handlers already act on the last axis at any rank. */
+const RANK_AGNOSTIC = ['Dense', 'Activation', ...IDENTITY_AT_INFERENCE];
 
 /** Handlers of the core layer family. */
 export const coreHandlers: LayerHandler[] = [
@@ -25,15 +29,15 @@ export const coreHandlers: LayerHandler[] = [
     className: 'Dense',
     opsets: ALL_OPSETS,
     check: checkActivation,
-    convert: (ctx, layer, [x]) => {
+    convert: (ctx, layer, [x], call) => {
       const [kernel, bias] = layer.getWeights();
       if (!kernel) throw new ExportError(`Dense layer "${layer.name}" has no weights; build the model first.`);
-      // MatMul (not Gemm) because tfjs' Dense applies to the last axis of inputs of any rank.
       const w = ctx.addInitializer('kernel', kernel.shape, kernel.dataSync() as Float32Array);
-      let y = ctx.op('MatMul', [x!, w]);
-      if (layer.getConfig().useBias !== false && bias) {
-        y = ctx.op('Add', [y, ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array)]);
-      }
+      const b = layer.getConfig().useBias !== false && bias ? ctx.addInitializer('bias', bias.shape, bias.dataSync() as Float32Array) : undefined;
+      // Gemm (one fused node) takes rank-2 inputs only; tfjs' Dense applies to the last axis of any
+      // rank, which is MatMul + Add.
+      const rank2 = (call.inputShapes[0]?.length ?? 0) === 2;
+      const y = b === undefined ? ctx.op('MatMul', [x!, w]) : rank2 ? ctx.op('Gemm', [x!, w, b]) : ctx.op('Add', [ctx.op('MatMul', [x!, w]), b]);
       return [emitActivation(ctx, activationOf(layer), y)];
     },
   },
@@ -63,4 +67,61 @@ export const coreHandlers: LayerHandler[] = [
       return [ctx.op('Flatten', [input], { axis: { kind: 'int', value: 1 } })];
     },
   },
+  {
+    className: 'RepeatVector',
+    opsets: ALL_OPSETS,
+    // Tile rather than Expand: WebGL has no Expand.
+    convert: (ctx, layer, [x]) => [
+      ctx.op('Tile', [ctx.op('Unsqueeze', [x!, ctx.constInt64([1])]), ctx.constInt64([1, configNumber(layer.getConfig(), 'n', 1), 1])]),
+    ],
+  },
+  {
+    className: 'Permute',
+    opsets: ALL_OPSETS,
+    convert: (ctx, layer, [x]) => {
+      const dims = configShape(layer.getConfig(), 'dims') as number[];
+      return [ctx.op('Transpose', [x!], { perm: attr.ints([0, ...dims]) })];
+    },
+  },
+  {
+    className: 'Masking',
+    opsets: ALL_OPSETS,
+    managesMask: true,
+    convert: (ctx, layer, [x], call) => {
+      // tfjs: a step is masked when every feature equals maskValue; the step's features are zeroed.
+      const value = ctx.constFloat(configNumber(layer.getConfig(), 'maskValue', 0));
+      const keep = ctx.op('Not', [ctx.op('Equal', [x!, value])]);
+      const anyKeep = ctx.reduce('ReduceMax', ctx.op('Cast', [keep], { to: attr.int(DataType.FLOAT) }), [-1], true);
+      const y = ctx.op('Mul', [x!, anyKeep]);
+      if ((call.inputShapes[0]?.length ?? 0) === 3) {
+        const lengths =
+          ctx.lengthsInput ??
+          ctx.op('Cast', [ctx.reduce('ReduceSum', ctx.op('Squeeze', [anyKeep, ctx.constInt64([2])]), [1], false)], {
+            to: attr.int(DataType.INT32),
+          });
+        ctx.setMask(y, lengths);
+      }
+      return [y];
+    },
+  },
 ];
+
+/** The handlers TimeDistributed delegates to, by wrapped class name. */
+const byClass = new Map(coreHandlers.map((h) => [h.className, h]));
+
+coreHandlers.push({
+  className: 'TimeDistributed',
+  opsets: ALL_OPSETS,
+  check: (layer) => {
+    const inner = (layer as unknown as { layer?: { getClassName(): string } }).layer;
+    const name = inner?.getClassName();
+    if (!name || !RANK_AGNOSTIC.includes(name)) {
+      return `TimeDistributed(${name ?? '?'}) is not supported (supported wrapped layers: ${RANK_AGNOSTIC.join(', ')})`;
+    }
+    return byClass.get(name)?.check?.(inner as never, 0);
+  },
+  convert: (ctx, layer, inputs, call) => {
+    const inner = (layer as unknown as { layer: import('@tensorflow/tfjs').layers.Layer }).layer;
+    return byClass.get(inner.getClassName())!.convert(ctx, inner, inputs, call);
+  },
+});

@@ -22,6 +22,11 @@ export interface LayerHandler {
   /** Inclusive range of default-domain opsets the handler can target. */
   opsets: { min: number; max: number };
   /**
+   * True when the handler sets the masks of its outputs itself (see `ConversionContext.setMask`).
+   * Otherwise a layer whose tfjs class `supportsMasking` passes its first input's mask through.
+   */
+  managesMask?: boolean;
+  /**
    * Optional static check run on every layer before any conversion starts, so all problems are
    * reported at once. Returns a reason when this layer's configuration is unsupported.
    */

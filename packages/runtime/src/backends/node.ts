@@ -1,48 +1,23 @@
-/** ONNX Runtime for Node (onnxruntime-node, CPU execution provider). The only Node module importing ORT. */
+/**
+ * ONNX Runtime for Node: `cpu` through onnxruntime-node (the only Node module importing it), and
+ * `wasm` through onnxruntime-web's Node build, loaded only when asked for, which runs the same WASM
+ * kernels as browsers (useful to check browser results without a browser).
+ */
 import * as ort from 'onnxruntime-node';
-import type { Engine, FloatTensor, GraphSession, GraphValueInfo } from '../engine.js';
+import type { Engine, GraphSession } from '../engine.js';
 import type { BackendName, LoadOptions } from '../types.js';
+import { OrtGraphSession } from './ort-session.js';
 
-function valueInfo(meta: readonly ort.InferenceSession.ValueMetadata[] | undefined): GraphValueInfo[] {
-  return (meta ?? []).flatMap((m) => (m.isTensor ? [{ name: m.name, dtype: m.type, shape: [...m.shape] }] : []));
-}
-
-class NodeSession implements GraphSession {
-  constructor(private readonly session: ort.InferenceSession) {}
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
-  }
-  get outputNames(): readonly string[] {
-    return this.session.outputNames;
-  }
-  get inputInfo(): readonly GraphValueInfo[] {
-    return valueInfo(this.session.inputMetadata);
-  }
-  get outputInfo(): readonly GraphValueInfo[] {
-    return valueInfo(this.session.outputMetadata);
-  }
-  async run(feeds: Record<string, FloatTensor>): Promise<Record<string, FloatTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', t.data, t.dims);
-    const results = await this.session.run(ortFeeds);
-    const out: Record<string, FloatTensor> = {};
-    for (const [name, t] of Object.entries(results)) {
-      out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
-      t.dispose();
-    }
-    return out;
-  }
-  async release(): Promise<void> {
-    await this.session.release();
-  }
-}
-
-/** The Node engine: `cpu` through onnxruntime-node. */
+/** The Node engine: `cpu` (default) and `wasm`. */
 export const nodeEngine: Engine = {
-  backends: ['cpu'] as BackendName[],
-  async createSession(model: Uint8Array, _backend: BackendName, options: LoadOptions): Promise<GraphSession> {
+  backends: ['cpu', 'wasm'] as BackendName[],
+  async createSession(model: Uint8Array, backend: BackendName, options: LoadOptions): Promise<GraphSession> {
+    if (backend === 'wasm') {
+      const { webEngine } = await import('./web.js');
+      return webEngine.createSession(model, backend, options);
+    }
     const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' };
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
-    return new NodeSession(await ort.InferenceSession.create(model, sessionOptions));
+    return new OrtGraphSession(await ort.InferenceSession.create(model, sessionOptions), ort.Tensor);
   },
 };

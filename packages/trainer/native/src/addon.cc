@@ -118,33 +118,6 @@ napi_value matmul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// segmentSum(x, ids, out, rows, inner, numSegments): out[s, :] = sum of x[r, :] over rows r with ids[r] == s
-// (ids outside [0, numSegments) are dropped, as in tfjs' UnsortedSegmentSum).
-napi_value segment_sum(napi_env env, napi_callback_info info) {
-  Args a;
-  if (!get_args(env, info, a, 6)) return fail(env, "segmentSum: 6 arguments expected");
-  void *px, *pid, *pout;
-  size_t lx, lid, lout;
-  if (!typed(env, a.v[0], &px, &lx) || !typed(env, a.v[1], &pid, &lid) || !typed(env, a.v[2], &pout, &lout))
-    return fail(env, "segmentSum: typed arrays expected");
-  const int64_t rows = num(env, a.v[3]), inner = num(env, a.v[4]), segs = num(env, a.v[5]);
-  if (lx < static_cast<size_t>(rows * inner) || lid < static_cast<size_t>(rows) ||
-      lout < static_cast<size_t>(segs * inner))
-    return fail(env, "segmentSum: array too short for the given shape");
-  const float* x = static_cast<const float*>(px);
-  const int32_t* ids = static_cast<const int32_t*>(pid);
-  float* out = static_cast<float*>(pout);
-  std::memset(out, 0, sizeof(float) * segs * inner);
-  for (int64_t r = 0; r < rows; r++) {
-    const int32_t s = ids[r];
-    if (s < 0 || s >= segs) continue;
-    float* dst = out + s * inner;
-    const float* src = x + r * inner;
-    for (int64_t j = 0; j < inner; j++) dst[j] += src[j];
-  }
-  return nullptr;
-}
-
 // softmaxXent(logits, labels, loss, lse, n, v) and softmaxXentGrad(logits, labels, lse, dloss, dlogits, n, v).
 napi_value softmax_xent(napi_env env, napi_callback_info info) {
   Args a;
@@ -201,6 +174,56 @@ napi_value adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sumLeading(x, out, rows, cols): out[j] = sum over i of x[i, j], summed in row order, without the
+// transpose tfjs' WASM Sum makes to bring the reduced axes innermost.
+napi_value sum_leading(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 4)) return fail(env, "sumLeading: 4 arguments expected");
+  void *px, *pout;
+  size_t lx, lout;
+  if (!typed(env, a.v[0], &px, &lx) || !typed(env, a.v[1], &pout, &lout)) return fail(env, "sumLeading: typed arrays expected");
+  const int64_t rows = num(env, a.v[2]), cols = num(env, a.v[3]);
+  if (lx < static_cast<size_t>(rows * cols) || lout < static_cast<size_t>(cols)) return fail(env, "sumLeading: array too short");
+  const float* x = static_cast<const float*>(px);
+  float* out = static_cast<float*>(pout);
+  std::memset(out, 0, cols * sizeof(float));
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) out[j] += x[i * cols + j];
+  return nullptr;
+}
+
+// bceLogits(logits, x, loss, n, d) and bceLogitsGrad(logits, x, dy, dl, dx, n, d), all float32.
+napi_value bce_logits(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 5)) return fail(env, "bceLogits: 5 arguments expected");
+  void *pl, *px, *po;
+  size_t ll, lx, lo;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &px, &lx) || !typed(env, a.v[2], &po, &lo))
+    return fail(env, "bceLogits: typed arrays expected");
+  const int64_t n = num(env, a.v[3]), d = num(env, a.v[4]);
+  if (n < 0 || d < 1 || ll < static_cast<size_t>(n * d) || lx < static_cast<size_t>(n * d) || lo < static_cast<size_t>(n))
+    return fail(env, "bceLogits: array too short for the given shape");
+  vk::bce_logits_sum(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<float*>(po), n, d);
+  return nullptr;
+}
+
+napi_value bce_logits_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 7)) return fail(env, "bceLogitsGrad: 7 arguments expected");
+  void *pl, *px, *pd, *pdl, *pdx;
+  size_t ll, lx, ld, ldl, ldx;
+  if (!typed(env, a.v[0], &pl, &ll) || !typed(env, a.v[1], &px, &lx) || !typed(env, a.v[2], &pd, &ld) ||
+      !typed(env, a.v[3], &pdl, &ldl) || !typed(env, a.v[4], &pdx, &ldx))
+    return fail(env, "bceLogitsGrad: typed arrays expected");
+  const int64_t n = num(env, a.v[5]), d = num(env, a.v[6]);
+  const size_t nd = static_cast<size_t>(n * d);
+  if (n < 0 || d < 1 || ll < nd || lx < nd || ldl < nd || ldx < nd || ld < static_cast<size_t>(n))
+    return fail(env, "bceLogitsGrad: array too short for the given shape");
+  vk::bce_logits_sum_grad(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<const float*>(pd),
+                          static_cast<float*>(pdl), static_cast<float*>(pdx), n, d);
+  return nullptr;
+}
+
 napi_value set_threads(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, a, 1)) return fail(env, "setThreads: 1 argument expected");
@@ -234,10 +257,12 @@ napi_value simd(napi_env env, napi_callback_info) {
 napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"segmentSum", nullptr, segment_sum, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXent", nullptr, softmax_xent, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmaxXentGrad", nullptr, softmax_xent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumLeading", nullptr, sum_leading, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bceLogits", nullptr, bce_logits, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bceLogitsGrad", nullptr, bce_logits_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, set_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, get_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"simd", nullptr, simd, nullptr, nullptr, nullptr, napi_default, nullptr},

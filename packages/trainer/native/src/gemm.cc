@@ -168,9 +168,10 @@ class Pool {
     for (auto& w : workers_) w.join();
   }
   int size() const { return size_; }
+  // Thread t runs parts t, t + size, t + 2 size, ... (the caller is thread 0).
   void run(int parts, void (*fn)(void*, int), void* ctx) {
-    parts = std::min(parts, size_);
-    if (parts <= 1) {
+    const int used = std::min(parts, size_);
+    if (used <= 1) {
       for (int p = 0; p < parts; p++) fn(ctx, p);
       return;
     }
@@ -179,11 +180,11 @@ class Pool {
       fn_ = fn;
       ctx_ = ctx;
       parts_ = parts;
-      pending_ = parts - 1;
+      pending_ = used - 1;
       gen_++;
     }
     cv_.notify_all();
-    fn(ctx, 0);
+    for (int p = 0; p < parts; p += size_) fn(ctx, p);
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [this] { return pending_ == 0; });
   }
@@ -194,6 +195,7 @@ class Pool {
     for (;;) {
       void (*fn)(void*, int);
       void* ctx;
+      int parts;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return gen_ != seen; });
@@ -202,8 +204,9 @@ class Pool {
         if (t >= parts_) continue;
         fn = fn_;
         ctx = ctx_;
+        parts = parts_;
       }
-      fn(ctx, t);
+      for (int p = t; p < parts; p += size_) fn(ctx, p);
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (--pending_ == 0) done_.notify_one();
@@ -231,6 +234,9 @@ int wanted_threads() {
 
 int g_threads = 0;
 Pool* g_pool = nullptr;
+// One caller at a time uses the pool (the addon may be loaded by several worker_threads); a caller that
+// finds it busy runs its parts itself.
+std::mutex g_run_mu;
 
 Pool& pool() {
   if (!g_threads) g_threads = wanted_threads();
@@ -278,7 +284,14 @@ int threads() {
   return g_threads;
 }
 
-void parallel_for(int parts, void (*fn)(void*, int), void* ctx) { pool().run(parts, fn, ctx); }
+void parallel_for(int parts, void (*fn)(void*, int), void* ctx) {
+  std::unique_lock<std::mutex> lock(g_run_mu, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    for (int p = 0; p < parts; p++) fn(ctx, p);
+    return;
+  }
+  pool().run(parts, fn, ctx);
+}
 
 void sgemm(int64_t m, int64_t n, int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b, int64_t rsb,
            int64_t csb, float* c, int64_t ldc, bool accumulate, bool allow_threads) {

@@ -31,6 +31,33 @@ interface AdamLike {
 
 let enabled = false;
 let patched = false;
+let nativeAddon: NativeAddon | undefined;
+let updates = 0;
+
+/** How many variable updates ran natively so far (tests check that the fast path really ran). */
+export function nativeAdamUpdateCount(): number {
+  return updates;
+}
+
+interface WasmDataBackend extends WasmBackend {
+  refCount(dataId: tf.DataId): number;
+}
+
+/**
+ * Updates variable, m and v in their own memory when nothing else shares it (backend refCount 1), which
+ * saves three allocations per variable and step; otherwise returns false and the caller allocates.
+ */
+function updateInPlace(x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: Record<string, number>): boolean {
+  const be = tf.backend() as WasmDataBackend;
+  if (!nativeAddon || typeof be.refCount !== 'function') return false;
+  if (![x, m, v].every((t) => be.refCount(t.dataId) === 1)) return false;
+  const f32 = (t: tf.Tensor) => be.typedArrayFromHeap(t) as Float32Array;
+  const [xs, ms, vs] = [f32(x), f32(m), f32(v)];
+  // Element i is read before it is written, so inputs and outputs may be the same memory.
+  nativeAddon.adam(xs, ms, vs, f32(g), xs, ms, vs, x.size, attrs.beta1!, attrs.oneMinusBeta1!, attrs.beta2!, attrs.oneMinusBeta2!,
+    attrs.oneMinusAccBeta1!, attrs.oneMinusAccBeta2!, attrs.epsilon!, attrs.negLr!);
+  return true;
+}
 
 function fusedApply(this: AdamLike, variableGradients: tf.NamedTensorMap | Array<{ name: string; tensor: tf.Tensor }>): void {
   const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
@@ -55,6 +82,8 @@ function fusedApply(this: AdamLike, variableGradients: tf.NamedTensorMap | Array
       if (gradient == null) return;
       const m = this.accumulatedFirstMoment[i]!.variable;
       const v = this.accumulatedSecondMoment[i]!.variable;
+      updates++;
+      if (gradient.dtype === 'float32' && updateInPlace(value, m, v, gradient, attrs)) return;
       const [x2, m2, v2] = tf.engine().runKernel(ADAM, { x: value, m, v, g: gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
       m.assign(m2!);
       v.assign(v2!);
@@ -68,6 +97,7 @@ function fusedApply(this: AdamLike, variableGradients: tf.NamedTensorMap | Array
 
 /** Registers the fused Adam kernel on WASM and routes tfjs' AdamOptimizer through it there. Idempotent. */
 export function installNativeAdam(addon: NativeAddon): void {
+  nativeAddon = addon;
   if (!tf.getKernel(ADAM, 'wasm')) {
     tf.registerKernel({
       kernelName: ADAM,

@@ -4,14 +4,16 @@
  * WASM heap: inputs and outputs are typed-array views of the backend's memory handed to C++.
  *
  * Replaced on WASM: `BatchMatMul` and `_FusedMatMul` (blocked SIMD sgemm, all transposed variants, both
- * cores) and `UnsortedSegmentSum` (the Embedding gradient, which WASM lacks). Anything a native kernel
- * does not cover (other dtypes, PReLU, unusual broadcasts) goes to the kernel tfjs registered.
+ * cores), `Sum` over leading axes; added: fused softmax cross-entropy, and (other files) fused GRU/LSTM
+ * and Adam. Anything a native kernel does not cover (other dtypes, PReLU, unusual broadcasts) goes to
+ * the kernel tfjs registered.
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BCE_LOGITS, BCE_LOGITS_GRAD } from './bce.js';
 import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
 
 /** The recurrent entry points of the addon (see native/src/rnn.cc). */
@@ -44,10 +46,12 @@ export interface NativeAddon extends NativeRnnAddon {
   ): void;
   softmaxXent(logits: Float32Array, labels: Int32Array, loss: Float32Array, lse: Float32Array, n: number, v: number): void;
   softmaxXentGrad(logits: Float32Array, labels: Int32Array, lse: Float32Array, dy: Float32Array, dlogits: Float32Array, n: number, v: number): void;
-  segmentSum(x: Float32Array, ids: Int32Array, out: Float32Array, rows: number, inner: number, segments: number): void;
   adam(x: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, xOut: Float32Array, mOut: Float32Array, vOut: Float32Array,
     n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number,
     oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
+  bceLogits(logits: Float32Array, x: Float32Array, loss: Float32Array, n: number, d: number): void;
+  bceLogitsGrad(logits: Float32Array, x: Float32Array, dy: Float32Array, dl: Float32Array, dx: Float32Array, n: number, d: number): void;
+  sumLeading(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   setThreads(n: number): void;
   threads(): number;
   simd(): string;
@@ -192,11 +196,10 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'UnsortedSegmentSum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Adam'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Bernoulli NLL', 'Adam'] as const;
 
 /**
- * Registers the native kernels on the WASM backend (call after the backend initialised, before the
- * missing-kernel bridge so that `UnsortedSegmentSum` is served natively). Idempotent.
+ * Registers the native kernels on the WASM backend (call after the backend initialised). Idempotent.
  */
 export function registerNativeWasmKernels(addon: NativeAddon): void {
   replaceKernel('BatchMatMul', (fallback) => (args) => {
@@ -217,28 +220,51 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
     const backend = args.backend as WasmBackend;
     return runMatMul(addon, backend, a!, b!, plan, attrs.transposeA, attrs.transposeB, bias, activation, attrs.leakyreluAlpha ?? 0.2);
   });
-  const segmentSum: tf.KernelFunc = (args) => {
-    const { x, segmentIds } = args.inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
-    const { numSegments } = args.attrs as unknown as { numSegments: number };
+  // Sums over the leading axes (bias gradients: [N, V] -> [V]) without tfjs' transpose to innermost.
+  replaceKernel('Sum', (fallback) => (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !leading) return fallback(args);
+    const rows = size(x.shape.slice(0, axes.length));
+    const rest = x.shape.slice(axes.length);
     const backend = args.backend as WasmBackend;
-    // tfjs' op guarantees int32 ids covering the leading dimensions of x; rows are x's prefix of that size.
-    const rows = size(segmentIds.shape);
-    const outer = x.shape.slice(segmentIds.shape.length);
-    if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32') {
-      throw new Error(`vaekit native UnsortedSegmentSum supports float32 values and int32 ids, got ${x.dtype} and ${segmentIds.dtype}.`);
-    }
-    const inner = size(outer);
-    const out = backend.makeOutput([numSegments, ...outer], 'float32');
-    addon.segmentSum(
-      backend.typedArrayFromHeap(x) as Float32Array,
-      backend.typedArrayFromHeap(segmentIds) as Int32Array,
-      backend.typedArrayFromHeap(out) as Float32Array,
-      rows,
-      inner,
-      numSegments,
-    );
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+    addon.sumLeading(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, rows, size(rest));
     return out;
-  };
+  });
+  if (!tf.getKernel(BCE_LOGITS, 'wasm')) {
+    const rows = (t: tf.TensorInfo) => [size(t.shape.slice(0, -1)), t.shape[t.shape.length - 1] ?? 1] as const;
+    tf.registerKernel({
+      kernelName: BCE_LOGITS,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, x } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, d] = rows(logits!);
+        const loss = backend.makeOutput(logits!.shape.slice(0, -1), 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.bceLogits(f32(logits!), f32(x!), f32(loss), n, d);
+        return loss;
+      },
+    });
+    tf.registerKernel({
+      kernelName: BCE_LOGITS_GRAD,
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { logits, x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+        const backend = args.backend as WasmBackend;
+        const [n, d] = rows(logits!);
+        const dl = backend.makeOutput(logits!.shape, 'float32');
+        const dx = backend.makeOutput(x!.shape, 'float32');
+        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        addon.bceLogitsGrad(f32(logits!), f32(x!), f32(dy!), f32(dl), f32(dx), n, d);
+        return [dl, dx];
+      },
+    });
+  }
   if (!tf.getKernel(SOFTMAX_XENT, 'wasm')) {
     tf.registerKernel({
       kernelName: SOFTMAX_XENT,
@@ -267,8 +293,5 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
         return out;
       },
     });
-  }
-  if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
-    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: segmentSum });
   }
 }

@@ -1,0 +1,385 @@
+/**
+ * Decoding strategies as plain functions over logits, shared by Node and browsers: greedy, temperature
+ * sampling, top-k, top-p (nucleus), repetition penalty, and beam search with a length penalty.
+ * Nothing here knows about ONNX Runtime: a generation loop calls a {@link StepFn} that returns one row
+ * of logits per sequence, so the strategies are tested on hand-made logits.
+ */
+import { InputError } from './errors.js';
+import { createRng, type Rng } from './rng.js';
+
+/** How the next token is chosen. */
+export type DecodingStrategy = 'greedy' | 'sample' | 'beam';
+
+/** Options shared by every strategy (all optional; defaults in {@link resolveDecodingOptions}). */
+export interface DecodingOptions {
+  /** Default `greedy`. */
+  strategy?: DecodingStrategy;
+  /** Divides the logits before sampling (`sample` only; default 1). */
+  temperature?: number;
+  /** Keep only the `topK` most likely tokens before sampling (`sample`; 0 = off, the default). */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches `topP` (`sample`; 1 = off, the default). */
+  topP?: number;
+  /** Hypotheses kept by beam search (default 4). */
+  beamWidth?: number;
+  /** Beam scores are `logp / length^lengthPenalty` (default 1; 0 = raw log-probability). */
+  lengthPenalty?: number;
+  /** CTRL-style penalty (> 1 discourages tokens already generated; default 1 = off). */
+  repetitionPenalty?: number;
+  /** Most tokens generated per sequence, including `<eos>` (default 32). */
+  maxTokens?: number;
+  /** Seed of the sampling RNG; the same seed gives the same tokens in Node and browsers (default 0). */
+  seed?: number;
+}
+
+/** {@link DecodingOptions} with every default filled in and every value checked. */
+export type ResolvedDecodingOptions = Required<DecodingOptions>;
+
+const STRATEGIES: readonly DecodingStrategy[] = ['greedy', 'sample', 'beam'];
+
+/** Fills defaults and throws {@link InputError} naming the bad option and what is accepted. */
+export function resolveDecodingOptions(options: DecodingOptions = {}): ResolvedDecodingOptions {
+  const o: ResolvedDecodingOptions = {
+    strategy: options.strategy ?? 'greedy',
+    temperature: options.temperature ?? 1,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+    beamWidth: options.beamWidth ?? 4,
+    lengthPenalty: options.lengthPenalty ?? 1,
+    repetitionPenalty: options.repetitionPenalty ?? 1,
+    maxTokens: options.maxTokens ?? 32,
+    seed: options.seed ?? 0,
+  };
+  if (!STRATEGIES.includes(o.strategy)) {
+    throw new InputError(`Unsupported strategy "${String(o.strategy)}". Should be one of: ${STRATEGIES.join(', ')}.`);
+  }
+  if (!(o.temperature > 0) || !Number.isFinite(o.temperature)) throw new InputError(`temperature must be a positive number, got ${o.temperature}.`);
+  if (!Number.isInteger(o.topK) || o.topK < 0) throw new InputError(`topK must be a non-negative integer (0 = off), got ${o.topK}.`);
+  if (!(o.topP > 0 && o.topP <= 1)) throw new InputError(`topP must be a number in (0, 1], got ${o.topP}.`);
+  if (!Number.isInteger(o.beamWidth) || o.beamWidth < 1 || o.beamWidth > 256) throw new InputError(`beamWidth must be an integer from 1 to 256, got ${o.beamWidth}.`);
+  if (!Number.isFinite(o.lengthPenalty)) throw new InputError(`lengthPenalty must be a finite number, got ${o.lengthPenalty}.`);
+  if (!(o.repetitionPenalty > 0) || !Number.isFinite(o.repetitionPenalty)) {
+    throw new InputError(`repetitionPenalty must be a positive number (1 = off), got ${o.repetitionPenalty}.`);
+  }
+  if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1 || o.maxTokens > 10_000) throw new InputError(`maxTokens must be an integer from 1 to 10000, got ${o.maxTokens}.`);
+  if (!Number.isInteger(o.seed)) throw new InputError(`seed must be an integer, got ${o.seed}.`);
+  return o;
+}
+
+/** Index of the largest logit; ties go to the lowest index, so every platform picks the same token. */
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
+}
+
+/** Numerically stable log-softmax of `logits / temperature` (float64; `-Infinity` logits stay out). */
+export function logSoftmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  const out = new Float64Array(logits.length);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]! / temperature);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! / temperature - max);
+  const logZ = max + Math.log(sum);
+  for (let i = 0; i < logits.length; i++) out[i] = logits[i]! / temperature - logZ;
+  return out;
+}
+
+/**
+ * CTRL's repetition penalty (Keskar et al. 2019, as in Hugging Face transformers): each token already
+ * generated has its logit divided by `penalty` when positive and multiplied by it when negative, so a
+ * penalty above 1 always makes it less likely. Returns a new array.
+ */
+export function applyRepetitionPenalty(logits: ArrayLike<number>, previous: Iterable<number>, penalty: number): Float32Array {
+  const out = copy(logits);
+  if (penalty === 1) return out;
+  for (const t of new Set(previous)) {
+    if (t < 0 || t >= out.length) continue;
+    const v = out[t]!;
+    out[t] = v > 0 ? v / penalty : v * penalty;
+  }
+  return out;
+}
+
+/** Keeps the `k` largest logits (ties at the boundary kept by lowest index) and sets the rest to -Infinity. */
+export function topKFilter(logits: ArrayLike<number>, k: number): Float32Array {
+  const out = copy(logits);
+  if (k <= 0 || k >= out.length) return out;
+  const keep = new Set(topIndices(out, k));
+  for (let i = 0; i < out.length; i++) if (!keep.has(i)) out[i] = -Infinity;
+  return out;
+}
+
+/**
+ * Nucleus filtering (Holtzman et al. 2020): keeps the smallest set of most likely tokens whose total
+ * probability (of `softmax(logits)`) reaches `p`, and sets the rest to -Infinity. The most likely
+ * token is always kept.
+ */
+export function topPFilter(logits: ArrayLike<number>, p: number): Float32Array {
+  const out = copy(logits);
+  if (p >= 1) return out;
+  const logp = logSoftmax(out);
+  const order = sortedIndices(out);
+  let cumulative = 0;
+  let keep = 0;
+  while (keep < order.length) {
+    cumulative += Math.exp(logp[order[keep]!]!);
+    keep++;
+    // A small slack so that probabilities summing to exactly p in decimal are not lost to rounding.
+    if (cumulative >= p - 1e-12) break;
+  }
+  for (let r = keep; r < order.length; r++) out[order[r]!] = -Infinity;
+  return out;
+}
+
+/** A Float32Array copy (`slice` on typed arrays: `Float32Array.from` iterates and is much slower). */
+function copy(values: ArrayLike<number>): Float32Array {
+  return values instanceof Float32Array ? values.slice() : Float32Array.from(values);
+}
+
+/** log(sum(exp(logits))), stable, without allocating. */
+export function logSumExp(logits: ArrayLike<number>): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * The `k` indices of the largest values, in descending order (ties by ascending index), in one pass
+ * with a small sorted buffer: beam search and top-k need a handful out of a 10,000-word vocabulary.
+ */
+export function topIndices(values: ArrayLike<number>, k: number): number[] {
+  const top: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (top.length === k && !(v > values[top[k - 1]!]!)) continue;
+    let pos = top.length;
+    while (pos > 0 && v > values[top[pos - 1]!]!) pos--;
+    top.splice(pos, 0, i);
+    if (top.length > k) top.pop();
+  }
+  return top;
+}
+
+/** Indices sorted by descending value, ties by ascending index (a stable, platform-independent order). */
+function sortedIndices(values: ArrayLike<number>): number[] {
+  return Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[b]! - values[a]! || a - b);
+}
+
+/**
+ * Draws an index from `exp(logp)` with one uniform number from `rng`, walking indices in ascending
+ * order so the result depends only on the RNG stream.
+ */
+export function sampleFromLogProbs(logp: ArrayLike<number>, rng: Rng): number {
+  const u = rng.uniform();
+  let cumulative = 0;
+  let last = -1;
+  for (let i = 0; i < logp.length; i++) {
+    const p = Math.exp(logp[i]!);
+    if (p === 0) continue;
+    cumulative += p;
+    last = i;
+    if (u < cumulative) return i;
+  }
+  return last; // rounding left the total a hair below u
+}
+
+/** A chosen token and its log-probability under the distribution it was chosen from. */
+export interface TokenChoice {
+  token: number;
+  logprob: number;
+}
+
+/**
+ * Chooses the next token for one sequence from its logits with the greedy or sampling strategy:
+ * repetition penalty, then (sampling) temperature, top-k and top-p, then argmax or a draw from `rng`.
+ * `logprob` is the token's log-probability under that final distribution.
+ */
+export function chooseToken(logits: ArrayLike<number>, previous: readonly number[], options: ResolvedDecodingOptions, rng: Rng): TokenChoice {
+  // Greedy is the hot path of batched generation: no copy unless a penalty applies, one pass for log Z.
+  let l: ArrayLike<number> = options.repetitionPenalty === 1 ? logits : applyRepetitionPenalty(logits, previous, options.repetitionPenalty);
+  if (options.strategy !== 'sample') {
+    const token = argmax(l);
+    return { token, logprob: l[token]! - logSumExp(l) };
+  }
+  if (options.temperature !== 1) l = Float32Array.from(l, (v) => v / options.temperature);
+  if (options.topK > 0) l = topKFilter(l, options.topK);
+  if (options.topP < 1) l = topPFilter(l, options.topP);
+  const logp = logSoftmax(l);
+  const token = sampleFromLogProbs(logp, rng);
+  return { token, logprob: logp[token]! };
+}
+
+/**
+ * One decoder step for a batch of sequences: feeds the last token and state of each, returns the
+ * next-token logits and the new state of each. `S` is the caller's per-sequence state (opaque here).
+ */
+export type StepFn<S> = (tokens: number[], states: S[]) => Promise<{ logits: Float32Array[]; states: S[] }>;
+
+/** A generated sequence: token ids (without `<bos>`, with `<eos>` when it was produced) and their log-probs. */
+export interface GeneratedSequence {
+  tokens: number[];
+  logprobs: number[];
+  /** Sum of `logprobs`. */
+  logprob: number;
+  /** True when the sequence ended with `<eos>`, false when it hit `maxTokens`. */
+  finished: boolean;
+}
+
+/** One token of a streamed generation. */
+export interface StepEvent {
+  /** Which sequence of the batch. */
+  index: number;
+  token: number;
+  logprob: number;
+  /** True for the sequence's last token (`<eos>` or the `maxTokens`-th). */
+  done: boolean;
+}
+
+/**
+ * The RNG of sequence `index` for `seed`: one stream per sequence, so a sequence's tokens do not
+ * depend on how many others are generated with it.
+ */
+export function sequenceRng(seed: number, index: number): Rng {
+  return createRng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
+}
+
+/**
+ * Greedy or sampled decoding of a batch, one step for all live sequences at a time (finished ones
+ * drop out of the batch). Yields every token as it is chosen. Sequence `i` samples with
+ * {@link sequenceRng}`(seed, firstIndex + i)`, so a long request split into batches repeats exactly.
+ */
+export async function* decodeSteps<S>(
+  step: StepFn<S>,
+  initial: S[],
+  special: { bos: number; eos: number },
+  options: ResolvedDecodingOptions,
+  firstIndex = 0,
+): AsyncGenerator<StepEvent> {
+  if (options.strategy === 'beam') throw new InputError('Beam search cannot be streamed token by token; use generate() for strategy "beam".');
+  const rngs = initial.map((_, i) => sequenceRng(options.seed, firstIndex + i));
+  const history: number[][] = initial.map(() => []);
+  let live = initial.map((_, i) => i);
+  let states = initial;
+  let last = initial.map(() => special.bos);
+  for (let t = 0; t < options.maxTokens && live.length > 0; t++) {
+    const out = await step(last, states);
+    const nextLive: number[] = [];
+    const nextStates: S[] = [];
+    const nextLast: number[] = [];
+    for (let r = 0; r < live.length; r++) {
+      const index = live[r]!;
+      const choice = chooseToken(out.logits[r]!, history[index]!, options, rngs[index]!);
+      history[index]!.push(choice.token);
+      const done = choice.token === special.eos || t === options.maxTokens - 1;
+      yield { index, token: choice.token, logprob: choice.logprob, done };
+      if (!done) {
+        nextLive.push(index);
+        nextStates.push(out.states[r]!);
+        nextLast.push(choice.token);
+      }
+    }
+    live = nextLive;
+    states = nextStates;
+    last = nextLast;
+  }
+}
+
+/** Runs {@link decodeSteps} to the end and collects one {@link GeneratedSequence} per initial state. */
+export async function decodeBatch<S>(
+  step: StepFn<S>,
+  initial: S[],
+  special: { bos: number; eos: number },
+  options: ResolvedDecodingOptions,
+  firstIndex = 0,
+): Promise<GeneratedSequence[]> {
+  const seqs: GeneratedSequence[] = initial.map(() => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
+  for await (const e of decodeSteps(step, initial, special, options, firstIndex)) {
+    const s = seqs[e.index]!;
+    s.tokens.push(e.token);
+    s.logprobs.push(e.logprob);
+    s.logprob += e.logprob;
+    if (e.token === special.eos) s.finished = true;
+  }
+  return seqs;
+}
+
+/** Beam score of a hypothesis: total log-probability over `length^lengthPenalty`. */
+export function beamScore(logprob: number, length: number, lengthPenalty: number): number {
+  return lengthPenalty === 0 ? logprob : logprob / Math.pow(Math.max(1, length), lengthPenalty);
+}
+
+interface Hypothesis<S> {
+  tokens: number[];
+  logprobs: number[];
+  logprob: number;
+  state: S;
+}
+
+/**
+ * Beam search for one sequence. Each step extends every live hypothesis (all of them in one batched
+ * {@link StepFn} call) with its `2 * beamWidth` best tokens, keeps the `beamWidth` best unfinished
+ * extensions by total log-probability, and moves those ending in `<eos>` to the finished list scored by
+ * {@link beamScore}. It stops when `beamWidth` hypotheses have finished and no live one can still beat
+ * the worst of them (log-probabilities only fall, so with `lengthPenalty >= 0` the bound is exact),
+ * or at `maxTokens`, where live hypotheses are finished as they are. Returns the best-scoring one.
+ */
+export async function beamSearch<S>(
+  step: StepFn<S>,
+  initial: S,
+  special: { bos: number; eos: number },
+  options: ResolvedDecodingOptions,
+): Promise<GeneratedSequence & { score: number }> {
+  const width = options.beamWidth;
+  let beams: Hypothesis<S>[] = [{ tokens: [], logprobs: [], logprob: 0, state: initial }];
+  const finished: Array<GeneratedSequence & { score: number }> = [];
+  const finish = (h: Hypothesis<S>, done: boolean) =>
+    finished.push({ tokens: h.tokens, logprobs: h.logprobs, logprob: h.logprob, finished: done, score: beamScore(h.logprob, h.tokens.length, options.lengthPenalty) });
+
+  for (let t = 0; t < options.maxTokens && beams.length > 0; t++) {
+    const out = await step(
+      beams.map((b) => b.tokens[b.tokens.length - 1] ?? special.bos),
+      beams.map((b) => b.state),
+    );
+    const candidates: Array<{ beam: number; token: number; logprob: number; total: number }> = [];
+    beams.forEach((b, r) => {
+      const logp = logSoftmax(applyRepetitionPenalty(out.logits[r]!, b.tokens, options.repetitionPenalty));
+      for (const token of topIndices(logp, 2 * width)) {
+        const lp = logp[token]!;
+        if (lp === -Infinity) continue;
+        candidates.push({ beam: r, token, logprob: lp, total: b.logprob + lp });
+      }
+    });
+    candidates.sort((a, b) => b.total - a.total || a.beam - b.beam || a.token - b.token);
+    const next: Hypothesis<S>[] = [];
+    for (const c of candidates) {
+      if (next.length >= width) break;
+      const parent = beams[c.beam]!;
+      const h: Hypothesis<S> = {
+        tokens: [...parent.tokens, c.token],
+        logprobs: [...parent.logprobs, c.logprob],
+        logprob: c.total,
+        state: out.states[c.beam]!,
+      };
+      if (c.token === special.eos) finish(h, true);
+      else next.push(h);
+    }
+    beams = next;
+    if (finished.length >= width && beams.length > 0) {
+      finished.sort((a, b) => b.score - a.score);
+      const worstKept = finished[width - 1]!.score;
+      // The best a live hypothesis can reach: its current log-probability at the longest length it may get
+      // (lengthPenalty > 0 divides a negative number by a larger length, which raises the score).
+      const bestLive = Math.max(
+        ...beams.map((b) => beamScore(b.logprob, options.lengthPenalty > 0 ? options.maxTokens : b.tokens.length + 1, options.lengthPenalty)),
+      );
+      if (bestLive <= worstKept) beams = [];
+    }
+  }
+  for (const b of beams) finish(b, false);
+  finished.sort((a, b) => b.score - a.score);
+  return finished[0]!;
+}

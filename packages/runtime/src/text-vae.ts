@@ -1,0 +1,241 @@
+/** The platform-neutral sentence VAE over three ONNX sessions (docs/text-model.md). */
+import type { GraphSpec, TextBundleManifest } from './bundle.js';
+import {
+  beamSearch,
+  decodeBatch,
+  decodeSteps,
+  resolveDecodingOptions,
+  type DecodingOptions,
+  type GeneratedSequence,
+  type ResolvedDecodingOptions,
+  type StepFn,
+} from './decoding.js';
+import type { GraphSession } from './engine.js';
+import { InputError, RuntimeError } from './errors.js';
+import { interpolateLatent, samplePrior } from './latent.js';
+import type { WordTokenizer } from './tokenizer.js';
+import type {
+  BackendName,
+  GenerateOptions,
+  Generation,
+  InterpolateOptions,
+  Posterior,
+  StreamToken,
+  TextSampleOptions,
+  TextVae,
+} from './types.js';
+
+/** Sequences sent through the decoder together; more are generated in several batches. */
+const MAX_BATCH = 512;
+
+/** Per-sequence decoder state between steps. */
+interface DecoderState {
+  h: Float32Array;
+  c?: Float32Array;
+  z: Float32Array;
+}
+
+/** The three sessions of a text bundle. */
+export interface TextSessions {
+  encoder: GraphSession;
+  decoder_init: GraphSession;
+  decoder_step: GraphSession;
+}
+
+function rows(data: Float32Array, n: number): Float32Array[] {
+  const width = data.length / n;
+  return Array.from({ length: n }, (_, i) => data.slice(i * width, (i + 1) * width));
+}
+
+function pack(vectors: Float32Array[]): Float32Array {
+  const width = vectors[0]?.length ?? 0;
+  const out = new Float32Array(vectors.length * width);
+  vectors.forEach((v, i) => out.set(v, i * width));
+  return out;
+}
+
+function output(result: Record<string, { data: Float32Array }>, name: string, file: string): Float32Array {
+  const t = result[name];
+  if (!t) throw new RuntimeError(`${file} did not produce output "${name}".`, false);
+  return t.data;
+}
+
+class OnnxTextVae implements TextVae {
+  readonly kind = 'text' as const;
+  readonly latentSize: number;
+  private readonly lstm: boolean;
+  private readonly special: { bos: number; eos: number };
+  private disposed = false;
+
+  constructor(
+    readonly manifest: TextBundleManifest,
+    readonly backend: BackendName,
+    readonly variant: string,
+    readonly tokenizer: WordTokenizer,
+    private readonly sessions: TextSessions,
+    private readonly graphs: Record<string, GraphSpec>,
+  ) {
+    this.latentSize = manifest.latentSize;
+    this.lstm = manifest.text.cell === 'lstm';
+    this.special = { bos: manifest.text.specialTokens.bos, eos: manifest.text.specialTokens.eos };
+  }
+
+  private live(): void {
+    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', false);
+  }
+
+  private checkZ(z: Float32Array[]): void {
+    if (!Array.isArray(z) || z.length === 0) throw new InputError('z: expected a non-empty array of Float32Array.');
+    z.forEach((v, i) => {
+      if (!(v instanceof Float32Array) || v.length !== this.latentSize) {
+        throw new InputError(`z[${i}] must be a Float32Array of length ${this.latentSize}, got ${v instanceof Float32Array ? `length ${v.length}` : typeof v}.`);
+      }
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new InputError(`z[${i}] contains ${v[bad]} at index ${bad}; only finite numbers are accepted.`);
+    });
+  }
+
+  async encode(sentences: string[]): Promise<Posterior> {
+    this.live();
+    if (!Array.isArray(sentences) || sentences.length === 0 || sentences.some((s) => typeof s !== 'string')) {
+      throw new InputError('sentences: expected a non-empty array of strings.');
+    }
+    const mu: Float32Array[] = [];
+    const logvar: Float32Array[] = [];
+    // A webgl-profile encoder is unrolled over the training length T (maxLength + 1): its `tokens`
+    // input has a fixed time dimension, so every batch is padded to it.
+    const fixedT = this.graphs.encoder!.inputs.find((t) => t.name === 'tokens')?.shape[1];
+    for (let start = 0; start < sentences.length; start += MAX_BATCH) {
+      const chunk = sentences.slice(start, start + MAX_BATCH);
+      const ids = chunk.map((s) => [...this.tokenizer.encode(s).slice(0, this.manifest.text.maxLength), this.special.eos]);
+      const longest = Math.max(...ids.map((r) => r.length));
+      const T = typeof fixedT === 'number' && fixedT >= longest ? fixedT : longest;
+      const tokens = new Int32Array(chunk.length * T); // right-padded with <pad> = 0
+      ids.forEach((r, i) => tokens.set(r, i * T));
+      const lengths = Int32Array.from(ids, (r) => r.length);
+      const spec = this.graphs.encoder!;
+      const out = await this.sessions.encoder.run({ tokens: { data: tokens, dims: [chunk.length, T] }, lengths: { data: lengths, dims: [chunk.length] } });
+      mu.push(...rows(output(out, 'mu', spec.file), chunk.length));
+      logvar.push(...rows(output(out, 'logvar', spec.file), chunk.length));
+    }
+    return { mu, logvar };
+  }
+
+  private async initialStates(z: Float32Array[]): Promise<DecoderState[]> {
+    const spec = this.graphs.decoder_init!;
+    const out = await this.sessions.decoder_init.run({ z: { data: pack(z), dims: [z.length, this.latentSize] } });
+    const h = rows(output(out, 'h', spec.file), z.length);
+    const c = this.lstm ? rows(output(out, 'c', spec.file), z.length) : undefined;
+    return z.map((zi, i) => ({ h: h[i]!, ...(c ? { c: c[i]! } : {}), z: zi }));
+  }
+
+  /** One decoder step for a batch of sequences, each with its own state. */
+  private readonly step: StepFn<DecoderState> = async (tokens, states) => {
+    const n = tokens.length;
+    const H = this.manifest.text.hiddenSize;
+    const feeds: Record<string, { data: Float32Array | Int32Array; dims: number[] }> = {
+      token: { data: Int32Array.from(tokens), dims: [n] },
+      h: { data: pack(states.map((s) => s.h)), dims: [n, H] },
+      z: { data: pack(states.map((s) => s.z)), dims: [n, this.latentSize] },
+    };
+    if (this.lstm) feeds.c = { data: pack(states.map((s) => s.c!)), dims: [n, H] };
+    const spec = this.graphs.decoder_step!;
+    const out = await this.sessions.decoder_step.run(feeds);
+    const logits = rows(output(out, 'logits', spec.file), n);
+    const h = rows(output(out, 'h_out', spec.file), n);
+    const c = this.lstm ? rows(output(out, 'c_out', spec.file), n) : undefined;
+    return { logits, states: states.map((s, i) => ({ h: h[i]!, ...(c ? { c: c[i]! } : {}), z: s.z })) };
+  };
+
+  private latents(options: GenerateOptions, decoding: ResolvedDecodingOptions): Float32Array[] {
+    if (options.z !== undefined) {
+      this.checkZ(options.z);
+      return options.z;
+    }
+    const n = options.n ?? 1;
+    if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new InputError(`n must be a positive integer (at most 100000), got ${n}.`);
+    const t = options.latentTemperature ?? 1;
+    if (!(t > 0) || !Number.isFinite(t)) throw new InputError(`latentTemperature must be a positive number, got ${t}.`);
+    return samplePrior(n, this.latentSize, options.latentSeed ?? decoding.seed, t);
+  }
+
+  private toGeneration(seq: GeneratedSequence, z: Float32Array): Generation {
+    return {
+      text: this.tokenizer.decode(seq.tokens),
+      tokenIds: seq.tokens,
+      tokens: seq.tokens.map((t) => this.tokenizer.idToToken(t)),
+      logprobs: seq.logprobs,
+      logprob: seq.logprob,
+      finished: seq.finished,
+      z,
+    };
+  }
+
+  private async decodeZ(z: Float32Array[], decoding: ResolvedDecodingOptions): Promise<Generation[]> {
+    const out: Generation[] = [];
+    if (decoding.strategy === 'beam') {
+      for (const zi of z) {
+        const [init] = await this.initialStates([zi]);
+        out.push(this.toGeneration(await beamSearch(this.step, init!, this.special, decoding), zi));
+      }
+      return out;
+    }
+    for (let start = 0; start < z.length; start += MAX_BATCH) {
+      const chunk = z.slice(start, start + MAX_BATCH);
+      // Sequence i of the whole request keeps its own RNG stream whatever the chunking.
+      const seqs = await decodeBatch(this.step, await this.initialStates(chunk), this.special, decoding, start);
+      seqs.forEach((s, i) => out.push(this.toGeneration(s, chunk[i]!)));
+    }
+    return out;
+  }
+
+  async generate(options: GenerateOptions = {}): Promise<Generation[]> {
+    this.live();
+    const decoding = resolveDecodingOptions(options);
+    return this.decodeZ(this.latents(options, decoding), decoding);
+  }
+
+  async *stream(options: GenerateOptions = {}): AsyncGenerator<StreamToken> {
+    this.live();
+    const decoding = resolveDecodingOptions(options);
+    const z = this.latents(options, decoding);
+    if (z.length > MAX_BATCH) throw new InputError(`stream() generates at most ${MAX_BATCH} sequences at once, got ${z.length}.`);
+    for await (const e of decodeSteps(this.step, await this.initialStates(z), this.special, decoding)) {
+      yield { index: e.index, tokenId: e.token, token: this.tokenizer.idToToken(e.token), logprob: e.logprob, done: e.done };
+    }
+  }
+
+  async sample(n: number, options: TextSampleOptions = {}): Promise<Generation[]> {
+    const { seed, temperature, ...rest } = options;
+    return this.generate({ ...rest, n, ...(seed !== undefined ? { seed } : {}), ...(temperature !== undefined ? { latentTemperature: temperature } : {}) });
+  }
+
+  async reconstruct(sentences: string | string[], options: DecodingOptions = {}): Promise<Generation[]> {
+    const { mu } = await this.encode(typeof sentences === 'string' ? [sentences] : sentences);
+    return this.generate({ ...options, z: mu });
+  }
+
+  async interpolate(a: string, b: string, options: number | (InterpolateOptions & DecodingOptions) = {}): Promise<Generation[]> {
+    const { steps, method, ...decoding } = typeof options === 'number' ? { steps: options } : options;
+    const { mu } = await this.encode([a, b]);
+    return this.generate({ ...decoding, z: interpolateLatent(mu[0]!, mu[1]!, steps ?? 5, method ?? 'linear') });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all(Object.values(this.sessions).map((s: GraphSession) => s.release()));
+  }
+}
+
+/** Wraps verified sessions into the public {@link TextVae}. */
+export function createTextVae(
+  manifest: TextBundleManifest,
+  backend: BackendName,
+  variant: string,
+  tokenizer: WordTokenizer,
+  sessions: TextSessions,
+  graphs: Record<string, GraphSpec>,
+): TextVae {
+  return new OnnxTextVae(manifest, backend, variant, tokenizer, sessions, graphs);
+}
