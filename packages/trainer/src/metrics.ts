@@ -3,6 +3,8 @@
  * row-major `[N, Z]` matrices of posterior means and log-variances (float64 math, no tfjs).
  */
 
+import { logSumExp } from '@vaekit/runtime/decoding';
+
 const LOG_2PI = Math.log(2 * Math.PI);
 
 /** The threshold of {@link activeUnits}: a dimension is active when Var_x E_q[z_d] >= 0.01 (Burda et al. 2016). */
@@ -81,14 +83,9 @@ export function mutualInformation(
   return negEntropy - logQz;
 }
 
-/** log(mean(exp(values))), computed stably. */
+/** log(mean(exp(values))), computed stably (the runtime's log-sum-exp, minus log n). */
 export function logMeanExp(values: ArrayLike<number>): number {
-  let max = -Infinity;
-  for (let i = 0; i < values.length; i++) if (values[i]! > max) max = values[i]!;
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += Math.exp(values[i]! - max);
-  return max + Math.log(sum / values.length);
+  return logSumExp(values) - Math.log(values.length);
 }
 
 /**

@@ -4,6 +4,7 @@
  * sentence; the exported step graph of the runtime does the same in O(T).
  */
 import * as tf from '@tensorflow/tfjs';
+import { argmax, logSoftmax, sampleFromLogProbs } from '@vaekit/runtime/decoding';
 import { createRng } from '@vaekit/runtime/rng';
 import { BOS_ID, EOS_ID, PAD_ID } from '@vaekit/runtime/tokenizer';
 
@@ -37,7 +38,8 @@ export async function decodeLatents(decoder: tf.LayersModel, z: Float32Array, co
     for (let i = 0; i < count; i++) {
       if (finished[i]) continue;
       const row = values.subarray(i * vocab, (i + 1) * vocab);
-      const id = options.strategy === 'sample' ? sampleIndex(row, temperature, rng.uniform()) : argmax(row);
+      // The runtime's decoding functions, so tfjs-side and ONNX-side generation choose tokens alike.
+      const id = options.strategy === 'sample' ? sampleFromLogProbs(logSoftmax(row, temperature), rng) : argmax(row);
       if (id === EOS_ID || t === T - 1) finished[i] = true;
       if (id !== EOS_ID) out[i]!.push(id);
       if (t + 1 < T) input[i * T + t + 1] = id;
@@ -45,24 +47,4 @@ export async function decodeLatents(decoder: tf.LayersModel, z: Float32Array, co
   }
   zTensor.dispose();
   return out;
-}
-
-function argmax(row: Float32Array): number {
-  let best = 0;
-  for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
-  return best;
-}
-
-function sampleIndex(row: Float32Array, temperature: number, u: number): number {
-  let max = -Infinity;
-  for (const v of row) if (v > max) max = v;
-  let sum = 0;
-  const p = new Float64Array(row.length);
-  for (let j = 0; j < row.length; j++) sum += p[j] = Math.exp((row[j]! - max) / temperature);
-  let acc = 0;
-  for (let j = 0; j < row.length; j++) {
-    acc += p[j]! / sum;
-    if (u < acc) return j;
-  }
-  return row.length - 1;
 }
