@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Inference latency of the sentence VAE's text bundle graphs, vaekit's exporter against PyTorch's:
 // the same architecture (LSTM cell with sigmoid gates, so torch's nn.LSTM is an exact peer) is exported
-// by vaekit (tfjs -> ONNX) and by torch.onnx.export (bench/torch_text_vae.py, Debian python3-torch)
+// by vaekit (tfjs -> ONNX) and by torch.onnx.export (bench/peers/torch_text_vae.py, Debian python3-torch)
 // with the weights copied, outputs checked equal, then both files run by the same onnxruntime-node in
 // this process, interleaved, at batch 1 and 64. Prints a table and JSON and writes
 // bench/results/inference.json. Run after `npm run build`: `npm run bench -- text-inference`.
@@ -64,7 +64,7 @@ for (const [layer, ws] of Object.entries(names)) {
 }
 await fs.writeFile(path.join(work, 'weights.bin'), Buffer.concat(chunks));
 await fs.writeFile(path.join(work, 'weights.json'), JSON.stringify({ ...S, weights: specs }));
-const py = spawnSync('/usr/bin/python3', [path.join(here, 'torch_text_vae.py'), work], { encoding: 'utf8' });
+const py = spawnSync('/usr/bin/python3', [path.join(here, 'peers', 'torch_text_vae.py'), work], { encoding: 'utf8' });
 if (py.status !== 0) {
   console.error(`The PyTorch peer failed (needs Debian python3-torch):\n${py.stderr}`);
   process.exit(1);
