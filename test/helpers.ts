@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 
 /** Repository root. */
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -80,4 +82,17 @@ export function trainedTextBundle(cell: 'gru' | 'lstm' = 'gru'): { runDir: strin
   const made = { runDir, bundleDir, corpus };
   textBundles.set(cell, made);
   return made;
+}
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Bytes per MiB, for memory bounds. */
+export const MB = 1024 * 1024;
+
+/** `process.memoryUsage()` after two full garbage collections, so growth measures what is still held. */
+export function memoryAfterGc(): NodeJS.MemoryUsage {
+  gc();
+  gc();
+  return process.memoryUsage();
 }

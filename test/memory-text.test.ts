@@ -7,21 +7,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { loadVae, type TextVae } from '@vaekit/runtime';
-import { tempDir } from './helpers.js';
+import { tempDir, MB, memoryAfterGc as usage } from './helpers.js';
 // @ts-expect-error plain .mjs fixture without types
 import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-const usage = () => {
-  gc();
-  gc();
-  return process.memoryUsage();
-};
-const MB = 1024 * 1024;
 
 test('10,000 generated sentences do not grow the heap', { timeout: 600_000 }, async (t) => {
   const dir = path.join(tempDir(), 'toy');

@@ -7,19 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { loadVae } from '@vaekit/runtime';
-import { trainedBundle } from './helpers.js';
+import { trainedBundle, MB, memoryAfterGc as usage } from './helpers.js';
 
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-const usage = () => {
-  gc();
-  gc();
-  return process.memoryUsage();
-};
-const MB = 1024 * 1024;
 
 let bundleDir: string;
 before(() => {
