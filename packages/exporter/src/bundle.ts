@@ -233,7 +233,8 @@ export async function exportCheckpointBundle(
   checkBundleOptions(opts);
   const { height, width, channels } = config.image;
   const training: TrainingSummary = {
-    dataset: config.dataset,
+    // A base name only: a bundle is published, and a local path would leak the trainer's file system.
+    dataset: path.basename(config.dataset),
     arch: config.arch,
     epochs: state.epoch,
     ...(state.metrics ? { metrics: state.metrics } : {}),
@@ -457,7 +458,7 @@ export interface TextBundleSource {
 
 function textTrainingSummary(config: TextTrainConfig, checkpoint: Checkpoint): TrainingSummary {
   return {
-    dataset: config.data.source,
+    dataset: path.basename(config.data.source),
     arch: config.cell,
     epochs: checkpoint.state.epoch,
     ...(checkpoint.state.metrics ? { metrics: checkpoint.state.metrics } : {}),

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { createRng, permutation } from '@vaekit/runtime/rng';
 import type { ImageTrainConfig } from './config.js';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
-import { loadMnist, type ImageSet } from './data/mnist.js';
+import { loadImageSplit } from './data/images.js';
+import type { ImageSet } from './data/mnist.js';
 import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
 import { guardedStep, restoreAdam, type TrainOptions } from './step.js';
 import { removeStaleTemps } from './fsutil.js';
@@ -119,6 +120,15 @@ export function validateImageConfig(config: ImageTrainConfig): void {
   if (config.arch !== 'dense' && config.arch !== 'conv') {
     throw new TrainerError(`Unsupported architecture "${String(config.arch)}". Should be one of: dense, conv.`);
   }
+  const { height, width, channels } = config.image;
+  if (![height, width].every((v) => Number.isInteger(v) && v > 0 && v <= 4096)) {
+    throw new TrainerError(`Image size must be a positive integer (at most 4096), got ${height}x${width}.`);
+  }
+  if (channels !== 1 && channels !== 3) throw new TrainerError(`Unsupported channel count ${channels}. Should be one of: 1, 3.`);
+  // Two stride-2 convolutions and two stride-2 transposed convolutions give back the size only when it divides by 4.
+  if (config.arch === 'conv' && (height % 4 !== 0 || width % 4 !== 0)) {
+    throw new TrainerError(`The conv architecture needs an image size divisible by 4, got ${height}x${width}. Use a size such as ${Math.max(4, Math.round(height / 4) * 4)}, or --arch dense.`);
+  }
 }
 
 interface TrainingRun {
@@ -154,7 +164,7 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOpti
 
   async function epochLoop(): Promise<TrainResult> {
     const started = performance.now() - run.priorSeconds * 1000;
-    const split = await loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit });
+    const split = await loadImageSplit(config);
     const batches = Math.ceil(split.train.count / config.batchSize);
     hooks.onStart?.({ trainCount: split.train.count, testCount: split.test.count, batchesPerEpoch: batches, epochs: config.epochs });
 
@@ -259,7 +269,7 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOpti
 }
 
 /**
- * Trains an image VAE on MNIST and writes the run folder: `config.json`, `metrics.jsonl` and a
+ * Trains an image VAE on its dataset (the MNIST digits or an image folder) and writes the run folder: `config.json`, `metrics.jsonl` and a
  * checkpoint (models, optimizer state, metrics) after every epoch.
  */
 export async function trainImageVae(
