@@ -2,23 +2,13 @@
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import {
-  DEFAULT_OPSET,
-  EXPORT_PROFILES,
-  MAX_OPSET,
-  MIN_OPSET,
-  WEIGHT_DTYPES,
-  exportBundle,
-  exportModelFile,
-  imageHeldOutLoss,
-  textHeldOutLoss,
-  type ExportBundleOptions,
-  type ExportProfile,
-  type WeightDtype,
-} from '@vaekit/exporter';
-import { defaultImageConfig, loadMnist, loadTextCorpus, type TextTrainConfig } from '@vaekit/trainer';
-import { intIn, oneOf, positiveInt } from '../options.js';
-import { printJson } from '../output.js';
+import type { ExportBundleOptions } from '@vaekit/exporter';
+import type { ImageTrainConfig, TextTrainConfig } from '@vaekit/trainer';
+import { EXPORT_PROFILES, OPSETS, WEIGHT_DTYPES, type ExportProfile, type WeightDtype } from '../shared/choices.js';
+import { intIn, oneOf, positiveInt } from '../shared/options.js';
+import { printJson } from '../shared/output.js';
+
+const { min: MIN_OPSET, max: MAX_OPSET, default: DEFAULT_OPSET } = OPSETS;
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
@@ -38,6 +28,7 @@ export function registerExport(program: Command): void {
     .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
     .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
+      const { exportBundle, imageHeldOutLoss, textHeldOutLoss } = await import('@vaekit/exporter');
       const options: ExportBundleOptions = {
         opset: opts.opset,
         dtype: opts.dtype,
@@ -93,23 +84,24 @@ async function heldOutExamples(
   runDir: string,
   n: number,
 ): Promise<{ kind: 'image'; images: Float32Array[] } | { kind: 'text'; sentences: number[][]; states: string[] } | undefined> {
-  let config: { kind?: string; seed?: number; testFraction?: number };
+  let config: { kind?: string };
   try {
     config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
   } catch {
     return undefined; // exportBundle reports the missing or broken run folder
   }
   if (config.kind === 'text') {
+    const { loadTextCorpus } = await import('@vaekit/trainer');
     const text = config as unknown as TextTrainConfig;
     if (text.model !== 'vae') return undefined;
     const { test } = await loadTextCorpus(text);
     return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: text.cell === 'lstm' ? ['h', 'c'] : ['h'] };
   }
   if (config.kind !== 'image') return undefined;
-  const defaults = defaultImageConfig();
-  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
-  const count = Math.min(n, test.count);
-  return { kind: 'image', images: Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels)) };
+  const { defaultImageConfig } = await import('@vaekit/trainer/config');
+  const { heldOutRunImages } = await import('../shared/image-data.js');
+  // Runs written before image folders existed have no dataset or image shape: MNIST's apply.
+  return { kind: 'image', images: await heldOutRunImages({ ...defaultImageConfig(), ...(config as Partial<ImageTrainConfig>) }, n) };
 }
 
 
@@ -126,6 +118,7 @@ export function registerExportModel(program: Command): void {
     .option('--no-parity', 'skip the parity check (needed when inputs have dynamic non-batch dimensions)')
     .option('--json', 'print the summary as JSON')
     .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
+      const { exportModelFile } = await import('@vaekit/exporter');
       const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
       const summary = {
         outFile: r.outFile,
