@@ -472,7 +472,7 @@ function textTrainingSummary(config: TextTrainConfig, checkpoint: Checkpoint): T
     learningRate: config.learningRate,
     // The held-out split is fixed by these: evaluation tools pick unseen sentences with them.
     seed: config.seed,
-    data: config.data,
+    data: { ...config.data, source: path.basename(config.data.source) },
   };
 }
 
