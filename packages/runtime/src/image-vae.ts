@@ -1,5 +1,5 @@
 /** The platform-neutral image VAE over two ONNX sessions. */
-import type { GraphSpec, ImageBundleManifest, ImageGraphs } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest, ImageGraphs } from '@vaekit/core';
 import type { GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
@@ -55,7 +55,7 @@ class OnnxImageVae implements ImageVae {
   }
 
   private live(): void {
-    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', false);
+    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', { userError: false });
   }
 
   private async runBatched(session: GraphSession, spec: GraphSpec, rows: Float32Array[], width: number): Promise<Record<string, Float32Array[]>> {
@@ -67,7 +67,7 @@ class OnnxImageVae implements ImageVae {
       const result = await session.run({ [input]: { data: pack(chunk, width), dims: [chunk.length, width] } });
       for (const o of spec.outputs) {
         const t = result[o.name];
-        if (!t) throw new RuntimeError(`${spec.file} did not produce output "${o.name}".`, false);
+        if (!t) throw new RuntimeError(`${spec.file} did not produce output "${o.name}".`, { userError: false });
         out[o.name]!.push(...unpack(t.data, chunk.length, t.data.length / chunk.length));
       }
     }

@@ -1,11 +1,11 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
-import { GRAPH_NAMES, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from './bundle.js';
+import { graphNamesOf, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from '@vaekit/core';
 import { assertGraphTypes, checkImageInterface } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError, quote } from './errors.js';
 import { createImageVae } from './image-vae.js';
 import { createTextVae } from './text-vae.js';
-import { WordTokenizer } from './tokenizer.js';
+import { WordTokenizer } from '@vaekit/core';
 import type { BackendName, LoadOptions, Vae } from './types.js';
 
 /** Reads one bundle file by its bundle-relative path; throws {@link BundleError} when it is missing. */
@@ -133,7 +133,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     try {
       const unsuitable = unsuitableBackend(manifest, backend, profile);
       if (unsuitable) throw new BackendLoadError(`This bundle cannot run on ${backend}: ${unsuitable}.`);
-      for (const key of GRAPH_NAMES[manifest.kind]) {
+      for (const key of graphNamesOf(manifest.kind)) {
         const spec = graphs[key]!;
         sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
       }

@@ -1,7 +1,7 @@
 /** Public types of @vaekit/runtime, shared by the Node and browser entry points. */
-import type { ImageBundleManifest, TextBundleManifest } from './bundle.js';
-import type { DecodingOptions } from './decoding.js';
-import type { WordTokenizer } from './tokenizer.js';
+import type { ImageBundleManifest, TextBundleManifest } from '@vaekit/core';
+import type { DecodingOptions } from '@vaekit/core';
+import type { WordTokenizer } from '@vaekit/core';
 
 /** Execution backends. Node: `cpu` (default), `wasm`. Browsers: `wasm` (default), `webgl`, `webgpu`. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
