@@ -29,7 +29,7 @@ export interface LoadOptions {
   /** Threads: intra-op threads on `cpu`, WASM threads on `wasm` (browsers need cross-origin isolation). */
   threads?: number;
   /** Refuse a bundle of the other kind (throws {@link BundleError}); the result is then typed by kind. */
-  kind?: 'image' | 'text';
+  kind?: string;
   /** Reports loading steps: which file is being verified or compiled. */
   onProgress?: (event: LoadProgress) => void;
 }
