@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ExportBundleOptions } from '@vaekit/exporter';
-import type { ImageTrainConfig, TextTrainConfig } from '@vaekit/trainer';
+// Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
+import { TEXT_MODEL, defaultImageConfig, stateNames, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/core';
 import { EXPORT_PROFILES, OPSETS, WEIGHT_DTYPES, type ExportProfile, type WeightDtype } from '../shared/choices.js';
 import { intIn, oneOf, positiveInt } from '../shared/options.js';
 import { printJson } from '../shared/output.js';
@@ -39,7 +40,7 @@ export function registerExport(program: Command): void {
       if (opts.dtype !== 'fp32') {
         const held = await heldOutExamples(runDir, opts.heldOut);
         if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
-        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, { pad: 0, bos: 2, eos: 3 }, held.states);
+        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, TEXT_MODEL.specialIds, held.states);
       }
       const result = await exportBundle(runDir, bundleDir, options);
       const variant = result.manifest.variant;
@@ -95,10 +96,9 @@ async function heldOutExamples(
     const text = config as unknown as TextTrainConfig;
     if (text.model !== 'vae') return undefined;
     const { test } = await loadTextCorpus(text);
-    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: text.cell === 'lstm' ? ['h', 'c'] : ['h'] };
+    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: stateNames(text.cell) };
   }
   if (config.kind !== 'image') return undefined;
-  const { defaultImageConfig } = await import('@vaekit/trainer/config');
   const { heldOutRunImages } = await import('../shared/image-data.js');
   // Runs written before image folders existed have no dataset or image shape: MNIST's apply.
   return { kind: 'image', images: await heldOutRunImages({ ...defaultImageConfig(), ...(config as Partial<ImageTrainConfig>) }, n) };

@@ -3,8 +3,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AggressiveMode, TextTrainConfig, TextTrainHooks } from '@vaekit/trainer';
-// The trainer's config module is plain data: it loads no tfjs.
-import { ANNEAL_SCHEDULES, TEXT_CELLS, defaultTextConfig } from '@vaekit/trainer/config';
+// Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
+import { ANNEAL_SCHEDULES, TEXT_CELLS, defaultTextConfig } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';

@@ -4,8 +4,8 @@ import { UsageError } from '../errors.js';
 import type { ImageTrainCliOptions } from '../shared/image-training.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../shared/options.js';
 import { addTfBackendOption, isVerbose } from '../shared/tf-backend.js';
-// The trainer's config module is plain data: it loads no tfjs.
-import { IMAGE_ARCHS } from '@vaekit/trainer/config';
+// Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
+import { IMAGE_ARCHS } from '@vaekit/core';
 
 /** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
 export function registerTrain(program: Command): Command {

@@ -1,6 +1,7 @@
 /** Writing command outputs: atomically, into folders that must already exist. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '@vaekit/core/node';
 import { UsageError } from '../errors.js';
 
 /** Writes `data` to `file` atomically; a missing parent folder or a folder in the file's place is a usage error. */
@@ -15,8 +16,6 @@ export async function writeOutput(file: string, data: string | Uint8Array): Prom
     throw new UsageError(`Cannot write ${file}: it is a folder. Expected a file name.`);
   }
   try {
-    // Loaded here, not at start-up: the CLI's start must not load tfjs (see main.ts).
-    const { writeFileAtomic } = await import('@vaekit/trainer');
     await writeFileAtomic(file, data);
   } catch (err) {
     // A place the user may not write to is bad input; the temporary name in Node's message is noise.

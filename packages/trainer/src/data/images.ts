@@ -7,8 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { createRng, permutation } from '@vaekit/runtime/rng';
-import type { ImageTrainConfig } from '../config.js';
+import { createRng, permutation, type ImageTrainConfig } from '@vaekit/core';
 import { DataError } from '../errors.js';
 import { loadMnist, type ImageSet, type ImageSplit } from './mnist.js';
 
