@@ -24,7 +24,7 @@ export {
 } from './checkpoint.js';
 export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from '@vaekit/core';
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
-export { IMAGE_EXTENSIONS, datasetName, loadImageFolder, loadImageSplit, type ImageFolderOptions } from './data/images.js';
+export { loadImageFolder, loadImageSplit, type ImageFolderOptions } from './data/images.js';
 export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
 export { allFinite, guardedStep, restoreAdam } from './step.js';
 export { MODEL_JSON, WEIGHTS_BIN, folderIO } from '@vaekit/core/tfjs';

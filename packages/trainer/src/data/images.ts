@@ -14,11 +14,6 @@ import { loadMnist, type ImageSet, type ImageSplit } from './mnist.js';
 /** File name endings read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
 
-/** The name a dataset is recorded under in bundles: `mnist`, or the folder's (or file's) base name, never a local path. */
-export function datasetName(source: string): string {
-  return source === 'mnist' || source === 'sotu' ? source : path.basename(source);
-}
-
 /** How {@link loadImageFolder} shapes the images. */
 export interface ImageFolderOptions {
   height: number;
