@@ -140,6 +140,8 @@ describe('train image --data: your own images', () => {
     assert.match(noData.stderr, /trained on the image folder "my-images": give that folder with --data DIR/);
     const rec = JSON.parse(vaekitOk(['reconstruct', bundle, '--data', images, '--n', '2', '--out', path.join(dir, 'rec.png'), '--json']).stdout) as { n: number; meanSquaredError: number };
     assert.equal(rec.n, 2);
+    const textOption = vaekitOk(['reconstruct', bundle, '--data', images, '--n', '2', '--out', path.join(dir, 'rec.png'), '--strategy', 'beam']);
+    assert.match(textOption.stderr, /warning: --strategy applies to text bundles only; ignored for this image bundle/);
     assert.ok(rec.meanSquaredError > 0 && rec.meanSquaredError < 0.5, `MSE ${rec.meanSquaredError}`);
   });
 
@@ -195,6 +197,8 @@ describe('text commands on a bundle', () => {
     assert.match(unknown.stderr, /warning: none of the words of the input \("zzyzx qwxz"\) is in the bundle's vocabulary: it is encoded as 2 <unk>/);
     const known = vaekitOk(['encode', bundle, 'the cat sat']);
     assert.doesNotMatch(known.stderr, /warning/);
+    const imageOption = vaekitOk(['reconstruct', bundle, 'the cat sat', '--n', '3', '--max-tokens', '4']);
+    assert.match(imageOption.stderr, /warning: --n applies to image bundles only; ignored for this text bundle/);
 
     const enc = JSON.parse(vaekitOk(['encode', bundle, 'the cat sat', '--json']).stdout) as Record<string, unknown>;
     const rec = JSON.parse(vaekitOk(['reconstruct', bundle, 'the cat sat', '--json', '--max-tokens', '6']).stdout) as Record<string, unknown>;

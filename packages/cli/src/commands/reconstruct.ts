@@ -8,8 +8,25 @@ import { UsageError } from '../errors.js';
 import { STRATEGIES } from '../shared/choices.js';
 import { addDeviceOption, deviceOf, type DeviceOptions } from '../shared/device.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { warn } from '../shared/text-output.js';
 import type { ImageReconstructOptions } from '../shared/reconstruct-image.js';
 import type { TextReconstructOptions } from '../shared/reconstruct-text.js';
+
+/** Options of one kind of bundle, by commander key. */
+const IMAGE_ONLY = [
+  { flag: '--n', key: 'n' },
+  { flag: '--out', key: 'out' },
+  { flag: '--data', key: 'data' },
+];
+const TEXT_ONLY = [
+  { flag: '--strategy', key: 'strategy' },
+  { flag: '--temperature', key: 'temperature' },
+  { flag: '--top-k', key: 'topK' },
+  { flag: '--top-p', key: 'topP' },
+  { flag: '--beam', key: 'beam' },
+  { flag: '--max-tokens', key: 'maxTokens' },
+  { flag: '--seed', key: 'seed' },
+];
 
 /** Registers `vaekit reconstruct` (images: held-out images; text: the sentence given). */
 export function registerReconstruct(program: Command): void {
@@ -36,6 +53,11 @@ export function registerReconstruct(program: Command): void {
       const { loadVae } = await import('@vaekit/runtime');
       const vae = await loadVae(bundle, { backend: device });
       try {
+        // Options of the other kind do nothing: say so rather than ignore them silently.
+        const otherKind = (vae.kind === 'text' ? IMAGE_ONLY : TEXT_ONLY).filter((o) => cmd.getOptionValueSource(o.key) === 'cli');
+        if (otherKind.length > 0) {
+          warn(`${otherKind.map((o) => o.flag).join(', ')} ${otherKind.length > 1 ? 'apply' : 'applies'} to ${vae.kind === 'text' ? 'image' : 'text'} bundles only; ignored for this ${vae.kind} bundle.`);
+        }
         if (vae.kind === 'text') {
           if (sentence === undefined) throw new UsageError(`${bundle} is a text bundle: give the sentence to reconstruct, e.g. vaekit reconstruct ${bundle} "a sentence"`);
           const { reconstructText } = await import('../shared/reconstruct-text.js');
