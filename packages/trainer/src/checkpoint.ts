@@ -44,7 +44,20 @@ export interface TrainState {
   history?: unknown[];
 }
 
-/** A loaded checkpoint. */
+/** What a checkpoint holds besides its state: the models and the optimizers. */
+export interface CheckpointContent {
+  encoder?: tf.LayersModel;
+  decoder: tf.LayersModel;
+  /** The run's one optimizer, saved as `optimizer.json` + `optimizer.bin` (image runs). */
+  optimizer?: tf.Optimizer;
+  /** Named optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates` (text: encoder, decoder). */
+  optimizers?: Record<string, tf.Optimizer>;
+}
+
+/**
+ * A loaded checkpoint. It owns tfjs tensors (models, optimizer state): free them with {@link dispose},
+ * or take the models and free the rest with {@link disposeOptimizerState}.
+ */
 export interface Checkpoint {
   config: TrainConfig;
   /** Absent for a language-model baseline run (text, `model: 'lm'`), which has no encoder. */
@@ -55,23 +68,23 @@ export interface Checkpoint {
   optimizerWeights?: NamedTensor[];
   /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
   optimizerStates?: Record<string, NamedTensor[]>;
+  /** Frees the models and every optimizer tensor (both fields). Safe to call twice. */
+  dispose(): void;
+  /** Frees the optimizer tensors only (both fields), for callers that keep the models. Safe to call twice. */
+  disposeOptimizerState(): void;
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** Load the optimizer state too (default true); `false` for export and evaluation, which never need it. */
+  optimizer?: boolean;
 }
 
 export { CONFIG_FILE, LATEST_FILE, METRICS_FILE } from '@vaekit/core';
 export { readRunConfig as readConfig, writeRunConfig as writeConfig } from '@vaekit/core/node';
 
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
-export async function saveCheckpoint(
-  runDir: string,
-  checkpoint: {
-    encoder?: tf.LayersModel;
-    decoder: tf.LayersModel;
-    state: TrainState;
-    optimizer?: tf.Optimizer;
-    /** Further optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates`. */
-    optimizers?: Record<string, tf.Optimizer>;
-  },
-  keep = 2,
+export async function saveCheckpoint(runDir: string, checkpoint: CheckpointContent & { state: TrainState }, keep = 2
 ): Promise<string> {
   const rel = checkpointFolder(checkpoint.state.epoch);
   const finalDir = path.join(runDir, rel);
@@ -159,8 +172,11 @@ async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] |
   });
 }
 
-/** Loads the newest complete checkpoint of a run folder made by `vaekit train`. */
-export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
+/**
+ * Loads the newest complete checkpoint of a run folder made by `vaekit train`. The caller owns the
+ * result: {@link Checkpoint.dispose} frees it.
+ */
+export async function loadCheckpoint(runDir: string, options: LoadCheckpointOptions = {}): Promise<Checkpoint> {
   const config = await readRunConfig(runDir);
   const latest = await readLatestPointer(runDir);
   const dir = path.join(runDir, latest.checkpoint);
@@ -180,8 +196,8 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   try {
     encoder = (await isDirectory(path.join(dir, 'encoder'))) ? keep(await loadModel(path.join(dir, 'encoder'))) : undefined;
     decoder = keep(await loadModel(path.join(dir, 'decoder')));
-    optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
-    for (const file of await fs.readdir(dir)) {
+    if (options.optimizer !== false) optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
+    for (const file of options.optimizer === false ? [] : await fs.readdir(dir)) {
       const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
       const weights = name ? keepWeights(await loadOptimizer(dir, `optimizer-${name}`)) : undefined;
       if (name && weights) optimizerStates[name] = weights;
@@ -190,14 +206,30 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
     loaded.forEach((x) => x.dispose());
     throw err;
   }
-  return {
+  const checkpoint: Checkpoint = {
     config,
     ...(encoder ? { encoder } : {}),
     decoder,
     state,
     ...(optimizerWeights ? { optimizerWeights } : {}),
     ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+    disposeOptimizerState() {
+      tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
+      tf.dispose(Object.values(checkpoint.optimizerStates ?? {}).flatMap((ws) => ws.map((w) => w.tensor)));
+    },
+    dispose() {
+      checkpoint.disposeOptimizerState();
+      // LayersModel.dispose throws on a second call: dispose each model once.
+      for (const m of [checkpoint.encoder, checkpoint.decoder]) {
+        if (m && !disposed.has(m)) {
+          disposed.add(m);
+          m.dispose();
+        }
+      }
+    },
   };
+  const disposed = new WeakSet<tf.LayersModel>();
+  return checkpoint;
 }
 
 /** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */
