@@ -3,7 +3,7 @@
  * held-out metrics of the field plus qualitative samples, reconstructions and an interpolation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '@vaekit/core';
+import { EOS_ID, createRng } from '@vaekit/core';
 import type { WordTokenizer } from '@vaekit/core';
 import { loadCheckpoint } from './checkpoint.js';
 import type { TextTrainConfig } from '@vaekit/core';
@@ -49,19 +49,24 @@ export interface TextRunReport {
   qualitative?: TextQualitative;
 }
 
-/** The text run of `runDir`: configuration, tokenizer, models (the caller disposes them). */
-export async function loadTextRun(runDir: string): Promise<{ config: TextTrainConfig; tokenizer: WordTokenizer; models: TextModels }> {
-  const checkpoint = await loadCheckpoint(runDir);
-  if (checkpoint.config.kind !== 'text') {
-    checkpoint.encoder?.dispose();
-    checkpoint.decoder.dispose();
-    throw new CheckpointError(`${runDir} is an ${checkpoint.config.kind} run; vaekit eval evaluates text runs.`);
+/**
+ * The text run of `runDir`: configuration, tokenizer, models. The optimizer state is not loaded; the
+ * caller owns the models and frees them with `dispose()`.
+ */
+export async function loadTextRun(runDir: string): Promise<{ config: TextTrainConfig; tokenizer: WordTokenizer; models: TextModels; dispose(): void }> {
+  const checkpoint = await loadCheckpoint(runDir, { optimizer: false });
+  try {
+    if (checkpoint.config.kind !== 'text') {
+      throw new CheckpointError(`${runDir} is an ${checkpoint.config.kind} run; vaekit eval evaluates text runs.`);
+    }
+    const tokenizer = await readRunTokenizer(runDir);
+    const models: TextModels =
+      checkpoint.config.model === 'vae' && checkpoint.encoder ? { encoder: checkpoint.encoder, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder };
+    return { config: checkpoint.config, tokenizer, models, dispose: () => checkpoint.dispose() };
+  } catch (err) {
+    checkpoint.dispose();
+    throw err;
   }
-  const tokenizer = await readRunTokenizer(runDir);
-  const models: TextModels = checkpoint.config.model === 'vae' && checkpoint.encoder
-    ? { encoder: checkpoint.encoder, decoder: checkpoint.decoder }
-    : { decoder: checkpoint.decoder };
-  return { config: checkpoint.config, tokenizer, models };
 }
 
 async function sentencesFor(config: TextTrainConfig, tokenizer: WordTokenizer, options: TextRunEvalOptions): Promise<{ set: SentenceSet; label: string }> {
@@ -111,7 +116,7 @@ async function qualitative(models: Required<TextModels>, tokenizer: WordTokenize
   for (let i = 0; i < count; i++) {
     const row = set.ids[i]!;
     tokens.set(row.subarray(0, T - 1), i * T);
-    tokens[i * T + Math.min(row.length, T - 1)] = 3; // <eos>
+    tokens[i * T + Math.min(row.length, T - 1)] = EOS_ID;
   }
   const muTensor = tf.tidy(() => (models.encoder.apply(tf.tensor2d(tokens, [count, T], 'int32')) as tf.Tensor[])[0]!);
   const mu = (await muTensor.data()) as Float32Array;
@@ -138,7 +143,7 @@ async function qualitative(models: Required<TextModels>, tokenizer: WordTokenize
  * metrics of {@link evaluateText} with `k` importance samples, and for a VAE the qualitative part.
  */
 export async function evaluateTextRun(runDir: string, options: TextRunEvalOptions = {}): Promise<TextRunReport> {
-  const { config, tokenizer, models } = await loadTextRun(runDir);
+  const { config, tokenizer, models, dispose } = await loadTextRun(runDir);
   try {
     const seed = options.seed ?? config.seed;
     const { set, label } = await sentencesFor(config, tokenizer, options);
@@ -155,7 +160,6 @@ export async function evaluateTextRun(runDir: string, options: TextRunEvalOption
     }
     return report;
   } finally {
-    models.encoder?.dispose();
-    models.decoder.dispose();
+    dispose();
   }
 }
