@@ -20,7 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureBackend } from './backend.js';
-import { CheckpointError, STATE_FILE, checkpointFolder, type TrainConfig } from '@vaekit/core';
+import { CONFIG_FILE, CheckpointError, STATE_FILE, checkpointFolder, type TrainConfig } from '@vaekit/core';
+import { trainingKinds } from './kinds/registry.js';
 import { isDirectory, readLatestPointer, readRunConfig, readRunJson, removeStaleTemps, tempSibling, writeLatestPointer } from '@vaekit/core/node';
 import { folderIO } from '@vaekit/core/tfjs';
 
@@ -177,7 +178,7 @@ async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] |
  * result: {@link Checkpoint.dispose} frees it.
  */
 export async function loadCheckpoint(runDir: string, options: LoadCheckpointOptions = {}): Promise<Checkpoint> {
-  const config = await readRunConfig(runDir);
+  const config = await readAnyRunConfig(runDir);
   const latest = await readLatestPointer(runDir);
   const dir = path.join(runDir, latest.checkpoint);
   await ensureBackend();
@@ -230,6 +231,22 @@ export async function loadCheckpoint(runDir: string, options: LoadCheckpointOpti
   };
   const disposed = new WeakSet<tf.LayersModel>();
   return checkpoint;
+}
+
+/**
+ * `config.json` of a run of any registered kind: core checks the built-in kinds field by field; a kind
+ * registered with `registerTrainingKind` (defined outside core) is checked by its own `validate` later.
+ */
+async function readAnyRunConfig(runDir: string): Promise<TrainConfig> {
+  try {
+    return await readRunConfig(runDir);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    const json = await readRunJson<{ kind?: unknown } | null>(path.join(runDir, CONFIG_FILE), 'Run configuration').catch(() => null);
+    const kind = json?.kind;
+    if (typeof kind === 'string' && kind !== 'image' && kind !== 'text' && trainingKinds().includes(kind)) return json as unknown as TrainConfig;
+    throw err;
+  }
 }
 
 /** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */
