@@ -29,7 +29,6 @@ export {
 // Run folders and checkpoints.
 export {
   loadCheckpoint,
-  readConfig,
   saveCheckpoint,
   writeConfig,
   type Checkpoint,
@@ -45,7 +44,7 @@ export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './
 
 // Data the CLI reads.
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
-export { loadSentences, type SentenceSet, type TextCorpus } from './data/text.js';
+export type { TextCorpus } from './data/text.js';
 
 // Models.
 export { buildImageVae, type VaeModels } from './models/image.js';
@@ -76,16 +75,16 @@ export {
   type TextTrainHooks,
   type TextTrainResult,
 } from './train-text.js';
-export { evaluateText, type TextEvalMetrics, type TextEvalOptions, type TextModels } from './text-vae.js';
+export type { TextEvalMetrics, TextModels } from './text-vae.js';
 export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';
-export { decodeLatents, generateFromLatents, type TfDecodeOptions } from './text-decode.js';
+export { generateFromLatents, type TfDecodeOptions } from './text-decode.js';
 
 // The model-kind seam: one loop for every kind.
-export { NonFiniteGuard, resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';
+export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';
 export { registerTrainingKind, trainingKind, trainingKinds } from './kinds/registry.js';
 export type { AnyTrainingKind, KindRun, RunConfigBase, StepContext, StepOutcome, TrainingKind } from './kinds/types.js';
 export { guardedStep, restoreAdam } from './step.js';
 
 // Transitional: the exporter reads run folders through these until the CLI hands it models.
-export { MODEL_JSON, WEIGHTS_BIN, folderIO } from '@vaekit/core/tfjs';
+export { folderIO } from '@vaekit/core/tfjs';
 export { writeFileAtomic } from '@vaekit/core/node';
