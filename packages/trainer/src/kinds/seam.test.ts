@@ -103,7 +103,7 @@ test('a kind defined in a test trains, resumes by config.kind, and equals the un
   assert.ok(full.epochs[2]!.loss < full.epochs[0]!.loss, 'the toy model learns');
   const a = await loadCheckpoint(straight);
   const b = await loadCheckpoint(interrupted);
-  assert.deepEqual(b.state.toy, { steps: 15 });
+  assert.deepEqual((b.state as { toy?: unknown }).toy, { steps: 15 }, "the kind's state is saved under its stateKey");
   assert.deepEqual(
     b.decoder.getWeights().map((w) => Array.from(w.dataSync())),
     a.decoder.getWeights().map((w) => Array.from(w.dataSync())),
