@@ -3,7 +3,8 @@
  * inside an action.
  */
 import path from 'node:path';
-import { evaluateTextRun, readRunTokenizer, writeFileAtomic, type TextEvalMetrics, type TextRunReport } from '@vaekit/trainer';
+import { readRunTokenizer, writeFileAtomic } from '@vaekit/core/node';
+import { evaluateTextRun, type TextEvalMetrics, type TextRunReport } from '@vaekit/trainer';
 import { UsageError } from '../errors.js';
 import { createProgress, type Progress } from './progress.js';
 
