@@ -8,11 +8,10 @@ import type { TensorSpec } from '@vaekit/core';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
-import { assertProfileOps } from './profiles.js';
 import { ConversionContext, DataType, elemTypeFor, type ExportProfile, type IrModel, type IrValueInfo } from './ir.js';
-import { optimizeGraph } from './optimize.js';
+import { runPasses } from './passes/index.js';
+import type { WeightDtype } from './passes/weight-dtype.js';
 import { serializeModel } from './serialize.js';
-import { applyWeightDtype, type WeightDtype } from './variants.js';
 
 /** Lowest ONNX opset the exporter writes. */
 export const MIN_OPSET = 13;
@@ -81,11 +80,11 @@ export interface ConvertOptions {
    * length T read any length. Only for graphs whose ops do not depend on that size.
    */
   dynamicDims?: Record<string, Record<number, string>>;
-  /** Weight storage: `fp32` (default), `fp16` or `int8` (see variants.ts). */
+  /** Weight storage: `fp32` (default), `fp16` or `int8` (see passes/weight-dtype.ts). */
   dtype?: WeightDtype;
   /**
    * `default` (every ONNX op) or `webgl`: only ops onnxruntime-web's WebGL backend runs, recurrent
-   * layers unrolled over their static length (see profiles.ts).
+   * layers unrolled over their static length (see passes/profile.ts).
    */
   profile?: ExportProfile;
   /** Handlers to use. Default: the built-in registry. */
@@ -99,7 +98,7 @@ export interface ConvertResult {
   /**
    * The same graph with its dynamic dimensions symbolic, for checking it with ONNX Runtime's Node and
    * WASM builds: they refuse any size but 0 where a `webgl`-profile file declares 0 (see
-   * {@link writeDynamicDimsAsZero}). Equal to `bytes` for the default profile.
+   * passes/profile.ts). Equal to `bytes` for the default profile.
    */
   parityBytes: Uint8Array;
   /** Graph inputs (batch dimension `"batch"`). */
@@ -108,7 +107,7 @@ export interface ConvertResult {
   outputs: TensorSpec[];
   opset: number;
   irVersion: number;
-  /** The optimized IR, for inspection and tests. */
+  /** The IR after the passes (as checked by parity), for inspection and tests. */
   model: IrModel;
 }
 
@@ -263,17 +262,6 @@ function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
 }
 
 /**
- * onnxruntime-web's WebGL backend reads a symbolic dimension (`dim_param`) as null and then rejects
- * every input shape, while `dim_value 0` is its marker for "any size"; ONNX Runtime's other builds
- * do not (they check a fed size against a declared 0 and refuse it), so such a file runs on WebGL
-only. Rewrites, in place, the
- * graph inputs' and outputs' symbolic dimensions as 0.
- */
-export function writeDynamicDimsAsZero(model: IrModel): void {
-  for (const v of [...model.graph.inputs, ...model.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
-}
-
-/**
  * Converts a tfjs LayersModel (Sequential or functional, any number of inputs and outputs) to an ONNX
  * model. The batch dimension is dynamic (`dim_param "batch"`); weights are float32 initializers.
  *
@@ -358,18 +346,15 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
       outputs,
     },
   };
-  optimizeGraph(ir.graph);
-  applyWeightDtype(ir, opts.dtype ?? 'fp32');
-  assertProfileOps(ir, profile);
+  const passOptions = { dtype: opts.dtype ?? 'fp32', profile };
+  runPasses(ir, passOptions, false);
   // The manifest keeps the symbolic names (they say what each dimension means); the file may not.
   const inputSpecs = inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32'));
   const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype));
   const parityBytes = serializeModel(ir);
-  let bytes = parityBytes;
-  if (profile === 'webgl') {
-    writeDynamicDimsAsZero(ir);
-    bytes = serializeModel(ir);
-  }
+  runPasses(ir, passOptions, true);
+  // The file-only passes rewrite nothing in the default profile: no second serialization.
+  const bytes = profile === 'default' ? parityBytes : serializeModel(ir);
   return {
     bytes,
     parityBytes,

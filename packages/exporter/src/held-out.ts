@@ -3,7 +3,7 @@
  * compressed variant can be compared on the same data. Both use z = mu (the posterior mean), which
  * makes the number deterministic: reconstruction at the mean plus the closed-form KL, per example.
  */
-import type { GraphRunner } from './variants.js';
+import type { GraphRunner } from './ort.js';
 
 function klPerRow(mu: Float32Array, logvar: Float32Array, rows: number): number[] {
   const z = mu.length / rows;
