@@ -1,12 +1,13 @@
-import { buildImageVae, defaultImageConfig, saveCheckpoint, writeConfig } from '@vaekit/trainer';
+import { buildImageVae, defaultImageConfig, initBackend, saveCheckpoint, writeConfig } from '@vaekit/trainer';
 import { ExportError, type ExportProgress } from '@vaekit/exporter';
 import assert from 'node:assert/strict';
 import { mkdtempSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { exportRunBundle } from './run-source.js';
 
+before(() => initBackend('cpu'));
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'vaekit-run-source-'));
 
 describe('exportRunBundle (run folder -> exporter source -> bundle)', () => {
