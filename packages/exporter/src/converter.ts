@@ -6,43 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import type { TensorSpec } from '@vaekit/core';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+import { DEFAULT_OPSET, irVersionForOpset } from './opsets.js';
 import { defaultRegistry } from './handlers/index.js';
-import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
+import { convertFor, type HandlerRegistry, type LayerCall } from './handlers/registry.js';
 import { ConversionContext, DataType, elemTypeFor, type ExportProfile, type IrModel, type IrValueInfo } from './ir.js';
 import { runPasses } from './passes/index.js';
 import type { WeightDtype } from './passes/weight-dtype.js';
 import { serializeModel } from './serialize.js';
 
-/** Lowest ONNX opset the exporter writes. */
-export const MIN_OPSET = 13;
-/** Highest ONNX opset the exporter writes. */
-export const MAX_OPSET = 21;
-/** The default opset: 17 (IR 8), understood by ONNX Runtime >= 1.13 and onnx >= 1.12. */
-export const DEFAULT_OPSET = 17;
-
-/** The ONNX IR version that goes with each opset (from the ONNX versioning table). */
-const IR_FOR_OPSET: Readonly<Record<number, number>> = {
-  13: 7,
-  14: 7,
-  15: 8,
-  16: 8,
-  17: 8,
-  18: 8,
-  19: 9,
-  20: 9,
-  21: 10,
-};
-
-/** The IR version for an opset; throws {@link ExportError} naming the accepted range otherwise. */
-export function irVersionForOpset(opset: number): number {
-  const ir = Number.isInteger(opset) ? IR_FOR_OPSET[opset] : undefined;
-  if (ir === undefined) {
-    throw new ExportError(
-      `Unsupported ONNX opset ${JSON.stringify(opset)}. Should be an integer from ${MIN_OPSET} to ${MAX_OPSET}.`,
-    );
-  }
-  return ir;
-}
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, irVersionForOpset } from './opsets.js';
 
 /** Name and version of this package, written into every model as the producer. */
 export const PRODUCER: { name: string; version: string } = (() => {
@@ -213,7 +185,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
         outputShapes: node.outputTensors.map(shapeOf),
       };
       ctx.scope = layer.name;
-      outputs = handler.convert(ctx, layer, inputs, call);
+      outputs = convertFor(handler, ctx.opset)(ctx, layer, inputs, call);
       ctx.scope = '';
       // tfjs reports some shape-only layers' outputs as float32 whatever their input; ONNX keeps the
       // input's type, and consumers (Embedding's Gather) must see the real one.
