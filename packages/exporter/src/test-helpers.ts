@@ -131,6 +131,29 @@ export async function assertExportParity(
   return out;
 }
 
+/**
+ * Seeded initializers for handler tests, drawing consecutive seeds from `start`; biases are non-zero so
+ * misplaced weights or gates show in the numbers.
+ */
+export function seededInits(start: number) {
+  let seed = start;
+  return {
+    /** Kernel and bias of a dense or convolution layer. */
+    dense: () => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }) }),
+    /** Kernel, recurrent kernel and bias of a recurrent layer. */
+    rnn: () => ({
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+      recurrentInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }),
+    }),
+    /** Positive-leaning values (e.g. normalization statistics). */
+    rnd: () => tf.initializers.randomNormal({ mean: 0.5, stddev: 0.3, seed: seed++ }),
+  };
+}
+
+/** ONNX recurrent ops carry a recurrent bias tfjs lacks (written as zeros): gates * units per direction. */
+export const zeroBias = (gates: number, units: number, dirs = 1): number => gates * units * dirs;
+
 /** Applies layers in sequence to a new input of the given shape and returns the functional model. */
 export function chain(inputShape: number[], ...layers: tf.layers.Layer[]): tf.LayersModel {
   const x = tf.input({ shape: inputShape, name: 'x' });

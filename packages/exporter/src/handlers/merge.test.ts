@@ -2,13 +2,11 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { defaultRegistry } from './index.js';
-import { assertExportParity, chain, initTf } from '../test-helpers.js';
+import { assertExportParity, chain, initTf, seededInits } from '../test-helpers.js';
 
 before(initTf);
 
-let seed = 500;
-const k = () => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }) });
-const rnd = () => tf.initializers.randomNormal({ mean: 0.5, stddev: 0.3, seed: seed++ });
+const { dense: k, rnd } = seededInits(500);
 
 describe('merge and shape layers', () => {
   test('Concatenate, Add, Multiply, Average, Maximum, Minimum', async (t) => {

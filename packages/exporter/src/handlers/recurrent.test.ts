@@ -3,20 +3,11 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { convertLayersModel } from '../converter.js';
 import { rowLengths } from '../parity.js';
-import { assertExportParity, chain, initTf } from '../test-helpers.js';
+import { assertExportParity, chain, initTf, seededInits, zeroBias } from '../test-helpers.js';
 
 before(initTf);
 
-let seed = 100;
-/** Seeded, non-zero weights everywhere (biases included) so misplaced gates show in the numbers. */
-const init = () => ({
-  kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
-  recurrentInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
-  biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }),
-});
-
-/** ONNX recurrent ops carry a recurrent bias tfjs lacks (written as zeros): gates * units per direction. */
-const zeroBias = (gates: number, units: number, dirs = 1) => gates * units * dirs;
+const { rnn: init } = seededInits(100);
 
 describe('recurrent handlers', () => {
   test('GRU, last state, default activations (tanh, hardSigmoid)', async (t) => {
