@@ -6,7 +6,6 @@
  * with handlers of your own ({@link HandlerRegistry}, {@link createDefaultRegistry}).
  */
 export {
-  WEBGL_VARIANT_DIR,
   exportBundle,
   exportPlanKinds,
   registerExportPlan,
@@ -24,11 +23,11 @@ export {
 export type { ImageBundleSource } from './kinds/image.js';
 export type { TextBundleSource } from './kinds/text.js';
 export { exportModelFile, type ExportModelFileOptions, type ExportModelFileResult } from './model-file.js';
-export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, irVersionForOpset, type ConvertOptions, type ConvertResult } from './converter.js';
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
 export { WEIGHT_DTYPES, type WeightDtype } from './passes/weight-dtype.js';
 export { writeDynamicDimsAsZero } from './passes/profile.js';
 export { EXPORT_PROFILES, type ExportProfile } from './ir.js';
-export { PARITY_RUNTIMES, checkParity, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
+export { checkParity, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
 export type { GraphRunner } from './ort.js';
 export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
 export { createDefaultRegistry } from './handlers/index.js';
