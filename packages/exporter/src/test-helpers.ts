@@ -138,6 +138,8 @@ export async function assertExportParity(
 export function seededInits(start: number) {
   let seed = start;
   return {
+    /** The next seed, for initializers of other kinds. */
+    next: () => seed++,
     /** Kernel and bias of a dense or convolution layer. */
     dense: () => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }) }),
     /** Kernel, recurrent kernel and bias of a recurrent layer. */

@@ -6,7 +6,7 @@ import { assertExportParity, chain, initTf, seededInits } from '../test-helpers.
 
 before(initTf);
 
-const { dense: k, rnd } = seededInits(500);
+const { dense: k, rnd, next: nextSeed } = seededInits(500);
 
 describe('merge and shape layers', () => {
   test('Concatenate, Add, Multiply, Average, Maximum, Minimum', async (t) => {
@@ -31,7 +31,7 @@ describe('merge and shape layers', () => {
     const td = tf.layers.timeDistributed({ layer: tf.layers.dense({ units: 2, activation: 'tanh', ...k() }) }).apply(r) as tf.SymbolicTensor;
     const s = tf.input({ shape: [6, 2], name: 's' });
     const m = tf.layers.masking({ maskValue: 0 }).apply(s) as tf.SymbolicTensor;
-    const l = tf.layers.lstm({ units: 3, ...k(), recurrentInitializer: tf.initializers.glorotNormal({ seed: seed++ }) }).apply(m) as tf.SymbolicTensor;
+    const l = tf.layers.lstm({ units: 3, ...k(), recurrentInitializer: tf.initializers.glorotNormal({ seed: nextSeed() }) }).apply(m) as tf.SymbolicTensor;
     const model = tf.model({ inputs: [x, s], outputs: [p, td, l] });
     // Random normal input has no all-zero step, so this checks Masking's unmasked path only.
     await assertExportParity(t, model, { name: 'shape-layers', params: model.countParams() + 4 * 3 });
