@@ -59,3 +59,5 @@ export { BundleError, InputError, RuntimeError } from './errors.js';
 export { interpolateLatent, samplePrior } from './latent.js';
 export { BACKEND_NAMES } from './types.js';
 export type * from './types.js';
+export { registerRuntimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';
+export type { EngineTensor, GraphSession, GraphValueInfo } from './engine.js';

@@ -96,8 +96,9 @@ class OnnxImageVae implements ImageVae {
 
   async sample(n: number, options: SampleOptions = {}): Promise<{ z: Float32Array[]; images: Float32Array[] }> {
     if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new InputError(`n must be a positive integer (at most 100000), got ${n}.`);
-    const temperature = options.temperature ?? 1;
-    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InputError(`temperature must be a positive number, got ${temperature}.`);
+    const temperature = options.latentTemperature ?? options.temperature ?? 1;
+    const name = options.latentTemperature !== undefined ? 'latentTemperature' : 'temperature';
+    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InputError(`${name} must be a positive number, got ${temperature}.`);
     const z = samplePrior(n, this.latentSize, options.seed ?? 0, temperature);
     return { z, images: await this.decode(z) };
   }

@@ -209,8 +209,7 @@ class OnnxTextVae implements TextVae {
   }
 
   async sample(n: number, options: TextSampleOptions = {}): Promise<Generation[]> {
-    const { seed, temperature, ...rest } = options;
-    return this.generate({ ...rest, n, ...(seed !== undefined ? { seed } : {}), ...(temperature !== undefined ? { latentTemperature: temperature } : {}) });
+    return this.generate({ ...options, n });
   }
 
   async reconstruct(sentences: string | string[], options: DecodingOptions = {}): Promise<Generation[]> {
