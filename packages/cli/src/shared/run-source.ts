@@ -53,13 +53,9 @@ export async function loadRunSource(runDir: string, opts: RunSourceOptions = {})
     const userError = (err as { userError?: unknown }).userError !== false;
     throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { userError, cause: err });
   }
-  // Until the trainer's Checkpoint.dispose(): the models and both optimizers' states.
-  const dispose = () => {
-    checkpoint.encoder?.dispose();
-    checkpoint.decoder.dispose();
-    for (const w of checkpoint.optimizerWeights ?? []) w.tensor.dispose();
-    for (const ws of Object.values(checkpoint.optimizerStates ?? {})) for (const w of ws) w.tensor.dispose();
-  };
+  // The exporter reads the models only: optimizer state is freed now, the models once the export is done.
+  checkpoint.disposeOptimizerState();
+  const dispose = () => checkpoint.dispose();
   try {
     const { config, state, encoder, decoder } = checkpoint;
     const summary = { epochs: state.epoch, ...(state.metrics ? { metrics: state.metrics } : {}) };
