@@ -28,7 +28,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { out: string; epochs: number; backend: TfBackend; json?: boolean }, cmd: Command) => {
       const { runImageTraining } = await import('../shared/image-training.js');
       const { heldOutImages, reconstructionGrid, writeGrid } = await import('../shared/image-data.js');
-      const { exportBundle } = await import('@vaekit/exporter');
+      const { exportRunBundle } = await import('../shared/run-source.js');
       const { interpolateLatent, loadVae } = await import('@vaekit/runtime');
       const runDir = path.join(opts.out, 'run');
       const bundleDir = path.join(opts.out, 'bundle');
@@ -51,7 +51,7 @@ export function registerDemo(program: Command): void {
       });
 
       log(`[2/3] Exporting encoder and decoder to ONNX (opset 17) with parity check against tfjs`);
-      const summary = await exportBundle(runDir, bundleDir, {});
+      const summary = await exportRunBundle(runDir, bundleDir, {});
       for (const [graph, report] of Object.entries(summary.parity)) {
         log(`      ${graph}: max abs error vs tfjs ${Object.entries(report.maxAbsError).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
       }

@@ -1,10 +1,6 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
 import type { Command } from 'commander';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { ExportBundleOptions } from '@vaekit/exporter';
-// Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { TEXT_MODEL, defaultImageConfig, stateNames, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/core';
 import { EXPORT_PROFILES, OPSETS, WEIGHT_DTYPES, type ExportProfile, type WeightDtype } from '../shared/choices.js';
 import { intIn, oneOf, positiveInt } from '../shared/options.js';
 import { printJson } from '../shared/output.js';
@@ -29,7 +25,7 @@ export function registerExport(program: Command): void {
     .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
     .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
-      const { exportBundle, imageHeldOutLoss, textHeldOutLoss } = await import('@vaekit/exporter');
+      const { exportRunBundle } = await import('../shared/run-source.js');
       const options: ExportBundleOptions = {
         opset: opts.opset,
         dtype: opts.dtype,
@@ -37,12 +33,7 @@ export function registerExport(program: Command): void {
         webglVariant: opts.webglVariant === true,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       };
-      if (opts.dtype !== 'fp32') {
-        const held = await heldOutExamples(runDir, opts.heldOut);
-        if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
-        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, TEXT_MODEL.specialIds, held.states);
-      }
-      const result = await exportBundle(runDir, bundleDir, options);
+      const result = await exportRunBundle(runDir, bundleDir, { ...options, heldOut: opts.heldOut });
       const variant = result.manifest.variant;
       if (opts.json) {
         printJson({
@@ -80,31 +71,6 @@ export function registerExport(program: Command): void {
     });
 }
 
-/** The run's held-out test examples (its own seed and split), or undefined when none can be read. */
-async function heldOutExamples(
-  runDir: string,
-  n: number,
-): Promise<{ kind: 'image'; images: Float32Array[] } | { kind: 'text'; sentences: number[][]; states: string[] } | undefined> {
-  let config: { kind?: string };
-  try {
-    config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
-  } catch {
-    return undefined; // exportBundle reports the missing or broken run folder
-  }
-  if (config.kind === 'text') {
-    const { loadTextCorpus } = await import('@vaekit/trainer');
-    const text = config as unknown as TextTrainConfig;
-    if (text.model !== 'vae') return undefined;
-    const { test } = await loadTextCorpus(text);
-    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: stateNames(text.cell) };
-  }
-  if (config.kind !== 'image') return undefined;
-  const { heldOutRunImages } = await import('../shared/image-data.js');
-  // Runs written before image folders existed have no dataset or image shape: MNIST's apply.
-  return { kind: 'image', images: await heldOutRunImages({ ...defaultImageConfig(), ...(config as Partial<ImageTrainConfig>) }, n) };
-}
-
-
 /** Registers `vaekit export-model`: any tfjs layers model.json to one .onnx file. */
 export function registerExportModel(program: Command): void {
   program
@@ -119,6 +85,8 @@ export function registerExportModel(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
       const { exportModelFile } = await import('@vaekit/exporter');
+      const { useExportBackend } = await import('../shared/run-source.js');
+      await useExportBackend();
       const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
       const summary = {
         outFile: r.outFile,

@@ -1,8 +1,8 @@
 /**
- * Images of a bundle's held-out split (for `reconstruct`, `demo`, and the variant loss of `export`) and
+ * Images of a bundle's held-out split (for `reconstruct` and `demo`) and
  * PNG grids. Loads the trainer's data loaders: import this module inside an action.
  */
-import { defaultImageConfig, loadImageFolder, loadImageSplit, loadMnist, type ImageSet } from '@vaekit/trainer';
+import { defaultImageConfig, loadImageFolder, loadMnist, type ImageSet } from '@vaekit/trainer';
 import type { ImageVae } from '@vaekit/runtime';
 import { UsageError } from '../errors.js';
 import { writeOutput } from './output.js';
@@ -34,11 +34,6 @@ export async function heldOutImages(vae: ImageVae, n: number, dataDir?: string):
   }
   const [height, width, channels] = vae.imageShape;
   return firstImages((await loadImageFolder(dataDir, { height, width, channels, seed, testFraction })).test, n);
-}
-
-/** Held-out images of a run folder's configuration (for `export --dtype`). */
-export async function heldOutRunImages(config: Parameters<typeof loadImageSplit>[0], n: number): Promise<Float32Array[]> {
-  return firstImages((await loadImageSplit(config)).test, n);
 }
 
 /** Writes a grid PNG of images shaped like the bundle's. */
