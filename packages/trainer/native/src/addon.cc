@@ -268,7 +268,7 @@ napi_value set_isa(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// Recurrent layers (see rnn.cc): kind 0 GRU, 1 LSTM.
+// Recurrent layers (see rnn.cc; kind 0 GRU, 1 LSTM): argument checks here, the work in the chosen copy.
 float* f32(napi_env env, napi_value v, size_t need, bool optional, bool* ok) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
