@@ -79,3 +79,12 @@ export { imageHeldOutLoss, textHeldOutLoss, type TextIds } from './held-out.js';
 export { foldConstants } from './optimize.js';
 export { WEBGL_OPS, assertProfileOps, profileOps } from './profiles.js';
 export { EXPORT_PROFILES, type ExportProfile } from './ir.js';
+export {
+  exportTritonRepository,
+  inferenceServiceYaml,
+  type TritonExportOptions,
+  type TritonExportResult,
+  type TritonModelSummary,
+} from './triton/repository.js';
+export { fuseStatefulDecoder, START_INPUT } from './triton/fuse.js';
+export { modelConfigText, type TritonModelOptions, type TritonSequenceOptions, type TritonTensor } from './triton/config.js';

@@ -1,0 +1,114 @@
+/** A fixed pool of inference worker threads, each holding every served graph. */
+import { Worker } from 'node:worker_threads';
+import type { Tensor } from './tensors.js';
+import type { WorkerInit, WorkerRequest, WorkerResponse } from './worker.js';
+
+interface Pending {
+  resolve: (outputs: Record<string, Tensor>) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+  pending: Map<number, Pending>;
+}
+
+/** Failure inside ONNX Runtime (a 500 for the client, not bad input). */
+export class InferenceError extends Error {
+  override name = 'InferenceError';
+}
+
+/**
+ * Worker threads running ONNX Runtime. {@link WorkerPool.run} sends one batch to the least busy
+ * worker; {@link WorkerPool.idle} tells a batcher whether a worker is free, so queues grow into bigger
+ * batches while every worker is busy.
+ */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private readonly waiters: Array<() => void> = [];
+
+  private constructor() {}
+
+  /** Starts `size` workers with the given models and waits until each has loaded them. */
+  static async start(models: Record<string, Uint8Array>, size: number, threads = 1): Promise<WorkerPool> {
+    const pool = new WorkerPool();
+    const url = new URL('./worker.js', import.meta.url);
+    await Promise.all(
+      Array.from({ length: size }, async () => {
+        const init: WorkerInit = { models, threads };
+        const worker = new Worker(url, { workerData: init });
+        const slot: Slot = { worker, busy: 0, pending: new Map() };
+        await new Promise<void>((resolve, reject) => {
+          const first = (msg: { ready?: boolean; fatal?: string }) => {
+            worker.off('message', first);
+            if (msg.fatal) reject(new InferenceError(`An inference worker could not load the models: ${msg.fatal}`));
+            else resolve();
+          };
+          worker.on('message', first);
+          worker.once('error', reject);
+        });
+        worker.on('message', (msg: WorkerResponse) => pool.settle(slot, msg));
+        worker.on('error', (err) => pool.failAll(slot, err));
+        pool.slots.push(slot);
+      }),
+    );
+    return pool;
+  }
+
+  /** Number of workers. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Batches running now, over all workers. */
+  get busy(): number {
+    return this.slots.reduce((n, s) => n + s.busy, 0);
+  }
+
+  /** True when some worker has nothing to run. */
+  idle(): boolean {
+    return this.slots.some((s) => s.busy === 0);
+  }
+
+  /** Resolves when some worker becomes free (immediately when one is). */
+  whenIdle(): Promise<void> {
+    if (this.idle()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Runs one batch of `model` on the least busy worker. */
+  run(model: string, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const id = this.nextId++;
+    slot.busy++;
+    const req: WorkerRequest = { id, model, feeds };
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage(req);
+    });
+  }
+
+  private settle(slot: Slot, msg: WorkerResponse): void {
+    const p = slot.pending.get(msg.id);
+    if (!p) return;
+    slot.pending.delete(msg.id);
+    slot.busy--;
+    if ('error' in msg) p.reject(new InferenceError(msg.error));
+    else p.resolve(msg.outputs);
+    const waiters = this.waiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  private failAll(slot: Slot, err: Error): void {
+    for (const p of slot.pending.values()) p.reject(new InferenceError(`An inference worker failed: ${err.message}`));
+    slot.pending.clear();
+    slot.busy = 0;
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
