@@ -128,8 +128,8 @@ export function fuseStatefulDecoder(initBytes: Uint8Array, stepBytes: Uint8Array
   ];
   // The fused graph's state inputs keep the step graph's names and types (h, c).
   const stateInputs: ValueInfo[] = stateNames.map((s) => {
-    const v = step.graph.input.find((i) => i.name === `selected/${s}`)!;
-    return { ...v, name: s };
+    // Graph inputs were not renamed; nodes now read `selected/<state>`, fed by the Where above.
+    return step.graph.input.find((i) => i.name === s)!;
   });
   const graph: Graph = {
     name: 'vaekit_decoder_stateful',
