@@ -189,35 +189,47 @@ test('a bundle whose file fails hash verification is not served: exit 2 naming t
   assert.match(r.stderr, /sha256/);
 });
 
+/** POSTs on a new connection; `sentAt` is when the whole request had been handed to the socket. */
+function timedPost(url: string, body: object): Promise<{ status?: number; error?: string; sentAt: number; doneAt: number }> {
+  return new Promise((resolve) => {
+    let sentAt = Infinity;
+    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, sentAt, doneAt: performance.now() }));
+    });
+    req.on('finish', () => (sentAt = performance.now()));
+    req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? String(err), sentAt, doneAt: performance.now() }));
+    req.end(JSON.stringify(body));
+  });
+}
+
 test('SIGTERM under load: every accepted request is answered, then the server exits 0', async () => {
   const s = await startServe([bundleDir, '--workers', '1']);
   const outcomes: Array<{ status?: number; error?: string; sentAt: number; doneAt: number }> = [];
   let stop = false;
-  let signalAt = Infinity;
   const client = async () => {
     while (!stop) {
-      const sentAt = performance.now();
-      try {
-        const r = await request(`${s.url}/v1/models/toy:generate`, 'POST', { n: 16, strategy: 'sample', maxTokens: 40, seed: outcomes.length });
-        outcomes.push({ status: r.status, sentAt, doneAt: performance.now() });
-      } catch (err) {
-        outcomes.push({ error: (err as NodeJS.ErrnoException).code ?? String(err), sentAt, doneAt: performance.now() });
-        if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED') return;
-      }
+      const o = await timedPost(`${s.url}/v1/models/toy:generate`, { n: 200, strategy: 'sample', temperature: 3, maxTokens: 60, seed: outcomes.length });
+      outcomes.push(o);
+      if (o.error) return;
     }
   };
   const clients = Array.from({ length: 8 }, client);
   await new Promise((r) => setTimeout(r, 1500));
-  signalAt = performance.now();
+  const signalAt = performance.now();
   s.child.kill('SIGTERM');
   const code = await s.exited;
   stop = true;
   await Promise.all(clients);
   assert.equal(code, 0, s.output());
-  const lost = outcomes.filter((o) => o.error !== undefined && o.error !== 'ECONNREFUSED');
-  assert.deepEqual(lost, [], 'no request may be cut off (reset or hung up)');
-  assert.ok(outcomes.every((o) => o.error === 'ECONNREFUSED' || o.status === 200 || o.status === 503), JSON.stringify(outcomes.filter((o) => o.status !== 200)));
-  const drained = outcomes.filter((o) => o.status === 200 && o.sentAt < signalAt && o.doneAt > signalAt);
-  assert.ok(drained.length > 0, 'requests in flight at SIGTERM were finished');
+  // Sent well before the signal = accepted: each must be answered 200, even when it finished after.
+  const accepted = outcomes.filter((o) => o.sentAt < signalAt - 5);
+  assert.deepEqual(accepted.filter((o) => o.status !== 200), [], 'an accepted request was refused or cut off');
+  assert.ok(accepted.some((o) => o.doneAt > signalAt), 'some requests were in flight at SIGTERM and were finished');
+  // Later ones were not accepted: answered, or refused (503 while closing; a connection refused, or
+  // reset before the server read the request), never left hanging.
+  for (const o of outcomes.filter((x) => x.sentAt >= signalAt - 5)) {
+    assert.ok(o.status === 200 || o.status === 503 || o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET', JSON.stringify(o));
+  }
   assert.match(s.output(), /draining/);
 });

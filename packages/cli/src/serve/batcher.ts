@@ -1,7 +1,8 @@
 /**
  * Dynamic batching per graph: requests to one graph that arrive while the workers are busy, or within
- * `maxDelayMs` of each other, run as one ONNX Runtime call of up to `maxBatch` rows (the first
- * dimension of every input). Requests whose other dimensions differ wait for separate batches.
+ * `maxDelayMs` of each other while some worker is busy, run as one ONNX Runtime call of up to
+ * `maxBatch` rows (the first dimension of every input). When no worker is busy a request runs at once
+ * (no delay at low load). Requests whose other dimensions differ wait for separate batches.
  */
 import type { WorkerPool } from './pool.js';
 import { concatRows, sliceRows, type Tensor } from './tensors.js';
@@ -79,7 +80,10 @@ export class DynamicBatcher {
     let rows = 0;
     for (const it of this.queue) if (it.key === head.key) rows += it.rows;
     const waited = performance.now() - head.at;
-    if (rows >= this.options.maxBatch || waited >= this.options.maxDelayMs || this.options.maxBatch === 1) {
+    // With nothing running anywhere, waiting only adds latency: go now. Under load the workers are
+    // busy, requests queue up meanwhile, and each free worker takes a full batch.
+    const eager = this.pool.busy === 0;
+    if (eager || rows >= this.options.maxBatch || waited >= this.options.maxDelayMs || this.options.maxBatch === 1) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       this.flush();

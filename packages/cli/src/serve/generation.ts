@@ -6,7 +6,7 @@
  * one. Token choice is the runtime's (`chooseToken`, one RNG stream per sequence index), so a sequence
  * gets the same tokens as `TextVae.generate` with the same options.
  */
-import { chooseToken, sequenceRng, type ResolvedDecodingOptions, type Rng } from '@vaekit/runtime';
+import { argmax, chooseToken, sequenceRng, type ResolvedDecodingOptions, type Rng, type TokenChoice } from '@vaekit/runtime';
 import type { WorkerPool } from './pool.js';
 import { fromNumbers, type Dtype, type Tensor } from './tensors.js';
 
@@ -146,7 +146,8 @@ export class GenerationScheduler {
       z: { dtype: 'float32', dims: [n, L], data: pack(seqs.map((s) => s.z), L) },
     };
     if (lstm) feeds.c = { dtype: 'float32', dims: [n, H], data: pack(seqs.map((s) => s.c!), H) };
-    const out = await this.pool.run(this.info.stepModel, feeds);
+    // Greedy rows without a repetition penalty only need argmax and log Z: the worker computes log Z.
+    const { outputs: out, logSumExp: lse } = await this.pool.runWith(this.info.stepModel, feeds, 'logits');
     this.observer?.step(this.bundle, n);
     const logits = out.logits!.data as Float32Array;
     const V = logits.length / n;
@@ -154,7 +155,13 @@ export class GenerationScheduler {
     const c = lstm ? (out.c_out!.data as Float32Array) : undefined;
     seqs.forEach((s, i) => {
       if (s.job.cancelled) return;
-      const choice = chooseToken(logits.subarray(i * V, (i + 1) * V), s.history, s.options, s.rng);
+      const row = logits.subarray(i * V, (i + 1) * V);
+      let choice: TokenChoice;
+      if (lse && s.options.strategy !== 'sample' && s.options.repetitionPenalty === 1) {
+        // Exactly chooseToken's greedy branch, with logSumExp(row) computed by the worker.
+        const token = argmax(row);
+        choice = { token, logprob: row[token]! - lse[i]! };
+      } else choice = chooseToken(row, s.history, s.options, s.rng);
       s.history.push(choice.token);
       const done = choice.token === this.info.eos || s.t === s.options.maxTokens - 1;
       s.t++;

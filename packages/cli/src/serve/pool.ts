@@ -3,8 +3,14 @@ import { Worker } from 'node:worker_threads';
 import type { Tensor } from './tensors.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './worker.js';
 
+/** Outputs of one run, and the per-row log-sum-exp when asked for. */
+export interface RunResult {
+  outputs: Record<string, Tensor>;
+  logSumExp?: Float64Array;
+}
+
 interface Pending {
-  resolve: (outputs: Record<string, Tensor>) => void;
+  resolve: (result: RunResult) => void;
   reject: (err: Error) => void;
 }
 
@@ -80,10 +86,15 @@ export class WorkerPool {
 
   /** Runs one batch of `model` on the least busy worker. */
   run(model: string, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.runWith(model, feeds).then((r) => r.outputs);
+  }
+
+  /** {@link WorkerPool.run}, also returning the per-row log-sum-exp of output `logSumExpOf`. */
+  runWith(model: string, feeds: Record<string, Tensor>, logSumExpOf?: string): Promise<RunResult> {
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
-    const req: WorkerRequest = { id, model, feeds };
+    const req: WorkerRequest = { id, model, feeds, ...(logSumExpOf ? { logSumExpOf } : {}) };
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage(req);
@@ -96,7 +107,7 @@ export class WorkerPool {
     slot.pending.delete(msg.id);
     slot.busy--;
     if ('error' in msg) p.reject(new InferenceError(msg.error));
-    else p.resolve(msg.outputs);
+    else p.resolve({ outputs: msg.outputs, ...(msg.logSumExp ? { logSumExp: msg.logSumExp } : {}) });
     const waiters = this.waiters.splice(0);
     for (const w of waiters) w();
   }

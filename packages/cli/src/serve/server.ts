@@ -531,7 +531,6 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
   for (const [action, schema] of Object.entries(schemas)) {
     // `::` is a literal colon in fastify routes: /v1/models/{bundle}:generate
     app.post(`/v1/models/:bundle(^[A-Za-z0-9_.-]+)::${action}`, { schema: { body: schema } }, async (req, reply) => {
-      if (draining) throw new HttpError(503, 'The server is shutting down.');
       const entry = bundleOf((req.params as { bundle: string }).bundle);
       return tasks[action]!(entry, req.body as TaskBody, req, reply);
     });

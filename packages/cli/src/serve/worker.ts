@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { logSumExp } from '@vaekit/runtime';
 import type { Tensor } from './tensors.js';
 
 /** What the main thread gives each worker. */
@@ -20,10 +21,15 @@ export interface WorkerRequest {
   id: number;
   model: string;
   feeds: Record<string, Tensor>;
+  /**
+   * Name of a float [rows, V] output whose per-row log-sum-exp the worker computes (greedy decoding's
+   * normaliser, the costliest per-token work), so the main thread does not have to.
+   */
+  logSumExpOf?: string;
 }
 
 /** The answer to a {@link WorkerRequest}. */
-export type WorkerResponse = { id: number; outputs: Record<string, Tensor> } | { id: number; error: string };
+export type WorkerResponse = { id: number; outputs: Record<string, Tensor>; logSumExp?: Float64Array } | { id: number; error: string };
 
 const init = workerData as WorkerInit;
 const sessions = new Map<string, ort.InferenceSession>();
@@ -57,15 +63,28 @@ async function run(req: WorkerRequest): Promise<WorkerResponse> {
   for (const [name, t] of Object.entries(result)) {
     const dtype = t.type === 'float32' || t.type === 'int32' || t.type === 'int64' || t.type === 'bool' ? t.type : undefined;
     if (!dtype) return { id: req.id, error: `${req.model} output "${name}" has type ${t.type}, which the server does not return.` };
-    outputs[name] = { dtype, dims: [...t.dims], data: t.data as Tensor['data'] };
+    // A copy in a buffer of our own, so it can be transferred (ORT may own the original).
+    outputs[name] = { dtype, dims: [...t.dims], data: (t.data as Tensor['data']).slice() };
+    t.dispose();
+  }
+  if (req.logSumExpOf) {
+    const t = outputs[req.logSumExpOf];
+    if (!t || !(t.data instanceof Float32Array)) return { id: req.id, error: `${req.model} has no float output "${req.logSumExpOf}".` };
+    const rows = t.dims[0]!;
+    const width = rows === 0 ? 0 : t.data.length / rows;
+    const lse = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) lse[r] = logSumExp(t.data.subarray(r * width, (r + 1) * width));
+    return { id: req.id, outputs, logSumExp: lse };
   }
   return { id: req.id, outputs };
 }
 
 parentPort!.on('message', (req: WorkerRequest) => {
   run(req).then(
-    // Outputs are copied, not transferred: ORT may own their buffers.
-    (res) => parentPort!.postMessage(res),
+    (res) => {
+      const transfer = 'outputs' in res ? [...Object.values(res.outputs).map((t) => t.data.buffer as ArrayBuffer), ...(res.logSumExp ? [res.logSumExp.buffer as ArrayBuffer] : [])] : [];
+      parentPort!.postMessage(res, transfer);
+    },
     (err: unknown) => parentPort!.postMessage({ id: req.id, error: String((err as Error)?.message ?? err).split('\n')[0] }),
   );
 });
