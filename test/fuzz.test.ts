@@ -12,7 +12,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { OnnxFormatError, decodeModel } from '@vaekit/exporter';
 import { RuntimeError, createRng, loadVae, parseManifest, sha256Hex, type Rng } from '@vaekit/runtime';
-import { TokenizerError, WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { TokenizerError, WordTokenizer } from '@vaekit/core';
 import { TrainerError, loadCheckpoint } from '@vaekit/trainer';
 import * as tf from '@tensorflow/tfjs';
 import { tempDir, trainedBundle } from './helpers.js';
