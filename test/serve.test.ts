@@ -55,8 +55,8 @@ test('task endpoints give the runtime outputs (encode, generate greedy and sampl
   }
   const rec = await postOk(`${server.url}/v1/models/toy:reconstruct`, { sentences, maxTokens: 10 });
   assert.deepEqual(rec.generations.map((g: { text: string }) => g.text), (await vae.reconstruct(sentences, { maxTokens: 10 })).map((g) => g.text));
-  const smp = await postOk(`${server.url}/v1/models/toy:sample`, { n: 4, seed: 9, temperature: 0.8, strategy: 'sample', maxTokens: 10 });
-  assert.deepEqual(smp.generations.map((g: { tokenIds: number[] }) => g.tokenIds), (await vae.sample(4, { seed: 9, temperature: 0.8, strategy: 'sample', maxTokens: 10 })).map((g) => g.tokenIds));
+  const smp = await postOk(`${server.url}/v1/models/toy:sample`, { n: 4, seed: 9, latentTemperature: 0.8, temperature: 1.5, strategy: 'sample', maxTokens: 10 });
+  assert.deepEqual(smp.generations.map((g: { tokenIds: number[] }) => g.tokenIds), (await vae.sample(4, { seed: 9, latentTemperature: 0.8, temperature: 1.5, strategy: 'sample', maxTokens: 10 })).map((g) => g.tokenIds));
 });
 
 test('Open Inference Protocol: metadata, readiness and infer on a graph match the runtime', async () => {

@@ -6,9 +6,9 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { graphNamesOf } from '@vaekit/core';
 import {
   BundleError,
-  GRAPH_NAMES,
   MANIFEST_FILE,
   parseManifest,
   sha256Hex,
@@ -109,7 +109,7 @@ export async function loadBundleFolder(dir: string, name = bundleName(dir)): Pro
   const tokenizer = manifest.kind === 'text' ? loadTokenizer(await read(manifest.text.tokenizer), path.join(dir, manifest.text.tokenizer), manifest) : undefined;
   const models: Record<string, ServedModel> = {};
   const graphs = manifest.graphs as unknown as Record<string, { file: string; inputs: TensorSpec[]; outputs: TensorSpec[] }>;
-  for (const key of GRAPH_NAMES[manifest.kind]) {
+  for (const key of graphNamesOf(manifest.kind)) {
     const spec = graphs[key]!;
     models[key] = { name: `${name}_${key}`, bundle: name, graph: key, inputs: spec.inputs, outputs: spec.outputs, bytes: await read(spec.file) };
   }
@@ -156,7 +156,7 @@ export async function loadRepository(repo: string): Promise<ServedBundle[]> {
     if (sidecar.tokenizerModel) tokenizerOf.set(sidecar.bundle, sidecar.tokenizerModel);
   }
   for (const b of bundles.values()) {
-    const missing = GRAPH_NAMES[b.manifest.kind].filter((k) => !b.models[k]);
+    const missing = graphNamesOf(b.manifest.kind).filter((k) => !b.models[k]);
     if (missing.length) throw new BundleError(`Model repository ${repo}: bundle "${b.name}" lacks the model(s) ${missing.map((m) => `${b.name}_${m}`).join(', ')}.`);
     if (b.manifest.kind === 'text') {
       const folder = tokenizerOf.get(b.name) ?? b.models.encoder!.name;

@@ -104,7 +104,7 @@ function taskSchema(maxItems: number) {
       type: 'object',
       additionalProperties: false,
       required: ['n'],
-      properties: { ...DECODING_PROPS, n: { type: 'integer', minimum: 1, maximum: maxItems }, stream: { type: 'boolean' } },
+      properties: { ...DECODING_PROPS, n: { type: 'integer', minimum: 1, maximum: maxItems }, latentSeed: { type: 'integer' }, latentTemperature: { type: 'number' }, stream: { type: 'boolean' } },
     },
     decode: { type: 'object', additionalProperties: false, required: ['z'], properties: { z: rows } },
   } as const;
@@ -514,17 +514,16 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       const b = entry.bundle;
       const n = body.n!;
       if (b.manifest.kind === 'image') {
-        const t = body.temperature ?? 1;
-        if (!(t > 0)) throw new HttpError(400, `temperature must be a positive number, got ${t}.`);
+        // As ImageVae.sample: latentTemperature scales the prior (temperature: the deprecated alias).
+        const t = body.latentTemperature ?? body.temperature ?? 1;
+        if (!(t > 0)) throw new HttpError(400, `latentTemperature must be a positive number, got ${t}.`);
         const z = samplePrior(n, b.manifest.latentSize, body.seed ?? 0, t);
         const out = await runImageGraph(b, 'decoder', z);
         return { z: z.map((r) => Array.from(r)), images: sigmoidRows(out[b.models.decoder!.outputs[0]!.name]!) };
       }
-      // As TextVae.sample: `seed` and `temperature` are the prior's; decoding uses the same seed.
-      const { temperature, ...rest } = body;
-      const decoding = decodingOf({ ...rest, temperature: undefined });
-      const z = samplePrior(n, b.manifest.latentSize, decoding.seed, temperature ?? 1);
-      return generate(entry, z, decoding, req, reply, body.stream === true);
+      // As TextVae.sample: generate with n prior draws (seed, latentTemperature) and these decoding options.
+      const decoding = decodingOf(body);
+      return generate(entry, latents(b, body, decoding), decoding, req, reply, body.stream === true);
     },
   };
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { GRAPH_NAMES, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type TensorSpec } from '@vaekit/runtime/bundle';
+import { graphNamesOf, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type TensorSpec } from '@vaekit/core';
 import { ExportError } from '../errors.js';
 import { modelConfigText, type TritonModelOptions, type TritonTensor } from './config.js';
 import { fuseStatefulDecoder, START_INPUT } from './fuse.js';
@@ -149,7 +149,7 @@ export async function exportTritonRepository(bundleDir: string, repoDir: string,
   const graphs = manifest.graphs as unknown as Record<string, { file: string; inputs: TensorSpec[]; outputs: TensorSpec[] }>;
   const models: TritonModelSummary[] = [];
   const bytesOf: Record<string, Uint8Array> = {};
-  for (const graph of GRAPH_NAMES[manifest.kind]) {
+  for (const graph of graphNamesOf(manifest.kind)) {
     const spec = graphs[graph]!;
     const modelName = `${name}_${graph}`;
     const inputs = spec.inputs.map(tritonTensor);
