@@ -192,6 +192,39 @@ test('vaekit serve --repository on the generated folder gives the runtime output
     assert.deepEqual(gen.generations.map((g: { tokenIds: number[] }) => g.tokenIds), (await vae.generate(opts)).map((g) => g.tokenIds));
     const infer = await postOk(`${s.url}/v2/models/toy_decoder_init/infer`, { inputs: [{ name: 'z', shape: [1, 4], datatype: 'FP32', data: [0.1, 0.2, 0.3, 0.4] }] });
     assert.deepEqual(infer.outputs[0].shape, [1, 24]);
+
+    // The Triton client loop of docs/serving.md against the stateful model, two sequences interleaved.
+    const meta = await (await fetch(`${s.url}/v2/models/toy_decoder_stateful`)).json();
+    assert.deepEqual(meta.inputs.map((t: { name: string }) => t.name), ['token', 'z']);
+    assert.deepEqual(meta.outputs.map((t: { name: string }) => t.name), ['logits']);
+    const want = await vae.generate({ n: 2, seed: 5, maxTokens: 12 });
+    const { bos, eos } = vae.manifest.text.specialTokens;
+    const tokens: number[][] = [[], []];
+    const last = [bos, bos];
+    for (let t = 0; t < 12; t++) {
+      for (const i of [0, 1]) {
+        if (tokens[i]!.at(-1) === eos) continue;
+        const res = await postOk(`${s.url}/v2/models/toy_decoder_stateful/infer`, {
+          parameters: { sequence_id: 1000 + i, sequence_start: t === 0, sequence_end: t === 11 },
+          inputs: [
+            { name: 'token', datatype: 'INT32', shape: [1, 1], data: [last[i]] },
+            { name: 'z', datatype: 'FP32', shape: [1, 4], data: Array.from(want[i]!.z) },
+          ],
+          outputs: [{ name: 'logits' }],
+        });
+        const logits: number[] = res.outputs[0].data;
+        last[i] = logits.indexOf(Math.max(...logits));
+        tokens[i]!.push(last[i]!);
+      }
+    }
+    assert.deepEqual(tokens, want.map((g) => g.tokenIds));
+    const noStart = await fetch(`${s.url}/v2/models/toy_decoder_stateful/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ parameters: { sequence_id: 77 }, inputs: [{ name: 'token', datatype: 'INT32', shape: [1, 1], data: [bos] }, { name: 'z', datatype: 'FP32', shape: [1, 4], data: [0, 0, 0, 0] }] }),
+    });
+    assert.equal(noStart.status, 400);
+    assert.match((await noStart.json()).error, /sequence_start/);
   } finally {
     assert.equal(await s.stop(), 0);
     await vae.dispose();

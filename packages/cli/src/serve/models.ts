@@ -24,9 +24,19 @@ export interface ServedModel {
   name: string;
   bundle: string;
   graph: string;
+  /** The inputs and outputs clients send and get (for a stateful model: without control and state). */
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   bytes: Uint8Array;
+  /** Set for the fused stateful decoder: the server keeps each sequence's state, as Triton's sequence batcher does. */
+  stateful?: StatefulSpec;
+}
+
+/** The control input and implicit states of a stateful model. */
+export interface StatefulSpec {
+  /** Sequence-start control input, int32 [batch, 1]. */
+  control: string;
+  states: Array<{ input: string; output: string; size: number }>;
 }
 
 /** One served bundle: its manifest, tokenizer (text) and graphs. */
@@ -119,7 +129,7 @@ export async function loadBundleFolder(dir: string, name = bundleName(dir)): Pro
 /**
  * Loads a Triton model repository written by `vaekit export-triton`: every folder with a
  * `vaekit.json`, grouped by bundle. Models without the sidecar are refused (the server cannot know
- * what they are). The fused stateful decoder is listed there but served only by Triton.
+ * what they are). The fused stateful decoder is served too, with the sequence state kept by the server.
  */
 export async function loadRepository(repo: string): Promise<ServedBundle[]> {
   let entries: string[];
@@ -136,7 +146,6 @@ export async function loadRepository(repo: string): Promise<ServedBundle[]> {
     if (sidecar?.format !== 'vaekit-triton-model' || typeof sidecar.bundle !== 'string' || typeof sidecar.graph !== 'string') {
       throw new BundleError(`${sidecarFile} is not a vaekit model sidecar (format "vaekit-triton-model").`);
     }
-    if (sidecar.graph === 'decoder_stateful') continue;
     const manifest = parseManifest(sidecar.manifest);
     const modelFile = path.join(repo, dir, '1', 'model.onnx');
     const bytes = await readFile(modelFile, 'Model file');
@@ -145,14 +154,22 @@ export async function loadRepository(repo: string): Promise<ServedBundle[]> {
       throw new BundleError(`Model file "${modelFile}" does not match ${SIDECAR_FILE}: sha256 is ${actual}, expected ${sidecar.sha256}. The file was modified or corrupted.`);
     }
     const graphs = manifest.graphs as unknown as Record<string, { inputs: TensorSpec[]; outputs: TensorSpec[] } | undefined>;
-    const spec = graphs[sidecar.graph];
+    let stateful: StatefulSpec | undefined;
+    let spec = graphs[sidecar.graph];
+    if (sidecar.graph === 'decoder_stateful' && manifest.kind === 'text') {
+      // The fused decoder of export-triton: clients send token and z and get logits; START and the
+      // states h (, c) stay on the server.
+      const step = graphs.decoder_step!;
+      spec = { inputs: step.inputs.filter((t) => t.name === 'token' || t.name === 'z'), outputs: step.outputs.filter((t) => t.name === 'logits') };
+      stateful = { control: 'START', states: manifest.text.stateNames.map((n) => ({ input: n, output: `${n}_out`, size: manifest.text.hiddenSize })) };
+    }
     if (!spec) throw new BundleError(`${sidecarFile}: graph "${sidecar.graph}" is not in its manifest. Should be one of: ${Object.keys(graphs).join(', ')}.`);
     let b = bundles.get(sidecar.bundle);
     if (!b) {
       b = { name: sidecar.bundle, manifest, models: {} };
       bundles.set(sidecar.bundle, b);
     }
-    b.models[sidecar.graph] = { name: dir, bundle: sidecar.bundle, graph: sidecar.graph, inputs: spec.inputs, outputs: spec.outputs, bytes };
+    b.models[sidecar.graph] = { name: dir, bundle: sidecar.bundle, graph: sidecar.graph, inputs: spec.inputs, outputs: spec.outputs, bytes, ...(stateful ? { stateful } : {}) };
     if (sidecar.tokenizerModel) tokenizerOf.set(sidecar.bundle, sidecar.tokenizerModel);
   }
   for (const b of bundles.values()) {

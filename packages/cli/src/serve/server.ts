@@ -266,7 +266,22 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
   app.get('/v2/models/:model/ready', ready);
   app.get('/v2/models/:model/versions/:version/ready', ready);
 
-  type InferBody = { id?: string; inputs: Array<{ name: string; shape: number[]; datatype: string; data: unknown[] }>; outputs?: Array<{ name: string }> };
+  // Implicit state of stateful models, per sequence id (Triton's sequence batcher semantics: the
+  // request with sequence_start begins a sequence, sequence_end frees it, idle ones expire).
+  const SEQUENCE_IDLE_MS = 60_000;
+  const sequences = new Map<string, { states: Record<string, Float32Array>; busy: boolean; timer: NodeJS.Timeout }>();
+  const dropSequence = (key: string) => {
+    const s = sequences.get(key);
+    if (s) clearTimeout(s.timer);
+    sequences.delete(key);
+  };
+
+  type InferBody = {
+    id?: string;
+    parameters?: { sequence_id?: unknown; sequence_start?: unknown; sequence_end?: unknown };
+    inputs: Array<{ name: string; shape: number[]; datatype: string; data: unknown[] }>;
+    outputs?: Array<{ name: string }>;
+  };
   const infer = async (req: FastifyRequest<{ Params: { model: string; version?: string }; Body: InferBody }>) => {
     const { model, batcher } = modelOf(req.params.model);
     if (req.params.version !== undefined && req.params.version !== '1') throw new HttpError(404, `Model "${model.name}" has no version "${req.params.version}". Served versions: 1.`);
@@ -280,6 +295,9 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       const want = OIP_DATATYPE[spec.dtype as Dtype];
       if (dtypeOfOip(input.datatype) !== spec.dtype) throw new HttpError(400, `Input "${input.name}" has datatype "${input.datatype}"; model "${model.name}" expects "${want}".`);
       const expected = oipShape(spec);
+      // A [batch] tensor is [batch, 1] in the Triton configs export-triton writes (dims [1], reshape
+      // []): accept both so one client works against Triton and this server.
+      if (expected.length === 1 && input.shape.length === 2 && input.shape[1] === 1) input.shape = [input.shape[0]!];
       const bad = input.shape.length !== expected.length || input.shape.some((d, i) => expected[i]! >= 0 && d !== expected[i]);
       if (bad) throw new HttpError(400, `Input "${input.name}" has shape [${input.shape.join(', ')}]; model "${model.name}" expects [${expected.join(', ')}] (-1 = any size).`);
       if (input.shape[0] === 0) throw new HttpError(400, `Input "${input.name}" has an empty batch (shape [${input.shape.join(', ')}]).`);
@@ -296,7 +314,9 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     for (const w of wanted) {
       if (!model.outputs.some((t) => t.name === w)) throw new HttpError(400, `Model "${model.name}" has no output "${w}". Outputs: ${model.outputs.map((t) => t.name).join(', ')}.`);
     }
-    const out = await batcher.submit(feeds);
+    let out: Record<string, Tensor>;
+    if (model.stateful) out = await runStateful(model, batcher, feeds, body, batch!);
+    else out = await batcher.submit(feeds);
     return {
       model_name: model.name,
       model_version: '1',
@@ -307,6 +327,41 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       }),
     };
   };
+  async function runStateful(model: ServedModel, batcher: DynamicBatcher, feeds: Record<string, Tensor>, body: InferBody, batch: number): Promise<Record<string, Tensor>> {
+    const spec = model.stateful!;
+    const p = body.parameters ?? {};
+    const id = p.sequence_id;
+    if (!((typeof id === 'number' && Number.isInteger(id) && id > 0) || (typeof id === 'string' && id.length > 0))) {
+      throw new HttpError(400, `Model "${model.name}" is stateful: parameters.sequence_id must be a positive integer or a non-empty string, got ${JSON.stringify(id)}.`);
+    }
+    if (batch !== 1) throw new HttpError(400, `Model "${model.name}" is stateful: each request carries one sequence (batch 1), got batch ${batch}.`);
+    const start = p.sequence_start === true;
+    const end = p.sequence_end === true;
+    const key = `${model.name}\u0000${String(id)}`;
+    let seq = sequences.get(key);
+    if (start) {
+      dropSequence(key);
+      seq = { states: Object.fromEntries(spec.states.map((s) => [s.input, new Float32Array(s.size)])), busy: false, timer: setTimeout(() => dropSequence(key), SEQUENCE_IDLE_MS) };
+      sequences.set(key, seq);
+    } else if (!seq) {
+      throw new HttpError(400, `Sequence ${JSON.stringify(id)} of model "${model.name}" is not active: send its first request with parameters.sequence_start true.`);
+    }
+    if (seq.busy) throw new HttpError(409, `Sequence ${JSON.stringify(id)} already has a request in flight; send its requests one after another.`);
+    seq.busy = true;
+    const all: Record<string, Tensor> = { ...feeds, [spec.control]: { dtype: 'int32', dims: [1, 1], data: Int32Array.of(start ? 1 : 0) } };
+    for (const s of spec.states) all[s.input] = { dtype: 'float32', dims: [1, s.size], data: seq.states[s.input]! };
+    try {
+      const out = await batcher.submit(all);
+      for (const s of spec.states) seq.states[s.input] = out[s.output]!.data as Float32Array;
+      return out;
+    } finally {
+      seq.busy = false;
+      clearTimeout(seq.timer);
+      if (end) sequences.delete(key);
+      else seq.timer = setTimeout(() => dropSequence(key), SEQUENCE_IDLE_MS);
+    }
+  }
+
   app.post('/v2/models/:model/infer', { schema: { body: INFER_SCHEMA } }, infer);
   app.post('/v2/models/:model/versions/:version/infer', { schema: { body: INFER_SCHEMA } }, infer);
 
@@ -547,6 +602,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     async drain() {
       draining = true;
       await app.close();
+      for (const key of [...sequences.keys()]) dropSequence(key);
       await pool.close();
     },
   };
