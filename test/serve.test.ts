@@ -10,12 +10,14 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { loadVae, type TextVae } from '@vaekit/runtime';
-import { tempDir, trainedTextBundle, vaekit } from './helpers.js';
+import { loadVae, type ImageVae, type TextVae } from '@vaekit/runtime';
+import { tempDir, trainedBundle, trainedTextBundle, vaekit } from './helpers.js';
 import { postOk, request, startServe, type ServeProcess } from './serve-helpers.js';
 
 let bundleDir: string;
+let imageDir: string;
 let vae: TextVae;
+let image: ImageVae;
 let server: ServeProcess;
 
 before(async () => {
@@ -23,12 +25,16 @@ before(async () => {
   // The bundle folder's name is the bundle name in URLs.
   bundleDir = path.join(tempDir('vaekit-serve-'), 'toy');
   cpSync(made.bundleDir, bundleDir, { recursive: true });
+  imageDir = path.join(path.dirname(bundleDir), 'mnist');
+  cpSync(trainedBundle('dense').bundleDir, imageDir, { recursive: true });
   vae = await loadVae(bundleDir, { kind: 'text' });
-  server = await startServe([bundleDir, '--workers', '2', '--max-batch', '64', '--body-limit', '65536', '--request-timeout', '1500']);
+  image = await loadVae(imageDir, { kind: 'image' });
+  server = await startServe([bundleDir, imageDir, '--workers', '2', '--max-batch', '64', '--body-limit', '65536', '--request-timeout', '1500']);
 });
 
 after(async () => {
   await vae?.dispose();
+  await image?.dispose();
   const code = await server?.stop();
   assert.equal(code, 0, `vaekit serve should exit 0 after SIGTERM:\n${server?.output()}`);
 });
@@ -57,6 +63,26 @@ test('task endpoints give the runtime outputs (encode, generate greedy and sampl
   assert.deepEqual(rec.generations.map((g: { text: string }) => g.text), (await vae.reconstruct(sentences, { maxTokens: 10 })).map((g) => g.text));
   const smp = await postOk(`${server.url}/v1/models/toy:sample`, { n: 4, seed: 9, latentTemperature: 0.8, temperature: 1.5, strategy: 'sample', maxTokens: 10 });
   assert.deepEqual(smp.generations.map((g: { tokenIds: number[] }) => g.tokenIds), (await vae.sample(4, { seed: 9, latentTemperature: 0.8, temperature: 1.5, strategy: 'sample', maxTokens: 10 })).map((g) => g.tokenIds));
+});
+
+test('image bundle task endpoints give the runtime outputs (encode, decode, reconstruct, sample)', async () => {
+  const pixels = 28 * 28;
+  const images = [0, 1, 2].map((k) => Float32Array.from({ length: pixels }, (_, i) => ((i * (k + 3)) % 17) / 16));
+  const rows = images.map((x) => Array.from(x));
+  const enc = await postOk(`${server.url}/v1/models/mnist:encode`, { images: rows });
+  const ref = await image.encode(images);
+  assert.ok(maxAbs(enc.mu, ref.mu) < 1e-5 && maxAbs(enc.logvar, ref.logvar) < 1e-5);
+  const dec = await postOk(`${server.url}/v1/models/mnist:decode`, { z: ref.mu.map((r) => Array.from(r)) });
+  assert.ok(maxAbs(dec.images, await image.decode(ref.mu)) < 1e-5);
+  const rec = await postOk(`${server.url}/v1/models/mnist:reconstruct`, { images: rows });
+  assert.ok(maxAbs(rec.images, await image.reconstruct(images)) < 1e-5);
+  const smp = await postOk(`${server.url}/v1/models/mnist:sample`, { n: 3, seed: 4, latentTemperature: 0.7 });
+  const want = await image.sample(3, { seed: 4, latentTemperature: 0.7 });
+  assert.ok(maxAbs(smp.z, want.z) < 1e-6 && maxAbs(smp.images, want.images) < 1e-5);
+  const wrong = await request(`${server.url}/v1/models/mnist:encode`, 'POST', { images: [[0, 1]] });
+  assert.equal(wrong.status, 400);
+  assert.match(wrong.json().error, /784/);
+  assert.equal((await request(`${server.url}/v1/models/mnist:generate`, 'POST', { n: 1 })).status, 400);
 });
 
 test('Open Inference Protocol: metadata, readiness and infer on a graph match the runtime', async () => {
