@@ -16,6 +16,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  /** False once the worker thread has exited; it gets no more work. */
+  alive: boolean;
   busy: number;
   pending: Map<number, Pending>;
 }
@@ -34,6 +36,7 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private readonly waiters: Array<() => void> = [];
+  private closing = false;
 
   private constructor() {}
 
@@ -45,7 +48,7 @@ export class WorkerPool {
       Array.from({ length: size }, async () => {
         const init: WorkerInit = { models, threads };
         const worker = new Worker(url, { workerData: init });
-        const slot: Slot = { worker, busy: 0, pending: new Map() };
+        const slot: Slot = { worker, alive: true, busy: 0, pending: new Map() };
         await new Promise<void>((resolve, reject) => {
           const first = (msg: { ready?: boolean; fatal?: string }) => {
             worker.off('message', first);
@@ -57,6 +60,7 @@ export class WorkerPool {
         });
         worker.on('message', (msg: WorkerResponse) => pool.settle(slot, msg));
         worker.on('error', (err) => pool.failAll(slot, err));
+        worker.on('exit', (code) => pool.failAll(slot, new Error(`the worker thread exited with code ${code}`)));
         pool.slots.push(slot);
       }),
     );
@@ -73,9 +77,9 @@ export class WorkerPool {
     return this.slots.reduce((n, s) => n + s.busy, 0);
   }
 
-  /** True when some worker has nothing to run. */
+  /** True when some worker has nothing to run (or none is left: then runs fail at once instead of waiting). */
   idle(): boolean {
-    return this.slots.some((s) => s.busy === 0);
+    return this.slots.some((s) => s.alive && s.busy === 0) || !this.slots.some((s) => s.alive);
   }
 
   /** Resolves when some worker becomes free (immediately when one is). */
@@ -91,7 +95,9 @@ export class WorkerPool {
 
   /** {@link WorkerPool.run}, also returning the per-row log-sum-exp of output `logSumExpOf`. */
   runWith(model: string, feeds: Record<string, Tensor>, logSumExpOf?: string): Promise<RunResult> {
-    const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.slots.filter((s) => s.alive);
+    if (live.length === 0) return Promise.reject(new InferenceError('No inference worker is running (they exited); restart the server.'));
+    const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
     const req: WorkerRequest = { id, model, feeds, ...(logSumExpOf ? { logSumExpOf } : {}) };
@@ -113,13 +119,17 @@ export class WorkerPool {
   }
 
   private failAll(slot: Slot, err: Error): void {
+    if (this.closing) return;
+    slot.alive = false;
     for (const p of slot.pending.values()) p.reject(new InferenceError(`An inference worker failed: ${err.message}`));
     slot.pending.clear();
     slot.busy = 0;
+    this.waiters.splice(0).forEach((w) => w());
   }
 
   /** Stops every worker. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -419,7 +419,8 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     if (b.manifest.kind !== 'text') throw new HttpError(400, `Bundle "${b.name}" is an image bundle: generate is for text bundles. Image endpoints: encode, decode, reconstruct, sample.`);
     const tokenizer = b.tokenizer!;
     const seqs: GeneratedSequence[] = z.map(() => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
-    const eos = b.manifest.text.specialTokens.eos;
+    const special = b.manifest.text.specialTokens;
+    const eos = special.eos;
     const result = () => ({
       generations: seqs.map((s, i) => ({
         text: tokenizer.decode(s.tokens),
@@ -461,7 +462,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
         z.map(async (zi, i) => {
           const init = await initModel.submit({ z: { dtype: 'float32', dims: [1, L], data: zi } });
           const state: S = { h: init.h!.data as Float32Array, ...(lstm ? { c: init.c!.data as Float32Array } : {}), z: zi };
-          const best = await beamSearch(step, state, b.manifest.kind === 'text' ? b.manifest.text.specialTokens : { bos: 2, eos: 3 }, decoding);
+          const best = await beamSearch(step, state, special, decoding);
           seqs[i] = { tokens: best.tokens, logprobs: best.logprobs, logprob: best.logprob, finished: best.finished };
         }),
       );
@@ -487,21 +488,24 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       if (!reply.raw.writableFinished) handle.cancel();
     };
     reply.raw.on('close', onClose);
+    if (!stream) {
+      await handle.done;
+      return result();
+    }
     try {
       await handle.done;
-    } catch (err) {
-      if (!stream) throw err;
-      reply.raw.end(`event: error\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`);
-      return reply;
-    }
-    if (stream) {
       if (!reply.raw.destroyed) reply.raw.end(`event: end\ndata: ${JSON.stringify(result())}\n\n`);
-      // hijacked replies skip onResponse: count them here.
+    } catch (err) {
+      if (!reply.raw.destroyed) reply.raw.end(`event: error\ndata: ${JSON.stringify({ error: (err as Error).message })}\n\n`);
+    } finally {
+      // Hijacked replies skip the onResponse hook: account for them here.
+      const route = req.routeOptions.url ?? 'unknown';
       metrics.inflight.dec();
-      metrics.requests.inc({ route: req.routeOptions.url ?? 'unknown', code: '200' });
-      return reply;
+      metrics.requests.inc({ route, code: '200' });
+      const started = (req as FastifyRequest & { startedAt?: number }).startedAt;
+      if (started !== undefined) metrics.latency.observe({ route }, (performance.now() - started) / 1000);
     }
-    return result();
+    return reply;
   }
 
   function latents(b: ServedBundle, body: { z?: number[][]; n?: number; latentSeed?: number; latentTemperature?: number }, decoding: ResolvedDecodingOptions): Float32Array[] {
