@@ -18,7 +18,15 @@ export async function runServe(o: RunServeOptions): Promise<void> {
     bundles = [];
     for (const [i, dir] of o.bundles.entries()) bundles.push(await loadBundleFolder(dir, names[i]));
   }
-  const server = await startServer(bundles, o);
+  let server;
+  try {
+    server = await startServer(bundles, o);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new UsageError(`Port ${o.port} on ${o.host} is in use; choose another with --port (0 picks a free one).`);
+    }
+    throw err;
+  }
   const models = bundles.flatMap((b) => Object.values(b.models).map((m) => m.name));
   process.stdout.write(`vaekit serve: listening on ${server.url} (${models.length} models: ${models.join(', ')}; workers ${o.workers}, max batch ${o.maxBatch}, max delay ${o.maxDelayMs} ms)\n`);
   await new Promise<void>((resolve, reject) => {

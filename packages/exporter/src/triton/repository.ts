@@ -116,8 +116,9 @@ export async function exportTritonRepository(bundleDir: string, repoDir: string,
       throw new ExportError(`Bundle file missing: ${path.join(bundleDir, rel)}`);
     }
   };
+  const manifestBytes = await read(MANIFEST_FILE);
   try {
-    manifest = parseManifest(JSON.parse(new TextDecoder().decode(await read(MANIFEST_FILE))));
+    manifest = parseManifest(JSON.parse(new TextDecoder().decode(manifestBytes)));
   } catch (err) {
     throw new ExportError(`${path.join(bundleDir, MANIFEST_FILE)}: ${(err as Error).message}`);
   }
