@@ -150,6 +150,49 @@ async function level(url, task, clients, seconds = SECONDS) {
   };
 }
 
+// What batching buys inside the engine, without HTTP: rows/s of one worker running the encoder and
+// decoder_step at batch 1 and at batch 64 (the ceiling of the on/off ratios above on this machine).
+async function engineRatios() {
+  const { WorkerPool } = await import('../packages/cli/dist/serve/pool.js');
+  const read = (f) => new Uint8Array(readFileSync(path.join(bundleDir, f)));
+  const pool = await WorkerPool.start({ encoder: read('encoder.onnx'), step: read('decoder_step.onnx') }, 1);
+  const manifest = JSON.parse(readFileSync(path.join(bundleDir, 'manifest.json'), 'utf8'));
+  const T = manifest.text.maxLength + 1;
+  const H = manifest.text.hiddenSize;
+  const Z = manifest.latentSize;
+  const feeds = {
+    encoder: (b) => ({
+      tokens: { dtype: 'int32', dims: [b, T], data: Int32Array.from({ length: b * T }, (_, i) => (i % T < 10 ? 4 + (i % 97) : 0)) },
+      lengths: { dtype: 'int32', dims: [b], data: new Int32Array(b).fill(10) },
+    }),
+    step: (b) => ({
+      token: { dtype: 'int32', dims: [b], data: new Int32Array(b).fill(5) },
+      h: { dtype: 'float32', dims: [b, H], data: new Float32Array(b * H).fill(0.1) },
+      z: { dtype: 'float32', dims: [b, Z], data: new Float32Array(b * Z).fill(0.2) },
+    }),
+  };
+  const out = {};
+  const seconds = Math.max(1, Math.min(5, SECONDS / 6));
+  for (const model of ['encoder', 'step']) {
+    const rate = {};
+    for (const b of [1, 64]) {
+      let rows = 0;
+      const end = performance.now() + seconds * 1000;
+      const t0 = performance.now();
+      while (performance.now() < end) {
+        await pool.run(model, feeds[model](b));
+        rows += b;
+      }
+      rate[b] = rows / ((performance.now() - t0) / 1000);
+    }
+    out[model === 'step' ? 'decoder_step' : 'encoder'] = { rowsPerSecondBatch1: round(rate[1]), rowsPerSecondBatch64: round(rate[64]), ratio: round(rate[64] / rate[1], 2) };
+  }
+  await pool.close();
+  return out;
+}
+const engine = await engineRatios();
+console.log(`engine (one worker, no HTTP): encoder batch 64 / batch 1 = ${engine.encoder.ratio}x rows/s, decoder_step ${engine.decoder_step.ratio}x`);
+
 // Both servers run side by side (the idle one costs nothing) and each level runs on one then the
 // other, so drifting machine load affects both modes alike.
 const modes = [
@@ -215,6 +258,7 @@ const out = {
   machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
   load: `load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: other jobs may be running)`,
   targets,
+  engine: { what: 'rows/s of one inference worker running the graph directly at batch 1 and 64, no HTTP: the most batching can gain on this machine', ...engine },
   rows: results,
 };
 await fs.mkdir(path.join(here, 'results'), { recursive: true });

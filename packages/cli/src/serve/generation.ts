@@ -69,8 +69,8 @@ function pack(rows: Float32Array[], width: number): Float32Array {
   return out;
 }
 
-/** The iteration-level scheduler of one text bundle. */
-export class GenerationScheduler {
+/** One loop of shared decoder steps (see {@link GenerationScheduler}). */
+class Lane {
   private pending: Sequence[] = [];
   private active: Sequence[] = [];
   private running = false;
@@ -80,6 +80,7 @@ export class GenerationScheduler {
     private readonly pool: WorkerPool,
     private readonly info: DecoderInfo,
     private readonly maxBatch: number,
+    private readonly onActive: () => void,
     private readonly observer?: GenerationObserver,
   ) {}
 
@@ -88,10 +89,6 @@ export class GenerationScheduler {
     return this.active.length + this.pending.length;
   }
 
-  /**
-   * Generates one sequence per latent vector; `onToken` gets every token as it is chosen (index =
-   * position in `z`). Resolves when every sequence has finished.
-   */
   generate(z: Float32Array[], options: ResolvedDecodingOptions, onToken: (e: TokenEvent) => void): GenerationHandle {
     let job!: Job;
     const done = new Promise<void>((resolve, reject) => {
@@ -188,7 +185,7 @@ export class GenerationScheduler {
           );
         }
         this.active = this.active.filter((s) => !s.job.cancelled);
-        this.observer?.active(this.bundle, this.active.length);
+        this.onActive();
         if (this.active.length > 0) {
           await Promise.all(this.chunks(this.active).map((chunk) => this.step(chunk).catch((err: Error) => this.fail(chunk, err))));
           this.active = this.active.filter((s) => !s.job.cancelled && s.t !== Infinity);
@@ -198,7 +195,43 @@ export class GenerationScheduler {
       }
     } finally {
       this.running = false;
-      this.observer?.active(this.bundle, 0);
+      this.onActive();
     }
+  }
+}
+
+/**
+ * The iteration-level scheduler of one text bundle: two lanes of shared decoder steps, so that while
+ * a worker runs one lane's step the main thread chooses the tokens of the other's (the worker and the
+ * main thread overlap instead of waiting for each other). A request's sequences all go to the lane
+ * with fewer sequences.
+ */
+export class GenerationScheduler {
+  private readonly lanes: Lane[];
+
+  constructor(
+    readonly bundle: string,
+    pool: WorkerPool,
+    info: DecoderInfo,
+    maxBatch: number,
+    private readonly observer?: GenerationObserver,
+    lanes = 2,
+  ) {
+    const report = () => this.observer?.active(this.bundle, this.size);
+    this.lanes = Array.from({ length: lanes }, () => new Lane(bundle, pool, info, maxBatch, report, observer));
+  }
+
+  /** Sequences being generated now. */
+  get size(): number {
+    return this.lanes.reduce((n, l) => n + l.size, 0);
+  }
+
+  /**
+   * Generates one sequence per latent vector; `onToken` gets every token as it is chosen (index =
+   * position in `z`). Resolves when every sequence has finished.
+   */
+  generate(z: Float32Array[], options: ResolvedDecodingOptions, onToken: (e: TokenEvent) => void): GenerationHandle {
+    const lane = this.lanes.reduce((a, b) => (b.size < a.size ? b : a));
+    return lane.generate(z, options, onToken);
   }
 }

@@ -22,6 +22,9 @@ interface Slot {
   pending: Map<number, Pending>;
 }
 
+/** Batches a worker holds at once: one running, one waiting. */
+export const PIPELINE_DEPTH = 2;
+
 /** Failure inside ONNX Runtime (a 500 for the client, not bad input). */
 export class InferenceError extends Error {
   override name = 'InferenceError';
@@ -77,9 +80,13 @@ export class WorkerPool {
     return this.slots.reduce((n, s) => n + s.busy, 0);
   }
 
-  /** True when some worker has nothing to run (or none is left: then runs fail at once instead of waiting). */
+  /**
+   * True when some worker can take a batch: it has fewer than {@link PIPELINE_DEPTH} batches (or no
+   * worker is left: then runs fail at once instead of waiting). Two per worker keep the next batch
+   * queued in the worker while it runs one, so it never waits for the main thread to wake up.
+   */
   idle(): boolean {
-    return this.slots.some((s) => s.alive && s.busy === 0) || !this.slots.some((s) => s.alive);
+    return this.slots.some((s) => s.alive && s.busy < PIPELINE_DEPTH) || !this.slots.some((s) => s.alive);
   }
 
   /** Resolves when some worker becomes free (immediately when one is). */
