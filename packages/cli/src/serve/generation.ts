@@ -177,19 +177,19 @@ class Lane {
     this.running = true;
     try {
       while (this.pending.length > 0 || this.active.length > 0) {
-        if (this.pending.length > 0) {
-          const joining = this.pending.filter((s) => !s.job.cancelled);
-          this.pending = [];
-          await Promise.all(
-            this.chunks(joining).map((chunk) => this.initialise(chunk).then(() => this.active.push(...chunk), (err: Error) => this.fail(chunk, err))),
-          );
-        }
+        // Newcomers get their initial state while the live sequences take a step: both runs are
+        // queued at once (no extra round trip per iteration); the newcomers step from the next one.
+        const joining = this.pending.filter((s) => !s.job.cancelled);
+        this.pending = [];
         this.active = this.active.filter((s) => !s.job.cancelled);
         this.onActive();
-        if (this.active.length > 0) {
-          await Promise.all(this.chunks(this.active).map((chunk) => this.step(chunk).catch((err: Error) => this.fail(chunk, err))));
-          this.active = this.active.filter((s) => !s.job.cancelled && s.t !== Infinity);
-        }
+        const stepping = this.active;
+        const joined: Sequence[] = [];
+        await Promise.all([
+          ...this.chunks(joining).map((chunk) => this.initialise(chunk).then(() => joined.push(...chunk), (err: Error) => this.fail(chunk, err))),
+          ...this.chunks(stepping).map((chunk) => this.step(chunk).catch((err: Error) => this.fail(chunk, err))),
+        ]);
+        this.active = [...stepping.filter((s) => !s.job.cancelled && s.t !== Infinity), ...joined.filter((s) => !s.job.cancelled)];
         // Let new requests and client disconnects in before the next step.
         await new Promise((r) => setImmediate(r));
       }

@@ -1,5 +1,4 @@
 /** Start-up and shutdown of `vaekit serve`: load and verify, start, print the address, drain on SIGTERM. */
-import { BundleError } from '@vaekit/runtime';
 import { UsageError } from '../errors.js';
 import { bundleName, loadBundleFolder, loadRepository, type ServedBundle } from './models.js';
 import { startServer, type ServeOptions } from './server.js';
@@ -41,5 +40,3 @@ export async function runServe(o: RunServeOptions): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
 }
-
-export { BundleError };
