@@ -25,6 +25,8 @@ export {
   type TokenChoice,
 } from './decoding.js';
 export { BundleError, InputError, RuntimeError } from './errors.js';
+export { BackendUnavailableError } from './backend-error.js';
+export { bundleDtypes } from './load.js';
 export { interpolateLatent, samplePrior } from './latent.js';
 export { createRng, permutation, type Rng } from './rng.js';
 export { WordTokenizer, TokenizerError } from './tokenizer.js';
