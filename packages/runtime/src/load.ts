@@ -29,14 +29,16 @@ export type FileReader = (relPath: string, hints?: ReadHints) => Promise<Uint8Ar
 async function readWithProgress(read: FileReader, file: string, options: LoadOptions, record?: { sha256: string; bytes: number }): Promise<Uint8Array> {
   const report = options.onProgress;
   let last = -1;
+  let lastTotal: number | undefined;
   let started = false;
   const onBytes = (loaded: number, total: number | undefined, fromCache?: boolean) => {
     started = true;
     last = loaded;
+    lastTotal = total;
     report?.({ stage: 'download', file, loaded, ...(total !== undefined ? { total } : {}), ...(fromCache ? { fromCache } : {}) });
   };
   const bytes = await read(file, { ...(record ? { sha256: record.sha256, bytes: record.bytes } : {}), ...(report ? { onBytes } : {}) });
-  if (report && last !== bytes.length) {
+  if (report && (last !== bytes.length || lastTotal !== bytes.length)) {
     if (!started) onBytes(0, bytes.length);
     onBytes(bytes.length, bytes.length);
   }
