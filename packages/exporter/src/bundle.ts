@@ -22,7 +22,7 @@ import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from '
 import { ExportError } from './errors.js';
 import { checkParity, type ParityRuntime } from './parity.js';
 import type { ExportProfile } from './ir.js';
-import { graphRunner, makeVariant, type GraphRunner, type WeightDtype } from './variants.js';
+import { graphRunner, makeVariant, parseWeightDtype, type GraphRunner, type WeightDtype } from './variants.js';
 import { buildTextGraphs, convertTextGraphs, textSpecFor } from './text-bundle.js';
 
 /** A step of {@link exportBundle}, reported through `onProgress`. */
@@ -52,6 +52,13 @@ export interface ExportBundleOptions {
    * still checked against tfjs; the variant is then measured against it (`manifest.variant`).
    */
   dtype?: WeightDtype;
+  /**
+   * More weight dtypes to carry in the same bundle, each under a folder named after it (`fp16/`,
+   * `int8/`) with its own hashed files, listed in `manifest.dtypes`; the runtime picks one with
+   * `loadVae(source, { dtype })`. Each is converted and checked like `dtype` (about one more export
+   * per dtype). Duplicates of `dtype` are ignored.
+   */
+  extraDtypes?: readonly WeightDtype[];
   /**
    * `default`, or `webgl`: graphs use only ops onnxruntime-web's WebGL backend runs (recurrences
    * unrolled; the text encoder then takes the training length T, not any length).
@@ -108,6 +115,12 @@ async function variantReport(
   return report;
 }
 
+/** The extra dtypes of `opts` to write, without duplicates or the bundle's own dtype. */
+function extraDtypesOf(opts: ExportBundleOptions): WeightDtype[] {
+  const main = opts.dtype ?? 'fp32';
+  return [...new Set(opts.extraDtypes ?? [])].filter((d) => d !== main);
+}
+
 /** Folder (with its trailing slash) of the `webgl` variant's graphs inside a bundle. */
 export const WEBGL_VARIANT_DIR = 'webgl/';
 
@@ -117,6 +130,11 @@ export const WEBGL_VARIANT_DIR = 'webgl/';
  */
 function checkBundleOptions(opts: ExportBundleOptions): void {
   const dtype = opts.dtype ?? 'fp32';
+  for (const extra of opts.extraDtypes ?? []) parseWeightDtype(extra);
+  const nonFp32 = (opts.extraDtypes ?? []).find((d) => d !== 'fp32');
+  if (opts.profile === 'webgl' && nonFp32) {
+    throw new ExportError(`dtype ${JSON.stringify(nonFp32)} cannot be combined with the webgl profile: onnxruntime-web's WebGL backend runs fp32 weights only. Use dtype fp32, or the webgl variant next to ${nonFp32} default graphs.`);
+  }
   if (opts.profile === 'webgl' && dtype !== 'fp32') {
     throw new ExportError(`dtype ${JSON.stringify(dtype)} cannot be combined with the webgl profile: onnxruntime-web's WebGL backend runs fp32 weights only. Use dtype fp32, or the webgl variant next to ${dtype} default graphs.`);
   }
@@ -309,10 +327,16 @@ export async function exportCheckpointBundle(
   const converted = await convertAll(opts.profile ?? 'default', opts.dtype ?? 'fp32', '');
   const variant = await variantReport(converted, opts);
   const webgl = opts.webglVariant ? await convertAll('webgl', 'fp32', WEBGL_VARIANT_DIR) : [];
+  const extras: Array<{ dtype: WeightDtype; converted: Converted[]; variant: VariantReport | undefined }> = [];
+  for (const dtype of extraDtypesOf(opts)) {
+    const c = await convertAll(opts.profile ?? 'default', dtype, `${dtype}/`);
+    extras.push({ dtype, converted: c, variant: await variantReport(c, { ...opts, dtype }) });
+  }
+  const extraFiles = extras.flatMap((e) => e.converted);
 
   const files: BundleManifest['files'] = {};
   const summaries: BundleFileSummary[] = [];
-  for (const c of [...converted, ...webgl]) {
+  for (const c of [...converted, ...webgl, ...extraFiles]) {
     const sha256 = await sha256Hex(c.bytes);
     files[c.file] = { sha256, bytes: c.bytes.length };
     summaries.push({ path: c.file, bytes: c.bytes.length, sha256 });
@@ -331,6 +355,13 @@ export async function exportCheckpointBundle(
     dtype: opts.dtype ?? 'fp32',
     graphs: { encoder: encoder!.spec, decoder: decoder!.spec },
     ...(webglEncoder && webglDecoder ? { variants: { webgl: { profile: 'webgl', graphs: { encoder: webglEncoder.spec, decoder: webglDecoder.spec } } } } : {}),
+    ...(extras.length > 0
+      ? {
+          dtypes: Object.fromEntries(
+            extras.map((e) => [e.dtype, { dtype: e.dtype, graphs: { encoder: e.converted[0]!.spec, decoder: e.converted[1]!.spec }, ...(e.variant ? { variant: e.variant } : {}) }]),
+          ),
+        }
+      : {}),
     files,
     producer: { name: '@vaekit/exporter', version: PRODUCER.version },
     createdAt: new Date().toISOString(),
@@ -343,7 +374,7 @@ export async function exportCheckpointBundle(
 
   opts.onProgress?.({ stage: 'write', message: `Writing ${bundleDir}` });
   await writeFolderAtomic(bundleDir, [
-    ...[...converted, ...webgl].map((c) => ({ path: c.file, bytes: c.bytes })),
+    ...[...converted, ...webgl, ...extraFiles].map((c) => ({ path: c.file, bytes: c.bytes })),
     { path: MANIFEST_FILE, bytes: manifestBytes },
   ]);
   opts.onProgress?.({ stage: 'done', message: `Bundle written to ${bundleDir}` });
@@ -542,8 +573,23 @@ export async function exportTextBundle(
           })
         ).map((c) => ({ ...c, file: `${WEBGL_VARIANT_DIR}${c.file}`, spec: { ...c.spec, file: `${WEBGL_VARIANT_DIR}${c.spec.file}` } }))
       : [];
+    const extras = [];
+    for (const dtype of extraDtypesOf(opts)) {
+      const prefix = `${dtype}/`;
+      const c = (
+        await convertTextGraphs(graphs, {
+          ...common,
+          metadata: { ...metadata, 'vaekit.profile': profile },
+          dtype,
+          profile,
+          onGraph: progress(prefix, profile),
+        })
+      ).map((g) => ({ ...g, file: `${prefix}${g.file}`, spec: { ...g.spec, file: `${prefix}${g.spec.file}` } }));
+      extras.push({ dtype, converted: c, variant: await variantReport(c, { ...opts, dtype }) });
+    }
+    const extraFiles = extras.flatMap((e) => e.converted);
     const tokenizerBytes = new TextEncoder().encode(JSON.stringify(tokenizer.toJSON(), null, 2) + '\n');
-    const payload = [...[...converted, ...webgl].map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
+    const payload = [...[...converted, ...webgl, ...extraFiles].map((c) => ({ path: c.file, bytes: c.bytes })), { path: TOKENIZER_FILE, bytes: tokenizerBytes }];
     const files: BundleManifest['files'] = {};
     const summaries: BundleFileSummary[] = [];
     for (const f of payload) {
@@ -555,6 +601,7 @@ export async function exportTextBundle(
     const parity = Object.fromEntries([
       ...converted.map((c) => [c.key, c.parity]),
       ...webgl.map((c) => [`${WEBGL_VARIANT_DIR}${c.key}`, c.parity]),
+      ...extras.flatMap((e) => e.converted.map((c) => [`${e.dtype}/${c.key}`, c.parity])),
     ]);
     const webglSpec = (key: string) => webgl.find((c) => c.key === key)!.spec;
     const manifest: TextBundleManifest = {
@@ -570,6 +617,16 @@ export async function exportTextBundle(
       graphs: { encoder: spec('encoder'), decoder_init: spec('decoder_init'), decoder_step: spec('decoder_step') },
       ...(webgl.length > 0
         ? { variants: { webgl: { profile: 'webgl', graphs: { encoder: webglSpec('encoder'), decoder_init: webglSpec('decoder_init'), decoder_step: webglSpec('decoder_step') } } } }
+        : {}),
+      ...(extras.length > 0
+        ? {
+            dtypes: Object.fromEntries(
+              extras.map((e) => {
+                const g = (key: string) => e.converted.find((c) => c.key === key)!.spec;
+                return [e.dtype, { dtype: e.dtype, graphs: { encoder: g('encoder'), decoder_init: g('decoder_init'), decoder_step: g('decoder_step') }, ...(e.variant ? { variant: e.variant } : {}) }];
+              }),
+            ),
+          }
         : {}),
       files,
       producer: { name: '@vaekit/exporter', version: PRODUCER.version },
