@@ -7,7 +7,8 @@
  * - docs/guide-node-app.md: `npx vaekit train text` / `npx vaekit export` (the CLI's bin from its
  *   tarball), a Node ESM app that loads the bundle and generates, and a TypeScript app that
  *   type-checks against the packages with `tsc` (`skipLibCheck: false`);
- * - docs/guide-web-app.md: the page bundled with esbuild, run in Chromium on `wasm`.
+ * - docs/guide-web-app.md: the page bundled with esbuild and with Vite (production build), run in
+ *   Chromium on `wasm` with no configuration; without the `.wasm` the error says what to set.
  *
  * Blocks marked `<!-- test: file NAME -->` are written to NAME, blocks marked `<!-- test: run -->` run
  * with bash in the project; the guides' `npm install` lines are replaced by installing the tarballs.
@@ -116,6 +117,7 @@ describe('packed packages installed into a fresh project run the guides', { time
       `onnxruntime-node@${installed('onnxruntime-node')}`,
       `onnxruntime-web@${installed('onnxruntime-web')}`,
       `esbuild@${installed('esbuild')}`,
+      `vite@${installed('vite')}`,
       `typescript@${installed('typescript')}`,
       `@types/node@${installed('@types/node')}`,
     ];
@@ -189,28 +191,30 @@ describe('packed packages installed into a fresh project run the guides', { time
     }
   });
 
-  it('docs/guide-web-app.md: the esbuild-bundled page generates on wasm in Chromium; without the .wasm it says what to set', async (t) => {
+  it('docs/guide-web-app.md: the esbuild and Vite pages generate on wasm in Chromium; without the .wasm it says what to set', async (t) => {
     if (!haveChromium) return t.skip('no Chromium');
     assert.ok(existsSync(path.join(app, 'bundle', 'manifest.json')), 'the Node guide made the bundle');
     const blocks = guide('guide-web-app.md');
-    assert.deepEqual(blocks.map((b) => b.name ?? b.kind), ['web/main.js', 'public/index.html', 'run']);
+    assert.deepEqual(blocks.map((b) => b.name ?? b.kind), ['web/main.js', 'public/index.html', 'run', 'vite-app/index.html', 'run']);
     writeBlocks(blocks, app);
     cpSync(path.join(app, 'bundle'), path.join(app, 'public', 'bundle'), { recursive: true });
     for (const b of blocks.filter((b) => b.kind === 'run')) shOk(b.code, app);
 
     const { chromium } = await import('playwright-core');
     const server = await serve(path.join(app, 'public'));
+    const viteServer = await serve(path.join(app, 'vite-app', 'dist'));
     const browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
       args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    try {
-      const page = await browser.newPage();
+    /** Opens the page and waits for its status; returns the .wasm paths it fetched. */
+    const generates = async (url: string): Promise<string[]> => {
+      const page = await (await browser.newContext()).newPage();
       const wasm: string[] = [];
       const errors: string[] = [];
       page.on('request', (r) => r.url().endsWith('.wasm') && wasm.push(new URL(r.url()).pathname));
       page.on('pageerror', (e) => errors.push(e.message));
-      const response = await page.goto(server.url);
+      const response = await page.goto(url);
       assert.equal(response?.status(), 200);
       await Promise.race([
         page.waitForFunction(() => document.querySelector('#status')?.textContent?.startsWith('ready on'), null, { timeout: 60_000 }),
@@ -219,7 +223,13 @@ describe('packed packages installed into a fresh project run the guides', { time
       assert.deepEqual(errors, []);
       assert.equal(await page.textContent('#status'), 'ready on wasm');
       assert.equal((await page.textContent('#out'))!.split('\n').length, 3);
-      assert.deepEqual(wasm, ['/dist/ort-wasm-simd-threaded.wasm'], 'only the plain WASM build is fetched');
+      return wasm;
+    };
+    try {
+      assert.deepEqual(await generates(server.url), ['/dist/ort-wasm-simd-threaded.wasm'], 'esbuild: only the plain WASM build is fetched');
+      const viteWasm = await generates(viteServer.url);
+      assert.equal(viteWasm.length, 1);
+      assert.match(viteWasm[0]!, /^\/assets\/ort-wasm-simd-threaded-[\w-]+\.wasm$/, 'Vite copied the plain WASM file without configuration');
 
       // Without the copied .wasm the error names the fix, not the model.
       rmSync(path.join(app, 'public', 'dist', 'ort-wasm-simd-threaded.wasm'));
@@ -232,6 +242,7 @@ describe('packed packages installed into a fresh project run the guides', { time
     } finally {
       await browser.close();
       server.close();
+      viteServer.close();
     }
   });
 });
