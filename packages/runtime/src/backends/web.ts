@@ -99,7 +99,7 @@ function configuredWasmUrl(build: Build): string | undefined {
 }
 
 /** ORT's ways of saying that its WebAssembly module could not be fetched or started. */
-const WASM_LOAD_FAILURE = /initWasm|fetching of the wasm|failed to load wasm|WebAssembly\.instantiate|expected magic word|Aborted\(/i;
+const WASM_LOAD_FAILURE = /initWasm|fetching of the wasm|failed to load wasm|WebAssembly\.instantiate|expected magic word/i;
 
 /**
  * Turns ORT's "no available backend found. ERR: [wasm] ... initWasm() failed" into an error that says
