@@ -3,7 +3,7 @@
  * changed file changes with the manifest, and the bytes read back from the cache are hashed again
  * before use, so a modified entry is evicted and fetched again rather than served.
  */
-import { sha256Hex } from './bundle.js';
+import { sha256Hex } from '@vaekit/core';
 import type { FileReader, ReadHints } from './load.js';
 import type { LoadOptions } from './types.js';
 

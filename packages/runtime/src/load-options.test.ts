@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BackendUnavailableError, importOptional, isModuleNotFound } from './backend-error.js';
 import { wasmLoadError } from './backends/web.js';
-import { sha256Hex } from './bundle.js';
+import { sha256Hex } from '@vaekit/core';
 import { cacheKey, cachedReader, resolveCache } from './cache.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError } from './errors.js';

@@ -3,10 +3,10 @@
  * held-out metrics of the field plus qualitative samples, reconstructions and an interpolation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '@vaekit/runtime/rng';
-import type { WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { createRng } from '@vaekit/core';
+import type { WordTokenizer } from '@vaekit/core';
 import { loadCheckpoint } from './checkpoint.js';
-import type { TextTrainConfig } from './config.js';
+import type { TextTrainConfig } from '@vaekit/core';
 import { loadSentences, type SentenceSet } from './data/text.js';
 import { CheckpointError, DataError } from './errors.js';
 import { decodeLatents } from './text-decode.js';

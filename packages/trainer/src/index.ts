@@ -22,11 +22,11 @@ export {
   type Checkpoint,
   type TrainState,
 } from './checkpoint.js';
-export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from './config.js';
+export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from '@vaekit/core';
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
 export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
 export { allFinite, guardedStep, restoreAdam } from './step.js';
-export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
+export { MODEL_JSON, WEIGHTS_BIN, folderIO } from '@vaekit/core/tfjs';
 export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 export { buildImageVae, type VaeModels } from './models/image.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
@@ -44,7 +44,7 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './train-image.js';
-export { removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';
+export { removeStaleTemps, tempSibling, writeFileAtomic } from '@vaekit/core/node';
 export {
   ANNEAL_SCHEDULES,
   TEXT_CELLS,
@@ -56,7 +56,7 @@ export {
   type TextDataConfig,
   type TextTrainConfig,
   type TrainConfig,
-} from './config.js';
+} from '@vaekit/core';
 export { SOTU, loadSentences, loadSotuSentences, makeBatch, prepareCorpus, readSentenceFile, splitSentences, type SentenceSet, type TextBatch, type TextCorpus } from './data/text.js';
 export { freeBitsKl, gaussianKlPerDim, tokenCrossEntropy } from './losses.js';
 export { ACTIVE_UNIT_THRESHOLD, activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';

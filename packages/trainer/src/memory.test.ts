@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { defaultImageConfig } from './config.js';
+import { defaultImageConfig } from '@vaekit/core';
 import { NonFiniteLossError } from './errors.js';
 import { resumeImageVae, trainImageVae } from './train-image.js';
 

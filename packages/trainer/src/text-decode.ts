@@ -4,9 +4,9 @@
  * sentence; the exported step graph of the runtime does the same in O(T).
  */
 import * as tf from '@tensorflow/tfjs';
-import { argmax, logSoftmax, sampleFromLogProbs } from '@vaekit/runtime/decoding';
-import { createRng } from '@vaekit/runtime/rng';
-import { BOS_ID, EOS_ID, PAD_ID } from '@vaekit/runtime/tokenizer';
+import { argmax, logSoftmax, sampleFromLogProbs } from '@vaekit/core';
+import { createRng } from '@vaekit/core';
+import { BOS_ID, EOS_ID, PAD_ID } from '@vaekit/core';
 
 /** Options of {@link decodeLatents}. */
 export interface TfDecodeOptions {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
-import { defaultImageConfig } from './config.js';
+import { defaultImageConfig } from '@vaekit/core';
 import { TrainerError } from './errors.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resumeImageVae, trainImageVae, validateImageConfig, type EpochMetrics } from './train-image.js';

@@ -2,13 +2,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createRng, permutation } from '@vaekit/runtime/rng';
-import type { ImageTrainConfig } from './config.js';
+import { createRng, evalSeed, noiseSeed, permutation, shuffleSeed } from '@vaekit/core';
+import type { ImageTrainConfig } from '@vaekit/core';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type TrainState } from './checkpoint.js';
 import { loadMnist, type ImageSet } from './data/mnist.js';
 import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
 import { guardedStep, restoreAdam, type TrainOptions } from './step.js';
-import { removeStaleTemps } from './fsutil.js';
+import { removeStaleTemps } from '@vaekit/core/node';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
 import { buildImageVae } from './models/image.js';
 
@@ -89,7 +89,7 @@ export function evaluateImageVae(
     const rows = Array.from({ length: Math.min(batchSize, set.count - start) }, (_, i) => start + i);
     const [r, k] = tf.tidy(() => {
       const x = batchTensor(set, rows);
-      const eps = tf.randomNormal([rows.length, latent], 0, 1, 'float32', (options.seed ?? 0) * 7919 + b) as tf.Tensor2D;
+      const eps = tf.randomNormal([rows.length, latent], 0, 1, 'float32', evalSeed(options.seed ?? 0, b)) as tf.Tensor2D;
       const t = elboTerms(encoder, decoder, x, eps);
       return [t.reconstruction.sum().dataSync()[0]!, t.kl.sum().dataSync()[0]!];
     });
@@ -162,7 +162,7 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOpti
     for (let epoch = run.epoch + 1; epoch <= config.epochs; epoch++) {
       const epochStart = performance.now();
       // Shuffles and noise depend only on (seed, epoch, step), so a resumed run repeats an uninterrupted one.
-      const order = permutation(split.train.count, createRng(config.seed * 1_000_003 + epoch));
+      const order = permutation(split.train.count, createRng(shuffleSeed(config.seed, epoch)));
       let recon = 0;
       let kl = 0;
       let n = 0;
@@ -170,7 +170,7 @@ async function runEpochs(run: TrainingRun, hooks: TrainHooks, options: TrainOpti
       for (let b = 0; b < batches; b++) {
         const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
         const x = batchTensor(split.train, rows);
-        const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', config.seed * 100_003 + step) as tf.Tensor2D;
+        const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', noiseSeed(config.seed, step)) as tf.Tensor2D;
         let sums: tf.Tensor | undefined;
         let result: { loss: number; applied: boolean };
         try {

@@ -6,20 +6,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createRng, permutation } from '@vaekit/runtime/rng';
-import { WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { createRng, noiseSeed, permutation, shuffleSeed } from '@vaekit/core';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type NamedTensor, type TrainState } from './checkpoint.js';
-import { ANNEAL_SCHEDULES, TEXT_CELLS, type TextTrainConfig } from './config.js';
+import { ANNEAL_SCHEDULES, TEXT_CELLS, TOKENIZER_FILE, type TextTrainConfig } from '@vaekit/core';
 import { loadSentences, prepareCorpus, type TextCorpus } from './data/text.js';
 import { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
 import { allFinite, restoreAdam, type TrainOptions } from './step.js';
-import { writeFileAtomic } from './fsutil.js';
+import { readRunTokenizer, writeRunTokenizer } from '@vaekit/core/node';
 import { buildTextVae } from './models/text.js';
 import { klWeight } from './schedules.js';
 import { evaluateText, textBatchTensors, textLoss, textTerms, type TextEvalMetrics, type TextModels } from './text-vae.js';
 
-/** Name of the vocabulary file in a text run folder. */
-export const TOKENIZER_FILE = 'tokenizer.json';
+export { TOKENIZER_FILE } from '@vaekit/core';
+export { readRunTokenizer } from '@vaekit/core/node';
 
 /** Training-set averages of one epoch. */
 export interface TextTrainAverages {
@@ -247,7 +246,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks, options: Train
     const epochStart = performance.now();
     const aggressive = aggressiveActive(run, epoch);
     // Everything random depends only on (seed, epoch, step), so a resumed run repeats an uninterrupted one.
-    const epochRng = createRng(config.seed * 1_000_003 + epoch);
+    const epochRng = createRng(shuffleSeed(config.seed, epoch));
     const order = permutation(train.length, epochRng);
     let lossSum = 0;
     let recon = 0;
@@ -259,7 +258,7 @@ async function runTextEpochs(run: TextRun, hooks: TextTrainHooks, options: Train
     for (let b = 0; b < batches; b++) {
       const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => train[i]!);
       weight = config.model === 'lm' ? 0 : config.beta * klWeight(config.anneal, step, totalSteps);
-      const noise = config.seed * 100_003 + step * 101;
+      const noise = noiseSeed(config.seed, step);
       if (aggressive) {
         // He et al. (2019): update the encoder alone on fresh batches until its loss stops improving
         // (summed over windows of a fifth of the cap, as their 15-of-100), at most aggressiveMaxSteps
@@ -393,7 +392,7 @@ export async function trainTextVae(config: TextTrainConfig, runDir: string, hook
   const { encoder, decoder } = buildTextVae(config, { vocabSize: corpus.tokenizer.vocabSize, seqLength: corpus.seqLength });
   if (config.model === 'lm') encoder.dispose();
   await writeConfig(runDir, config);
-  await writeFileAtomic(path.join(runDir, TOKENIZER_FILE), JSON.stringify(corpus.tokenizer.toJSON()) + '\n');
+  await writeRunTokenizer(runDir, corpus.tokenizer);
   await fs.writeFile(path.join(runDir, METRICS_FILE), '');
   const run: TextRun = {
     config,
@@ -465,21 +464,5 @@ export async function resumeTextVae(runDir: string, options: { epochs?: number }
     return await runTextEpochs(run, hooks, options);
   } finally {
     disposeRun(run);
-  }
-}
-
-/** Reads `tokenizer.json` of a text run folder. */
-export async function readRunTokenizer(runDir: string): Promise<WordTokenizer> {
-  const file = path.join(runDir, TOKENIZER_FILE);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new CheckpointError(`Tokenizer not found: ${file} (is ${runDir} a text run folder?)`);
-  }
-  try {
-    return WordTokenizer.fromJSON(text);
-  } catch (e) {
-    throw new CheckpointError(`${file}: ${(e as Error).message}`);
   }
 }
