@@ -138,7 +138,7 @@ describe('packed packages installed into a fresh project run the guides', { time
       assert.ok(maps.length > 0, `${name} has source maps`);
       for (const m of maps) {
         const map = JSON.parse(readFileSync(path.join(dir, 'dist', m), 'utf8')) as { sources: string[] };
-        for (const s of map.sources) assert.ok(existsSync(path.resolve(path.dirname(path.join(dir, 'dist', m)), s)), `${name}: ${m} points at ${s}, which is shipped`);
+        for (const s of map.sources) assert.ok(existsSync(path.resolve(path.dirname(path.join(dir, 'dist', m)), s)), `${name}: ${m} points at ${s}, which is not shipped (a stale dist file? rebuild from a clean dist)`);
       }
     }
     const runtime = JSON.parse(readFileSync(path.join(app, 'node_modules/@vaekit/runtime/package.json'), 'utf8'));
