@@ -20,7 +20,8 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureBackend } from './backend.js';
-import { CheckpointError, STATE_FILE, checkpointFolder, type TrainConfig } from '@vaekit/core';
+import { CONFIG_FILE, CheckpointError, STATE_FILE, checkpointFolder, type TrainConfig } from '@vaekit/core';
+import { trainingKinds } from './kinds/registry.js';
 import { isDirectory, readLatestPointer, readRunConfig, readRunJson, removeStaleTemps, tempSibling, writeLatestPointer } from '@vaekit/core/node';
 import { folderIO } from '@vaekit/core/tfjs';
 
@@ -44,7 +45,20 @@ export interface TrainState {
   history?: unknown[];
 }
 
-/** A loaded checkpoint. */
+/** What a checkpoint holds besides its state: the models and the optimizers. */
+export interface CheckpointContent {
+  encoder?: tf.LayersModel;
+  decoder: tf.LayersModel;
+  /** The run's one optimizer, saved as `optimizer.json` + `optimizer.bin` (image runs). */
+  optimizer?: tf.Optimizer;
+  /** Named optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates` (text: encoder, decoder). */
+  optimizers?: Record<string, tf.Optimizer>;
+}
+
+/**
+ * A loaded checkpoint. It owns tfjs tensors (models, optimizer state): free them with {@link dispose},
+ * or take the models and free the rest with {@link disposeOptimizerState}.
+ */
 export interface Checkpoint {
   config: TrainConfig;
   /** Absent for a language-model baseline run (text, `model: 'lm'`), which has no encoder. */
@@ -55,23 +69,23 @@ export interface Checkpoint {
   optimizerWeights?: NamedTensor[];
   /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
   optimizerStates?: Record<string, NamedTensor[]>;
+  /** Frees the models and every optimizer tensor (both fields). Safe to call twice. */
+  dispose(): void;
+  /** Frees the optimizer tensors only (both fields), for callers that keep the models. Safe to call twice. */
+  disposeOptimizerState(): void;
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** Load the optimizer state too (default true); `false` for export and evaluation, which never need it. */
+  optimizer?: boolean;
 }
 
 export { CONFIG_FILE, LATEST_FILE, METRICS_FILE } from '@vaekit/core';
 export { readRunConfig as readConfig, writeRunConfig as writeConfig } from '@vaekit/core/node';
 
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
-export async function saveCheckpoint(
-  runDir: string,
-  checkpoint: {
-    encoder?: tf.LayersModel;
-    decoder: tf.LayersModel;
-    state: TrainState;
-    optimizer?: tf.Optimizer;
-    /** Further optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates`. */
-    optimizers?: Record<string, tf.Optimizer>;
-  },
-  keep = 2,
+export async function saveCheckpoint(runDir: string, checkpoint: CheckpointContent & { state: TrainState }, keep = 2
 ): Promise<string> {
   const rel = checkpointFolder(checkpoint.state.epoch);
   const finalDir = path.join(runDir, rel);
@@ -159,9 +173,12 @@ async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] |
   });
 }
 
-/** Loads the newest complete checkpoint of a run folder made by `vaekit train`. */
-export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
-  const config = await readRunConfig(runDir);
+/**
+ * Loads the newest complete checkpoint of a run folder made by `vaekit train`. The caller owns the
+ * result: {@link Checkpoint.dispose} frees it.
+ */
+export async function loadCheckpoint(runDir: string, options: LoadCheckpointOptions = {}): Promise<Checkpoint> {
+  const config = await readAnyRunConfig(runDir);
   const latest = await readLatestPointer(runDir);
   const dir = path.join(runDir, latest.checkpoint);
   await ensureBackend();
@@ -180,8 +197,8 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   try {
     encoder = (await isDirectory(path.join(dir, 'encoder'))) ? keep(await loadModel(path.join(dir, 'encoder'))) : undefined;
     decoder = keep(await loadModel(path.join(dir, 'decoder')));
-    optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
-    for (const file of await fs.readdir(dir)) {
+    if (options.optimizer !== false) optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
+    for (const file of options.optimizer === false ? [] : await fs.readdir(dir)) {
       const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
       const weights = name ? keepWeights(await loadOptimizer(dir, `optimizer-${name}`)) : undefined;
       if (name && weights) optimizerStates[name] = weights;
@@ -190,14 +207,46 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
     loaded.forEach((x) => x.dispose());
     throw err;
   }
-  return {
+  const checkpoint: Checkpoint = {
     config,
     ...(encoder ? { encoder } : {}),
     decoder,
     state,
     ...(optimizerWeights ? { optimizerWeights } : {}),
     ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+    disposeOptimizerState() {
+      tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
+      tf.dispose(Object.values(checkpoint.optimizerStates ?? {}).flatMap((ws) => ws.map((w) => w.tensor)));
+    },
+    dispose() {
+      checkpoint.disposeOptimizerState();
+      // LayersModel.dispose throws on a second call: dispose each model once.
+      for (const m of [checkpoint.encoder, checkpoint.decoder]) {
+        if (m && !disposed.has(m)) {
+          disposed.add(m);
+          m.dispose();
+        }
+      }
+    },
   };
+  const disposed = new WeakSet<tf.LayersModel>();
+  return checkpoint;
+}
+
+/**
+ * `config.json` of a run of any registered kind: core checks the built-in kinds field by field; a kind
+ * registered with `registerTrainingKind` (defined outside core) is checked by its own `validate` later.
+ */
+async function readAnyRunConfig(runDir: string): Promise<TrainConfig> {
+  try {
+    return await readRunConfig(runDir);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    const json = await readRunJson<{ kind?: unknown } | null>(path.join(runDir, CONFIG_FILE), 'Run configuration').catch(() => null);
+    const kind = json?.kind;
+    if (typeof kind === 'string' && kind !== 'image' && kind !== 'text' && trainingKinds().includes(kind)) return json as unknown as TrainConfig;
+    throw err;
+  }
 }
 
 /** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */

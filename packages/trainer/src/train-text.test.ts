@@ -62,7 +62,7 @@ describe('sentence VAE training', () => {
 
     const interrupted = tmp();
     await trainTextVae({ ...config, epochs: 1 }, interrupted);
-    const resumed = await resumeTextVae(interrupted, { epochs: 3 });
+    const resumed = await resumeTextVae(interrupted, {}, { epochs: 3 });
     assert.deepEqual(strip(resumed.epochs), strip(first.epochs));
     assert.deepEqual(await weightsOf(interrupted), await weightsOf(full));
   });
