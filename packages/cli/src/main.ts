@@ -7,6 +7,8 @@ import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
 import { registerServeDemo } from './commands/serve-demo.js';
+import { registerServe } from './commands/serve.js';
+import { registerExportTriton } from './commands/export-triton.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
@@ -32,6 +34,8 @@ for (const register of [
   registerInspect,
   registerDemo,
   registerServeDemo,
+  registerServe,
+  registerExportTriton,
 ]) {
   register(program);
 }
