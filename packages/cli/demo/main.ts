@@ -42,7 +42,12 @@ async function load(): Promise<void> {
   await vae?.dispose();
   vae = undefined;
   const t0 = performance.now();
-  vae = await loadVae(new URL('bundle/', location.href), { backend: choice.length === 1 ? choice[0]! : choice });
+  vae = await loadVae(new URL('bundle/', location.href), {
+    backend: choice.length === 1 ? choice[0]! : choice,
+    onProgress: (e) => {
+      if (e.stage === 'download' && e.total) show(`loading ${e.file}${e.fromCache ? ' (cached)' : ''}: ${Math.round((100 * e.loaded!) / e.total)}% of ${(e.total / 1024).toFixed(0)} KiB`);
+    },
+  });
   demo.loadMs = performance.now() - t0;
   $('text').hidden = vae.kind !== 'text';
   $('image').hidden = vae.kind !== 'image';

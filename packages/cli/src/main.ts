@@ -15,6 +15,8 @@ import { registerReconstruct } from './commands/reconstruct.js';
 import { registerSample } from './commands/sample.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
 import { registerServeDemo } from './commands/serve-demo.js';
+import { registerServe } from './commands/serve.js';
+import { registerExportTriton } from './commands/export-triton.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
@@ -40,6 +42,8 @@ for (const register of [
   registerInspect,
   registerDemo,
   registerServeDemo,
+  registerServe,
+  registerExportTriton,
 ]) {
   register(program);
 }
