@@ -140,6 +140,8 @@ const CLI_ROWS: CliRow[] = [
   ['--n absurd', ['sample', '{bundle}', '--n', '1e12'], 2, /--n.*Expected an integer from 1 to 10000/],
   ['--temperature 0', ['sample', '{bundle}', '--temperature', '0'], 2, /--temperature.*Expected a number from 0\.000001 to 100/],
   ['--temperature NaN', ['sample', '{bundle}', '--temperature', 'NaN'], 2, /--temperature.*Expected a number/],
+  ['--latent-temperature 0', ['sample', '{bundle}', '--latent-temperature', '0'], 2, /--latent-temperature.*Expected a number from 0\.000001 to 100/],
+  ['--latent-temperature and --temperature disagree', ['sample', '{bundle}', '--latent-temperature', '0.5', '--temperature', '0.7'], 2, /disagree; give --latent-temperature only/],
   ['--seed absurd', ['sample', '{bundle}', '--seed', '1e30'], 2, /--seed.*Expected an integer from 0 to 2147483647/],
   ['unknown inference backend', ['sample', '{bundle}', '--backend', 'gl'], 2, /--backend.*Should be one of: cpu/],
   ['--out in a missing folder', ['sample', '{bundle}', '--out', '{tmp}/no/such/s.png'], 2, /folder .* does not exist/],

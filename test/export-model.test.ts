@@ -1,6 +1,6 @@
 /** `vaekit export-model`: any tfjs layers model.json -> .onnx, with parity and one clear error for unsupported layers. */
 import * as tf from '@tensorflow/tfjs';
-import { folderIO } from '@vaekit/trainer';
+import { folderIO } from '@vaekit/core/tfjs';
 import { decodeModel } from '@vaekit/exporter';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
-import { folderIO } from '@vaekit/trainer';
+import { folderIO } from '@vaekit/core/tfjs';
 import { ROOT, makeImageFolder, tempDir, trainedTextBundle, vaekit, vaekitOk } from './helpers.js';
 
 const BIN = path.join(ROOT, 'node_modules', '.bin', 'vaekit');

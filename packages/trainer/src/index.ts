@@ -7,7 +7,7 @@
  */
 
 // Backends.
-export { BACKEND_CHOICES, ensureBackend, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo, type BackendOptions } from './backend.js';
+export { BACKEND_CHOICES, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo, type BackendOptions } from './backend.js';
 
 // Configurations (the run-folder format lives in core).
 export {
@@ -85,7 +85,3 @@ export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunRe
 export { registerTrainingKind, trainingKind, trainingKinds } from './kinds/registry.js';
 export type { AnyTrainingKind, KindRun, RunConfigBase, StepContext, StepOutcome, TrainingKind } from './kinds/types.js';
 export { guardedStep, restoreAdam } from './step.js';
-
-// Transitional: the exporter reads run folders through these until the CLI hands it models.
-export { folderIO } from '@vaekit/core/tfjs';
-export { writeFileAtomic } from '@vaekit/core/node';
