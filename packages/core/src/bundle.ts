@@ -162,15 +162,19 @@ export interface TextGraphs {
   decoder_step: GraphSpec;
 }
 
+/** The graph fields of a manifest whose graphs are `G` (every kind has them, a plug-in kind too). */
+export interface ManifestGraphs<G> {
+  graphs: G;
+  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
+  variants?: Record<string, BundleVariant<G>>;
+  /** Graphs with other weight dtypes, keyed by dtype (e.g. `fp16`, `int8`); files in a folder per dtype. */
+  dtypes?: Record<string, DtypeVariant<G>>;
+}
+
 /** `manifest.json` of an image bundle: `encoder.onnx` (`x -> mu, logvar`) and `decoder.onnx` (`z -> logits`). */
-export interface ImageBundleManifest extends BundleManifestBase {
+export interface ImageBundleManifest extends BundleManifestBase, ManifestGraphs<ImageGraphs> {
   kind: 'image';
   image: ImageSpec;
-  graphs: ImageGraphs;
-  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
-  variants?: Record<string, BundleVariant<ImageGraphs>>;
-  /** Graphs with other weight dtypes, keyed by dtype (e.g. `fp16`, `int8`); files in a folder per dtype. */
-  dtypes?: Record<string, DtypeVariant<ImageGraphs>>;
 }
 
 /**
@@ -178,14 +182,9 @@ export interface ImageBundleManifest extends BundleManifestBase {
  * logvar`), `decoder_init.onnx` (`z -> h[, c]`), `decoder_step.onnx` (`token, h[, c], z -> logits,
  * h_out[, c_out]`) and `tokenizer.json`.
  */
-export interface TextBundleManifest extends BundleManifestBase {
+export interface TextBundleManifest extends BundleManifestBase, ManifestGraphs<TextGraphs> {
   kind: 'text';
   text: TextSpec;
-  graphs: TextGraphs;
-  /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
-  variants?: Record<string, BundleVariant<TextGraphs>>;
-  /** Graphs with other weight dtypes, keyed by dtype (e.g. `fp16`, `int8`); files in a folder per dtype. */
-  dtypes?: Record<string, DtypeVariant<TextGraphs>>;
 }
 
 /** `manifest.json` of a bundle, by kind. */
