@@ -6,6 +6,7 @@ import { registerExport, registerExportModel } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct, registerSample } from './commands/image.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
+import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
@@ -32,6 +33,8 @@ for (const register of [
   registerInspect,
   registerDemo,
   registerServeDemo,
+  registerReport,
+  registerPlot,
 ]) {
   register(program);
 }
