@@ -1,6 +1,7 @@
 /** `vaekit train image`: trains an image VAE on the built-in MNIST digits. */
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import {
   BACKEND_CHOICES,
   IMAGE_ARCHS,
@@ -17,6 +18,8 @@ import { UsageError } from '../errors.js';
 import { assertFolderTarget } from '../output.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../options.js';
 import { createProgress, type Progress } from '../progress.js';
+import { liveReport } from '../report/live.js';
+import { REPORT_FILE } from '../report/file.js';
 
 /** Options shared by `train image` and `demo`. */
 export interface ImageTrainCliOptions {
@@ -37,6 +40,8 @@ export interface ImageTrainCliOptions {
   /** Continue the run in `out` from its newest checkpoint; `epochs` applies only when `epochsGiven`. */
   resume?: boolean;
   epochsGiven?: boolean;
+  /** Rewrite RUN/report.html after every epoch (`--report`). */
+  report?: boolean;
 }
 
 const fmt = (v: number) => v.toFixed(2);
@@ -80,6 +85,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   log(`backend: ${backend.name} (${backend.note})`);
   let bar: Progress | undefined;
   let completed = 0;
+  const live = options.report ? liveReport(out, (line) => process.stderr.write(line + '\n')) : undefined;
   // The run's own epoch count: on --resume it comes from the saved configuration, not from these options.
   let totalEpochs = config.epochs;
   const hooks: TrainHooks = {
@@ -103,6 +109,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
         `epoch ${m.epoch}: train -ELBO ${fmt(m.train.elbo)} (rec ${fmt(m.train.reconstruction)}, KL ${fmt(m.train.kl)}) | ` +
           `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ${m.seconds.toFixed(1)}s`,
       );
+      live?.epochDone(m.epoch);
     },
   };
   try {
@@ -110,9 +117,11 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
     const result = options.resume
       ? await resumeImageVae(out, { ...(options.epochsGiven ? { epochs: options.epochs } : {}), ...trainOptions }, hooks)
       : await trainImageVae(config, out, hooks, trainOptions);
+    await live?.flush();
     return { config, result, backend: backend.name };
   } catch (err) {
     bar?.stop();
+    await live?.flush();
     // A fresh run that failed before its first checkpoint leaves nothing behind; a resumable one stays.
     if (completed === 0 && !options.resume) await fs.rm(out, { recursive: true, force: true });
     throw err;
@@ -139,6 +148,7 @@ export function registerTrain(program: Command): Command {
     .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42)
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
     .option('--skip-nonfinite', 'skip batches whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
+    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: ImageTrainCliOptions & { out: string; json?: boolean }, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
@@ -146,10 +156,11 @@ export function registerTrain(program: Command): Command {
       const { result, backend } = await runImageTraining(opts.out, { ...opts, epochsGiven, quiet: false });
       const last = result.epochs[result.epochs.length - 1];
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ runDir: opts.out, backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ runDir: opts.out, ...(opts.report ? { report: path.join(opts.out, REPORT_FILE) } : {}), backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');
       } else {
         process.stdout.write(
           `Trained in ${result.seconds.toFixed(1)}s. Held-out -ELBO ${last ? fmt(last.test.elbo) : '?'} nats per digit. Run folder: ${opts.out}\n` +
+            (opts.report ? `Report: ${path.join(opts.out, REPORT_FILE)}\n` : '') +
             `Next: vaekit export ${opts.out} bundle\n`,
         );
       }

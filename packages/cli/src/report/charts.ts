@@ -43,6 +43,9 @@ const CONFIG = {
   legend: { labelFontSize: 11, titleFontSize: 11 },
 };
 
+/** Colours of the usual splits. */
+const SPLIT_COLORS: Record<string, string> = { train: '#4c78a8', valid: '#f58518', test: '#e45756' };
+
 /** Renders a Vega-Lite spec to an SVG document. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   const { spec: vgSpec } = compile(spec);
@@ -67,6 +70,10 @@ function base(options: ChartOptions) {
 /** A line chart with one line (and a point per value) per series. */
 export function lineChartSvg(points: LinePoint[], options: ChartOptions = {}): Promise<string> {
   const xs = new Set(points.map((p) => p.x));
+  // A split keeps its colour from chart to chart, whichever splits a chart has.
+  const series = [...new Set(points.map((p) => p.series))];
+  const extra = ['#54a24b', '#b279a2', '#9d755d', '#eeca3b', '#72b7b2'];
+  const range = series.map((s, i) => SPLIT_COLORS[s] ?? extra[i % extra.length]!);
   return renderSvg({
     ...base(options),
     data: { values: points },
@@ -81,7 +88,7 @@ export function lineChartSvg(points: LinePoint[], options: ChartOptions = {}): P
         scale: { zero: false, nice: false },
       },
       y: { field: 'y', type: 'quantitative', title: options.yTitle ?? '', scale: { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, sort: null },
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain: series, range } },
     },
   } as TopLevelSpec);
 }

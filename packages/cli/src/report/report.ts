@@ -9,8 +9,9 @@ import { lineChartSvg, scatterChartSvg } from './charts.js';
 import { modelReport, type ModelReport, type ModelReportOptions } from './model.js';
 import { linePoints, metricGroups, metricTitle, readRun, type RunData } from './run.js';
 
-/** Default file name of a report inside its run folder. */
-export const REPORT_FILE = 'report.html';
+import { REPORT_FILE } from './file.js';
+
+export { REPORT_FILE };
 
 /** Options of {@link writeReport}. */
 export interface ReportOptions extends ModelReportOptions {
