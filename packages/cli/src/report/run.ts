@@ -34,6 +34,12 @@ const ORDER = ['elbo', 'loss', 'reconstruction', 'kl', 'klWeight', 'mi', 'au', '
 /** Splits in the order their lines are drawn and listed. */
 const SPLIT_ORDER = ['train', 'valid', 'test'];
 
+const splitOf = (name: string) => (name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name);
+function splitRank(name: string): number {
+  const i = SPLIT_ORDER.indexOf(splitOf(name));
+  return i < 0 ? SPLIT_ORDER.length : i;
+}
+
 /** A run folder's contents as a report reads them. */
 export interface RunData {
   dir: string;
@@ -108,7 +114,7 @@ export function metricGroups(run: RunData): Array<{ metric: string; series: stri
   const rank = (m: string) => (ORDER.includes(m) ? ORDER.indexOf(m) : ORDER.length);
   return [...groups.entries()]
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([metric, series]) => ({ metric, series: series.sort() }));
+    .map(([metric, series]) => ({ metric, series: series.sort((a, b) => splitRank(a) - splitRank(b) || a.localeCompare(b)) }));
 }
 
 /**
@@ -126,12 +132,7 @@ export function selectSeries(run: RunData, metric: string): string[] {
 
 /** Points of the line chart of `names`: one line per series, labelled by its split (`train`, `valid`). */
 export function linePoints(run: RunData, names: string[]): Array<{ x: number; y: number; series: string }> {
-  const split = (n: string) => (n.includes('.') ? n.slice(0, n.lastIndexOf('.')) : n);
-  const rank = (n: string) => {
-    const i = SPLIT_ORDER.indexOf(split(n));
-    return i < 0 ? SPLIT_ORDER.length : i;
-  };
-  return [...names].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b)).flatMap((name) =>
-    (run.series.get(name) ?? []).filter((p) => Number.isFinite(p.value)).map((p) => ({ x: p.epoch, y: p.value, series: name.includes('.') ? name.slice(0, name.lastIndexOf('.')) : name })),
+  return [...names].sort((a, b) => splitRank(a) - splitRank(b) || a.localeCompare(b)).flatMap((name) =>
+    (run.series.get(name) ?? []).filter((p) => Number.isFinite(p.value)).map((p) => ({ x: p.epoch, y: p.value, series: splitOf(name) })),
   );
 }
