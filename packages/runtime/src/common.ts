@@ -26,6 +26,7 @@ export {
 } from './decoding.js';
 export { BundleError, InputError, RuntimeError } from './errors.js';
 export { interpolateLatent, samplePrior } from './latent.js';
+export { pickVariant, unsuitableBackend } from './load.js';
 export { createRng, permutation, type Rng } from './rng.js';
 export { WordTokenizer, TokenizerError } from './tokenizer.js';
 export { BACKEND_NAMES } from './types.js';
