@@ -67,13 +67,12 @@ globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise
   const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url, location.href);
   const path = url.pathname;
   if (!res.ok || !res.body || !(path.includes('/bundle/') || path.endsWith('.wasm'))) return res;
-  if (!progress.files.has(path)) {
-    const size = Number(res.headers.get('content-length')) || 0;
-    progress.files.set(path, size);
-    // Files the manifest announced are already in the total.
-    if (!expected.has(path)) progress.total += size;
-    renderProgress();
-  }
+  const size = Number(res.headers.get('content-length')) || 0;
+  progress.files.set(path, size);
+  // Files the manifest announced are in the total once; anything else (or fetched again) adds to it.
+  if (expected.has(path)) expected.delete(path);
+  else progress.total += size;
+  renderProgress();
   const reader = res.body.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
