@@ -40,7 +40,7 @@ const CONFIG = {
   background: 'white',
   axis: { labelFontSize: 11, titleFontSize: 12 },
   title: { fontSize: 14, anchor: 'start' as const },
-  legend: { labelFontSize: 11, titleFontSize: 11 },
+  legend: { labelFontSize: 11, titleFontSize: 11, labelLimit: 0 },
 };
 
 /** Colours of the usual splits. */
