@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { exportTextBundle } from '@vaekit/exporter';
-import { WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { WordTokenizer } from '@vaekit/core';
 import { initBackend } from '@vaekit/trainer';
 
 const here = path.dirname(new URL(import.meta.url).pathname);

@@ -29,7 +29,7 @@ import {
   verifyFile,
   type ImageVae,
 } from '@vaekit/runtime';
-import { TokenizerError, WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { TokenizerError, WordTokenizer } from '@vaekit/core';
 import {
   CheckpointError,
   TrainerError,

@@ -1,5 +1,5 @@
 /** `vaekit train text` -> `vaekit export` -> a text bundle the runtime's manifest parser accepts. */
-import { parseManifest, type TextBundleManifest } from '@vaekit/runtime/bundle';
+import { parseManifest, type TextBundleManifest } from '@vaekit/core';
 import { loadVae, samplePrior } from '@vaekit/runtime';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';

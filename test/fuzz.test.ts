@@ -11,9 +11,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { OnnxFormatError, decodeModel } from '@vaekit/exporter';
-import { RuntimeError, createRng, loadVae, parseManifest, sha256Hex, type Rng } from '@vaekit/runtime';
-import { TokenizerError, WordTokenizer } from '@vaekit/runtime/tokenizer';
-import { TrainerError, loadCheckpoint } from '@vaekit/trainer';
+import { BundleError, InputError, RuntimeError, createRng, loadVae, parseManifest, sha256Hex, type Rng } from '@vaekit/runtime';
+import { TokenizerError, WordTokenizer } from '@vaekit/core';
+import { CheckpointError, TrainerError, loadCheckpoint } from '@vaekit/trainer';
 import * as tf from '@tensorflow/tfjs';
 import { tempDir, trainedBundle } from './helpers.js';
 
@@ -86,6 +86,9 @@ function mutateBytes(bytes: Uint8Array, rng: Rng): Uint8Array {
   return merged;
 }
 
+/** The runtime's errors: its own, and core's bundle and input errors it throws (no longer RuntimeError subclasses). */
+const RUNTIME_ERRORS = [RuntimeError, BundleError, InputError];
+
 /** Runs `call`; only success or an error of one of `allowed` passes. Describes the case on failure. */
 async function expectOwnError(what: string, call: () => unknown, allowed: Array<abstract new (...a: never[]) => Error>): Promise<'ok' | 'refused'> {
   try {
@@ -122,7 +125,7 @@ test('mutated manifests: parseManifest and loadVae accept or refuse with BundleE
     else {
       for (let k = 0, n = 1 + rng.int(3); k < n; k++) doc = mutateJson(doc, rng);
       bytes = new TextEncoder().encode(JSON.stringify(doc));
-      await expectOwnError(`${what} (parseManifest)`, () => parseManifest(JSON.parse(JSON.stringify(doc))), [RuntimeError]);
+      await expectOwnError(`${what} (parseManifest)`, () => parseManifest(JSON.parse(JSON.stringify(doc))), [BundleError]);
     }
     await fs.writeFile(path.join(dir, 'manifest.json'), bytes);
     const outcome = await expectOwnError(what, async () => {
@@ -133,7 +136,7 @@ test('mutated manifests: parseManifest and loadVae accept or refuse with BundleE
       } finally {
         await vae.dispose();
       }
-    }, [RuntimeError]);
+    }, RUNTIME_ERRORS);
     tally[outcome]++;
   }
   t.diagnostic(JSON.stringify(tally));
@@ -192,7 +195,7 @@ test('mutated ONNX bytes: decodeModel and ONNX Runtime (via loadVae) refuse with
       } finally {
         await vae.dispose();
       }
-    }, [RuntimeError]);
+    }, RUNTIME_ERRORS);
     outcome === 'ok' ? tally.loaded++ : tally.refused++;
     await fs.writeFile(path.join(dir, file), originals[file]);
   }
@@ -238,7 +241,7 @@ test('mutated checkpoints: loadCheckpoint loads or refuses with CheckpointError,
       c.encoder?.dispose();
       c.decoder.dispose();
       tf.dispose((c.optimizerWeights ?? []).map((w) => w.tensor));
-    }, [TrainerError]);
+    }, [TrainerError, CheckpointError]);
     tally[outcome]++;
     await fs.writeFile(path.join(dir, rel), original);
   }

@@ -36,8 +36,9 @@ test('encode, decode, reconstruct and sample have the documented shapes and rang
   const b = await vae.sample(5, { seed: 9 });
   assert.deepEqual(a, b, 'seeded sampling is reproducible');
   assert.notDeepEqual((await vae.sample(5, { seed: 10 })).z, a.z);
-  const cold = await vae.sample(5, { seed: 9, temperature: 0.5 });
-  assert.ok(Math.abs(cold.z[0]![0]! - a.z[0]![0]! / 2) < 1e-6, 'temperature scales the prior draw');
+  const cold = await vae.sample(5, { seed: 9, latentTemperature: 0.5 });
+  assert.ok(Math.abs(cold.z[0]![0]! - a.z[0]![0]! / 2) < 1e-6, 'latentTemperature scales the prior draw');
+  assert.deepEqual(await vae.sample(5, { seed: 9, temperature: 0.5 }), cold, 'the deprecated spelling still works for one release');
 });
 
 test('ONNX Runtime outputs match the tfjs checkpoint on the same inputs', async () => {

@@ -132,7 +132,7 @@ test('reconstruct, interpolate and sample', async () => {
   // Encoding does not depend on the other sentences of the batch (padding is ignored).
   const alone = await vae.encode([s2]);
   alone.mu[0]!.forEach((v, i) => assert.ok(Math.abs(v - mu[1]![i]!) < 1e-6));
-  const samples = await vae.sample(3, { seed: 2, temperature: 0.5, maxTokens: 5 });
+  const samples = await vae.sample(3, { seed: 2, latentTemperature: 0.5, maxTokens: 5 });
   assert.deepEqual(samples.map((g) => g.z), samplePrior(3, vae.latentSize, 2, 0.5));
   await assert.rejects(vae.generate({ z: [new Float32Array(3)] }), /length 8, got length 3/);
   await assert.rejects(vae.generate({ n: 0 }), /n must be a positive integer/);

@@ -2,7 +2,8 @@
 // and loss (tokenCrossEntropy + closed-form KL), one Adam step on a fixed random batch, at the issue's
 // reference size: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32.
 import * as tf from '@tensorflow/tfjs';
-import { buildTextVae, defaultTextConfig, gaussianKl, reparameterize, tokenCrossEntropy } from '@vaekit/trainer';
+import { buildTextVae, defaultTextConfig } from '@vaekit/trainer';
+import { gaussianKl, reparameterize, tokenCrossEntropy } from '@vaekit/trainer/internal';
 
 /** The reference configuration. */
 export const TEXT_CONFIG = { vocab: 5000, emb: 128, hidden: 256, latent: 32, length: 25, batch: 32 };

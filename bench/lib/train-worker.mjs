@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { buildImageVae, defaultImageConfig, elboTerms, initBackend, setNativeThreads, vaeLoss } from '@vaekit/trainer';
+import { buildImageVae, defaultImageConfig, initBackend } from '@vaekit/trainer';
+import { elboTerms, setNativeThreads, vaeLoss } from '@vaekit/trainer/internal';
 import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
 
 const which = process.argv[2] ?? 'wasm';

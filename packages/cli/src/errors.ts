@@ -1,23 +1,17 @@
 /** Maps errors to one line on stderr and an exit code: 2 bad input or usage, 1 failure while running. */
+import { VaekitError } from '@vaekit/core';
 import { CommanderError } from 'commander';
 
 /** A usage or input problem found by the CLI itself. */
-export class UsageError extends Error {
+export class UsageError extends VaekitError {
   override name = 'UsageError';
-  readonly userError = true;
 }
-
-/** Error class names of the packages that always mean bad input (for errors without `userError`). */
-const USER_ERROR_NAMES = new Set(['ExportError', 'UnsupportedLayerError', 'OnnxFormatError', 'BundleError', 'InputError', 'CheckpointError', 'DataError']);
 
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-  if (err && typeof err === 'object') {
-    const flag = (err as { userError?: unknown }).userError;
-    if (typeof flag === 'boolean') return flag ? 2 : 1;
-    if (USER_ERROR_NAMES.has((err as Error).name)) return 2;
-  }
+  // Every vaekit package's errors extend core's VaekitError, which says whose fault it was.
+  if (err instanceof VaekitError) return err.userError ? 2 : 1;
   return 1;
 }
 

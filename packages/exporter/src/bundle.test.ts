@@ -1,5 +1,5 @@
 import { buildImageVae, defaultImageConfig, saveCheckpoint, writeConfig } from '@vaekit/trainer';
-import { parseManifest, verifyFile } from '@vaekit/runtime/bundle';
+import { parseManifest, verifyFile } from '@vaekit/core';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';

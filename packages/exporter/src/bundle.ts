@@ -4,9 +4,11 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
+import { TOKENIZER_FILE } from '@vaekit/core';
+import { writeFolderAtomic as writeFolderAtomicFs } from '@vaekit/core/node';
 import path from 'node:path';
 import { loadCheckpoint, readRunTokenizer, type Checkpoint, type TextTrainConfig } from '@vaekit/trainer';
-import { WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { WordTokenizer } from '@vaekit/core';
 import {
   BUNDLE_FORMAT_VERSION,
   MANIFEST_FILE,
@@ -17,7 +19,7 @@ import {
   type TextBundleManifest,
   type TrainingSummary,
   type VariantReport,
-} from '@vaekit/runtime/bundle';
+} from '@vaekit/core';
 import { PRODUCER, convertLayersModel, irVersionForOpset, DEFAULT_OPSET } from './converter.js';
 import { ExportError } from './errors.js';
 import { checkParity, type ParityRuntime } from './parity.js';
@@ -145,18 +147,7 @@ export interface ExportBundleResult {
 }
 
 const ENCODER_FILE = 'encoder.onnx';
-/** File name of the tokenizer in text run folders and text bundles. */
-export const TOKENIZER_FILE = 'tokenizer.json';
 const DECODER_FILE = 'decoder.onnx';
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Exports a run folder made by `vaekit train` as a bundle folder. The newest checkpoint is converted
@@ -350,16 +341,6 @@ export async function exportCheckpointBundle(
   return { bundleDir, opset, irVersion, files: summaries, parity, manifest };
 }
 
-/** True when process `pid` is running (signal 0 probes without signalling). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Refuses to replace anything but a bundle: an existing `target` must be a folder that is empty or holds
  * a `manifest.json`, so a mistyped path never deletes a file or an unrelated folder.
@@ -384,63 +365,19 @@ async function checkReplaceable(dir: string, target: string): Promise<void> {
   }
 }
 
-/** Removes `<target>.tmp-<pid>` and `<target>.old-<pid>` siblings left by exports that were killed. */
-async function removeStaleSiblings(target: string): Promise<void> {
-  const base = path.basename(target);
-  let names: string[];
-  try {
-    names = await fs.readdir(path.dirname(target));
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    if (!name.startsWith(base + '.')) continue;
-    const m = /^\.(tmp|old)-(\d+)$/.exec(name.slice(base.length));
-    if (m && Number(m[2]) !== process.pid && !alive(Number(m[2]))) {
-      await fs.rm(path.join(path.dirname(target), name), { recursive: true, force: true });
-    }
-  }
-}
-
 /**
- * Writes files into `dir` atomically: into `${dir}.tmp-<pid>` first, then renamed into place. An
- * existing `dir` is moved aside only once the new folder is complete, and removed afterwards; on
- * failure the temp folder is removed and the old folder left (or put back) in place. An existing `dir`
+ * Writes a bundle folder atomically with core's {@link writeFolderAtomicFs} (temporary sibling, then
+ * renamed into place; the old folder is replaced only once the new one is complete). An existing `dir`
  * must be an empty folder or a bundle (it has a `manifest.json`); anything else is refused with an
- * {@link ExportError}. Temporary siblings left by a killed export are removed first.
+ * {@link ExportError}, so a mistyped path never deletes a file or an unrelated folder.
  */
 export async function writeFolderAtomic(dir: string, files: Array<{ path: string; bytes: Uint8Array }>): Promise<void> {
-  const target = path.resolve(dir);
-  const tmp = `${target}.tmp-${process.pid}`;
-  const old = `${target}.old-${process.pid}`;
-  await checkReplaceable(dir, target);
+  await checkReplaceable(dir, path.resolve(dir));
   try {
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    await removeStaleSiblings(target);
-    await fs.rm(tmp, { recursive: true, force: true });
-    await fs.mkdir(tmp);
-    for (const f of files) {
-      await fs.mkdir(path.dirname(path.join(tmp, f.path)), { recursive: true });
-      await fs.writeFile(path.join(tmp, f.path), f.bytes);
-    }
+    await writeFolderAtomicFs(dir, files);
   } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw new ExportError(`Cannot write the bundle to ${dir}: ${(err as Error).message}`, { cause: err });
   }
-  let movedOld = false;
-  try {
-    if (await exists(target)) {
-      await fs.rm(old, { recursive: true, force: true });
-      await fs.rename(target, old);
-      movedOld = true;
-    }
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-    if (movedOld && !(await exists(target))) await fs.rename(old, target).catch(() => undefined);
-    throw new ExportError(`Cannot move the new bundle into ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-  if (movedOld) await fs.rm(old, { recursive: true, force: true });
 }
 
 /** What {@link exportTextBundle} needs: the trained sentence VAE graphs and its tokenizer. */

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
-import type { TensorSpec } from '@vaekit/runtime/bundle';
+import type { TensorSpec } from '@vaekit/core';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry, LayerCall } from './handlers/registry.js';

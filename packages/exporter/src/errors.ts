@@ -3,16 +3,10 @@
  * `userError` tells the CLI whether the input was at fault (exit code 2) or the export failed while
  * running (exit code 1).
  */
-
-/** Base class of the exporter's errors. */
-export class ExportError extends Error {
+import { VaekitError } from '@vaekit/core';
+/** Base class of the exporter's errors (core's `VaekitError`: `userError` defaults to true). */
+export class ExportError extends VaekitError {
   override name = 'ExportError';
-  /** True when bad input or usage caused the error (the CLI exits 2), false for a failure while running. */
-  readonly userError: boolean;
-  constructor(message: string, options: { userError?: boolean; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.userError = options.userError ?? true;
-  }
 }
 
 /** One layer the converter has no handler for. */

@@ -15,7 +15,7 @@ export {
 } from './converter.js';
 export { PARITY_RUNTIMES, checkParity, rowLengths, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
 export {
-  TOKENIZER_FILE,
+
   WEBGL_VARIANT_DIR,
   exportBundle,
   exportCheckpointBundle,

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { ParityReport } from '@vaekit/runtime/bundle';
+import type { ParityReport } from '@vaekit/core';
 import { ensureBackend, folderIO, writeFileAtomic } from '@vaekit/trainer';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertResult } from './converter.js';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import type { ParityReport } from '@vaekit/runtime/bundle';
-import { createRng } from '@vaekit/runtime/rng';
+import type { ParityReport } from '@vaekit/core';
+import { createRng } from '@vaekit/core';
 import { ExportError, ParityError } from './errors.js';
 
 /** Options of {@link checkParity}. */

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { ParityReport } from '@vaekit/runtime/bundle';
+import type { ParityReport } from '@vaekit/core';
 import { convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
 import { PARITY_RUNTIMES, checkParity, type ParityOptions } from './parity.js';
 import { decodeModel } from './serialize.js';

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { parseManifest, verifyFile, type TextBundleManifest } from '@vaekit/runtime/bundle';
-import { WordTokenizer } from '@vaekit/runtime/tokenizer';
-import { createRng } from '@vaekit/runtime/rng';
+import { parseManifest, verifyFile, type TextBundleManifest } from '@vaekit/core';
+import { WordTokenizer } from '@vaekit/core';
+import { createRng } from '@vaekit/core';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';

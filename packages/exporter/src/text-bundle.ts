@@ -11,20 +11,14 @@
  * the ordinary converter and parity check apply to it unchanged.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { GraphSpec, ParityReport, TextCell, TextSpec } from '@vaekit/runtime/bundle';
-import { BOS_ID, EOS_ID, PAD_ID, UNK_ID, WordTokenizer } from '@vaekit/runtime/tokenizer';
-import { sha256Hex } from '@vaekit/runtime/bundle';
+import { TEXT_LAYER_NAMES, TEXT_MODEL, sha256Hex, stateNames, stateOutputName, type GraphSpec, type ParityReport, type TextCell, type TextSpec, type WordTokenizer } from '@vaekit/core';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertOptions } from './converter.js';
 import { ExportError } from './errors.js';
 import type { ExportProfile } from './ir.js';
 import { makeVariant, type WeightDtype } from './variants.js';
 import { checkParity, rowLengths, type ParityOptions, type ParityRuntime } from './parity.js';
 
-/** Layer names of the training graphs the text exporter reads (docs/text-model.md). */
-export const TEXT_LAYER_NAMES = {
-  encoder: ['enc_embedding', 'enc_rnn', 'mu', 'logvar'],
-  decoder: ['dec_init_h', 'dec_embedding', 'dec_rnn', 'logits'],
-} as const;
+export { TEXT_LAYER_NAMES };
 
 /** The three inference graphs of a text bundle as tfjs models, and what the manifest says about them. */
 export interface TextGraphs {
@@ -199,15 +193,16 @@ export interface ConvertTextOptions {
  */
 export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOptions = {}): Promise<ConvertedGraph[]> {
   const opset = opts.opset ?? DEFAULT_OPSET;
-  const stateNames = graphs.cell === 'lstm' ? ['h', 'c'] : ['h'];
+  const states = stateNames(graphs.cell);
+  const G = TEXT_MODEL.graphs;
   const plan: Array<{ key: ConvertedGraph['key']; model: tf.LayersModel; convert: ConvertOptions; parity: ParityOptions }> = [
     {
       key: 'encoder',
       model: graphs.encoder,
       convert: {
-        inputNames: ['tokens'],
-        outputNames: ['mu', 'logvar'],
-        lengthsInput: 'lengths',
+        inputNames: [G.encoder.inputs.tokens],
+        outputNames: [G.encoder.outputs.mu, G.encoder.outputs.logvar],
+        lengthsInput: G.encoder.inputs.lengths,
         // Unrolled (webgl) encoders are built for the training length T.
         ...(opts.profile === 'webgl' ? {} : { dynamicDims: { tokens: { 1: 'time' } } }),
       },
@@ -216,15 +211,15 @@ export async function convertTextGraphs(graphs: TextGraphs, opts: ConvertTextOpt
     {
       key: 'decoder_init',
       model: graphs.decoderInit,
-      convert: { inputNames: ['z'], outputNames: stateNames },
+      convert: { inputNames: [G.decoderInit.inputs.z], outputNames: states },
       parity: {},
     },
     {
       key: 'decoder_step',
       model: graphs.decoderStep,
       convert: {
-        inputNames: ['token', ...stateNames, 'z'],
-        outputNames: ['logits', ...stateNames.map((s) => `${s}_out`)],
+        inputNames: [G.decoderStep.inputs.token, ...states, G.decoderStep.inputs.z],
+        outputNames: [G.decoderStep.outputs.logits, ...states.map(stateOutputName)],
       },
       parity: { ids: { vocab: graphs.vocabSize } },
     },
@@ -279,8 +274,8 @@ export async function textSpecFor(graphs: TextGraphs, tokenizer: WordTokenizer, 
     embeddingSize: graphs.embeddingSize,
     hiddenSize: graphs.hiddenSize,
     maxLength: Math.max(1, graphs.seqLength - 1),
-    stateNames: graphs.cell === 'lstm' ? ['h', 'c'] : ['h'],
-    specialTokens: { pad: PAD_ID, unk: UNK_ID, bos: BOS_ID, eos: EOS_ID },
+    stateNames: stateNames(graphs.cell),
+    specialTokens: { ...TEXT_MODEL.specialIds },
     tokenizer: tokenizerFile,
     vocabularySha256: await vocabularyHash(tokenizer),
   };

@@ -3,7 +3,7 @@
  * that promises shapes or dtypes the ONNX file does not have is refused at load time, naming the
  * tensor, rather than failing later inside ONNX Runtime with a message about feeds.
  */
-import type { GraphSpec, ImageBundleManifest, TensorSpec } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest, TensorSpec } from '@vaekit/core';
 import type { GraphSession, GraphValueInfo } from './engine.js';
 import { BundleError, quote } from './errors.js';
 

@@ -1,5 +1,5 @@
 /** The platform-neutral image VAE over two ONNX sessions. */
-import type { GraphSpec, ImageBundleManifest, ImageGraphs } from './bundle.js';
+import type { GraphSpec, ImageBundleManifest, ImageGraphs } from '@vaekit/core';
 import type { GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
@@ -55,7 +55,7 @@ class OnnxImageVae implements ImageVae {
   }
 
   private live(): void {
-    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', false);
+    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', { userError: false });
   }
 
   private async runBatched(session: GraphSession, spec: GraphSpec, rows: Float32Array[], width: number): Promise<Record<string, Float32Array[]>> {
@@ -67,7 +67,7 @@ class OnnxImageVae implements ImageVae {
       const result = await session.run({ [input]: { data: pack(chunk, width), dims: [chunk.length, width] } });
       for (const o of spec.outputs) {
         const t = result[o.name];
-        if (!t) throw new RuntimeError(`${spec.file} did not produce output "${o.name}".`, false);
+        if (!t) throw new RuntimeError(`${spec.file} did not produce output "${o.name}".`, { userError: false });
         out[o.name]!.push(...unpack(t.data, chunk.length, t.data.length / chunk.length));
       }
     }
@@ -96,8 +96,9 @@ class OnnxImageVae implements ImageVae {
 
   async sample(n: number, options: SampleOptions = {}): Promise<{ z: Float32Array[]; images: Float32Array[] }> {
     if (!Number.isInteger(n) || n <= 0 || n > 100_000) throw new InputError(`n must be a positive integer (at most 100000), got ${n}.`);
-    const temperature = options.temperature ?? 1;
-    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InputError(`temperature must be a positive number, got ${temperature}.`);
+    const temperature = options.latentTemperature ?? options.temperature ?? 1;
+    const name = options.latentTemperature !== undefined ? 'latentTemperature' : 'temperature';
+    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new InputError(`${name} must be a positive number, got ${temperature}.`);
     const z = samplePrior(n, this.latentSize, options.seed ?? 0, temperature);
     return { z, images: await this.decode(z) };
   }

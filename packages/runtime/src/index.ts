@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertSafeBundlePath, MANIFEST_FILE } from './bundle.js';
+import { assertSafeBundlePath, MANIFEST_FILE } from '@vaekit/core';
 import { nodeEngine } from './backends/node.js';
 import { BundleError } from './errors.js';
 import { openBundle, type FileReader } from './load.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InputError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
-import { createRng, permutation } from './rng.js';
+import { createRng, permutation } from '@vaekit/core';
 
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-5) =>
   Array.from(a).every((v, i) => Math.abs(v - b[i]!) <= tol);

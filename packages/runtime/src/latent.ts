@@ -1,6 +1,6 @@
 /** Pure latent-space helpers shared by every platform. */
 import { InputError } from './errors.js';
-import { createRng } from './rng.js';
+import { createRng } from '@vaekit/core';
 import type { InterpolationMethod } from './types.js';
 
 /** `n` vectors of N(0, temperature^2 I) from a seeded RNG. */

@@ -1,11 +1,9 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
-import { GRAPH_NAMES, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec, type ImageGraphs } from './bundle.js';
-import { assertGraphTypes, checkImageInterface } from './checks.js';
+import { graphNamesOf, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from '@vaekit/core';
+import { assertGraphTypes } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError, quote } from './errors.js';
-import { createImageVae } from './image-vae.js';
-import { createTextVae } from './text-vae.js';
-import { WordTokenizer } from './tokenizer.js';
+import { kindWithArticle, runtimeKind } from './kinds.js';
 import type { BackendName, LoadOptions, Vae } from './types.js';
 
 /** Reads one bundle file by its bundle-relative path; throws {@link BundleError} when it is missing. */
@@ -39,9 +37,7 @@ export function pickVariant(manifest: BundleManifest, backend: BackendName): { p
  *   and lacks int64, GRU and LSTM, so it needs `webgl`-profile graphs.
  * - `webgl`-profile graphs declare their dynamic dimensions as 0, WebGL's "any size"; every other
  *   ONNX Runtime build checks a fed size against that 0 and refuses the run, so they run on WebGL only.
- * - onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already
- *   differs from WASM and onnxruntime-node; GRU is right), so text bundles with an LSTM cell do not
- *   run on WebGPU (a fallback list moves on, e.g. to WASM).
+ * - and whatever the bundle's kind says (e.g. the text kind: no LSTM on WebGPU).
  */
 export function unsuitableBackend(manifest: BundleManifest, backend: BackendName, profile: string): string | undefined {
   if (backend === 'webgl' && profile !== 'webgl') {
@@ -50,10 +46,7 @@ export function unsuitableBackend(manifest: BundleManifest, backend: BackendName
   if (backend !== 'webgl' && profile === 'webgl') {
     return "its webgl-profile graphs declare dynamic dimensions as 0, which only onnxruntime-web's WebGL backend accepts (export with --webgl-variant for a bundle that also runs elsewhere)";
   }
-  if (backend === 'webgpu' && manifest.kind === 'text' && manifest.text.cell === 'lstm') {
-    return "onnxruntime-web's WebGPU LSTM kernel gives wrong results (version 1.30); use wasm, or a fallback list such as ['webgpu', 'wasm']";
-  }
-  return undefined;
+  return runtimeKind(manifest.kind).unsuitable?.(manifest, backend, profile);
 }
 
 /** A graph the chosen backend cannot run: the next backend of a fallback list may. */
@@ -94,9 +87,9 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     throw new BundleError(`${MANIFEST_FILE} is not valid UTF-8 JSON.`);
   }
   const manifest = parseManifest(json);
-  if (manifest.kind === 'image') checkImageInterface(manifest);
+  const kind = runtimeKind(manifest.kind);
   if (options.kind && options.kind !== manifest.kind) {
-    throw new BundleError(`This is ${manifest.kind === 'text' ? 'a text' : 'an image'} bundle; expected ${options.kind === 'text' ? 'a text' : 'an image'} bundle.`);
+    throw new BundleError(`This is ${kindWithArticle(manifest.kind)} bundle; expected ${kindWithArticle(options.kind)} bundle.`);
   }
 
   // Each file is read and verified once, even when several backends are tried.
@@ -112,19 +105,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     return bytes;
   };
 
-  let tokenizer: WordTokenizer | undefined;
-  if (manifest.kind === 'text') {
-    const file = manifest.text.tokenizer;
-    const bytes = await readVerified(file);
-    try {
-      tokenizer = WordTokenizer.fromJSON(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    } catch (err) {
-      throw new BundleError(`${file} is not a valid tokenizer: ${(err as Error).message}`);
-    }
-    if (tokenizer.vocabSize !== manifest.text.vocabSize) {
-      throw new BundleError(`${file} has ${tokenizer.vocabSize} tokens but manifest.json says vocabSize ${manifest.text.vocabSize}.`);
-    }
-  }
+  const prepared = await kind.prepare?.(manifest, readVerified);
 
   let lastError: unknown;
   for (const [attempt, backend] of backends.entries()) {
@@ -133,7 +114,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     try {
       const unsuitable = unsuitableBackend(manifest, backend, profile);
       if (unsuitable) throw new BackendLoadError(`This bundle cannot run on ${backend}: ${unsuitable}.`);
-      for (const key of GRAPH_NAMES[manifest.kind]) {
+      for (const key of graphNamesOf(manifest.kind)) {
         const spec = graphs[key]!;
         sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
       }
@@ -146,14 +127,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
       options.onProgress?.({ stage: 'fallback', file: MANIFEST_FILE, backend: backends[attempt + 1]!, message });
       continue;
     }
-    if (manifest.kind === 'image') {
-      return createImageVae(manifest, backend, profile, sessions.encoder!, sessions.decoder!, graphs as unknown as ImageGraphs);
-    }
-    return createTextVae(manifest, backend, profile, tokenizer!, {
-      encoder: sessions.encoder!,
-      decoder_init: sessions.decoder_init!,
-      decoder_step: sessions.decoder_step!,
-    }, graphs);
+    return kind.create({ manifest, backend, profile, sessions, graphs, prepared }) as Vae;
   }
   throw lastError;
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sha256Hex } from './bundle.js';
+import { sha256Hex } from '@vaekit/core';
 import type { Engine, GraphSession, GraphValueInfo } from './engine.js';
 import { BundleError } from './errors.js';
 import { openBundle } from './load.js';

@@ -1,5 +1,5 @@
 /** Platform-neutral bundle readers: a map of files, or a base URL fetched file by file. No `fs` here. */
-import { assertSafeBundlePath, MANIFEST_FILE } from './bundle.js';
+import { assertSafeBundlePath, MANIFEST_FILE } from '@vaekit/core';
 import { BundleError } from './errors.js';
 import type { FileReader } from './load.js';
 

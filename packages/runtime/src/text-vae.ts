@@ -1,5 +1,5 @@
 /** The platform-neutral sentence VAE over three ONNX sessions (docs/text-model.md). */
-import type { GraphSpec, TextBundleManifest } from './bundle.js';
+import { TEXT_MODEL, stateOutputName, type GraphSpec, type TextBundleManifest } from '@vaekit/core';
 import {
   beamSearch,
   decodeBatch,
@@ -9,11 +9,11 @@ import {
   type GeneratedSequence,
   type ResolvedDecodingOptions,
   type StepFn,
-} from './decoding.js';
+} from '@vaekit/core';
 import type { GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
-import type { WordTokenizer } from './tokenizer.js';
+import type { WordTokenizer } from '@vaekit/core';
 import type {
   BackendName,
   GenerateOptions,
@@ -30,10 +30,12 @@ const MAX_BATCH = 512;
 
 /** Per-sequence decoder state between steps. */
 interface DecoderState {
-  h: Float32Array;
-  c?: Float32Array;
+  /** One row per recurrent state tensor (`h`, or `h` and `c`), in the manifest's order. */
+  rnn: Float32Array[];
   z: Float32Array;
 }
+
+const G = TEXT_MODEL.graphs;
 
 /** The three sessions of a text bundle. */
 export interface TextSessions {
@@ -56,14 +58,15 @@ function pack(vectors: Float32Array[]): Float32Array {
 
 function output(result: Record<string, { data: Float32Array }>, name: string, file: string): Float32Array {
   const t = result[name];
-  if (!t) throw new RuntimeError(`${file} did not produce output "${name}".`, false);
+  if (!t) throw new RuntimeError(`${file} did not produce output "${name}".`, { userError: false });
   return t.data;
 }
 
 class OnnxTextVae implements TextVae {
   readonly kind = 'text' as const;
   readonly latentSize: number;
-  private readonly lstm: boolean;
+  /** The recurrent state tensors, in graph order, as the manifest names them. */
+  private readonly stateNames: readonly string[];
   private readonly special: { bos: number; eos: number };
   private disposed = false;
 
@@ -76,12 +79,12 @@ class OnnxTextVae implements TextVae {
     private readonly graphs: Record<string, GraphSpec>,
   ) {
     this.latentSize = manifest.latentSize;
-    this.lstm = manifest.text.cell === 'lstm';
+    this.stateNames = manifest.text.stateNames;
     this.special = { bos: manifest.text.specialTokens.bos, eos: manifest.text.specialTokens.eos };
   }
 
   private live(): void {
-    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', false);
+    if (this.disposed) throw new RuntimeError('This VAE was disposed; load the bundle again.', { userError: false });
   }
 
   private checkZ(z: Float32Array[]): void {
@@ -104,7 +107,7 @@ class OnnxTextVae implements TextVae {
     const logvar: Float32Array[] = [];
     // A webgl-profile encoder is unrolled over the training length T (maxLength + 1): its `tokens`
     // input has a fixed time dimension, so every batch is padded to it.
-    const fixedT = this.graphs.encoder!.inputs.find((t) => t.name === 'tokens')?.shape[1];
+    const fixedT = this.graphs.encoder!.inputs.find((t) => t.name === G.encoder.inputs.tokens)?.shape[1];
     for (let start = 0; start < sentences.length; start += MAX_BATCH) {
       const chunk = sentences.slice(start, start + MAX_BATCH);
       const ids = chunk.map((s) => [...this.tokenizer.encode(s).slice(0, this.manifest.text.maxLength), this.special.eos]);
@@ -114,19 +117,21 @@ class OnnxTextVae implements TextVae {
       ids.forEach((r, i) => tokens.set(r, i * T));
       const lengths = Int32Array.from(ids, (r) => r.length);
       const spec = this.graphs.encoder!;
-      const out = await this.sessions.encoder.run({ tokens: { data: tokens, dims: [chunk.length, T] }, lengths: { data: lengths, dims: [chunk.length] } });
-      mu.push(...rows(output(out, 'mu', spec.file), chunk.length));
-      logvar.push(...rows(output(out, 'logvar', spec.file), chunk.length));
+      const out = await this.sessions.encoder.run({
+        [G.encoder.inputs.tokens]: { data: tokens, dims: [chunk.length, T] },
+        [G.encoder.inputs.lengths]: { data: lengths, dims: [chunk.length] },
+      });
+      mu.push(...rows(output(out, G.encoder.outputs.mu, spec.file), chunk.length));
+      logvar.push(...rows(output(out, G.encoder.outputs.logvar, spec.file), chunk.length));
     }
     return { mu, logvar };
   }
 
   private async initialStates(z: Float32Array[]): Promise<DecoderState[]> {
     const spec = this.graphs.decoder_init!;
-    const out = await this.sessions.decoder_init.run({ z: { data: pack(z), dims: [z.length, this.latentSize] } });
-    const h = rows(output(out, 'h', spec.file), z.length);
-    const c = this.lstm ? rows(output(out, 'c', spec.file), z.length) : undefined;
-    return z.map((zi, i) => ({ h: h[i]!, ...(c ? { c: c[i]! } : {}), z: zi }));
+    const out = await this.sessions.decoder_init.run({ [G.decoderInit.inputs.z]: { data: pack(z), dims: [z.length, this.latentSize] } });
+    const perState = this.stateNames.map((name) => rows(output(out, name, spec.file), z.length));
+    return z.map((zi, i) => ({ rnn: perState.map((s) => s[i]!), z: zi }));
   }
 
   /** One decoder step for a batch of sequences, each with its own state. */
@@ -134,17 +139,15 @@ class OnnxTextVae implements TextVae {
     const n = tokens.length;
     const H = this.manifest.text.hiddenSize;
     const feeds: Record<string, { data: Float32Array | Int32Array; dims: number[] }> = {
-      token: { data: Int32Array.from(tokens), dims: [n] },
-      h: { data: pack(states.map((s) => s.h)), dims: [n, H] },
-      z: { data: pack(states.map((s) => s.z)), dims: [n, this.latentSize] },
+      [G.decoderStep.inputs.token]: { data: Int32Array.from(tokens), dims: [n] },
+      [G.decoderStep.inputs.z]: { data: pack(states.map((s) => s.z)), dims: [n, this.latentSize] },
     };
-    if (this.lstm) feeds.c = { data: pack(states.map((s) => s.c!)), dims: [n, H] };
+    this.stateNames.forEach((name, k) => (feeds[name] = { data: pack(states.map((s) => s.rnn[k]!)), dims: [n, H] }));
     const spec = this.graphs.decoder_step!;
     const out = await this.sessions.decoder_step.run(feeds);
-    const logits = rows(output(out, 'logits', spec.file), n);
-    const h = rows(output(out, 'h_out', spec.file), n);
-    const c = this.lstm ? rows(output(out, 'c_out', spec.file), n) : undefined;
-    return { logits, states: states.map((s, i) => ({ h: h[i]!, ...(c ? { c: c[i]! } : {}), z: s.z })) };
+    const logits = rows(output(out, G.decoderStep.outputs.logits, spec.file), n);
+    const next = this.stateNames.map((name) => rows(output(out, stateOutputName(name), spec.file), n));
+    return { logits, states: states.map((s, i) => ({ rnn: next.map((rowsOf) => rowsOf[i]!), z: s.z })) };
   };
 
   private latents(options: GenerateOptions, decoding: ResolvedDecodingOptions): Float32Array[] {
@@ -206,8 +209,7 @@ class OnnxTextVae implements TextVae {
   }
 
   async sample(n: number, options: TextSampleOptions = {}): Promise<Generation[]> {
-    const { seed, temperature, ...rest } = options;
-    return this.generate({ ...rest, n, ...(seed !== undefined ? { seed } : {}), ...(temperature !== undefined ? { latentTemperature: temperature } : {}) });
+    return this.generate({ ...options, n });
   }
 
   async reconstruct(sentences: string | string[], options: DecodingOptions = {}): Promise<Generation[]> {

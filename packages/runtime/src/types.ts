@@ -1,7 +1,7 @@
 /** Public types of @vaekit/runtime, shared by the Node and browser entry points. */
-import type { ImageBundleManifest, TextBundleManifest } from './bundle.js';
-import type { DecodingOptions } from './decoding.js';
-import type { WordTokenizer } from './tokenizer.js';
+import type { ImageBundleManifest, TextBundleManifest } from '@vaekit/core';
+import type { DecodingOptions } from '@vaekit/core';
+import type { WordTokenizer } from '@vaekit/core';
 
 /** Execution backends. Node: `cpu` (default), `wasm`. Browsers: `wasm` (default), `webgl`, `webgpu`. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
@@ -29,7 +29,7 @@ export interface LoadOptions {
   /** Threads: intra-op threads on `cpu`, WASM threads on `wasm` (browsers need cross-origin isolation). */
   threads?: number;
   /** Refuse a bundle of the other kind (throws {@link BundleError}); the result is then typed by kind. */
-  kind?: 'image' | 'text';
+  kind?: string;
   /** Reports loading steps: which file is being verified or compiled. */
   onProgress?: (event: LoadProgress) => void;
 }
@@ -39,17 +39,22 @@ export type InterpolationMethod = 'linear' | 'slerp';
 
 /** Options of `interpolate`. */
 export interface InterpolateOptions {
-  /** Number of points including both ends (>= 2). Default 8. */
+  /** Number of points including both ends (>= 2). Default 8 for images, 5 for sentences. */
   steps?: number;
   /** Default `linear`. `slerp` follows the great circle, which keeps Gaussian samples typical. */
   method?: InterpolationMethod;
 }
 
-/** Options of `sample`. */
+/** Options of the image `sample`. */
 export interface SampleOptions {
   /** Seed of the prior draw; the same seed gives the same z in Node and browsers. */
   seed?: number;
   /** Scales the prior's standard deviation (default 1). */
+  latentTemperature?: number;
+  /**
+   * @deprecated Use `latentTemperature`: `temperature` means the logits' temperature everywhere else.
+   * Still read as the prior scale of image sampling for one release.
+   */
   temperature?: number;
 }
 
@@ -152,8 +157,9 @@ export interface TextVae {
   /** The tokens of {@link generate} as they are chosen (greedy and sample strategies). */
   stream(options?: GenerateOptions): AsyncIterable<StreamToken>;
   /**
-   * Draws `n` latent vectors from the prior (`seed`, and `temperature` scaling the prior as for images)
-   * and generates from them with the given strategy (default greedy; sampling also uses `seed`).
+   * Draws `n` latent vectors from the prior (`seed`, and `latentTemperature` scaling the prior as for
+   * images) and generates from them with the given strategy (default greedy; sampling also uses `seed`,
+   * and `temperature` is the logits' temperature, as in {@link generate}).
    */
   sample(n: number, options?: TextSampleOptions): Promise<Generation[]>;
   /** Decodes each sentence's posterior mean. */
@@ -170,5 +176,8 @@ export interface TextVae {
 /** Either kind of loaded bundle; check `kind`. */
 export type Vae = ImageVae | TextVae;
 
-/** Options of the text `sample`: `seed` and `temperature` are the prior's, the rest choose the decoding. */
-export type TextSampleOptions = SampleOptions & Omit<DecodingOptions, 'temperature' | 'seed'>;
+/**
+ * Options of the text `sample`: `seed` draws the prior (and the sampling), `latentTemperature` scales the
+ * prior, the rest choose the decoding (`temperature` is the logits').
+ */
+export type TextSampleOptions = Omit<SampleOptions, 'temperature'> & DecodingOptions;

@@ -74,7 +74,7 @@ function bridgeMissingWasmKernels(): string[] {
   if (bridged) return bridged;
   const have = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
   const cpu = tf.engine().findBackend('cpu');
-  if (!cpu) throw new TrainerError('The tfjs CPU backend is not registered; cannot add missing WASM kernels.', false);
+  if (!cpu) throw new TrainerError('The tfjs CPU backend is not registered; cannot add missing WASM kernels.', { userError: false });
   // The CPU backend greets Node users with an advert for tfjs-node on first use; we chose already.
   (cpu as unknown as { firstUse: boolean }).firstUse = false;
   bridged = [];
@@ -131,7 +131,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
   if (choice === 'auto' || choice === 'node') {
     const failure = await tryNode();
     if (!failure) return { name: 'tensorflow', note: 'tfjs-node (libtensorflow)', bridgedKernels: [] };
-    if (choice === 'node') throw new TrainerError(`Backend "node" unavailable: ${failure}. Try --backend wasm.`, false);
+    if (choice === 'node') throw new TrainerError(`Backend "node" unavailable: ${failure}. Try --backend wasm.`, { userError: false });
     notes.push(failure);
   }
   if (choice === 'auto' || choice === 'wasm') {
@@ -156,7 +156,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
       notes.push(`WASM backend, ${kernels.length} missing kernels served by the CPU implementation`);
       return { name: 'wasm', note: notes.join('; '), bridgedKernels: kernels, ...(native ? { native } : {}) };
     }
-    if (choice === 'wasm') throw new TrainerError(`Backend "wasm" unavailable: ${failure}.`, false);
+    if (choice === 'wasm') throw new TrainerError(`Backend "wasm" unavailable: ${failure}.`, { userError: false });
     notes.push(failure);
   }
   await tf.setBackend('cpu');

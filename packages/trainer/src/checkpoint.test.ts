@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { LATEST_FILE, loadCheckpoint, saveCheckpoint, writeConfig } from './checkpoint.js';
-import { defaultImageConfig } from './config.js';
+import { defaultImageConfig } from '@vaekit/core';
 import { loadMnist } from './data/mnist.js';
 import { CheckpointError } from './errors.js';
 import { buildImageVae } from './models/image.js';

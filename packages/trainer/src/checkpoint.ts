@@ -20,10 +20,10 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ensureBackend } from './backend.js';
-import type { TrainConfig } from './config.js';
-import { CheckpointError } from './errors.js';
-import { isDirectory, removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';
-import { folderIO } from './io.js';
+import { CONFIG_FILE, CheckpointError, STATE_FILE, checkpointFolder, type TrainConfig } from '@vaekit/core';
+import { trainingKinds } from './kinds/registry.js';
+import { isDirectory, readLatestPointer, readRunConfig, readRunJson, removeStaleTemps, tempSibling, writeLatestPointer } from '@vaekit/core/node';
+import { folderIO } from '@vaekit/core/tfjs';
 
 /** A named optimizer variable, as `Optimizer.getWeights()` returns them. */
 export interface NamedTensor {
@@ -45,7 +45,20 @@ export interface TrainState {
   history?: unknown[];
 }
 
-/** A loaded checkpoint. */
+/** What a checkpoint holds besides its state: the models and the optimizers. */
+export interface CheckpointContent {
+  encoder?: tf.LayersModel;
+  decoder: tf.LayersModel;
+  /** The run's one optimizer, saved as `optimizer.json` + `optimizer.bin` (image runs). */
+  optimizer?: tf.Optimizer;
+  /** Named optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates` (text: encoder, decoder). */
+  optimizers?: Record<string, tf.Optimizer>;
+}
+
+/**
+ * A loaded checkpoint. It owns tfjs tensors (models, optimizer state): free them with {@link dispose},
+ * or take the models and free the rest with {@link disposeOptimizerState}.
+ */
 export interface Checkpoint {
   config: TrainConfig;
   /** Absent for a language-model baseline run (text, `model: 'lm'`), which has no encoder. */
@@ -56,35 +69,25 @@ export interface Checkpoint {
   optimizerWeights?: NamedTensor[];
   /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
   optimizerStates?: Record<string, NamedTensor[]>;
+  /** Frees the models and every optimizer tensor (both fields). Safe to call twice. */
+  dispose(): void;
+  /** Frees the optimizer tensors only (both fields), for callers that keep the models. Safe to call twice. */
+  disposeOptimizerState(): void;
 }
 
-/** Name of the pointer file to the newest complete checkpoint. */
-export const LATEST_FILE = 'latest.json';
-/** Name of the configuration file in a run folder. */
-export const CONFIG_FILE = 'config.json';
-/** Name of the per-epoch metrics log in a run folder. */
-export const METRICS_FILE = 'metrics.jsonl';
-
-/** Writes the run configuration atomically. */
-export async function writeConfig(runDir: string, config: TrainConfig): Promise<void> {
-  await fs.mkdir(runDir, { recursive: true });
-  await writeFileAtomic(path.join(runDir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+/** Options of {@link loadCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** Load the optimizer state too (default true); `false` for export and evaluation, which never need it. */
+  optimizer?: boolean;
 }
+
+export { CONFIG_FILE, LATEST_FILE, METRICS_FILE } from '@vaekit/core';
+export { readRunConfig as readConfig, writeRunConfig as writeConfig } from '@vaekit/core/node';
 
 /** Saves encoder, decoder and state as a new checkpoint, then points `latest.json` at it. */
-export async function saveCheckpoint(
-  runDir: string,
-  checkpoint: {
-    encoder?: tf.LayersModel;
-    decoder: tf.LayersModel;
-    state: TrainState;
-    optimizer?: tf.Optimizer;
-    /** Further optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates`. */
-    optimizers?: Record<string, tf.Optimizer>;
-  },
-  keep = 2,
+export async function saveCheckpoint(runDir: string, checkpoint: CheckpointContent & { state: TrainState }, keep = 2
 ): Promise<string> {
-  const rel = path.posix.join('checkpoints', `epoch-${String(checkpoint.state.epoch).padStart(4, '0')}`);
+  const rel = checkpointFolder(checkpoint.state.epoch);
   const finalDir = path.join(runDir, rel);
   // Temporary folders of a writer killed earlier (this run folder has one writer: us) are garbage.
   await removeStaleTemps(path.dirname(finalDir));
@@ -93,7 +96,7 @@ export async function saveCheckpoint(
   await fs.mkdir(tmpDir, { recursive: true });
   if (checkpoint.encoder) await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
-  await fs.writeFile(path.join(tmpDir, 'state.json'), JSON.stringify(checkpoint.state, null, 2) + '\n');
+  await fs.writeFile(path.join(tmpDir, STATE_FILE), JSON.stringify(checkpoint.state, null, 2) + '\n');
   const optimizers: Array<[string, tf.Optimizer]> = Object.entries(checkpoint.optimizers ?? {}).map(([name, o]) => [`optimizer-${name}`, o]);
   if (checkpoint.optimizer) optimizers.push(['optimizer', checkpoint.optimizer]);
   for (const [file, optimizer] of optimizers) {
@@ -104,10 +107,7 @@ export async function saveCheckpoint(
   }
   await fs.rm(finalDir, { recursive: true, force: true });
   await fs.rename(tmpDir, finalDir);
-  await writeFileAtomic(
-    path.join(runDir, LATEST_FILE),
-    JSON.stringify({ checkpoint: rel, epoch: checkpoint.state.epoch }) + '\n',
-  );
+  await writeLatestPointer(runDir, { checkpoint: rel, epoch: checkpoint.state.epoch });
   const all = (await fs.readdir(path.join(runDir, 'checkpoints'))).filter((d) => /^epoch-\d+$/.test(d)).sort();
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     // Renamed first, so a kill halfway through the removal leaves a temporary name (cleaned up later),
@@ -117,20 +117,6 @@ export async function saveCheckpoint(
     await fs.rm(doomed, { recursive: true, force: true });
   }
   return finalDir;
-}
-
-async function readJson<T>(file: string, what: string): Promise<T> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new CheckpointError(`${what} not found: ${file}`);
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new CheckpointError(`${what} is not valid JSON: ${file}`);
-  }
 }
 
 async function saveOptimizer(dir: string, base: string, weights: NamedTensor[]): Promise<void> {
@@ -187,46 +173,18 @@ async function loadOptimizer(dir: string, base: string): Promise<NamedTensor[] |
   });
 }
 
-/** Reads `config.json` of a run folder (an image or a text run). */
-export async function readConfig(runDir: string): Promise<TrainConfig> {
-  if (!(await isDirectory(runDir))) throw new CheckpointError(`Run folder not found: ${runDir}`);
-  const config = await readJson<TrainConfig>(path.join(runDir, CONFIG_FILE), 'Run configuration');
-  const file = path.join(runDir, CONFIG_FILE);
-  if ((config?.kind !== 'image' && config?.kind !== 'text') || !Number.isInteger(config.latent)) {
-    throw new CheckpointError(`${file} is not a vaekit run configuration (kind image or text).`);
-  }
-  // A hand-edited or damaged configuration must fail here, naming the field, not deep inside training.
-  const numbers = ['epochs', 'batchSize', 'learningRate', 'beta', 'seed'] as const;
-  const record = config as unknown as Record<string, unknown>;
-  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-  let bad: string | undefined = numbers.find((k) => !isNumber(record[k]));
-  if (!bad && config.kind === 'image') {
-    bad =
-      (['testFraction', 'trainLimit'] as const).find((k) => !isNumber(config[k])) ??
-      (!Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h)) ? 'hidden' : undefined) ??
-      (typeof config.arch !== 'string' ? 'arch' : undefined) ??
-      (!config.image || ![config.image.height, config.image.width, config.image.channels].every((v) => Number.isInteger(v) && v > 0) ? 'image' : undefined);
-  }
-  if (bad) throw new CheckpointError(`${file} has a missing or invalid "${bad}" field.`);
-  return config;
-}
-
-/** Loads the newest complete checkpoint of a run folder made by `vaekit train`. */
-export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
-  const config = await readConfig(runDir);
-  const latestFile = path.join(runDir, LATEST_FILE);
-  if (!(await fs.stat(latestFile).then(() => true, () => false))) {
-    throw new CheckpointError(`No checkpoint in ${runDir}: ${LATEST_FILE} is missing (no epoch was completed yet).`);
-  }
-  const latest = await readJson<{ checkpoint?: string }>(latestFile, 'Checkpoint pointer');
-  if (typeof latest.checkpoint !== 'string' || !/^checkpoints\/epoch-\d+$/.test(latest.checkpoint)) {
-    throw new CheckpointError(`${path.join(runDir, LATEST_FILE)} does not name a checkpoint folder.`);
-  }
+/**
+ * Loads the newest complete checkpoint of a run folder made by `vaekit train`. The caller owns the
+ * result: {@link Checkpoint.dispose} frees it.
+ */
+export async function loadCheckpoint(runDir: string, options: LoadCheckpointOptions = {}): Promise<Checkpoint> {
+  const config = await readAnyRunConfig(runDir);
+  const latest = await readLatestPointer(runDir);
   const dir = path.join(runDir, latest.checkpoint);
   await ensureBackend();
-  const state = await readJson<TrainState>(path.join(dir, 'state.json'), 'Checkpoint state');
+  const state = await readRunJson<TrainState>(path.join(dir, STATE_FILE), 'Checkpoint state');
   if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.step) || state.step < 0) {
-    throw new CheckpointError(`${path.join(dir, 'state.json')} is not a vaekit checkpoint state (needs integer epoch and step).`);
+    throw new CheckpointError(`${path.join(dir, STATE_FILE)} is not a vaekit checkpoint state (needs integer epoch and step).`);
   }
   // Everything loaded so far is released when a later part turns out to be corrupt.
   const loaded: Array<{ dispose(): void }> = [];
@@ -239,8 +197,8 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
   try {
     encoder = (await isDirectory(path.join(dir, 'encoder'))) ? keep(await loadModel(path.join(dir, 'encoder'))) : undefined;
     decoder = keep(await loadModel(path.join(dir, 'decoder')));
-    optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
-    for (const file of await fs.readdir(dir)) {
+    if (options.optimizer !== false) optimizerWeights = keepWeights(await loadOptimizer(dir, 'optimizer'));
+    for (const file of options.optimizer === false ? [] : await fs.readdir(dir)) {
       const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
       const weights = name ? keepWeights(await loadOptimizer(dir, `optimizer-${name}`)) : undefined;
       if (name && weights) optimizerStates[name] = weights;
@@ -249,14 +207,46 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint> {
     loaded.forEach((x) => x.dispose());
     throw err;
   }
-  return {
+  const checkpoint: Checkpoint = {
     config,
     ...(encoder ? { encoder } : {}),
     decoder,
     state,
     ...(optimizerWeights ? { optimizerWeights } : {}),
     ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+    disposeOptimizerState() {
+      tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
+      tf.dispose(Object.values(checkpoint.optimizerStates ?? {}).flatMap((ws) => ws.map((w) => w.tensor)));
+    },
+    dispose() {
+      checkpoint.disposeOptimizerState();
+      // LayersModel.dispose throws on a second call: dispose each model once.
+      for (const m of [checkpoint.encoder, checkpoint.decoder]) {
+        if (m && !disposed.has(m)) {
+          disposed.add(m);
+          m.dispose();
+        }
+      }
+    },
   };
+  const disposed = new WeakSet<tf.LayersModel>();
+  return checkpoint;
+}
+
+/**
+ * `config.json` of a run of any registered kind: core checks the built-in kinds field by field; a kind
+ * registered with `registerTrainingKind` (defined outside core) is checked by its own `validate` later.
+ */
+async function readAnyRunConfig(runDir: string): Promise<TrainConfig> {
+  try {
+    return await readRunConfig(runDir);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    const json = await readRunJson<{ kind?: unknown } | null>(path.join(runDir, CONFIG_FILE), 'Run configuration').catch(() => null);
+    const kind = json?.kind;
+    if (typeof kind === 'string' && kind !== 'image' && kind !== 'text' && trainingKinds().includes(kind)) return json as unknown as TrainConfig;
+    throw err;
+  }
 }
 
 /** Loads one saved model; tfjs' own errors (bad topology, unknown layer) become a {@link CheckpointError} naming the folder. */

@@ -1,17 +1,18 @@
-/** Base class of the trainer's errors. `userError` marks bad input or usage (the CLI exits 2). */
-export class TrainerError extends Error {
-  override name = 'TrainerError';
-  constructor(
-    message: string,
-    readonly userError = true,
-  ) {
-    super(message);
-  }
-}
+/**
+ * The trainer's errors. Every error extends core's `VaekitError`: `userError` marks bad input or usage
+ * (the CLI exits 2). `CheckpointError` (a run folder that is missing or malformed) is core's, as the
+ * run folder format lives there.
+ */
+import { VaekitError, type VaekitErrorOptions } from '@vaekit/core';
 
-/** A checkpoint or run folder that is missing, incomplete or malformed. */
-export class CheckpointError extends TrainerError {
-  override name = 'CheckpointError';
+export { CheckpointError } from '@vaekit/core';
+
+/** Base class of the trainer's own errors. */
+export class TrainerError extends VaekitError {
+  override name = 'TrainerError';
+  constructor(message: string, options: VaekitErrorOptions = {}) {
+    super(message, options);
+  }
 }
 
 /** Training data that is missing or cannot be used. */
@@ -30,6 +31,6 @@ export class NonFiniteLossError extends TrainerError {
     /** The loss value (NaN, Infinity, or finite when only the gradients were bad). */
     readonly loss: number,
   ) {
-    super(message, false);
+    super(message, { userError: false });
   }
 }

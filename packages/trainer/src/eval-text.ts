@@ -3,12 +3,12 @@
  * held-out metrics of the field plus qualitative samples, reconstructions and an interpolation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '@vaekit/runtime/rng';
-import type { WordTokenizer } from '@vaekit/runtime/tokenizer';
+import { EOS_ID, createRng } from '@vaekit/core';
+import type { WordTokenizer } from '@vaekit/core';
 import { loadCheckpoint } from './checkpoint.js';
-import type { TextTrainConfig } from './config.js';
+import type { TextTrainConfig } from '@vaekit/core';
 import { loadSentences, type SentenceSet } from './data/text.js';
-import { CheckpointError, DataError } from './errors.js';
+import { CheckpointError, DataError, TrainerError } from './errors.js';
 import { decodeLatents } from './text-decode.js';
 import { evaluateText, latentSizeOf, type TextEvalMetrics, type TextModels } from './text-vae.js';
 import { loadTextCorpus, readRunTokenizer } from './train-text.js';
@@ -24,14 +24,19 @@ export interface TextRunEvalOptions {
   /** Number of prior samples and reconstructions in the qualitative part (0 skips it). Default 5. */
   examples?: number;
   seed?: number;
+  /**
+   * Scales the prior's standard deviation for the prior samples (default 1), as the runtime's
+   * `latentTemperature`; `temperature` always means the logits' temperature.
+   */
+  latentTemperature?: number;
   onProgress?: (done: number, total: number, stage: 'elbo' | 'iw') => void;
 }
 
 /** Qualitative output of a VAE run. */
 export interface TextQualitative {
-  /** Greedy decodes of z ~ N(0, I). */
+  /** Greedy decodes of z ~ N(0, latentTemperature^2 I), the runtime's `samplePrior(n, Z, seed)` draw. */
   priorGreedy: string[];
-  /** Sampled decodes (temperature 1) of z ~ N(0, I). */
+  /** Sampled decodes (logits temperature 1) of the same z: the runtime's `generate({ strategy: 'sample', seed })` tokens. */
   priorSampled: string[];
   /** Held-out sentences and the greedy decode of their posterior mean. */
   reconstructions: Array<{ input: string; output: string }>;
@@ -49,19 +54,24 @@ export interface TextRunReport {
   qualitative?: TextQualitative;
 }
 
-/** The text run of `runDir`: configuration, tokenizer, models (the caller disposes them). */
-export async function loadTextRun(runDir: string): Promise<{ config: TextTrainConfig; tokenizer: WordTokenizer; models: TextModels }> {
-  const checkpoint = await loadCheckpoint(runDir);
-  if (checkpoint.config.kind !== 'text') {
-    checkpoint.encoder?.dispose();
-    checkpoint.decoder.dispose();
-    throw new CheckpointError(`${runDir} is an ${checkpoint.config.kind} run; vaekit eval evaluates text runs.`);
+/**
+ * The text run of `runDir`: configuration, tokenizer, models. The optimizer state is not loaded; the
+ * caller owns the models and frees them with `dispose()`.
+ */
+export async function loadTextRun(runDir: string): Promise<{ config: TextTrainConfig; tokenizer: WordTokenizer; models: TextModels; dispose(): void }> {
+  const checkpoint = await loadCheckpoint(runDir, { optimizer: false });
+  try {
+    if (checkpoint.config.kind !== 'text') {
+      throw new CheckpointError(`${runDir} is an ${checkpoint.config.kind} run; vaekit eval evaluates text runs.`);
+    }
+    const tokenizer = await readRunTokenizer(runDir);
+    const models: TextModels =
+      checkpoint.config.model === 'vae' && checkpoint.encoder ? { encoder: checkpoint.encoder, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder };
+    return { config: checkpoint.config, tokenizer, models, dispose: () => checkpoint.dispose() };
+  } catch (err) {
+    checkpoint.dispose();
+    throw err;
   }
-  const tokenizer = await readRunTokenizer(runDir);
-  const models: TextModels = checkpoint.config.model === 'vae' && checkpoint.encoder
-    ? { encoder: checkpoint.encoder, decoder: checkpoint.decoder }
-    : { decoder: checkpoint.decoder };
-  return { config: checkpoint.config, tokenizer, models };
 }
 
 async function sentencesFor(config: TextTrainConfig, tokenizer: WordTokenizer, options: TextRunEvalOptions): Promise<{ set: SentenceSet; label: string }> {
@@ -94,16 +104,24 @@ async function sentencesFor(config: TextTrainConfig, tokenizer: WordTokenizer, o
   return { set: { ids, text }, label: `${options.data} (${ids.length} sentences)` };
 }
 
-function priorLatents(count: number, latent: number, seed: number): Float32Array {
+/** The runtime's prior draw (`samplePrior`): row-major normals from one seeded RNG, times `scale`. */
+function priorLatents(count: number, latent: number, seed: number, scale: number): Float32Array {
   const rng = createRng(seed);
-  return Float32Array.from({ length: count * latent }, () => rng.normal());
+  return Float32Array.from({ length: count * latent }, () => rng.normal() * scale);
 }
 
-async function qualitative(models: Required<TextModels>, tokenizer: WordTokenizer, set: SentenceSet, examples: number, seed: number): Promise<TextQualitative> {
+async function qualitative(
+  models: Required<TextModels>,
+  tokenizer: WordTokenizer,
+  set: SentenceSet,
+  examples: number,
+  seed: number,
+  latentTemperature: number,
+): Promise<TextQualitative> {
   const latent = latentSizeOf(models.decoder);
   const T = models.decoder.inputs[0]!.shape[1] as number;
   const decode = (ids: number[][]) => ids.map((row) => tokenizer.decode(row));
-  const prior = priorLatents(examples, latent, seed);
+  const prior = priorLatents(examples, latent, seed, latentTemperature);
   const priorGreedy = decode(await decodeLatents(models.decoder, prior, examples));
   const priorSampled = decode(await decodeLatents(models.decoder, prior, examples, { strategy: 'sample', seed }));
   const count = Math.min(examples, set.ids.length);
@@ -111,7 +129,7 @@ async function qualitative(models: Required<TextModels>, tokenizer: WordTokenize
   for (let i = 0; i < count; i++) {
     const row = set.ids[i]!;
     tokens.set(row.subarray(0, T - 1), i * T);
-    tokens[i * T + Math.min(row.length, T - 1)] = 3; // <eos>
+    tokens[i * T + Math.min(row.length, T - 1)] = EOS_ID;
   }
   const muTensor = tf.tidy(() => (models.encoder.apply(tf.tensor2d(tokens, [count, T], 'int32')) as tf.Tensor[])[0]!);
   const mu = (await muTensor.data()) as Float32Array;
@@ -138,7 +156,11 @@ async function qualitative(models: Required<TextModels>, tokenizer: WordTokenize
  * metrics of {@link evaluateText} with `k` importance samples, and for a VAE the qualitative part.
  */
 export async function evaluateTextRun(runDir: string, options: TextRunEvalOptions = {}): Promise<TextRunReport> {
-  const { config, tokenizer, models } = await loadTextRun(runDir);
+  const latentTemperature = options.latentTemperature ?? 1;
+  if (!(latentTemperature > 0) || !Number.isFinite(latentTemperature)) {
+    throw new TrainerError(`latentTemperature must be a positive number, got ${latentTemperature}.`);
+  }
+  const { config, tokenizer, models, dispose } = await loadTextRun(runDir);
   try {
     const seed = options.seed ?? config.seed;
     const { set, label } = await sentencesFor(config, tokenizer, options);
@@ -151,11 +173,10 @@ export async function evaluateTextRun(runDir: string, options: TextRunEvalOption
     const examples = options.examples ?? 5;
     const report: TextRunReport = { runDir, model: config.model, data: label, metrics };
     if (models.encoder && examples > 0) {
-      report.qualitative = await qualitative({ encoder: models.encoder, decoder: models.decoder }, tokenizer, set, examples, seed);
+      report.qualitative = await qualitative({ encoder: models.encoder, decoder: models.decoder }, tokenizer, set, examples, seed, latentTemperature);
     }
     return report;
   } finally {
-    models.encoder?.dispose();
-    models.decoder.dispose();
+    dispose();
   }
 }

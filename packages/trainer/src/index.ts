@@ -1,38 +1,57 @@
 /**
  * @vaekit/trainer: trains variational autoencoders with TensorFlow.js and writes run folders that the
- * exporter turns into ONNX bundles.
+ * exporter turns into ONNX bundles. The use cases: train, resume and evaluate a run of each kind, load a
+ * checkpoint, generate sentences with a trained decoder; the seam to add a model kind
+ * ({@link TrainingKind}, {@link registerTrainingKind}, {@link runEpochs}). Internals used by the
+ * benchmarks and the exporter's tests are in `@vaekit/trainer/internal` (no compatibility promise).
  */
+
+// Backends.
+export { BACKEND_CHOICES, ensureBackend, initBackend, parseBackendChoice, type BackendChoice, type BackendInfo, type BackendOptions } from './backend.js';
+
+// Configurations (the run-folder format lives in core).
 export {
-  BACKEND_CHOICES,
-  ensureBackend,
-  initBackend,
-  parseBackendChoice,
-  type BackendChoice,
-  type BackendInfo,
-  type BackendOptions,
-} from './backend.js';
+  ANNEAL_SCHEDULES,
+  IMAGE_ARCHS,
+  TEXT_CELLS,
+  defaultImageConfig,
+  defaultTextConfig,
+  type AggressiveMode,
+  type AnnealConfig,
+  type AnnealSchedule,
+  type ImageTrainConfig,
+  type TextCell,
+  type TextDataConfig,
+  type TextTrainConfig,
+  type TrainConfig,
+} from '@vaekit/core';
+
+// Run folders and checkpoints.
 export {
-  CONFIG_FILE,
-  LATEST_FILE,
-  METRICS_FILE,
   loadCheckpoint,
-  readConfig,
   saveCheckpoint,
   writeConfig,
   type Checkpoint,
+  type CheckpointContent,
+  type LoadCheckpointOptions,
+  type NamedTensor,
   type TrainState,
 } from './checkpoint.js';
-export { IMAGE_ARCHS, defaultImageConfig, type ImageTrainConfig } from './config.js';
-export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
+export { readRunTokenizer } from '@vaekit/core/node';
+
+// Errors.
 export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
-export { allFinite, guardedStep, restoreAdam } from './step.js';
-export { MODEL_JSON, WEIGHTS_BIN, folderIO } from './io.js';
-export { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from './losses.js';
+
+// Data the CLI reads.
+export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
+export type { TextCorpus } from './data/text.js';
+
+// Models.
 export { buildImageVae, type VaeModels } from './models/image.js';
-export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
-export { setNativeThreads } from './kernels/native.js';
+export { buildTextVae, type TextModelShape } from './models/text.js';
+
+// Image kind: train, resume, evaluate.
 export {
-  elboTerms,
   evaluateImageVae,
   resumeImageVae,
   trainImageVae,
@@ -44,41 +63,10 @@ export {
   type TrainOptions,
   type TrainResult,
 } from './train-image.js';
-export { removeStaleTemps, tempSibling, writeFileAtomic } from './fsutil.js';
+
+// Text kind: train, resume, evaluate, generate.
 export {
-  ANNEAL_SCHEDULES,
-  TEXT_CELLS,
-  defaultTextConfig,
-  type AggressiveMode,
-  type AnnealConfig,
-  type AnnealSchedule,
-  type TextCell,
-  type TextDataConfig,
-  type TextTrainConfig,
-  type TrainConfig,
-} from './config.js';
-export { SOTU, loadSentences, loadSotuSentences, makeBatch, prepareCorpus, readSentenceFile, splitSentences, type SentenceSet, type TextBatch, type TextCorpus } from './data/text.js';
-export { freeBitsKl, gaussianKlPerDim, tokenCrossEntropy } from './losses.js';
-export { ACTIVE_UNIT_THRESHOLD, activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';
-export { buildTextVae, type TextModelShape } from './models/text.js';
-export { klWeight } from './schedules.js';
-export { decodeLatents, type TfDecodeOptions } from './text-decode.js';
-export {
-  evaluateText,
-  latentSizeOf,
-  textBatchTensors,
-  textLoss,
-  textTerms,
-  type TextBatchTensors,
-  type TextEvalMetrics,
-  type TextEvalOptions,
-  type TextModels,
-  type TextTerms,
-} from './text-vae.js';
-export {
-  TOKENIZER_FILE,
   loadTextCorpus,
-  readRunTokenizer,
   resumeTextVae,
   trainTextVae,
   validateTextConfig,
@@ -87,4 +75,16 @@ export {
   type TextTrainHooks,
   type TextTrainResult,
 } from './train-text.js';
+export type { TextEvalMetrics, TextModels } from './text-vae.js';
 export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';
+export { generateFromLatents, type TfDecodeOptions } from './text-decode.js';
+
+// The model-kind seam: one loop for every kind.
+export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';
+export { registerTrainingKind, trainingKind, trainingKinds } from './kinds/registry.js';
+export type { AnyTrainingKind, KindRun, RunConfigBase, StepContext, StepOutcome, TrainingKind } from './kinds/types.js';
+export { guardedStep, restoreAdam } from './step.js';
+
+// Transitional: the exporter reads run folders through these until the CLI hands it models.
+export { folderIO } from '@vaekit/core/tfjs';
+export { writeFileAtomic } from '@vaekit/core/node';

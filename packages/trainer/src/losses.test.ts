@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { createRng } from '@vaekit/runtime/rng';
+import { createRng } from '@vaekit/core';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss } from './losses.js';
 
 before(async () => {

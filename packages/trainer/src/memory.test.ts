@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { defaultImageConfig } from './config.js';
+import { defaultImageConfig } from '@vaekit/core';
 import { NonFiniteLossError } from './errors.js';
 import { resumeImageVae, trainImageVae } from './train-image.js';
 
@@ -27,7 +27,7 @@ test('a finished run, a resumed run and a loaded checkpoint leave no tensors beh
   await trainImageVae(config, run);
   assert.equal(tf.memory().numTensors, start, 'after a fresh run');
   const counts: number[] = [];
-  await resumeImageVae(run, { epochs: 5 }, { onEpoch: () => counts.push(tf.memory().numTensors) });
+  await resumeImageVae(run, { onEpoch: () => counts.push(tf.memory().numTensors) }, { epochs: 5 });
   assert.equal(counts.length, 3);
   assert.ok(counts.every((c) => c === counts[0]), `tensor count per resumed epoch: ${counts}`);
   assert.equal(tf.memory().numTensors, start, 'after a resumed run');
@@ -44,8 +44,8 @@ test('a run that stops on a non-finite loss leaves no tensors behind', async () 
   const file = path.join(run, 'config.json');
   writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), learningRate: 10 }));
   const start = tf.memory().numTensors;
-  await assert.rejects(resumeImageVae(run, { epochs: 3 }), (e: Error) => e instanceof NonFiniteLossError && e.epoch === 2);
+  await assert.rejects(resumeImageVae(run, {}, { epochs: 3 }), (e: Error) => e instanceof NonFiniteLossError && e.epoch === 2);
   assert.equal(tf.memory().numTensors, start);
-  await assert.rejects(resumeImageVae(run, { epochs: 3, nonFinite: 'skip' }), NonFiniteLossError);
+  await assert.rejects(resumeImageVae(run, {}, { epochs: 3, nonFinite: 'skip' }), NonFiniteLossError);
   assert.equal(tf.memory().numTensors, start, 'skip mode too');
 });

@@ -3,7 +3,7 @@
  * row-major `[N, Z]` matrices of posterior means and log-variances (float64 math, no tfjs).
  */
 
-import { logSumExp } from '@vaekit/runtime/decoding';
+import { logSumExp } from '@vaekit/core';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 

@@ -10,10 +10,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { createRng } from '@vaekit/runtime/rng';
+import { createRng } from '@vaekit/core';
 import { initBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { defaultTextConfig } from './config.js';
+import { defaultTextConfig } from '@vaekit/core';
 import { NonFiniteLossError } from './errors.js';
 import { trainTextVae } from './train-text.js';
 

@@ -1,5 +1,5 @@
 /** KL annealing schedules: the weight of the KL term at each optimizer step, before `beta`. */
-import type { AnnealConfig } from './config.js';
+import type { AnnealConfig } from '@vaekit/core';
 
 /**
  * The KL weight in [0, 1] at optimizer step `step` (0-based) of a run of `totalSteps` steps.

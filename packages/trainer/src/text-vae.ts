@@ -3,8 +3,8 @@
  * same decoder with z fixed at 0), shared by training, `vaekit eval` and the tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '@vaekit/runtime/rng';
-import type { TextTrainConfig } from './config.js';
+import { createRng, evalSeed } from '@vaekit/core';
+import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
 import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from './losses.js';
 import { activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';
@@ -139,7 +139,7 @@ export async function evaluateText(models: TextModels, set: SentenceSet, options
     const rows = rowsOf(set, start, batchSize);
     for (const r of rows) tokens += Math.min(r.length, T - 1) + 1;
     const batch = textBatchTensors(rows, T);
-    const eps = tf.randomNormal([rows.length, latent], 0, 1, 'float32', seed * 7919 + start) as tf.Tensor2D;
+    const eps = tf.randomNormal([rows.length, latent], 0, 1, 'float32', evalSeed(seed, start)) as tf.Tensor2D;
     const out = tf.tidy(() => {
       const t = textTerms(models, batch, eps);
       const z = t.mu ? reparameterize(t.mu, t.logvar!, eps) : undefined;

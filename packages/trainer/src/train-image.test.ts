@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from './backend.js';
-import { defaultImageConfig } from './config.js';
+import { defaultImageConfig } from '@vaekit/core';
 import { TrainerError } from './errors.js';
 import { loadCheckpoint } from './checkpoint.js';
 import { resumeImageVae, trainImageVae, validateImageConfig, type EpochMetrics } from './train-image.js';
@@ -41,7 +41,7 @@ test('a resumed run ends with the same weights and metrics as an uninterrupted o
   await trainImageVae(config, straight);
   const interrupted = tmp();
   await trainImageVae({ ...config, epochs: 2 }, interrupted);
-  const resumed = await resumeImageVae(interrupted, { epochs: 3 });
+  const resumed = await resumeImageVae(interrupted, {}, { epochs: 3 });
   assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1, 2, 3]);
   const a = await loadCheckpoint(straight);
   const b = await loadCheckpoint(interrupted);

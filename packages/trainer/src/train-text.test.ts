@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend } from './backend.js';
 import { loadCheckpoint } from './checkpoint.js';
-import { defaultTextConfig, type TextTrainConfig } from './config.js';
+import { defaultTextConfig, type TextTrainConfig } from '@vaekit/core';
 import { evaluateTextRun } from './eval-text.js';
 import { TrainerError } from './errors.js';
 import { loadTextCorpus, resumeTextVae, trainTextVae, validateTextConfig, type TextEpochMetrics } from './train-text.js';
@@ -62,7 +62,7 @@ describe('sentence VAE training', () => {
 
     const interrupted = tmp();
     await trainTextVae({ ...config, epochs: 1 }, interrupted);
-    const resumed = await resumeTextVae(interrupted, { epochs: 3 });
+    const resumed = await resumeTextVae(interrupted, {}, { epochs: 3 });
     assert.deepEqual(strip(resumed.epochs), strip(first.epochs));
     assert.deepEqual(await weightsOf(interrupted), await weightsOf(full));
   });

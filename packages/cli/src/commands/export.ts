@@ -16,6 +16,7 @@ import {
   type ExportProfile,
   type WeightDtype,
 } from '@vaekit/exporter';
+import { TEXT_MODEL, stateNames } from '@vaekit/core';
 import { defaultImageConfig, loadMnist, loadTextCorpus, type TextTrainConfig } from '@vaekit/trainer';
 import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
@@ -48,7 +49,7 @@ export function registerExport(program: Command): void {
       if (opts.dtype !== 'fp32') {
         const held = await heldOutExamples(runDir, opts.heldOut);
         if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
-        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, { pad: 0, bos: 2, eos: 3 }, held.states);
+        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, TEXT_MODEL.specialIds, held.states);
       }
       const result = await exportBundle(runDir, bundleDir, options);
       const variant = result.manifest.variant;
@@ -103,7 +104,7 @@ async function heldOutExamples(
     const text = config as unknown as TextTrainConfig;
     if (text.model !== 'vae') return undefined;
     const { test } = await loadTextCorpus(text);
-    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: text.cell === 'lstm' ? ['h', 'c'] : ['h'] };
+    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: stateNames(text.cell) };
   }
   if (config.kind !== 'image') return undefined;
   const defaults = defaultImageConfig();

@@ -47,7 +47,7 @@ export function registerSample(program: Command): void {
         throw new UsageError(`${bundle} is a text bundle; vaekit sample draws images. Use: vaekit generate ${bundle}`);
       }
       try {
-        const { z, images } = await vae.sample(opts.n, { seed: opts.seed, temperature: opts.temperature });
+        const { z, images } = await vae.sample(opts.n, { seed: opts.seed, latentTemperature: opts.temperature });
         await writeGrid(vae, images, opts.out);
         if (opts.json) printJson({ out: opts.out, n: opts.n, seed: opts.seed, backend: vae.backend, z: z.map((v) => Array.from(v)) });
         else process.stdout.write(`Wrote ${opts.n} samples to ${opts.out} (seed ${opts.seed}, backend ${vae.backend}).\n`);

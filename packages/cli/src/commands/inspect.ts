@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { decodeModel, type OnnxModelSummary, type OnnxValueSummary } from '@vaekit/exporter';
-import { MANIFEST_FILE, parseManifest, BundleError } from '@vaekit/runtime/bundle';
+import { MANIFEST_FILE, parseManifest, BundleError } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import { printJson } from '../output.js';
 

@@ -9,7 +9,7 @@ import http from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import sirv from 'sirv';
-import { MANIFEST_FILE } from '@vaekit/runtime/bundle';
+import { MANIFEST_FILE } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import { intIn } from '../options.js';
 

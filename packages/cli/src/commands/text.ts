@@ -262,7 +262,7 @@ export function registerTrainText(train: Command): void {
         const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
         const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
         result = opts.resume
-          ? await resumeTextVae(opts.out, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite }, hooks)
+          ? await resumeTextVae(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite })
           : await trainTextVae(config, opts.out, hooks, { nonFinite });
       } catch (err) {
         bar?.stop();

@@ -115,7 +115,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   try {
     const trainOptions = { nonFinite: options.skipNonfinite ? ('skip' as const) : ('stop' as const) };
     const result = options.resume
-      ? await resumeImageVae(out, { ...(options.epochsGiven ? { epochs: options.epochs } : {}), ...trainOptions }, hooks)
+      ? await resumeImageVae(out, hooks, { ...(options.epochsGiven ? { epochs: options.epochs } : {}), ...trainOptions })
       : await trainImageVae(config, out, hooks, trainOptions);
     await live?.flush();
     return { config, result, backend: backend.name };

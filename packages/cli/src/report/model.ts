@@ -4,8 +4,8 @@
  * held-out data (projected to 2-D by PCA).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng } from '@vaekit/runtime/rng';
-import { decodeLatents, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/trainer';
+import { createRng, EOS_ID } from '@vaekit/core';
+import { generateFromLatents, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/trainer';
 import { imageGridPng } from '../png.js';
 import type { ScatterPoint } from './charts.js';
 import { pca2 } from './pca.js';
@@ -63,7 +63,7 @@ function lerpRows(a: Float32Array, b: Float32Array, steps: number): Float32Array
 const rows = (flat: Float32Array, width: number) => Array.from({ length: flat.length / width }, (_, i) => flat.subarray(i * width, (i + 1) * width));
 
 async function imageReport(runDir: string, options: ModelReportOptions): Promise<ModelReport> {
-  const { config: raw, encoder, decoder } = await loadCheckpoint(runDir);
+  const { config: raw, encoder, decoder } = await loadCheckpoint(runDir, { optimizer: false });
   const config = raw as ImageTrainConfig;
   try {
     if (!encoder) throw new Error(`${runDir}: the checkpoint has no encoder.`);
@@ -112,7 +112,7 @@ async function imageReport(runDir: string, options: ModelReportOptions): Promise
 }
 
 async function textReport(runDir: string, options: ModelReportOptions): Promise<ModelReport> {
-  const { config: raw, encoder, decoder } = await loadCheckpoint(runDir);
+  const { config: raw, encoder, decoder } = await loadCheckpoint(runDir, { optimizer: false });
   const config = raw as TextTrainConfig;
   const notes: string[] = [];
   try {
@@ -122,9 +122,12 @@ async function textReport(runDir: string, options: ModelReportOptions): Promise<
     const seed = options.seed ?? config.seed;
     const count = options.samples ?? 8;
     const words = (ids: number[][]) => ids.map((r) => tokenizer.decode(r));
+    // Greedy (or sampled) decodes of the rows of `flat` with the training decoder.
+    const decodeLatents = async (flat: Float32Array, count: number, options: { strategy?: 'sample'; seed?: number } = {}) =>
+      (await generateFromLatents(decoder, rows(flat, latent).slice(0, count), { maxTokens: T, ...options })).map((g) => g.tokens.filter((t) => t !== EOS_ID));
     const z = config.model === 'lm' ? new Float32Array(count * latent) : prior(count, latent, seed);
-    const greedy = words(await decodeLatents(decoder, z, count));
-    const sampled = words(await decodeLatents(decoder, z, count, { strategy: 'sample', seed }));
+    const greedy = words(await decodeLatents(z, count));
+    const sampled = words(await decodeLatents(z, count, { strategy: 'sample', seed }));
     const report: ModelReport = { kind: 'text', text: { greedy, sampled, reconstructions: [] }, notes };
     if (!encoder) {
       notes.push('A language-model baseline has no encoder: no reconstructions, interpolation or latent map.');
@@ -142,7 +145,7 @@ async function textReport(runDir: string, options: ModelReportOptions): Promise<
     for (let i = 0; i < n; i++) {
       const row = test.ids[i]!;
       tokens.set(row.subarray(0, T - 1), i * T);
-      tokens[i * T + Math.min(row.length, T - 1)] = 3; // <eos>, as the training batches end
+      tokens[i * T + Math.min(row.length, T - 1)] = EOS_ID; // as the training batches end
     }
     const mu = new Float32Array(n * latent);
     for (let start = 0; start < n; start += 128) {
@@ -152,14 +155,14 @@ async function textReport(runDir: string, options: ModelReportOptions): Promise<
       t.dispose();
     }
     const shown = Math.min(5, n);
-    const recon = words(await decodeLatents(decoder, mu.slice(0, shown * latent), shown));
+    const recon = words(await decodeLatents(mu.slice(0, shown * latent), shown));
     report.text!.reconstructions = recon.map((output, i) => ({ input: test.text[i]!, output }));
     if (n >= 2) {
       const steps = 6;
       report.text!.interpolation = {
         from: test.text[0]!,
         to: test.text[1]!,
-        steps: words(await decodeLatents(decoder, lerpRows(mu.subarray(0, latent), mu.subarray(latent, 2 * latent), steps), steps)),
+        steps: words(await decodeLatents(lerpRows(mu.subarray(0, latent), mu.subarray(latent, 2 * latent), steps), steps)),
       };
     }
     const { points, explained } = pca2(mu, n, latent);

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CONFIG_FILE, METRICS_FILE } from '@vaekit/trainer';
+import { CONFIG_FILE, METRICS_FILE } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 
 /** Fields of a metrics line that are bookkeeping, not curves. */

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createRng, permutation } from '@vaekit/runtime/rng';
+import { createRng, permutation } from '@vaekit/core';
 import { DataError } from '../errors.js';
 
 /** A set of images as one row-major matrix `[count, pixels]` with values in [0, 1]. */

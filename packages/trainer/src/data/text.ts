@@ -6,9 +6,9 @@
 import { createRequire } from 'node:module';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createRng, permutation } from '@vaekit/runtime/rng';
-import { BOS_ID, EOS_ID, PAD_ID, WordTokenizer, splitWords } from '@vaekit/runtime/tokenizer';
-import type { TextDataConfig } from '../config.js';
+import { createRng, permutation } from '@vaekit/core';
+import { BOS_ID, EOS_ID, PAD_ID, WordTokenizer, splitWords } from '@vaekit/core';
+import type { TextDataConfig } from '@vaekit/core';
 import { DataError } from '../errors.js';
 
 /** Name of the built-in corpus. */

@@ -3,7 +3,7 @@
  * encoder `x[B, H*W*C] -> mu[B, Z], logvar[B, Z]`, decoder `z[B, Z] -> logits[B, H*W*C]`.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ImageTrainConfig } from '../config.js';
+import type { ImageTrainConfig } from '@vaekit/core';
 
 /** The two halves of a VAE. */
 export interface VaeModels {

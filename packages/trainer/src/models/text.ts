@@ -7,7 +7,7 @@
  *   and z is also concatenated to every input embedding.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TextTrainConfig } from '../config.js';
+import type { TextTrainConfig } from '@vaekit/core';
 import type { VaeModels } from './image.js';
 
 /** Sizes the text models need besides the configuration. */

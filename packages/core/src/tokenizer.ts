@@ -4,10 +4,10 @@
  * `WordLevel` model, a `Lowercase` normalizer and a `Whitespace` pre-tokenizer, so other tools can
  * load a vaekit `tokenizer.json`.
  */
-import { RuntimeError, quote } from './errors.js';
+import { VaekitError, quote } from './errors.js';
 
 /** A `tokenizer.json` that is not a word-level tokenizer vaekit can use. */
-export class TokenizerError extends RuntimeError {
+export class TokenizerError extends VaekitError {
   override name = 'TokenizerError';
 }
 

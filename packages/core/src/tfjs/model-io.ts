@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CheckpointError } from './errors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { CheckpointError } from '../run-config.js';
+import { writeFileAtomic } from '../node/fs-atomic.js';
 
 /** Name of the topology file in a saved model folder. */
 export const MODEL_JSON = 'model.json';
@@ -30,7 +30,7 @@ export function folderIO(dir: string, modelFile: string = MODEL_JSON): tf.io.IOH
   return {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       if (artifacts.modelTopology instanceof ArrayBuffer || !artifacts.modelTopology) {
-        throw new CheckpointError('Only JSON model topologies can be saved.', false);
+        throw new CheckpointError('Only JSON model topologies can be saved.', { userError: false });
       }
       await fs.mkdir(dir, { recursive: true });
       const weights = artifacts.weightData ? new tf.io.CompositeArrayBuffer(artifacts.weightData).slice() : new ArrayBuffer(0);

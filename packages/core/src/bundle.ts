@@ -67,8 +67,6 @@ export interface TrainingSummary {
   [key: string]: unknown;
 }
 
-/** The text model's recurrent cell; `lstm` adds a cell state `c` next to `h`. */
-export type TextCell = 'gru' | 'lstm';
 
 /** What a text bundle's graphs and tokenizer need besides the graph interfaces (docs/text-model.md). */
 export interface TextSpec {
@@ -177,21 +175,52 @@ export interface TextBundleManifest extends BundleManifestBase {
 /** `manifest.json` of a bundle, by kind. */
 export type BundleManifest = ImageBundleManifest | TextBundleManifest;
 
-/** The model kinds a bundle can hold. */
-export const BUNDLE_KINDS = ['image', 'text'] as const;
-
-/** The graph names each bundle kind must have. */
-export const GRAPH_NAMES = {
-  image: ['encoder', 'decoder'],
-  text: ['encoder', 'decoder_init', 'decoder_step'],
-} as const satisfies Record<BundleManifest['kind'], readonly string[]>;
-
 import { BundleError, quote } from './errors.js';
+import type { TextCell } from './kinds/text.js';
+import { IMAGE_BUNDLE_KIND } from './kinds/image.js';
+import { TEXT_BUNDLE_KIND } from './kinds/text.js';
+import { isRecord } from './manifest-checks.js';
 
 export { BundleError };
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/**
+ * What the bundle format knows about one model kind: the graphs its manifest must list, and the check
+ * of its own manifest section (`image`, `text`, ...). Built-in kinds are image and text; a plug-in kind
+ * calls {@link registerBundleKind} once, and then `parseManifest`, `buildManifest` and the runtime's
+ * loader accept its bundles.
+ */
+export interface BundleKindSpec {
+  kind: string;
+  /** Keys of `manifest.graphs` (and of every variant's graphs) the kind requires. */
+  graphNames: readonly string[];
+  /**
+   * Checks the kind's section of a parsed manifest (throws {@link BundleError} naming the field) and
+   * returns the extra files it refers to, each with the field naming it (they must be listed in `files`).
+   */
+  checkSection(manifest: Record<string, unknown>): Array<{ field: string; file: string }>;
+}
+
+const bundleKinds = new Map<string, BundleKindSpec>([
+  [IMAGE_BUNDLE_KIND.kind, IMAGE_BUNDLE_KIND],
+  [TEXT_BUNDLE_KIND.kind, TEXT_BUNDLE_KIND],
+]);
+
+/** Registers a plug-in model kind with the bundle format. Registering a kind twice throws. */
+export function registerBundleKind(spec: BundleKindSpec): void {
+  if (bundleKinds.has(spec.kind)) throw new BundleError(`Bundle kind ${quote(spec.kind)} is already registered.`);
+  bundleKinds.set(spec.kind, spec);
+}
+
+/** The registered bundle kinds (built-in first). */
+export function registeredBundleKinds(): string[] {
+  return [...bundleKinds.keys()];
+}
+
+/** The graph names a bundle of `kind` must have; throws {@link BundleError} for an unknown kind. */
+export function graphNamesOf(kind: string): readonly string[] {
+  const spec = bundleKinds.get(kind);
+  if (!spec) throw new BundleError(`Bundle kind ${quote(kind)} is not supported. Should be one of: ${registeredBundleKinds().join(', ')}.`);
+  return spec.graphNames;
 }
 
 /**
@@ -265,43 +294,14 @@ export function parseManifest(json: unknown): BundleManifest {
       `manifest.json: formatVersion ${quote(json.formatVersion)} is not supported. This runtime reads version ${BUNDLE_FORMAT_VERSION}.`,
     );
   }
-  if (json.kind !== 'image' && json.kind !== 'text') {
-    throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: ${BUNDLE_KINDS.join(', ')}.`);
+  const spec = typeof json.kind === 'string' ? bundleKinds.get(json.kind) : undefined;
+  if (!spec) {
+    throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: ${registeredBundleKinds().join(', ')}.`);
   }
-  const kind = json.kind;
   if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
     throw new BundleError('manifest.json: latentSize must be a positive integer.');
   }
-  if (kind === 'image') {
-    const image = json.image;
-    if (
-      !isRecord(image) ||
-      ![image.height, image.width, image.channels].every((v) => Number.isInteger(v) && (v as number) > 0)
-    ) {
-      throw new BundleError('manifest.json: image must give positive integer height, width and channels.');
-    }
-  } else {
-    const text = json.text;
-    if (!isRecord(text)) throw new BundleError('manifest.json: text is missing.');
-    if (text.cell !== 'gru' && text.cell !== 'lstm') {
-      throw new BundleError(`manifest.json: text.cell is ${quote(text.cell)}. Should be one of: gru, lstm.`);
-    }
-    for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'maxLength'] as const) {
-      if (!Number.isInteger(text[key]) || (text[key] as number) <= 0) {
-        throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
-      }
-    }
-    const wantStates = text.cell === 'lstm' ? ['h', 'c'] : ['h'];
-    if (!Array.isArray(text.stateNames) || text.stateNames.join(',') !== wantStates.join(',')) {
-      throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${text.cell} model.`);
-    }
-    const special = text.specialTokens;
-    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
-      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
-    }
-    if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
-    assertSafeBundlePath(text.tokenizer);
-  }
+  const extraFiles = spec.checkSection(json);
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');
   if (!isRecord(json.files)) throw new BundleError('manifest.json: files is missing.');
   for (const [rel, rec] of Object.entries(json.files)) {
@@ -310,17 +310,18 @@ export function parseManifest(json: unknown): BundleManifest {
       throw new BundleError(`manifest.json: files[${quote(rel)}] needs a lower-case hex sha256.`);
     }
   }
-  if (kind === 'text' && !((json.text as { tokenizer: string }).tokenizer in json.files)) {
-    throw new BundleError('manifest.json: text.tokenizer has no entry in files (no sha256 to verify).');
+  for (const { field, file } of extraFiles) {
+    assertSafeBundlePath(file);
+    if (!(file in json.files)) throw new BundleError(`manifest.json: ${field} has no entry in files (no sha256 to verify).`);
   }
-  checkGraphs('graphs', json.graphs, GRAPH_NAMES[kind], json.files);
+  checkGraphs('graphs', json.graphs, spec.graphNames, json.files);
   if (json.variants !== undefined) {
     if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
     for (const [profile, v] of Object.entries(json.variants)) {
       if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
         throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
       }
-      checkGraphs(`variants.${profile}.graphs`, v.graphs, GRAPH_NAMES[kind], json.files);
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, spec.graphNames, json.files);
     }
   }
   return json as unknown as BundleManifest;
@@ -342,4 +343,17 @@ export async function verifyFile(manifest: BundleManifest, relPath: string, byte
       `Bundle file "${relPath}" does not match manifest.json: sha256 is ${actual}, expected ${rec.sha256}. The file was modified or corrupted.`,
     );
   }
+}
+
+/** The fields of a manifest that its writer supplies (the format marker and version are added). */
+export type ManifestFields<M extends BundleManifestBase = BundleManifest> = Omit<M, 'format' | 'formatVersion'>;
+
+/**
+ * Builds a `manifest.json` object from its fields and validates it with {@link parseManifest} before
+ * returning it, so a writer can never produce a bundle its own reader refuses.
+ */
+export function buildManifest<M extends BundleManifestBase = BundleManifest>(fields: ManifestFields<M>): M {
+  const manifest = { format: 'vaekit-bundle', formatVersion: BUNDLE_FORMAT_VERSION, ...fields };
+  parseManifest(manifest);
+  return manifest as unknown as M;
 }

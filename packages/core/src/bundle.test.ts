@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BundleError, assertSafeBundlePath, parseManifest, sha256Hex, verifyFile, type BundleManifest } from './bundle.js';
+import { BundleError, assertSafeBundlePath, buildManifest, parseManifest, registerBundleKind, sha256Hex, verifyFile, type BundleManifest } from './bundle.js';
 
 const HASH = 'a'.repeat(64);
 function manifest(): Record<string, unknown> {
@@ -119,3 +119,30 @@ for (const [name, mutate, message] of brokenText) {
     assert.throws(() => parseManifest(m), (e: Error) => e instanceof BundleError && message.test(e.message));
   });
 }
+
+test('buildManifest adds the format marker and refuses what parseManifest refuses', () => {
+  const { format: _f, formatVersion: _v, ...fields } = manifest();
+  const built = buildManifest(fields as never);
+  assert.equal(built.format, 'vaekit-bundle');
+  assert.equal(built.formatVersion, 1);
+  assert.throws(() => buildManifest({ ...(fields as object), latentSize: 0 } as never), /latentSize must be a positive integer/);
+});
+
+test('a registered plug-in kind parses; an unknown kind names the registered ones; registering twice throws', () => {
+  registerBundleKind({
+    kind: 'bundle-test-kind',
+    graphNames: ['net'],
+    checkSection: (m) => {
+      if (typeof m.note !== 'string') throw new BundleError('manifest.json: note must be a string.');
+      return [];
+    },
+  });
+  const m = manifest();
+  m.kind = 'bundle-test-kind';
+  m.note = 'hello';
+  m.graphs = { net: (m.graphs as Record<string, unknown>).encoder };
+  assert.equal(parseManifest(m).kind, 'bundle-test-kind');
+  assert.throws(() => parseManifest({ ...m, note: 1 }), /note must be a string/);
+  assert.throws(() => parseManifest({ ...m, kind: 'nope' }), /kind "nope" is not supported. Should be one of: image, text, bundle-test-kind/);
+  assert.throws(() => registerBundleKind({ kind: 'image', graphNames: [], checkSection: () => [] }), /already registered/);
+});

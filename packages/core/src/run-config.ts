@@ -1,3 +1,79 @@
+/**
+ * The run folder format (what `vaekit train` writes and `--resume`, `eval` and `export` read): file
+ * names, the training configurations per kind with their validation, and the pointer to the newest
+ * checkpoint. The `fs` side (reading and writing) is in `@vaekit/core/node`.
+ *
+ * ```
+ * RUN_DIR/config.json                     training configuration
+ * RUN_DIR/metrics.jsonl                   one line of metrics per epoch
+ * RUN_DIR/latest.json                     {"checkpoint": "checkpoints/epoch-0003", "epoch": 3}
+ * RUN_DIR/checkpoints/epoch-0003/         models (model.json + weights.bin), state.json, optimizer state
+ * RUN_DIR/tokenizer.json                  text runs: the vocabulary (Hugging Face WordLevel layout)
+ * ```
+ */
+import type { TextCell } from './kinds/text.js';
+import { VaekitError } from './errors.js';
+
+/** A run folder or checkpoint that is missing, incomplete or malformed. */
+export class CheckpointError extends VaekitError {
+  override name = 'CheckpointError';
+}
+
+/** Name of the pointer file to the newest complete checkpoint. */
+export const LATEST_FILE = 'latest.json';
+/** Name of the configuration file in a run folder. */
+export const CONFIG_FILE = 'config.json';
+/** Name of the per-epoch metrics log in a run folder. */
+export const METRICS_FILE = 'metrics.jsonl';
+/** Name of the vocabulary file of a text run folder. */
+export const TOKENIZER_FILE = 'tokenizer.json';
+/** Name of the training state file inside a checkpoint folder. */
+export const STATE_FILE = 'state.json';
+
+/** The run-relative folder of the checkpoint written after `epoch` (`checkpoints/epoch-0003`). */
+export function checkpointFolder(epoch: number): string {
+  return `checkpoints/epoch-${String(epoch).padStart(4, '0')}`;
+}
+
+/** `latest.json`: the newest complete checkpoint of a run. */
+export interface LatestPointer {
+  checkpoint: string;
+  epoch: number;
+}
+
+/** Checks a parsed `latest.json`; `file` names it in the error. */
+export function parseLatestPointer(json: unknown, file: string): LatestPointer {
+  const latest = json as Partial<LatestPointer> | null;
+  if (!latest || typeof latest.checkpoint !== 'string' || !/^checkpoints\/epoch-\d+$/.test(latest.checkpoint)) {
+    throw new CheckpointError(`${file} does not name a checkpoint folder.`);
+  }
+  return { checkpoint: latest.checkpoint, epoch: Number(latest.epoch ?? latest.checkpoint.slice(-4)) };
+}
+
+/**
+ * Checks a parsed `config.json` (any kind), so that a hand-edited or damaged configuration fails here,
+ * naming the field, not deep inside training. `file` names it in the error.
+ */
+export function parseRunConfig(json: unknown, file: string): TrainConfig {
+  const config = json as TrainConfig | null;
+  if ((config?.kind !== 'image' && config?.kind !== 'text') || !Number.isInteger(config.latent)) {
+    throw new CheckpointError(`${file} is not a vaekit run configuration (kind image or text).`);
+  }
+  const numbers = ['epochs', 'batchSize', 'learningRate', 'beta', 'seed'] as const;
+  const record = config as unknown as Record<string, unknown>;
+  const isNumber = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  let bad: string | undefined = numbers.find((k) => !isNumber(record[k]));
+  if (!bad && config.kind === 'image') {
+    bad =
+      (['testFraction', 'trainLimit'] as const).find((k) => !isNumber(config[k])) ??
+      (!Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h)) ? 'hidden' : undefined) ??
+      (typeof config.arch !== 'string' ? 'arch' : undefined) ??
+      (!config.image || ![config.image.height, config.image.width, config.image.channels].every((v) => Number.isInteger(v) && v > 0) ? 'image' : undefined);
+  }
+  if (bad) throw new CheckpointError(`${file} has a missing or invalid "${bad}" field.`);
+  return config;
+}
+
 /** Training configuration of an image VAE, stored as `config.json` in the run folder. */
 export interface ImageTrainConfig {
   kind: 'image';
@@ -70,10 +146,7 @@ export interface AnnealConfig {
   ratio: number;
 }
 
-/** The recurrent cells of the sentence VAE. */
-export const TEXT_CELLS = ['gru', 'lstm'] as const;
-/** A recurrent cell name. */
-export type TextCell = (typeof TEXT_CELLS)[number];
+export { TEXT_CELLS, type TextCell } from './kinds/text.js';
 
 /**
  * The encoder-only ("aggressive") phase of He et al. (2019): before each decoder update the encoder

@@ -1,0 +1,77 @@
+/**
+ * The contract of the text kind (the sentence VAE), in one place for the trainer, the exporter and the
+ * runtime: layer names of the training graphs, the ONNX graphs of a text bundle with their tensor
+ * names, the recurrent state names per cell, the special token ids and the file names.
+ * docs/text-model.md is the readable form of this module.
+ */
+import { BundleError, quote } from '../errors.js';
+import { isPositiveInt, isRecord } from '../manifest-checks.js';
+import { BOS_ID, EOS_ID, PAD_ID, UNK_ID } from '../tokenizer.js';
+
+/** Recurrent cells of the text models. */
+export const TEXT_CELLS = ['gru', 'lstm'] as const;
+/** A recurrent cell of the text models. */
+export type TextCell = (typeof TEXT_CELLS)[number];
+
+/** The contract of the text kind. */
+export const TEXT_MODEL = {
+  /** Layer names of the tfjs training graphs that the exporter reads. */
+  layers: {
+    encoder: { embedding: 'enc_embedding', rnn: 'enc_rnn', mu: 'mu', logvar: 'logvar' },
+    decoder: { initH: 'dec_init_h', initC: 'dec_init_c', embedding: 'dec_embedding', repeatZ: 'dec_repeat_z', concat: 'dec_concat', rnn: 'dec_rnn', logits: 'logits' },
+  },
+  /** Input names of the tfjs training graphs. */
+  trainingInputs: { encoderTokens: 'tokens', decoderTokens: 'tokens_in', z: 'z' },
+  /** The ONNX graphs of a text bundle: file and tensor names (state tensors: {@link stateNames}). */
+  graphs: {
+    encoder: { file: 'encoder.onnx', inputs: { tokens: 'tokens', lengths: 'lengths' }, outputs: { mu: 'mu', logvar: 'logvar' } },
+    decoderInit: { file: 'decoder_init.onnx', inputs: { z: 'z' } },
+    decoderStep: { file: 'decoder_step.onnx', inputs: { token: 'token', z: 'z' }, outputs: { logits: 'logits' } },
+  },
+  /** Ids of the special tokens, the same in every vocabulary. */
+  specialIds: { pad: PAD_ID, unk: UNK_ID, bos: BOS_ID, eos: EOS_ID },
+  /** The vocabulary file of a text run folder and of a text bundle. */
+  tokenizerFile: 'tokenizer.json',
+} as const;
+
+/** Every layer name a text training graph must have for export (the LSTM's `dec_init_c` aside). */
+export const TEXT_LAYER_NAMES = {
+  encoder: ['enc_embedding', 'enc_rnn', 'mu', 'logvar'],
+  decoder: ['dec_init_h', 'dec_embedding', 'dec_rnn', 'logits'],
+} as const;
+
+/** The recurrent state tensors of a cell: `h` for a GRU, `h` and `c` for an LSTM. */
+export function stateNames(cell: TextCell): string[] {
+  return cell === 'lstm' ? ['h', 'c'] : ['h'];
+}
+
+/** The name of the step graph's output that carries state `name` to the next step (`h` -> `h_out`). */
+export function stateOutputName(name: string): string {
+  return `${name}_out`;
+}
+
+/** The text kind's part of the bundle format: its graphs and its manifest section `text`. */
+export const TEXT_BUNDLE_KIND = {
+  kind: 'text',
+  graphNames: ['encoder', 'decoder_init', 'decoder_step'],
+  checkSection(manifest: Record<string, unknown>): Array<{ field: string; file: string }> {
+    const text = manifest.text;
+    if (!isRecord(text)) throw new BundleError('manifest.json: text is missing.');
+    if (!TEXT_CELLS.includes(text.cell as TextCell)) {
+      throw new BundleError(`manifest.json: text.cell is ${quote(text.cell)}. Should be one of: ${TEXT_CELLS.join(', ')}.`);
+    }
+    for (const key of ['vocabSize', 'embeddingSize', 'hiddenSize', 'maxLength'] as const) {
+      if (!isPositiveInt(text[key])) throw new BundleError(`manifest.json: text.${key} must be a positive integer.`);
+    }
+    const wantStates = stateNames(text.cell as TextCell);
+    if (!Array.isArray(text.stateNames) || text.stateNames.join(',') !== wantStates.join(',')) {
+      throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${String(text.cell)} model.`);
+    }
+    const special = text.specialTokens;
+    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
+      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
+    }
+    if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
+    return [{ field: 'text.tokenizer', file: text.tokenizer }];
+  },
+} as const;

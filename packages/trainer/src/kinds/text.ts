@@ -1,0 +1,331 @@
+/**
+ * The text kind: the sentence VAE with KL annealing, word dropout, free bits, the encoder-only
+ * ("aggressive") phase of He et al. (2019), gradient clipping and early stopping; and its
+ * language-model baseline (`model: 'lm'`, the same decoder with z = 0 and no encoder). Its training
+ * spec for the shared loop ({@link textKind}).
+ */
+import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
+import { ANNEAL_SCHEDULES, TEXT_CELLS, TOKENIZER_FILE, createRng, noiseSeed, type TextTrainConfig } from '@vaekit/core';
+import { readRunTokenizer, writeRunTokenizer } from '@vaekit/core/node';
+import type { Checkpoint, NamedTensor } from '../checkpoint.js';
+import { loadSentences, prepareCorpus, type TextCorpus } from '../data/text.js';
+import { CheckpointError, DataError, TrainerError } from '../errors.js';
+import { buildTextVae } from '../models/text.js';
+import { klWeight } from '../schedules.js';
+import { allFinite, restoreAdam } from '../step.js';
+import { evaluateText, textBatchTensors, textLoss, textTerms, type TextEvalMetrics, type TextModels } from '../text-vae.js';
+import type { KindRun, TrainingKind } from './types.js';
+
+/** Training-set averages of one epoch. */
+export interface TextTrainAverages {
+  /** Mean loss actually minimised (annealed, free bits). */
+  loss: number;
+  reconstruction: number;
+  kl: number;
+  /** KL weight (annealing times beta) at the end of the epoch. */
+  klWeight: number;
+}
+
+/** One line of `metrics.jsonl` of a text run. */
+export interface TextEpochMetrics {
+  epoch: number;
+  train: TextTrainAverages;
+  valid: TextEvalMetrics;
+  /** Whether the encoder-only phase ran during this epoch. */
+  aggressive: boolean;
+  /** Encoder-only updates made during this epoch. */
+  encoderSteps: number;
+  seconds: number;
+  /** Batches skipped because of non-finite values (`nonFinite: 'skip'`); absent when none. */
+  skippedBatches?: number;
+}
+
+/** Extra state of a text run, saved in each checkpoint's state.json. */
+export interface TextRunState {
+  aggressiveOn: boolean;
+  bestMi: number | null;
+  bestValid: number | null;
+  badEpochs: number;
+}
+
+/** Validates a text configuration; throws {@link TrainerError} naming the bad field and what is accepted. */
+export function validateTextConfig(config: TextTrainConfig): void {
+  const positiveInts: Array<[string, number]> = [
+    ['epochs', config.epochs],
+    ['latent', config.latent],
+    ['batchSize', config.batchSize],
+    ['embedding', config.embedding],
+    ['hidden', config.hidden],
+    ['maxLength', config.data.maxLength],
+    ['maxVocab', config.data.maxVocab],
+    ['minCount', config.data.minCount],
+    ['aggressiveMaxSteps', config.aggressiveMaxSteps],
+  ];
+  for (const [name, v] of positiveInts) {
+    if (!Number.isInteger(v) || v <= 0 || v > 1_000_000) throw new TrainerError(`${name} must be a positive integer (at most 1000000), got ${v}.`);
+  }
+  const nonNegative: Array<[string, number]> = [
+    ['beta', config.beta],
+    ['freeBits', config.freeBits],
+    ['clipNorm', config.clipNorm],
+    ['patience', config.patience],
+    ['trainLimit', config.data.trainLimit],
+    ['evalLimit', config.data.evalLimit],
+  ];
+  for (const [name, v] of nonNegative) {
+    if (!(v >= 0) || !Number.isFinite(v)) throw new TrainerError(`${name} must be a finite number >= 0, got ${v}.`);
+  }
+  if (!(config.learningRate > 0) || !Number.isFinite(config.learningRate)) throw new TrainerError(`learningRate must be > 0, got ${config.learningRate}.`);
+  if (!(config.wordDropout >= 0 && config.wordDropout < 1)) throw new TrainerError(`wordDropout must be in [0, 1), got ${config.wordDropout}.`);
+  for (const [name, v] of [['validFraction', config.data.validFraction], ['testFraction', config.data.testFraction]] as const) {
+    if (!(v > 0 && v < 0.5)) throw new TrainerError(`${name} must be in (0, 0.5), got ${v}.`);
+  }
+  if (!TEXT_CELLS.includes(config.cell)) throw new TrainerError(`Unsupported cell "${String(config.cell)}". Should be one of: ${TEXT_CELLS.join(', ')}.`);
+  if (config.model !== 'vae' && config.model !== 'lm') throw new TrainerError(`Unsupported model "${String(config.model)}". Should be one of: vae, lm.`);
+  if (!ANNEAL_SCHEDULES.includes(config.anneal.schedule)) {
+    throw new TrainerError(`Unsupported KL annealing "${String(config.anneal.schedule)}". Should be one of: ${ANNEAL_SCHEDULES.join(', ')}.`);
+  }
+  const a = config.aggressive;
+  if (!(a === 'auto' || a === 'off' || (typeof a === 'number' && Number.isInteger(a) && a >= 0))) {
+    throw new TrainerError(`aggressive must be auto, off or a number of epochs, got ${String(a)}.`);
+  }
+  if (config.data.overLength !== 'drop' && config.data.overLength !== 'cut') {
+    throw new TrainerError(`overLength must be drop or cut, got ${String(config.data.overLength)}.`);
+  }
+}
+
+/** Reads the corpus a config names and splits it (deterministic for a config). */
+export async function loadTextCorpus(config: TextTrainConfig): Promise<TextCorpus> {
+  const corpus = prepareCorpus(await loadSentences(config.data.source), config.data, config.seed);
+  if (corpus.train.ids.length < config.batchSize) {
+    throw new DataError(`The training split has ${corpus.train.ids.length} sentences, fewer than one batch (${config.batchSize}); use a larger corpus or --batch-size.`);
+  }
+  return corpus;
+}
+
+/** Models and optimizers of a text run (`encoder` and its optimizer absent for the baseline). */
+export interface TextRunModels {
+  models: TextModels;
+  encoderOptimizer?: tf.Optimizer;
+  decoderOptimizer: tf.Optimizer;
+}
+
+interface TextEpoch {
+  aggressive: boolean;
+  lossSum: number;
+  recon: number;
+  kl: number;
+  /** Batches and sentences of the applied updates. */
+  batches: number;
+  rows: number;
+  encoderSteps: number;
+  /** KL weight (annealing times beta) of the epoch's last batch. */
+  weight: number;
+}
+
+type Run = KindRun<TextTrainConfig, TextCorpus, TextRunModels, TextRunState>;
+
+function variablesOf(model: tf.LayersModel | undefined): tf.Variable[] {
+  return model ? model.trainableWeights.map((w) => w.read() as tf.Variable) : [];
+}
+
+/** Scales gradients so their global L2 norm is at most `clipNorm` (0 = unchanged). */
+function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf.NamedTensorMap {
+  if (!(clipNorm > 0)) return grads;
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]!);
+  if (!(norm > clipNorm)) return grads;
+  const scale = clipNorm / norm;
+  const clipped: tf.NamedTensorMap = {};
+  for (const [name, g] of Object.entries(grads)) {
+    clipped[name] = tf.mul(g, scale);
+    g.dispose();
+  }
+  return clipped;
+}
+
+/**
+ * One optimizer update on a batch. `update` picks the parameters that change: both halves (joint
+ * training), the encoder only, or the decoder only (the two halves of an aggressive-phase round).
+ */
+function update(run: Run, rows: Int32Array[], seed: number, klScale: number, part: 'joint' | 'encoder' | 'decoder') {
+  const { config } = run;
+  const { models } = run.models;
+  const uniform = createRng(seed).uniform;
+  const batch = textBatchTensors(rows, run.data.seqLength, config.wordDropout, uniform);
+  const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
+  const encVars = part === 'decoder' ? [] : variablesOf(models.encoder);
+  const decVars = part === 'encoder' ? [] : variablesOf(models.decoder);
+  let sums: tf.Tensor | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const terms = textTerms(models, batch, eps, true);
+    sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
+    return textLoss(terms, klScale, config.freeBits);
+  }, [...encVars, ...decVars]);
+  const clipped = clipByGlobalNorm(grads, config.clipNorm);
+  // A NaN or infinite loss or gradient is never applied: the weights stay those of the last good step.
+  const applied = allFinite(value, clipped);
+  const pick = (vars: tf.Variable[]) => Object.fromEntries(vars.map((v) => [v.name, clipped[v.name]!]));
+  if (applied && encVars.length) run.models.encoderOptimizer!.applyGradients(pick(encVars));
+  if (applied && decVars.length) run.models.decoderOptimizer.applyGradients(pick(decVars));
+  const loss = value.dataSync()[0]!;
+  const [recon, kl] = sums!.dataSync();
+  tf.dispose([value, sums!, eps, batch.target, batch.decoderInput, batch.mask, ...Object.values(clipped)]);
+  return { loss, recon: recon!, kl: kl!, applied };
+}
+
+function aggressiveActive(run: Run, epoch: number): boolean {
+  const a = run.config.aggressive;
+  if (run.config.model === 'lm' || a === 'off') return false;
+  if (typeof a === 'number') return epoch <= a;
+  return run.state.aggressiveOn;
+}
+
+async function restoreOptimizer(learningRate: number, weights: NamedTensor[] | undefined, runDir: string, name: string): Promise<tf.Optimizer> {
+  if (!weights) throw new CheckpointError(`The checkpoint in ${runDir} has no ${name} optimizer state, so it cannot be resumed exactly.`);
+  return restoreAdam(learningRate, weights);
+}
+
+/** The text kind's training spec. */
+export const textKind: TrainingKind<
+  TextTrainConfig,
+  TextCorpus,
+  TextRunModels,
+  TextRunState,
+  TextEpoch,
+  TextEvalMetrics,
+  TextEpochMetrics,
+  { corpus: TextCorpus['stats'] },
+  { aggressive: boolean }
+> = {
+  kind: 'text',
+  advice: 'Lower the learning rate or use --clip-norm',
+  stateKey: 'text',
+  validate: validateTextConfig,
+  loadData: loadTextCorpus,
+  writeRunFiles: (runDir, _config, corpus) => writeRunTokenizer(runDir, corpus.tokenizer),
+  build(config, corpus) {
+    const { encoder, decoder } = buildTextVae(config, { vocabSize: corpus.tokenizer.vocabSize, seqLength: corpus.seqLength });
+    if (config.model === 'lm') encoder.dispose();
+    return {
+      models: config.model === 'lm' ? { decoder } : { encoder, decoder },
+      ...(config.model === 'vae' ? { encoderOptimizer: tf.train.adam(config.learningRate) } : {}),
+      decoderOptimizer: tf.train.adam(config.learningRate),
+    };
+  },
+  initialState: (config) => ({ aggressiveOn: config.aggressive !== 'off', bestMi: null, bestValid: null, badEpochs: 0 }),
+  async checkResume(runDir, config, corpus) {
+    const saved = await readRunTokenizer(runDir);
+    if (saved.vocabulary.join('\n') !== corpus.tokenizer.vocabulary.join('\n')) {
+      throw new CheckpointError(`The corpus ${config.data.source} no longer gives the vocabulary saved in ${path.join(runDir, TOKENIZER_FILE)}; was the data file changed?`);
+    }
+  },
+  async restore(config, _corpus, checkpoint: Checkpoint, runDir) {
+    const states = checkpoint.optimizerStates ?? {};
+    const isVae = config.model === 'vae';
+    if (isVae && !checkpoint.encoder) throw new CheckpointError(`The checkpoint in ${runDir} has no encoder.`);
+    const decoderOptimizer = await restoreOptimizer(config.learningRate, states.decoder, runDir, 'decoder');
+    let encoderOptimizer: tf.Optimizer | undefined;
+    try {
+      if (isVae) encoderOptimizer = await restoreOptimizer(config.learningRate, states.encoder, runDir, 'encoder');
+    } catch (err) {
+      decoderOptimizer.dispose();
+      throw err;
+    }
+    if (!isVae) checkpoint.encoder?.dispose();
+    return {
+      models: isVae ? { encoder: checkpoint.encoder!, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder },
+      ...(encoderOptimizer ? { encoderOptimizer } : {}),
+      decoderOptimizer,
+    };
+  },
+  trainCount: (corpus) => corpus.train.ids.length,
+  startInfo: (run) => ({ corpus: run.data.stats }),
+  beginEpoch: (run, epoch) => ({ aggressive: aggressiveActive(run, epoch), lossSum: 0, recon: 0, kl: 0, batches: 0, rows: 0, encoderSteps: 0, weight: 0 }),
+  async step(run, acc, ctx) {
+    const { config } = run;
+    const train = run.data.train.ids;
+    const rows = ctx.rows.map((i) => train[i]!);
+    acc.weight = config.model === 'lm' ? 0 : config.beta * klWeight(config.anneal, ctx.step, ctx.totalSteps);
+    const noise = noiseSeed(config.seed, ctx.step);
+    if (acc.aggressive) {
+      // He et al. (2019): update the encoder alone on fresh batches until its loss stops improving
+      // (summed over windows of a fifth of the cap, as their 15-of-100), at most aggressiveMaxSteps
+      // times; then the decoder once on the batch. Sub-update `sub` draws from noiseSeed + sub.
+      const windowSize = Math.max(1, Math.ceil(config.aggressiveMaxSteps / 5));
+      let previous = Infinity;
+      let window = 0;
+      let burnRows = rows;
+      for (let sub = 1; sub <= config.aggressiveMaxSteps; sub++) {
+        const r = update(run, burnRows, noise + sub, acc.weight, 'encoder');
+        if (!ctx.accept(r)) break;
+        acc.encoderSteps++;
+        window += r.loss;
+        if (sub % windowSize === 0) {
+          if (window >= previous) break;
+          previous = window;
+          window = 0;
+        }
+        const burnRng = createRng(noise + sub);
+        burnRows = Array.from({ length: rows.length }, () => train[burnRng.int(train.length)]!);
+      }
+    }
+    const r = update(run, rows, noise, acc.weight, acc.aggressive ? 'decoder' : 'joint');
+    if (r.applied) {
+      acc.lossSum += r.loss;
+      acc.recon += r.recon;
+      acc.kl += r.kl;
+      acc.batches++;
+      acc.rows += rows.length;
+    }
+    return { loss: r.loss, applied: r.applied, batchInfo: { aggressive: acc.aggressive } };
+  },
+  evaluate: (run, onProgress) =>
+    evaluateText(run.models.models, run.data.valid, { seqLength: run.data.seqLength, seed: run.config.seed, onProgress: (done, total) => onProgress(done, total) }),
+  heldOutLoss: (m) => m.elbo,
+  metricsLine: (_run, acc, valid, info) => ({
+    epoch: info.epoch,
+    train: { loss: acc.lossSum / acc.batches, reconstruction: acc.recon / acc.rows, kl: acc.kl / acc.rows, klWeight: acc.weight },
+    valid,
+    aggressive: acc.aggressive,
+    encoderSteps: acc.encoderSteps,
+    ...(info.skippedBatches > 0 ? { skippedBatches: info.skippedBatches } : {}),
+    seconds: info.seconds,
+  }),
+  stateMetrics: (v) => ({ elbo: v.elbo, reconstruction: v.reconstruction, kl: v.kl, ...(v.mi !== undefined ? { mi: v.mi, au: v.au! } : {}) }),
+  endEpoch(run, acc, line, notice) {
+    const rs = run.state;
+    if (acc.aggressive && run.config.aggressive === 'auto') {
+      const mi = line.valid.mi ?? 0;
+      if (rs.bestMi !== null && mi <= rs.bestMi) {
+        rs.aggressiveOn = false;
+        notice(`Held-out mutual information stopped rising (${mi.toFixed(3)} <= ${rs.bestMi.toFixed(3)}): encoder-only phase off, joint training from epoch ${line.epoch + 1}.`);
+      }
+      rs.bestMi = Math.max(rs.bestMi ?? -Infinity, mi);
+    }
+    if (rs.bestValid === null || line.valid.elbo < rs.bestValid) {
+      rs.bestValid = line.valid.elbo;
+      rs.badEpochs = 0;
+    } else {
+      rs.badEpochs++;
+    }
+  },
+  stopReason(run) {
+    const rs = run.state;
+    if (run.config.patience > 0 && rs.badEpochs >= run.config.patience) {
+      return `held-out -ELBO has not improved for ${rs.badEpochs} epochs (best ${rs.bestValid!.toFixed(3)})`;
+    }
+    return undefined;
+  },
+  checkpoint: (run) => ({
+    ...(run.models.models.encoder ? { encoder: run.models.models.encoder } : {}),
+    decoder: run.models.models.decoder,
+    optimizers: { decoder: run.models.decoderOptimizer, ...(run.models.encoderOptimizer ? { encoder: run.models.encoderOptimizer } : {}) },
+  }),
+  dispose(m) {
+    m.encoderOptimizer?.dispose();
+    m.decoderOptimizer.dispose();
+    m.models.encoder?.dispose();
+    m.models.decoder.dispose();
+  },
+};
