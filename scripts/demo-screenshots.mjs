@@ -34,6 +34,7 @@ async function shoot(bundle, name, act) {
       await page.waitForFunction(() => globalThis.vaekitDemo.busy === 0);
       await act(page);
       await page.waitForFunction(() => globalThis.vaekitDemo.busy === 0);
+      await page.evaluate(() => window.scrollTo(0, 0));
       const file = path.join(out, `demo-${name}${suffix}.png`);
       await page.screenshot({ path: file, fullPage: !suffix });
       wrote(file);

@@ -323,7 +323,7 @@ async function generate(): Promise<void> {
 }
 
 /** The latent map: codes of sentences on the plane of their two principal directions. */
-const map = { mean: new Float32Array(0) as Float32Array, axes: [] as Float32Array[], range: 3, points: [] as Array<{ x: number; y: number; text: string }>, picked: undefined as undefined | { x: number; y: number } };
+const map = { mean: new Float32Array(0) as Float32Array, axes: [] as Float32Array[], range: [3, 3] as [number, number], points: [] as Array<{ x: number; y: number; text: string }>, picked: undefined as undefined | { x: number; y: number } };
 
 async function placeSentences(): Promise<void> {
   const sentences = $<HTMLTextAreaElement>('mapSentences').value.split('\n').map((s) => s.trim()).filter(Boolean).slice(0, 200);
@@ -356,7 +356,8 @@ async function placeSentences(): Promise<void> {
     const c = m.map((x, d) => x - map.mean[d]!);
     return { x: c.reduce((a, x, d) => a + x * map.axes[0]![d]!, 0), y: c.reduce((a, x, d) => a + x * map.axes[1]![d]!, 0), text: sentences[i]! };
   });
-  map.range = Math.max(1, ...map.points.map((p) => Math.max(Math.abs(p.x), Math.abs(p.y)) * 1.25));
+  // Each axis spans its points with a margin (at least ±0.5, so one point or none still gives a plane).
+  map.range = [Math.max(0.5, ...map.points.map((p) => Math.abs(p.x) * 1.3)), Math.max(0.5, ...map.points.map((p) => Math.abs(p.y) * 1.3))];
   drawMap();
 }
 
@@ -372,16 +373,24 @@ function drawMap(): void {
   ctx.moveTo(0, H / 2);
   ctx.lineTo(W, H / 2);
   ctx.stroke();
-  const px = (x: number) => W / 2 + (x / map.range) * (W / 2);
-  const py = (y: number) => H / 2 - (y / map.range) * (H / 2);
+  const px = (x: number) => W / 2 + (x / map.range[0]) * (W / 2);
+  const py = (y: number) => H / 2 - (y / map.range[1]) * (H / 2);
   ctx.font = '11px system-ui, sans-serif';
+  // Labels that would overlap one already drawn are left out (the point stays; hovering is not needed to click).
+  const taken: Array<[number, number, number, number]> = [];
   for (const p of map.points) {
     ctx.fillStyle = '#3b5bdb';
     ctx.beginPath();
     ctx.arc(px(p.x), py(p.y), 3.5, 0, 2 * Math.PI);
     ctx.fill();
+    const label = p.text.length > 28 ? `${p.text.slice(0, 27)}…` : p.text;
+    const w = ctx.measureText(label).width;
+    const x = Math.min(px(p.x) + 5, W - w - 2);
+    const y = py(p.y) - 4;
+    if (taken.some(([a, b, c, d]) => x < c && x + w > a && y - 11 < d && y > b)) continue;
+    taken.push([x, y - 11, x + w, y]);
     ctx.fillStyle = '#5b6472';
-    ctx.fillText(p.text.length > 28 ? `${p.text.slice(0, 27)}…` : p.text, px(p.x) + 5, py(p.y) - 4);
+    ctx.fillText(label, x, y);
   }
   if (map.picked) {
     ctx.strokeStyle = '#c92a2a';
@@ -396,8 +405,8 @@ function drawMap(): void {
 /** The latent vector at canvas pixel (cx, cy) of the map. */
 function mapZ(cx: number, cy: number): Float32Array {
   const canvas = $<HTMLCanvasElement>('map');
-  const x = ((cx - canvas.width / 2) / (canvas.width / 2)) * map.range;
-  const y = (-(cy - canvas.height / 2) / (canvas.height / 2)) * map.range;
+  const x = ((cx - canvas.width / 2) / (canvas.width / 2)) * map.range[0];
+  const y = (-(cy - canvas.height / 2) / (canvas.height / 2)) * map.range[1];
   map.picked = { x, y };
   return map.mean.map((m, d) => m + x * map.axes[0]![d]! + y * map.axes[1]![d]!);
 }
@@ -413,7 +422,7 @@ async function decodeMapPoint(cx: number, cy: number): Promise<void> {
 async function openText(v: TextVae): Promise<void> {
   $('text').hidden = false;
   // Sentences of the model's own: prior samples, so every word is in its vocabulary.
-  const gens = await v.generate({ n: 12, latentSeed: 7, maxTokens: Math.min(20, v.manifest.text.maxLength + 1) });
+  const gens = await v.generate({ n: 12, latentSeed: 7, seed: 7, strategy: 'sample', temperature: 0.8, topP: 0.9, maxTokens: Math.min(20, v.manifest.text.maxLength + 1) });
   $<HTMLTextAreaElement>('mapSentences').value = [...new Set(gens.filter((g) => g.finished).map((g) => v.tokenizer.decode(g.tokenIds.slice(0, -1))))].join('\n');
   await placeSentences();
   await generate();
