@@ -94,6 +94,14 @@ describe('training reports', { timeout: 600_000 }, () => {
     assert.equal(noFolder.code, 2);
     assert.match(noFolder.stderr, /folder .*missing does not exist/);
     assert.equal(vaekit(['plot', imageRun, '--metric', 'elbo', '--out', path.join(dir, 'x.png'), '--width', '9']).code, 2);
+    assert.equal(vaekit(['plot', imageRun, '--out', path.join(dir, 'x.png')]).code, 2, '--metric is required');
+    for (const cmd of ['report', 'plot']) {
+      const h = vaekit([cmd, '--help']);
+      assert.equal(h.code, 0);
+      assert.match(h.stdout, new RegExp(`Usage: vaekit ${cmd} \\[options\\] <run>`));
+    }
+    assert.match(vaekit(['train', 'image', '--help']).stdout, /--report/);
+    assert.match(vaekit(['train', 'text', '--help']).stdout, /--report/);
   });
 
   it('a run without a checkpoint still gets its curves, with a note; --curves-only skips the model', () => {
