@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { exportCheckpointBundle } from '@vaekit/exporter';
+import { exportBundle } from '@vaekit/exporter';
 import { loadVae } from '@vaekit/runtime';
 import { buildImageVae, defaultImageConfig, initBackend } from '@vaekit/trainer';
 
@@ -34,7 +34,7 @@ const backend = await initBackend('auto');
 const config = defaultImageConfig({ arch: 'dense' });
 const { encoder, decoder } = buildImageVae(config);
 const bundleDir = await fs.mkdtemp(path.join(os.tmpdir(), 'vaekit-bench-'));
-await exportCheckpointBundle({ config, encoder, decoder, state: { epoch: 0, step: 0 } }, path.join(bundleDir, 'b'), {});
+await exportBundle({ kind: 'image', encoder, decoder, image: config.image, latentSize: config.latent }, path.join(bundleDir, 'b'), {});
 const vae = await loadVae(path.join(bundleDir, 'b'));
 
 const rows = [];

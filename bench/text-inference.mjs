@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { exportTextBundle } from '@vaekit/exporter';
+import { exportBundle } from '@vaekit/exporter';
 import { WordTokenizer } from '@vaekit/core';
 import { initBackend } from '@vaekit/trainer';
 
@@ -46,7 +46,7 @@ const decoder = tf.model({ inputs: [tokensIn, z], outputs: tf.layers.dense({ uni
 
 const work = await fs.mkdtemp(path.join(os.tmpdir(), 'vaekit-bench-text-'));
 const tokenizer = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: S.vocab - 4 }, (_, i) => `w${i}`)]);
-await exportTextBundle({ encoder, decoder, tokenizer }, path.join(work, 'bundle'), { opset: S.opset });
+await exportBundle({ kind: 'text', encoder, decoder, tokenizer }, path.join(work, 'bundle'), { opset: S.opset });
 
 // Weights for the PyTorch peer, by layer and position (kernel, recurrent_kernel, bias / embeddings).
 const names = { enc_embedding: ['embeddings'], dec_embedding: ['embeddings'], enc_rnn: ['kernel', 'recurrent_kernel', 'bias'], dec_rnn: ['kernel', 'recurrent_kernel', 'bias'], mu: ['kernel', 'bias'], logvar: ['kernel', 'bias'], logits: ['kernel', 'bias'] };

@@ -16,7 +16,8 @@ import { spawnSync } from 'node:child_process';
 import { promises as fs, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { ExportError, OnnxFormatError, UnsupportedLayerError, convertLayersModel, decodeModel, exportBundle, writeFolderAtomic } from '@vaekit/exporter';
+import { ExportError, OnnxFormatError, UnsupportedLayerError, convertLayersModel, decodeModel, exportBundle, type ImageBundleSource } from '@vaekit/exporter';
+import { exportRunBundle } from '../packages/cli/src/shared/run-source.js';
 import {
   BundleError,
   InputError,
@@ -254,9 +255,10 @@ const API_ROWS: ApiRow[] = [
   ['decodeModel of random bytes', () => decodeModel(Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) % 256)), OnnxFormatError, /ONNX/],
   ['convert an unsupported layer', () => convertLayersModel(unsupportedModel()), UnsupportedLayerError, /PReLU \(layer "odd"\)\. Supported layers: /],
   ['convert to an unknown opset', () => convertLayersModel(tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3] })] }), { opset: 12 }), ExportError, /Unsupported ONNX opset 12\. Should be an integer from 13 to 21/],
-  ['exportBundle of a missing run', (fx) => exportBundle('/no/such/run', path.join(fx.tmp(), 'b')), ExportError, /Run folder not found/],
-  ['exportBundle over a file', (fx) => exportBundle(fx.run, path.join(fx.f, 'a-file')), ExportError, /exists and is not a folder/],
-  ['writeFolderAtomic over a non-bundle folder', (fx) => writeFolderAtomic(path.join(fx.f, 'not-a-bundle'), []), ExportError, /refusing to replace it/],
+  ['exportRunBundle of a missing run', (fx) => exportRunBundle('/no/such/run', path.join(fx.tmp(), 'b')), ExportError, /Run folder not found/],
+  ['exportBundle over a file', (fx) => exportBundle(tinyImageSource(), path.join(fx.f, 'a-file')), ExportError, /exists and is not a folder/],
+  ['exportBundle over a non-bundle folder', (fx) => exportBundle(tinyImageSource(), path.join(fx.f, 'not-a-bundle')), ExportError, /refusing to replace it/],
+  ['exportBundle of a kind without an export plan', (fx) => exportBundle({ kind: 'audio' }, path.join(fx.tmp(), 'b')), ExportError, /Bundle kind "audio" has no export plan\. Should be one of: image, text/],
   // trainer
   ['validate latent 0', () => validateImageConfig(defaultImageConfig({ latent: 0 })), TrainerError, /latent must be a positive integer/],
   ['validate hidden negative', () => validateImageConfig(defaultImageConfig({ hidden: [16, -1] })), TrainerError, /hidden\[1\] must be a positive integer/],
@@ -288,6 +290,21 @@ function unsupportedModel(latent = 4): tf.LayersModel {
   const h = tf.layers.dense({ units: 784, name: 'dense' }).apply(z) as tf.SymbolicTensor;
   const out = tf.layers.prelu({ name: 'odd' }).apply(h) as tf.SymbolicTensor;
   return tf.model({ inputs: z, outputs: out, name: 'decoder' });
+}
+
+/** A small untrained image VAE in memory (784 -> 4 -> 784), as the exporter takes it. */
+function tinyImageSource(): ImageBundleSource {
+  const x = tf.input({ shape: [784], name: 'x' });
+  const mu = tf.layers.dense({ units: 4, name: 'mu' }).apply(x) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: 4, name: 'logvar' }).apply(x) as tf.SymbolicTensor;
+  const z = tf.input({ shape: [4], name: 'z' });
+  const logits = tf.layers.dense({ units: 784, name: 'logits' }).apply(z) as tf.SymbolicTensor;
+  return {
+    kind: 'image',
+    encoder: tf.model({ inputs: x, outputs: [mu, logvar] }),
+    decoder: tf.model({ inputs: z, outputs: logits }),
+    image: { height: 28, width: 28, channels: 1 },
+  };
 }
 
 async function makeFixtures(): Promise<Fixtures> {

@@ -1,23 +1,21 @@
-import { buildImageVae, defaultImageConfig, saveCheckpoint, writeConfig } from '@vaekit/trainer';
 import { parseManifest, verifyFile } from '@vaekit/core';
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { exportBundle, type ExportProgress } from './bundle.js';
+import type { ImageBundleSource } from './kinds/image.js';
+import { exportBundle, type ExportProgress } from './plans.js';
 import { ExportError } from './errors.js';
 import { decodeModel } from './serialize.js';
-import { initTf, runOnnxChecker, tempDir } from './test-helpers.js';
+import { buildTestImageVae, initTf, runOnnxChecker, tempDir } from './test-helpers.js';
 
-async function makeRun(arch: 'dense' | 'conv'): Promise<string> {
+/** An image source as the CLI makes it from a run folder, and a folder `run` beside the bundle. */
+async function makeSource(arch: 'dense' | 'conv'): Promise<{ source: ImageBundleSource; runDir: string }> {
   const runDir = path.join(tempDir(), 'run');
-  const config = defaultImageConfig({ arch, hidden: [16], latent: 3, epochs: 2, seed: 5 });
-  const { encoder, decoder } = buildImageVae(config);
-  await writeConfig(runDir, config);
-  await saveCheckpoint(runDir, { encoder, decoder, state: { epoch: 2, step: 10, metrics: { elbo: 123.5 } } });
-  encoder.dispose();
-  decoder.dispose();
-  return runDir;
+  await fs.mkdir(runDir);
+  const { encoder, decoder } = buildTestImageVae({ arch, hidden: [16], latent: 3, seed: 5 });
+  const training = { dataset: 'mnist', arch, epochs: 2, metrics: { elbo: 123.5 } };
+  return { source: { kind: 'image', encoder, decoder, image: { height: 28, width: 28, channels: 1 }, training }, runDir };
 }
 
 before(initTf);
@@ -25,10 +23,10 @@ before(initTf);
 describe('exportBundle', () => {
   for (const arch of ['dense', 'conv'] as const) {
     test(`writes a verified ${arch} bundle`, async (t) => {
-      const runDir = await makeRun(arch);
+      const { source, runDir } = await makeSource(arch);
       const bundleDir = path.join(path.dirname(runDir), 'bundle');
       const events: ExportProgress[] = [];
-      const result = await exportBundle(runDir, bundleDir, { onProgress: (e) => events.push(e) });
+      const result = await exportBundle(source, bundleDir, { onProgress: (e) => events.push(e) });
 
       assert.deepEqual((await fs.readdir(bundleDir)).sort(), ['decoder.onnx', 'encoder.onnx', 'manifest.json']);
       const manifest = parseManifest(JSON.parse(await fs.readFile(path.join(bundleDir, 'manifest.json'), 'utf8')));
@@ -56,7 +54,7 @@ describe('exportBundle', () => {
       assert.deepEqual(result.files.map((f) => f.path).sort(), ['decoder.onnx', 'encoder.onnx', 'manifest.json']);
       assert.deepEqual(
         [...new Set(events.map((e) => e.stage))],
-        ['load', 'convert', 'parity', 'write', 'done'],
+        ['convert', 'parity', 'write', 'done'],
       );
       assert.deepEqual(
         (await fs.readdir(path.dirname(bundleDir))).filter((n) => n.includes('.tmp-') || n.includes('.old-')),
@@ -68,16 +66,16 @@ describe('exportBundle', () => {
   }
 
   test('replaces an existing bundle only with a complete one', async () => {
-    const runDir = await makeRun('dense');
+    const { source, runDir } = await makeSource('dense');
     const bundleDir = path.join(path.dirname(runDir), 'bundle');
     await fs.mkdir(bundleDir);
     // An older bundle (it has a manifest.json): only bundles and empty folders are replaced.
     await fs.writeFile(path.join(bundleDir, 'manifest.json'), '{}');
     await fs.writeFile(path.join(bundleDir, 'stale.txt'), 'old');
     // A failing export (opset out of range) leaves the old bundle alone.
-    await assert.rejects(exportBundle(runDir, bundleDir, { opset: 99 }), /from 13 to 21/);
+    await assert.rejects(exportBundle(source, bundleDir, { opset: 99 }), /from 13 to 21/);
     assert.ok(existsSync(path.join(bundleDir, 'stale.txt')));
-    const result = await exportBundle(runDir, bundleDir, { opset: 21 });
+    const result = await exportBundle(source, bundleDir, { opset: 21 });
     assert.equal(result.opset, 21);
     assert.equal(result.irVersion, 10);
     assert.ok(!existsSync(path.join(bundleDir, 'stale.txt')), 'the old folder was replaced');
@@ -85,23 +83,14 @@ describe('exportBundle', () => {
   });
 
   test('a write failure removes the temp folder', async () => {
-    const runDir = await makeRun('dense');
+    const { source, runDir } = await makeSource('dense');
     const blocker = path.join(path.dirname(runDir), 'file');
     await fs.writeFile(blocker, 'not a folder');
-    await assert.rejects(exportBundle(runDir, path.join(blocker, 'bundle')), ExportError);
+    await assert.rejects(exportBundle(source, path.join(blocker, 'bundle')), ExportError);
     assert.deepEqual((await fs.readdir(path.dirname(runDir))).sort(), ['file', 'run']);
   });
 
-  test('a missing run folder or checkpoint is a user error naming the path', async () => {
-    const missing = path.join(tempDir(), 'nope');
-    await assert.rejects(
-      exportBundle(missing, path.join(tempDir(), 'b')),
-      (err: unknown) => err instanceof ExportError && err.userError && err.message.includes(missing),
-    );
-    const empty = tempDir();
-    await assert.rejects(
-      exportBundle(empty, path.join(tempDir(), 'b')),
-      (err: unknown) => err instanceof ExportError && err.userError && err.message.includes(empty),
-    );
+  test('a kind without an export plan is refused, naming the registered kinds', async () => {
+    await assert.rejects(exportBundle({ kind: 'audio' }, path.join(tempDir(), 'b')), /Bundle kind "audio" has no export plan\. Should be one of: image, text\./);
   });
 });

@@ -1,19 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
-import { buildImageVae, defaultImageConfig } from '@vaekit/trainer';
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { DEFAULT_OPSET, convertLayersModel, irVersionForOpset } from './converter.js';
 import { ExportError, UnsupportedLayerError } from './errors.js';
 import { decodeModel } from './serialize.js';
-import { assertExportParity, chain, initTf } from './test-helpers.js';
+import { assertExportParity, buildTestImageVae, chain, initTf } from './test-helpers.js';
 
 before(initTf);
 
 describe('VAE graphs', () => {
   for (const arch of ['dense', 'conv'] as const) {
     test(`${arch} VAE encoder (two outputs) and decoder`, async (t) => {
-      const config = defaultImageConfig({ arch, hidden: arch === 'dense' ? [32, 16] : [16], latent: 4, seed: 3 });
-      const { encoder, decoder } = buildImageVae(config);
+      const { encoder, decoder } = buildTestImageVae({ arch, hidden: arch === 'dense' ? [32, 16] : [16], latent: 4, seed: 3 });
       const enc = await assertExportParity(t, encoder, {
         name: `${arch}-encoder`,
         convert: { inputNames: ['x'], outputNames: ['mu', 'logvar'] },

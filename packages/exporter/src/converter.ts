@@ -6,44 +6,15 @@ import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import type { TensorSpec } from '@vaekit/core';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+import { DEFAULT_OPSET, irVersionForOpset } from './opsets.js';
 import { defaultRegistry } from './handlers/index.js';
-import type { HandlerRegistry, LayerCall } from './handlers/registry.js';
-import { assertProfileOps } from './profiles.js';
+import { convertFor, type HandlerRegistry, type LayerCall } from './handlers/registry.js';
 import { ConversionContext, DataType, elemTypeFor, type ExportProfile, type IrModel, type IrValueInfo } from './ir.js';
-import { optimizeGraph } from './optimize.js';
+import { runPasses } from './passes/index.js';
+import type { WeightDtype } from './passes/weight-dtype.js';
 import { serializeModel } from './serialize.js';
-import { applyWeightDtype, type WeightDtype } from './variants.js';
 
-/** Lowest ONNX opset the exporter writes. */
-export const MIN_OPSET = 13;
-/** Highest ONNX opset the exporter writes. */
-export const MAX_OPSET = 21;
-/** The default opset: 17 (IR 8), understood by ONNX Runtime >= 1.13 and onnx >= 1.12. */
-export const DEFAULT_OPSET = 17;
-
-/** The ONNX IR version that goes with each opset (from the ONNX versioning table). */
-const IR_FOR_OPSET: Readonly<Record<number, number>> = {
-  13: 7,
-  14: 7,
-  15: 8,
-  16: 8,
-  17: 8,
-  18: 8,
-  19: 9,
-  20: 9,
-  21: 10,
-};
-
-/** The IR version for an opset; throws {@link ExportError} naming the accepted range otherwise. */
-export function irVersionForOpset(opset: number): number {
-  const ir = Number.isInteger(opset) ? IR_FOR_OPSET[opset] : undefined;
-  if (ir === undefined) {
-    throw new ExportError(
-      `Unsupported ONNX opset ${JSON.stringify(opset)}. Should be an integer from ${MIN_OPSET} to ${MAX_OPSET}.`,
-    );
-  }
-  return ir;
-}
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, irVersionForOpset } from './opsets.js';
 
 /** Name and version of this package, written into every model as the producer. */
 export const PRODUCER: { name: string; version: string } = (() => {
@@ -81,11 +52,11 @@ export interface ConvertOptions {
    * length T read any length. Only for graphs whose ops do not depend on that size.
    */
   dynamicDims?: Record<string, Record<number, string>>;
-  /** Weight storage: `fp32` (default), `fp16` or `int8` (see variants.ts). */
+  /** Weight storage: `fp32` (default), `fp16` or `int8` (see passes/weight-dtype.ts). */
   dtype?: WeightDtype;
   /**
    * `default` (every ONNX op) or `webgl`: only ops onnxruntime-web's WebGL backend runs, recurrent
-   * layers unrolled over their static length (see profiles.ts).
+   * layers unrolled over their static length (see passes/profile.ts).
    */
   profile?: ExportProfile;
   /** Handlers to use. Default: the built-in registry. */
@@ -99,7 +70,7 @@ export interface ConvertResult {
   /**
    * The same graph with its dynamic dimensions symbolic, for checking it with ONNX Runtime's Node and
    * WASM builds: they refuse any size but 0 where a `webgl`-profile file declares 0 (see
-   * {@link writeDynamicDimsAsZero}). Equal to `bytes` for the default profile.
+   * passes/profile.ts). Equal to `bytes` for the default profile.
    */
   parityBytes: Uint8Array;
   /** Graph inputs (batch dimension `"batch"`). */
@@ -108,7 +79,7 @@ export interface ConvertResult {
   outputs: TensorSpec[];
   opset: number;
   irVersion: number;
-  /** The optimized IR, for inspection and tests. */
+  /** The IR after the passes (as checked by parity), for inspection and tests. */
   model: IrModel;
 }
 
@@ -214,7 +185,7 @@ function emitModel(ctx: ConversionContext, model: tf.LayersModel, inputNames: st
         outputShapes: node.outputTensors.map(shapeOf),
       };
       ctx.scope = layer.name;
-      outputs = handler.convert(ctx, layer, inputs, call);
+      outputs = convertFor(handler, ctx.opset)(ctx, layer, inputs, call);
       ctx.scope = '';
       // tfjs reports some shape-only layers' outputs as float32 whatever their input; ONNX keeps the
       // input's type, and consumers (Embedding's Gather) must see the real one.
@@ -260,17 +231,6 @@ function valueInfo(name: string, t: tf.SymbolicTensor): IrValueInfo {
 
 function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
   return { name: v.name, dtype: dtype as TensorSpec['dtype'], shape: [...v.shape] };
-}
-
-/**
- * onnxruntime-web's WebGL backend reads a symbolic dimension (`dim_param`) as null and then rejects
- * every input shape, while `dim_value 0` is its marker for "any size"; ONNX Runtime's other builds
- * do not (they check a fed size against a declared 0 and refuse it), so such a file runs on WebGL
-only. Rewrites, in place, the
- * graph inputs' and outputs' symbolic dimensions as 0.
- */
-export function writeDynamicDimsAsZero(model: IrModel): void {
-  for (const v of [...model.graph.inputs, ...model.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
 }
 
 /**
@@ -358,18 +318,15 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
       outputs,
     },
   };
-  optimizeGraph(ir.graph);
-  applyWeightDtype(ir, opts.dtype ?? 'fp32');
-  assertProfileOps(ir, profile);
+  const passOptions = { dtype: opts.dtype ?? 'fp32', profile };
+  runPasses(ir, passOptions, false);
   // The manifest keeps the symbolic names (they say what each dimension means); the file may not.
   const inputSpecs = inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32'));
   const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype));
   const parityBytes = serializeModel(ir);
-  let bytes = parityBytes;
-  if (profile === 'webgl') {
-    writeDynamicDimsAsZero(ir);
-    bytes = serializeModel(ir);
-  }
+  runPasses(ir, passOptions, true);
+  // The file-only passes rewrite nothing in the default profile: no second serialization.
+  const bytes = profile === 'default' ? parityBytes : serializeModel(ir);
   return {
     bytes,
     parityBytes,

@@ -3,7 +3,11 @@
  * compressed variant can be compared on the same data. Both use z = mu (the posterior mean), which
  * makes the number deterministic: reconstruction at the mean plus the closed-form KL, per example.
  */
-import type { GraphRunner } from './variants.js';
+import { IMAGE_MODEL, TEXT_MODEL, stateOutputName } from '@vaekit/core';
+import type { GraphRunner } from './ort.js';
+
+const IG = IMAGE_MODEL.graphs;
+const TG = TEXT_MODEL.graphs;
 
 function klPerRow(mu: Float32Array, logvar: Float32Array, rows: number): number[] {
   const z = mu.length / rows;
@@ -26,11 +30,11 @@ export function imageHeldOutLoss(images: Float32Array[], batch = 256): (run: Gra
       const width = rows[0]!.length;
       const x = new Float32Array(rows.length * width);
       rows.forEach((r, i) => x.set(r, i * width));
-      const enc = await run('encoder', { x: { dtype: 'float32', data: x, shape: [rows.length, width] } });
-      const mu = enc.mu!.data;
-      const dec = await run('decoder', { z: { dtype: 'float32', data: mu, shape: [rows.length, mu.length / rows.length] } });
-      const logits = dec.logits!.data;
-      const kl = klPerRow(mu, enc.logvar!.data, rows.length);
+      const enc = await run('encoder', { [IG.encoder.inputs.x]: { dtype: 'float32', data: x, shape: [rows.length, width] } });
+      const mu = enc[IG.encoder.outputs.mu]!.data;
+      const dec = await run('decoder', { [IG.decoder.inputs.z]: { dtype: 'float32', data: mu, shape: [rows.length, mu.length / rows.length] } });
+      const logits = dec[IG.decoder.outputs.logits]!.data;
+      const kl = klPerRow(mu, enc[IG.encoder.outputs.logvar]!.data, rows.length);
       for (let i = 0; i < x.length; i++) {
         const l = logits[i]!;
         // BCE with logits, stable form: max(l, 0) - l x + log(1 + exp(-|l|)).
@@ -61,26 +65,30 @@ export function textHeldOutLoss(sentences: number[][], ids: TextIds, stateNames:
       const target = [...sentence, ids.eos];
       const T = target.length;
       const enc = await run('encoder', {
-        tokens: { dtype: 'int32', data: Int32Array.from(target), shape: [1, T] },
-        lengths: { dtype: 'int32', data: Int32Array.from([T]), shape: [1] },
+        [TG.encoder.inputs.tokens]: { dtype: 'int32', data: Int32Array.from(target), shape: [1, T] },
+        [TG.encoder.inputs.lengths]: { dtype: 'int32', data: Int32Array.from([T]), shape: [1] },
       });
-      const mu = enc.mu!.data;
+      const mu = enc[TG.encoder.outputs.mu]!.data;
       const z = { dtype: 'float32' as const, data: mu, shape: [1, mu.length] };
-      const init = await run('decoder_init', { z });
+      const init = await run('decoder_init', { [TG.decoderInit.inputs.z]: z });
       let state = Object.fromEntries(stateNames.map((s) => [s, { dtype: 'float32' as const, data: init[s]!.data, shape: init[s]!.dims }]));
       let prev = ids.bos;
       for (const next of target) {
-        const out = await run('decoder_step', { token: { dtype: 'int32', data: Int32Array.from([prev]), shape: [1] }, z, ...state });
-        const logits = out.logits!.data;
+        const out = await run('decoder_step', {
+          [TG.decoderStep.inputs.token]: { dtype: 'int32', data: Int32Array.from([prev]), shape: [1] },
+          [TG.decoderStep.inputs.z]: z,
+          ...state,
+        });
+        const logits = out[TG.decoderStep.outputs.logits]!.data;
         let max = -Infinity;
         for (const v of logits) max = Math.max(max, v);
         let sum = 0;
         for (const v of logits) sum += Math.exp(v - max);
         total += max + Math.log(sum) - logits[next]!;
-        state = Object.fromEntries(stateNames.map((s) => [s, { dtype: 'float32' as const, data: out[`${s}_out`]!.data, shape: out[`${s}_out`]!.dims }]));
+        state = Object.fromEntries(stateNames.map((s) => [s, { dtype: 'float32' as const, data: out[stateOutputName(s)]!.data, shape: out[stateOutputName(s)]!.dims }]));
         prev = next;
       }
-      total += klPerRow(mu, enc.logvar!.data, 1)[0]!;
+      total += klPerRow(mu, enc[TG.encoder.outputs.logvar]!.data, 1)[0]!;
     }
     return total / sentences.length;
   };

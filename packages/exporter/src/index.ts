@@ -1,39 +1,40 @@
 /**
- * @vaekit/exporter: converts TensorFlow.js layers models and vaekit checkpoints to ONNX, written with
- * protobufjs, and verifies the result against tfjs with ONNX Runtime.
+ * @vaekit/exporter: converts TensorFlow.js layers models to ONNX, written with protobufjs, and verifies
+ * the result against tfjs with ONNX Runtime. The use cases: export a bundle from in-memory models
+ * ({@link exportBundle}; a new model kind plugs in with {@link registerExportPlan}), export any layers
+ * model file ({@link exportModelFile}) or model ({@link convertLayersModel}), and convert custom layers
+ * with handlers of your own ({@link HandlerRegistry}, {@link createDefaultRegistry}).
  */
 export {
-  DEFAULT_OPSET,
-  MAX_OPSET,
-  MIN_OPSET,
-  PRODUCER,
-  convertLayersModel,
-  irVersionForOpset,
-  writeDynamicDimsAsZero,
-  type ConvertOptions,
-  type ConvertResult,
-} from './converter.js';
-export { PARITY_RUNTIMES, checkParity, rowLengths, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
-export {
-
-  WEBGL_VARIANT_DIR,
   exportBundle,
-  exportCheckpointBundle,
-  exportTextBundle,
-  writeFolderAtomic,
-  type TextBundleSource,
+  exportPlanKinds,
+  registerExportPlan,
+  runPlan,
   type BundleFileSummary,
+  type BundleSource,
+  type BundleSourceBase,
   type ExportBundleOptions,
   type ExportBundleResult,
+  type ExportPlan,
+  type ExportPlanFactory,
   type ExportProgress,
-} from './bundle.js';
-export { decodeModel, serializeModel, type OnnxModelSummary, type OnnxValueSummary } from './serialize.js';
-export { ExportError, OnnxFormatError, ParityError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+  type PlanGraph,
+} from './plans.js';
+export type { ImageBundleSource } from './kinds/image.js';
+export type { TextBundleSource } from './kinds/text.js';
+export { exportModelFile, type ExportModelFileOptions, type ExportModelFileResult } from './model-file.js';
+export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
+export { WEIGHT_DTYPES, type WeightDtype } from './passes/weight-dtype.js';
+export { writeDynamicDimsAsZero } from './passes/profile.js';
+export { EXPORT_PROFILES, type ExportProfile } from './ir.js';
+export { checkParity, type ParityInput, type ParityOptions, type ParityRuntime } from './parity.js';
+export type { GraphRunner } from './ort.js';
+export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
+export { createDefaultRegistry } from './handlers/index.js';
 export {
   ConversionContext,
   DataType,
   attr,
-  elementCount,
   type DataTypeCode,
   type IrAttribute,
   type IrGraph,
@@ -43,39 +44,5 @@ export {
   type IrValueInfo,
   type MakeNodeOptions,
 } from './ir.js';
-export { optimizeGraph } from './optimize.js';
-export { HandlerRegistry, type LayerCall, type LayerHandler } from './handlers/registry.js';
-export { createDefaultRegistry, defaultRegistry } from './handlers/index.js';
-export { ACTIVATIONS, type ActivationSpec } from './handlers/activation.js';
-export {
-  TEXT_LAYER_NAMES,
-  buildTextGraphs,
-  convertTextGraphs,
-  textSpecFor,
-  vocabularyHash,
-  type ConvertTextOptions,
-  type ConvertedGraph,
-  type TextGraphs,
-} from './text-bundle.js';
-export {
-  exportModelFile,
-  unsupportedInTopology,
-  type ExportModelFileOptions,
-  type ExportModelFileResult,
-} from './model-file.js';
-export {
-  WEIGHT_DTYPES,
-  applyWeightDtype,
-  graphRunner,
-  makeVariant,
-  parseWeightDtype,
-  toHalfBits,
-  type GraphRunner,
-  type GraphVariant,
-  type WeightDtype,
-  type WeightDtypeOptions,
-} from './variants.js';
-export { imageHeldOutLoss, textHeldOutLoss, type TextIds } from './held-out.js';
-export { foldConstants } from './optimize.js';
-export { WEBGL_OPS, assertProfileOps, profileOps } from './profiles.js';
-export { EXPORT_PROFILES, type ExportProfile } from './ir.js';
+export { decodeModel, serializeModel, type OnnxModelSummary, type OnnxValueSummary } from './serialize.js';
+export { ExportError, OnnxFormatError, ParityError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';

@@ -8,16 +8,15 @@ import * as tf from '@tensorflow/tfjs';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ParityReport } from '@vaekit/core';
-import { ensureBackend, folderIO, writeFileAtomic } from '@vaekit/trainer';
+import { writeFileAtomic } from '@vaekit/core/node';
+import { folderIO } from '@vaekit/core/tfjs';
 import { convertLayersModel, DEFAULT_OPSET, type ConvertResult } from './converter.js';
 import { ExportError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
 import { defaultRegistry } from './handlers/index.js';
 import type { HandlerRegistry } from './handlers/registry.js';
 import { checkParity } from './parity.js';
 import type { ExportProfile } from './ir.js';
-import { assertProfileOps } from './profiles.js';
-import { serializeModel } from './serialize.js';
-import { applyWeightDtype, type WeightDtype } from './variants.js';
+import type { WeightDtype } from './passes/weight-dtype.js';
 
 /** Container classes whose sub-layers are converted instead of the container itself. */
 const CONTAINERS = new Set(['Sequential', 'Model', 'Functional']);
@@ -100,29 +99,27 @@ export async function exportModelFile(modelJson: string, outFile: string, opts: 
   if (unsupported.length > 0) throw new UnsupportedLayerError(unsupported, registry.classNames());
 
   let model: tf.LayersModel;
-  await ensureBackend();
+  await ensureTfBackend();
   try {
     model = await tf.loadLayersModel(folderIO(path.dirname(modelJson), path.basename(modelJson)));
   } catch (err) {
     throw new ExportError(`Cannot load ${modelJson} with tfjs: ${(err as Error).message}`, { cause: err });
   }
   try {
-    const result = convertLayersModel(model, {
-      opset: opts.opset ?? DEFAULT_OPSET,
-      ...(opts.registry ? { registry: opts.registry } : {}),
-      ...(opts.profile ? { profile: opts.profile } : {}),
-    });
+    const convert = (dtype: WeightDtype) =>
+      convertLayersModel(model, {
+        opset: opts.opset ?? DEFAULT_OPSET,
+        ...(opts.registry ? { registry: opts.registry } : {}),
+        ...(opts.profile ? { profile: opts.profile } : {}),
+        dtype,
+      });
+    const result = convert('fp32');
     const parity =
       opts.parity === false
         ? undefined
         : await checkParity(model, result.parityBytes, opts.tolerance !== undefined ? { tolerance: opts.tolerance } : {});
-    let bytes = result.bytes;
-    if (opts.dtype && opts.dtype !== 'fp32') {
-      const ir = structuredClone(result.model);
-      applyWeightDtype(ir, opts.dtype);
-      assertProfileOps(ir, opts.profile ?? 'default');
-      bytes = serializeModel(ir);
-    }
+    // The fp32 conversion is what parity checks; the file gets the asked-for weight dtype.
+    const bytes = opts.dtype && opts.dtype !== 'fp32' ? convert(opts.dtype).bytes : result.bytes;
     await fs.mkdir(path.dirname(path.resolve(outFile)), { recursive: true });
     await writeFileAtomic(outFile, bytes);
     const layers: Record<string, number> = {};
@@ -131,4 +128,13 @@ export async function exportModelFile(modelJson: string, outFile: string, opts: 
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Keeps the tfjs backend the caller chose; when none was chosen yet, selects tfjs' own CPU backend: the
+ * reference kernels the parity check is meant to compare against (never vaekit's patched ones).
+ */
+async function ensureTfBackend(): Promise<void> {
+  if ((tf.engine() as unknown as { backendName: string | null }).backendName) return;
+  await tf.setBackend('cpu');
 }

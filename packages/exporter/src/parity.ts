@@ -1,12 +1,14 @@
 /**
  * Parity check: the tfjs model and the ONNX file, run on the same seeded random batch, must agree.
- * The only place the exporter uses ONNX Runtime.
+ * ONNX Runtime is reached through ort.ts. tfjs runs on whatever backend the caller selected.
  */
 import * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
 import type { ParityReport } from '@vaekit/core';
 import { createRng } from '@vaekit/core';
 import { ExportError, ParityError } from './errors.js';
+import { PARITY_RUNTIMES, openSession, type OrtSession, type ParityInput, type ParityRuntime } from './ort.js';
+
+export { PARITY_RUNTIMES, type ParityInput, type ParityRuntime };
 
 /** Options of {@link checkParity}. */
 export interface ParityOptions {
@@ -36,13 +38,6 @@ export interface ParityOptions {
   reference?: Uint8Array;
   /** ONNX Runtime builds to compare against: `node` (onnxruntime-node), `wasm` (onnxruntime-web). Default `['node']`. */
   runtimes?: readonly ParityRuntime[];
-}
-
-/** One generated input batch. */
-export interface ParityInput {
-  dtype: 'float32' | 'int32';
-  data: Float32Array | Int32Array;
-  shape: number[];
 }
 
 function randomInput(
@@ -101,51 +96,6 @@ export function rowLengths(input: ParityInput): ParityInput {
     data[b] = len;
   }
   return { dtype: 'int32', data, shape: [rows] };
-}
-
-/** An ONNX Runtime build parity can run on. */
-export type ParityRuntime = 'node' | 'wasm';
-
-/** The ONNX Runtime builds {@link checkParity} knows. */
-export const PARITY_RUNTIMES: readonly ParityRuntime[] = ['node', 'wasm'];
-
-interface RunnerSession {
-  inputNames: readonly string[];
-  outputNames: readonly string[];
-  run(feeds: Record<string, ParityInput>): Promise<Record<string, { data: ArrayLike<number>; dims: readonly number[] }>>;
-  release(): Promise<void>;
-}
-
-/** Opens a session with onnxruntime-node or onnxruntime-web's WASM backend (which also runs in Node). */
-async function openSession(runtime: ParityRuntime, bytes: Uint8Array): Promise<RunnerSession> {
-  if (runtime === 'node') {
-    const session = await ort.InferenceSession.create(bytes);
-    return {
-      inputNames: session.inputNames,
-      outputNames: session.outputNames,
-      run: async (feeds) => {
-        const t: Record<string, ort.Tensor> = {};
-        for (const [n, f] of Object.entries(feeds)) t[n] = new ort.Tensor(f.dtype, f.data, f.shape);
-        return (await session.run(t)) as unknown as Awaited<ReturnType<RunnerSession['run']>>;
-      },
-      release: () => session.release(),
-    };
-  }
-  // Loaded on demand: only parity against the browser build needs it.
-  const web = await import('onnxruntime-web');
-  // One thread: worker threads need a cross-origin-isolated page in browsers and add nothing here.
-  web.env.wasm.numThreads = 1;
-  const session = await web.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    run: async (feeds) => {
-      const t: Record<string, InstanceType<typeof web.Tensor>> = {};
-      for (const [n, f] of Object.entries(feeds)) t[n] = new web.Tensor(f.dtype, f.data, f.shape);
-      return (await session.run(t)) as unknown as Awaited<ReturnType<RunnerSession['run']>>;
-    },
-    release: () => session.release(),
-  };
 }
 
 /**
@@ -209,7 +159,7 @@ export async function checkParity(
   const maxAbsError: Record<string, number> = {};
   const byRuntime: Record<string, Record<string, number>> = {};
   for (const runtime of runtimes) {
-    let session: RunnerSession;
+    let session: OrtSession;
     try {
       session = await openSession(runtime, onnxBytes);
     } catch (err) {

@@ -4,7 +4,7 @@ import { before, test } from 'node:test';
 import { convertLayersModel } from './converter.js';
 import { OnnxFormatError } from './errors.js';
 import { ConversionContext, DataType, type IrGraph } from './ir.js';
-import { cancelTransposes, optimizeGraph } from './optimize.js';
+import { cancelTransposes, optimizeGraph } from './passes/optimize.js';
 import { decodeModel, serializeModel } from './serialize.js';
 import { chain, initTf } from './test-helpers.js';
 

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import type { ParityReport } from '@vaekit/core';
+import { TEXT_MODEL, type ParityReport } from '@vaekit/core';
 import { convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
 import { PARITY_RUNTIMES, checkParity, type ParityOptions } from './parity.js';
 import { decodeModel } from './serialize.js';
@@ -131,6 +131,31 @@ export async function assertExportParity(
   return out;
 }
 
+/**
+ * Seeded initializers for handler tests, drawing consecutive seeds from `start`; biases are non-zero so
+ * misplaced weights or gates show in the numbers.
+ */
+export function seededInits(start: number) {
+  let seed = start;
+  return {
+    /** The next seed, for initializers of other kinds. */
+    next: () => seed++,
+    /** Kernel and bias of a dense or convolution layer. */
+    dense: () => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }) }),
+    /** Kernel, recurrent kernel and bias of a recurrent layer. */
+    rnn: () => ({
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+      recurrentInitializer: tf.initializers.glorotNormal({ seed: seed++ }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.5, seed: seed++ }),
+    }),
+    /** Positive-leaning values (e.g. normalization statistics). */
+    rnd: () => tf.initializers.randomNormal({ mean: 0.5, stddev: 0.3, seed: seed++ }),
+  };
+}
+
+/** ONNX recurrent ops carry a recurrent bias tfjs lacks (written as zeros): gates * units per direction. */
+export const zeroBias = (gates: number, units: number, dirs = 1): number => gates * units * dirs;
+
 /** Applies layers in sequence to a new input of the given shape and returns the functional model. */
 export function chain(inputShape: number[], ...layers: tf.layers.Layer[]): tf.LayersModel {
   const x = tf.input({ shape: inputShape, name: 'x' });
@@ -151,11 +176,61 @@ export interface TestTextShape {
   seed: number;
 }
 
+/** Sizes of a test image VAE (28x28x1 digits). */
+export interface TestImageShape {
+  arch: 'dense' | 'conv';
+  hidden: number[];
+  latent: number;
+  seed: number;
+}
+
 /**
- * A sentence VAE built exactly as docs/text-model.md specifies (layer names included), with seeded
- * non-zero biases, for exporter tests that must not depend on the trainer's text model.
+ * An image VAE of the shape vaekit trains (encoder `x [B,784] -> mu, logvar`, decoder `z -> logits
+ * [B,784]`; `conv` adds two strided convolutions and two transposed ones), built with plain tfjs
+ * layers so the exporter's tests do not depend on the trainer.
+ */
+export function buildTestImageVae(s: TestImageShape): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  let n = s.seed * 1000;
+  const init = () => tf.initializers.glorotUniform({ seed: n++ });
+  const dense = (units: number, activation: 'relu' | 'linear', name?: string) =>
+    tf.layers.dense({ units, activation, kernelInitializer: init(), ...(name ? { name } : {}) });
+  const x = tf.input({ shape: [784], name: 'x' });
+  let h: tf.SymbolicTensor = x;
+  if (s.arch === 'conv') {
+    h = tf.layers.reshape({ targetShape: [28, 28, 1] }).apply(h) as tf.SymbolicTensor;
+    for (const filters of [32, 64]) {
+      h = tf.layers.conv2d({ filters, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init() }).apply(h) as tf.SymbolicTensor;
+    }
+    h = tf.layers.flatten().apply(h) as tf.SymbolicTensor;
+  }
+  for (const units of s.hidden) h = dense(units, 'relu').apply(h) as tf.SymbolicTensor;
+  const mu = dense(s.latent, 'linear', 'mu').apply(h) as tf.SymbolicTensor;
+  const logvar = dense(s.latent, 'linear', 'logvar').apply(h) as tf.SymbolicTensor;
+  const encoder = tf.model({ inputs: x, outputs: [mu, logvar], name: 'encoder' });
+  const z = tf.input({ shape: [s.latent], name: 'z' });
+  let g: tf.SymbolicTensor = z;
+  for (const units of [...s.hidden].reverse()) g = dense(units, 'relu').apply(g) as tf.SymbolicTensor;
+  let logits: tf.SymbolicTensor;
+  if (s.arch === 'conv') {
+    g = dense(7 * 7 * 64, 'relu').apply(g) as tf.SymbolicTensor;
+    g = tf.layers.reshape({ targetShape: [7, 7, 64] }).apply(g) as tf.SymbolicTensor;
+    g = tf.layers.conv2dTranspose({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init() }).apply(g) as tf.SymbolicTensor;
+    g = tf.layers.conv2dTranspose({ filters: 1, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init() }).apply(g) as tf.SymbolicTensor;
+    logits = tf.layers.flatten({ name: 'logits' }).apply(g) as tf.SymbolicTensor;
+  } else {
+    logits = dense(784, 'linear', 'logits').apply(g) as tf.SymbolicTensor;
+  }
+  return { encoder, decoder: tf.model({ inputs: z, outputs: logits, name: 'decoder' }) };
+}
+
+/**
+ * A sentence VAE built as docs/text-model.md specifies, with every layer and input named by core's
+ * TEXT_MODEL, and seeded non-zero biases. The exporter's only copy of the text model (tests only): the
+ * exporter does not depend on the trainer, whose `buildTextVae` follows the same contract.
  */
 export function buildTestTextVae(s: TestTextShape): { encoder: tf.LayersModel; decoder: tf.LayersModel } {
+  const L = TEXT_MODEL.layers;
+  const I = TEXT_MODEL.trainingInputs;
   let n = s.seed * 100;
   const init = () => ({
     kernelInitializer: tf.initializers.glorotNormal({ seed: n++ }),
@@ -168,25 +243,25 @@ export function buildTestTextVae(s: TestTextShape): { encoder: tf.LayersModel; d
       ? tf.layers.lstm({ units: s.hidden, returnSequences, name, ...rnnInit() })
       : tf.layers.gru({ units: s.hidden, returnSequences, name, ...rnnInit() });
 
-  const tokens = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens' });
-  const e = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, maskZero: true, name: 'enc_embedding', ...embInit() }).apply(tokens);
-  const summary = rnn('enc_rnn', false).apply(e) as tf.SymbolicTensor;
-  const mu = tf.layers.dense({ units: s.latent, name: 'mu', ...init() }).apply(summary) as tf.SymbolicTensor;
-  const logvar = tf.layers.dense({ units: s.latent, name: 'logvar', ...init() }).apply(summary) as tf.SymbolicTensor;
+  const tokens = tf.input({ shape: [s.steps], dtype: 'int32', name: I.encoderTokens });
+  const e = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, maskZero: true, name: L.encoder.embedding, ...embInit() }).apply(tokens);
+  const summary = rnn(L.encoder.rnn, false).apply(e) as tf.SymbolicTensor;
+  const mu = tf.layers.dense({ units: s.latent, name: L.encoder.mu, ...init() }).apply(summary) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: s.latent, name: L.encoder.logvar, ...init() }).apply(summary) as tf.SymbolicTensor;
   const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
 
-  const tokensIn = tf.input({ shape: [s.steps], dtype: 'int32', name: 'tokens_in' });
-  const z = tf.input({ shape: [s.latent], name: 'z' });
+  const tokensIn = tf.input({ shape: [s.steps], dtype: 'int32', name: I.decoderTokens });
+  const z = tf.input({ shape: [s.latent], name: I.z });
   const initState = (name: string) => tf.layers.dense({ units: s.hidden, activation: 'tanh', name, ...init() }).apply(z) as tf.SymbolicTensor;
-  const states = s.cell === 'lstm' ? [initState('dec_init_h'), initState('dec_init_c')] : [initState('dec_init_h')];
-  const x = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, name: 'dec_embedding', ...embInit() }).apply(tokensIn) as tf.SymbolicTensor;
-  const zs = tf.layers.repeatVector({ n: s.steps, name: 'dec_repeat_z' }).apply(z) as tf.SymbolicTensor;
-  const xz = tf.layers.concatenate({ axis: -1, name: 'dec_concat' }).apply([x, zs]) as tf.SymbolicTensor;
+  const states = s.cell === 'lstm' ? [initState(L.decoder.initH), initState(L.decoder.initC)] : [initState(L.decoder.initH)];
+  const x = tf.layers.embedding({ inputDim: s.vocab, outputDim: s.embedding, name: L.decoder.embedding, ...embInit() }).apply(tokensIn) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: s.steps, name: L.decoder.repeatZ }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: L.decoder.concat }).apply([x, zs]) as tf.SymbolicTensor;
   const warn = console.warn;
   console.warn = () => undefined; // tfjs' "non-serializable keyword arguments" notice for initialState
-  const y = rnn('dec_rnn', true).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  const y = rnn(L.decoder.rnn, true).apply(xz, { initialState: states }) as tf.SymbolicTensor;
   console.warn = warn;
-  const logits = tf.layers.dense({ units: s.vocab, name: 'logits', ...init() }).apply(y) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: s.vocab, name: L.decoder.logits, ...init() }).apply(y) as tf.SymbolicTensor;
   const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
   return { encoder, decoder };
 }

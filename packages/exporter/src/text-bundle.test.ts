@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { exportTextBundle } from './bundle.js';
+import { exportBundle } from './plans.js';
 import { ExportError } from './errors.js';
 import { decodeModel } from './serialize.js';
 import { textHeldOutLoss } from './held-out.js';
@@ -49,7 +49,7 @@ for (const cell of ['gru', 'lstm'] as const) {
     test('writes encoder, decoder_init, decoder_step, tokenizer and a valid manifest', async (t) => {
       const { encoder, decoder } = buildTestTextVae(shape);
       const dir = path.join(tempDir(), 'bundle');
-      const result = await exportTextBundle({ encoder, decoder, tokenizer: tokenizer() }, dir, { parityRuntimes: ['node', 'wasm'] });
+      const result = await exportBundle({ kind: 'text', encoder, decoder, tokenizer: tokenizer() }, dir, { parityRuntimes: ['node', 'wasm'] });
       assert.deepEqual((await fs.readdir(dir)).sort(), ['decoder_init.onnx', 'decoder_step.onnx', 'encoder.onnx', 'manifest.json', 'tokenizer.json']);
       const manifest = parseManifest(JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8'))) as TextBundleManifest;
       assert.equal(manifest.kind, 'text');
@@ -101,7 +101,7 @@ for (const cell of ['gru', 'lstm'] as const) {
     test('init + step graphs reproduce the training decoder (teacher forcing), encoder reads any length', async () => {
       const { encoder, decoder } = buildTestTextVae(shape);
       const dir = path.join(tempDir(), 'bundle');
-      await exportTextBundle({ encoder, decoder, tokenizer: tokenizer() }, dir);
+      await exportBundle({ kind: 'text', encoder, decoder, tokenizer: tokenizer() }, dir);
       const open = (f: string) => ort.InferenceSession.create(path.join(dir, f));
       const [enc, init, step] = await Promise.all([open('encoder.onnx'), open('decoder_init.onnx'), open('decoder_step.onnx')]);
       const B = 4;
@@ -157,12 +157,12 @@ describe('text bundle errors', () => {
   test('a tokenizer that does not match the embedding, and a missing contract layer', async () => {
     const { encoder, decoder } = buildTestTextVae({ cell: 'gru', vocab: VOCAB + 1, embedding: 3, hidden: 4, latent: 2, steps: 5, seed: 3 });
     const dir = path.join(tempDir(), 'bundle');
-    await assert.rejects(exportTextBundle({ encoder, decoder, tokenizer: tokenizer() }, dir), (e: unknown) => {
+    await assert.rejects(exportBundle({ kind: 'text', encoder, decoder, tokenizer: tokenizer() }, dir), (e: unknown) => {
       assert.ok(e instanceof ExportError && e.userError);
       assert.match(e.message, /tokenizer\.json has 13 tokens but the model's embedding has 14 rows/);
       return true;
     });
-    await assert.rejects(exportTextBundle({ encoder: decoder, decoder: encoder, tokenizer: tokenizer() }, dir), /has no layer "enc_embedding"/);
+    await assert.rejects(exportBundle({ kind: 'text', encoder: decoder, decoder: encoder, tokenizer: tokenizer() }, dir), /has no layer "enc_embedding"/);
     await assert.rejects(fs.stat(dir), 'no partial bundle');
   });
 });
@@ -176,7 +176,7 @@ describe('weight dtype variants', () => {
       const rng = createRng(11);
       const sentences = Array.from({ length: 6 }, () => Array.from({ length: 1 + rng.int(7) }, () => 4 + rng.int(296)));
       const dir = path.join(tempDir(), 'bundle');
-      const result = await exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, {
+      const result = await exportBundle({ kind: 'text', encoder, decoder, tokenizer: tok }, dir, {
         dtype,
         heldOutLoss: textHeldOutLoss(sentences, { bos: 2, eos: 3, pad: 0 }, ['h', 'c']),
       });

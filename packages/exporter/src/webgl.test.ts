@@ -5,9 +5,9 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseManifest, verifyFile } from '@vaekit/core';
 import { WordTokenizer } from '@vaekit/core';
-import { exportTextBundle } from './bundle.js';
+import { exportBundle } from './plans.js';
 import { convertLayersModel } from './converter.js';
-import { WEBGL_OPS } from './profiles.js';
+import { WEBGL_OPS } from './passes/profile.js';
 import { decodeModel } from './serialize.js';
 import { assertExportParity, buildTestTextVae, chain, initTf, runOnnxChecker, tempDir } from './test-helpers.js';
 
@@ -82,7 +82,7 @@ describe('webgl profile', () => {
       const { encoder, decoder } = buildTestTextVae({ cell, vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 7 });
       const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
       const dir = path.join(tempDir(), 'bundle');
-      const r = await exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', parityRuntimes: ['node', 'wasm'] });
+      const r = await exportBundle({ kind: 'text', encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', parityRuntimes: ['node', 'wasm'] });
       assert.equal(r.manifest.profile, 'webgl');
       for (const [graph, report] of Object.entries(r.parity)) for (const [o, e] of Object.entries(report.maxAbsError)) assert.ok(e <= 1e-4, `${graph}.${o} ${e}`);
       for (const f of ['encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx']) {
@@ -105,7 +105,7 @@ describe('webgl profile', () => {
     const { encoder, decoder } = buildTestTextVae({ cell: 'lstm', vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 8 });
     const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
     const dir = path.join(tempDir(), 'bundle');
-    const r = await exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { webglVariant: true, dtype: 'fp16' });
+    const r = await exportBundle({ kind: 'text', encoder, decoder, tokenizer: tok }, dir, { webglVariant: true, dtype: 'fp16' });
     const manifest = parseManifest(JSON.parse(await fs.readFile(path.join(dir, 'manifest.json'), 'utf8')));
     assert.equal(manifest.profile, 'default');
     assert.equal(manifest.dtype, 'fp16');
@@ -133,8 +133,8 @@ describe('webgl profile', () => {
     const { encoder, decoder } = buildTestTextVae({ cell: 'gru', vocab: 15, embedding: 4, hidden: 5, latent: 3, steps: 6, seed: 9 });
     const tok = WordTokenizer.fromTokens(['<pad>', '<unk>', '<bos>', '<eos>', ...Array.from({ length: 11 }, (_, i) => `w${i}`)]);
     const dir = path.join(tempDir(), 'never');
-    await assert.rejects(exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', webglVariant: true }), /with the webgl profile the bundle's own graphs already are webgl graphs/);
-    await assert.rejects(exportTextBundle({ encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', dtype: 'int8' }), /dtype "int8" cannot be combined with the webgl profile/);
+    await assert.rejects(exportBundle({ kind: 'text', encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', webglVariant: true }), /with the webgl profile the bundle's own graphs already are webgl graphs/);
+    await assert.rejects(exportBundle({ kind: 'text', encoder, decoder, tokenizer: tok }, dir, { profile: 'webgl', dtype: 'int8' }), /dtype "int8" cannot be combined with the webgl profile/);
     await assert.rejects(fs.stat(dir), /ENOENT/);
     encoder.dispose();
     decoder.dispose();

@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { exportBundle } from '@vaekit/exporter';
 import { interpolateLatent, loadVae } from '@vaekit/runtime';
 import { BACKEND_CHOICES, type BackendChoice } from '@vaekit/trainer';
 import { oneOf, positiveInt } from '../options.js';
 import { assertFolderTarget, printJson } from '../output.js';
 import { heldOutDigits, reconstructionGrid, writeGrid } from './image.js';
 import { runImageTraining } from './train.js';
+import { exportRunBundle } from '../shared/run-source.js';
 
 /**
  * The demo's latent size. Smaller than the trainer's default (20): with 9,000 training digits a
@@ -48,7 +48,7 @@ export function registerDemo(program: Command): void {
       });
 
       log(`[2/3] Exporting encoder and decoder to ONNX (opset 17) with parity check against tfjs`);
-      const summary = await exportBundle(runDir, bundleDir, {});
+      const summary = await exportRunBundle(runDir, bundleDir, {});
       for (const [graph, report] of Object.entries(summary.parity)) {
         log(`      ${graph}: max abs error vs tfjs ${Object.entries(report.maxAbsError).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
       }

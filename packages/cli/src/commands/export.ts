@@ -1,25 +1,19 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
 import type { Command } from 'commander';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import {
   DEFAULT_OPSET,
   EXPORT_PROFILES,
   MAX_OPSET,
   MIN_OPSET,
   WEIGHT_DTYPES,
-  exportBundle,
   exportModelFile,
-  imageHeldOutLoss,
-  textHeldOutLoss,
   type ExportBundleOptions,
   type ExportProfile,
   type WeightDtype,
 } from '@vaekit/exporter';
-import { TEXT_MODEL, stateNames } from '@vaekit/core';
-import { defaultImageConfig, loadMnist, loadTextCorpus, type TextTrainConfig } from '@vaekit/trainer';
 import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
+import { exportRunBundle, useExportBackend } from '../shared/run-source.js';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
@@ -46,12 +40,7 @@ export function registerExport(program: Command): void {
         webglVariant: opts.webglVariant === true,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
       };
-      if (opts.dtype !== 'fp32') {
-        const held = await heldOutExamples(runDir, opts.heldOut);
-        if (held?.kind === 'image') options.heldOutLoss = imageHeldOutLoss(held.images);
-        if (held?.kind === 'text') options.heldOutLoss = textHeldOutLoss(held.sentences, TEXT_MODEL.specialIds, held.states);
-      }
-      const result = await exportBundle(runDir, bundleDir, options);
+      const result = await exportRunBundle(runDir, bundleDir, { ...options, heldOut: opts.heldOut });
       const variant = result.manifest.variant;
       if (opts.json) {
         printJson({
@@ -89,31 +78,6 @@ export function registerExport(program: Command): void {
     });
 }
 
-/** The run's held-out test examples (its own seed and split), or undefined when none can be read. */
-async function heldOutExamples(
-  runDir: string,
-  n: number,
-): Promise<{ kind: 'image'; images: Float32Array[] } | { kind: 'text'; sentences: number[][]; states: string[] } | undefined> {
-  let config: { kind?: string; seed?: number; testFraction?: number };
-  try {
-    config = JSON.parse(await fs.readFile(path.join(runDir, 'config.json'), 'utf8')) as typeof config;
-  } catch {
-    return undefined; // exportBundle reports the missing or broken run folder
-  }
-  if (config.kind === 'text') {
-    const text = config as unknown as TextTrainConfig;
-    if (text.model !== 'vae') return undefined;
-    const { test } = await loadTextCorpus(text);
-    return { kind: 'text', sentences: test.ids.slice(0, n).map((ids) => Array.from(ids)), states: stateNames(text.cell) };
-  }
-  if (config.kind !== 'image') return undefined;
-  const defaults = defaultImageConfig();
-  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
-  const count = Math.min(n, test.count);
-  return { kind: 'image', images: Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels)) };
-}
-
-
 /** Registers `vaekit export-model`: any tfjs layers model.json to one .onnx file. */
 export function registerExportModel(program: Command): void {
   program
@@ -127,6 +91,7 @@ export function registerExportModel(program: Command): void {
     .option('--no-parity', 'skip the parity check (needed when inputs have dynamic non-batch dimensions)')
     .option('--json', 'print the summary as JSON')
     .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
+      await useExportBackend();
       const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
       const summary = {
         outFile: r.outFile,

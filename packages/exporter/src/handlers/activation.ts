@@ -8,14 +8,19 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { attr, type ConversionContext } from '../ir.js';
-import { configNumber, type LayerHandler } from './registry.js';
+import { ALL_OPSETS, configNumber, pickVersion, type LayerHandler, type Versioned } from './registry.js';
+
+/** Emits nodes computing an activation of `x` and returns the result's name (`axis` for softmax-like ones). */
+export type EmitActivation = (ctx: ConversionContext, x: string, axis: number) => string;
 
 /** How one tfjs activation identifier is written in ONNX. */
 export interface ActivationSpec {
   /** True when it acts element by element (so it may run in any layout, e.g. before a Transpose). */
   elementwise: boolean;
-  /** Emits nodes computing the activation of `x`, returns the result's name. `axis` for softmax-like. */
-  emit(ctx: ConversionContext, x: string, axis: number): string;
+  /** The ONNX form, the same at every opset. Give either `emit` or `versions`. */
+  emit?: EmitActivation;
+  /** The forms by the first opset each applies to, when an ONNX op for it appears at a later opset. */
+  versions?: Versioned<EmitActivation>;
 }
 
 // tfjs computes selu with these constants (tfjs-core selu_util.ts); ONNX's defaults differ in the
@@ -76,8 +81,10 @@ export const ACTIVATIONS: ReadonlyMap<string, ActivationSpec> = new Map<string, 
     {
       elementwise: true,
       // Mish is an ONNX op from opset 18; below that it is x * tanh(softplus(x)), tfjs' own formula.
-      emit: (ctx, x) =>
-        ctx.opset >= 18 ? ctx.op('Mish', [x]) : ctx.op('Mul', [x, ctx.op('Tanh', [ctx.op('Softplus', [x])])]),
+      versions: {
+        13: (ctx, x) => ctx.op('Mul', [x, ctx.op('Tanh', [ctx.op('Softplus', [x])])]),
+        18: (ctx, x) => ctx.op('Mish', [x]),
+      },
     },
   ],
   [
@@ -85,11 +92,13 @@ export const ACTIVATIONS: ReadonlyMap<string, ActivationSpec> = new Map<string, 
     {
       elementwise: true,
       // Exact (erf) GELU; the fused Gelu op exists only from opset 20.
-      emit: (ctx, x) => {
-        if (ctx.opset >= 20) return ctx.op('Gelu', [x]);
-        const erf = ctx.op('Erf', [ctx.op('Div', [x, ctx.constFloat(Math.SQRT2)])]);
-        const cdf = ctx.op('Mul', [ctx.op('Add', [erf, ctx.constFloat(1)]), ctx.constFloat(0.5)]);
-        return ctx.op('Mul', [x, cdf]);
+      versions: {
+        13: (ctx, x) => {
+          const erf = ctx.op('Erf', [ctx.op('Div', [x, ctx.constFloat(Math.SQRT2)])]);
+          const cdf = ctx.op('Mul', [ctx.op('Add', [erf, ctx.constFloat(1)]), ctx.constFloat(0.5)]);
+          return ctx.op('Mul', [x, cdf]);
+        },
+        20: (ctx, x) => ctx.op('Gelu', [x]),
       },
     },
   ],
@@ -98,13 +107,15 @@ export const ACTIVATIONS: ReadonlyMap<string, ActivationSpec> = new Map<string, 
     {
       elementwise: true,
       // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tfjs' tanh approximation.
-      emit: (ctx, x) => {
-        if (ctx.opset >= 20) return ctx.op('Gelu', [x], { approximate: attr.string('tanh') });
+      versions: {
+        13: (ctx, x) => {
         const x3 = ctx.op('Mul', [ctx.op('Mul', [x, x]), x]);
         const inner = ctx.op('Add', [x, ctx.op('Mul', [x3, ctx.constFloat(0.044715)])]);
         const t = ctx.op('Tanh', [ctx.op('Mul', [inner, ctx.constFloat(Math.sqrt(2 / Math.PI))])]);
         const half = ctx.op('Mul', [x, ctx.constFloat(0.5)]);
         return ctx.op('Mul', [half, ctx.op('Add', [t, ctx.constFloat(1)])]);
+        },
+        20: (ctx, x) => ctx.op('Gelu', [x], { approximate: attr.string('tanh') }),
       },
     },
   ],
@@ -127,17 +138,16 @@ export function checkActivation(layer: tf.layers.Layer): string | undefined {
   const id = activationOf(layer);
   return ACTIVATIONS.has(id)
     ? undefined
-    : `activation "${id}" is not supported (supported: ${[...ACTIVATIONS.keys()].join(', ')})`;
+    : `activation "${id}" is not supported. Should be one of: ${[...ACTIVATIONS.keys()].join(', ')}`;
 }
 
 /** Emits the activation named by `id` on `x` (softmax-like ones act on `axis`, default the last). */
 export function emitActivation(ctx: ConversionContext, id: string, x: string, axis = -1): string {
   const spec = ACTIVATIONS.get(id);
   if (!spec) throw new Error(`unreachable: activation "${id}" passed the pre-conversion check`);
-  return spec.emit(ctx, x, axis);
+  return (spec.versions ? pickVersion(spec.versions, ctx.opset) : spec.emit!)(ctx, x, axis);
 }
 
-const ALL_OPSETS = { min: 13, max: 21 };
 
 /** Handlers of the activation layer family. */
 export const activationHandlers: LayerHandler[] = [

@@ -13,9 +13,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
 import { attr, type ConversionContext } from '../ir.js';
 import { ACTIVATIONS, activationOf, checkActivation, emitActivation } from './activation.js';
-import { configInts, configString, type LayerHandler, type LayerCall } from './registry.js';
+import { ALL_OPSETS, configInts, configString, type LayerHandler, type LayerCall } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
@@ -88,7 +87,7 @@ function checkConv(layer: tf.layers.Layer, transpose: boolean): string | undefin
   if (activation) return activation;
   const cfg = layer.getConfig();
   const padding = configString(cfg, 'padding', 'valid');
-  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}" is not supported (supported: same, valid)`;
+  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}" is not supported. Should be one of: same, valid`;
   if (transpose && configInts(cfg, 'dilationRate', 2, 1).some((d) => d !== 1)) {
     return 'dilated Conv2DTranspose is not supported';
   }
@@ -194,7 +193,7 @@ export const convHandlers: LayerHandler[] = [
       if (activation) return activation;
       const padding = configString(layer.getConfig(), 'padding', 'valid');
       // tfjs itself cannot run causal Conv1D, so there is nothing to reproduce.
-      if (!['same', 'valid'].includes(padding)) return `padding "${padding}" is not supported (supported: same, valid)`;
+      if (!['same', 'valid'].includes(padding)) return `padding "${padding}" is not supported. Should be one of: same, valid`;
       if (configString(layer.getConfig(), 'dataFormat', 'channelsLast') !== 'channelsLast') return 'only channelsLast Conv1D is supported';
       return undefined;
     },

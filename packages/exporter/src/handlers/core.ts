@@ -6,9 +6,8 @@
 import { ExportError } from '../errors.js';
 import { activationOf, checkActivation, emitActivation } from './activation.js';
 import { attr, DataType } from '../ir.js';
-import { configNumber, configShape, configString, type LayerHandler } from './registry.js';
+import { ALL_OPSETS, convertFor, configNumber, configShape, configString, type LayerHandler } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 
 /** Layers that only act while training: at inference they pass their input through. */
 const IDENTITY_AT_INFERENCE = ['Dropout', 'SpatialDropout1D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout'];
@@ -116,12 +115,12 @@ coreHandlers.push({
     const inner = (layer as unknown as { layer?: { getClassName(): string } }).layer;
     const name = inner?.getClassName();
     if (!name || !RANK_AGNOSTIC.includes(name)) {
-      return `TimeDistributed(${name ?? '?'}) is not supported (supported wrapped layers: ${RANK_AGNOSTIC.join(', ')})`;
+      return `wrapped layer ${name ?? "?"} is not supported. Should be one of: ${RANK_AGNOSTIC.join(', ')}`;
     }
     return byClass.get(name)?.check?.(inner as never, 0);
   },
   convert: (ctx, layer, inputs, call) => {
     const inner = (layer as unknown as { layer: import('@tensorflow/tfjs').layers.Layer }).layer;
-    return byClass.get(inner.getClassName())!.convert(ctx, inner, inputs, call);
+    return convertFor(byClass.get(inner.getClassName())!, ctx.opset)(ctx, inner, inputs, call);
   },
 });

@@ -2,15 +2,28 @@
 import { activationHandlers } from './activation.js';
 import { convHandlers } from './conv.js';
 import { coreHandlers } from './core.js';
+import { embeddingHandlers } from './embedding.js';
 import { mergeHandlers } from './merge.js';
 import { normalizationHandlers } from './normalization.js';
 import { poolingHandlers } from './pooling.js';
 import { recurrentHandlers } from './recurrent.js';
-import { HandlerRegistry } from './registry.js';
+import { HandlerRegistry, type LayerHandler } from './registry.js';
 
-/** A new registry holding every built-in handler (core, activation, conv, recurrent, merge, pooling, normalization families). */
+/** The built-in handlers by family (one file each), in registration order. */
+export const HANDLER_FAMILIES: Readonly<Record<string, readonly LayerHandler[]>> = {
+  core: coreHandlers,
+  activation: activationHandlers,
+  conv: convHandlers,
+  recurrent: recurrentHandlers,
+  embedding: embeddingHandlers,
+  merge: mergeHandlers,
+  pooling: poolingHandlers,
+  normalization: normalizationHandlers,
+};
+
+/** A new registry holding every built-in handler (the families of {@link HANDLER_FAMILIES}). */
 export function createDefaultRegistry(): HandlerRegistry {
-  return new HandlerRegistry().register(...coreHandlers, ...activationHandlers, ...convHandlers, ...recurrentHandlers, ...mergeHandlers, ...poolingHandlers, ...normalizationHandlers);
+  return new HandlerRegistry().register(...Object.values(HANDLER_FAMILIES).flat());
 }
 
 /** The registry {@link convertLayersModel} uses unless given another. */

@@ -3,9 +3,8 @@
  * broadcasting matches tfjs' for equal shapes, which is what tfjs' merge layers require.
  */
 import { attr } from '../ir.js';
-import { configNumber, type LayerHandler } from './registry.js';
+import { ALL_OPSETS, configNumber, type LayerHandler } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 
 /** Folds the inputs pairwise with a binary op (Add, Mul, Sub) or feeds them all to a variadic one. */
 const variadic = (className: string, opType: string): LayerHandler => ({

@@ -5,10 +5,9 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
-import { attr } from '../ir.js';
-import { configNumber, type LayerHandler } from './registry.js';
+import { attr, type ConversionContext } from '../ir.js';
+import { ALL_OPSETS, configNumber, type LayerCall, type LayerHandler } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 
 /** The single normalized axis of a layer config, as a negative index from the end, or undefined. */
 function lastAxisOnly(layer: tf.layers.Layer, rank: number): number | undefined {
@@ -63,31 +62,47 @@ export const normalizationHandlers: LayerHandler[] = [
       const single = Array.isArray(axis) ? axis.length === 1 : typeof axis === 'number' || axis === undefined;
       return single ? undefined : 'only normalization over the last axis is supported';
     },
-    convert: (ctx, layer, [x], call) => {
-      const cfg = layer.getConfig();
-      const rank = call.inputShapes[0]?.length ?? 2;
-      if ((lastAxisOnly(layer, rank) ?? -1) !== -1) {
-        throw new ExportError(`LayerNormalization layer "${layer.name}": only the last axis is supported.`);
-      }
-      const eps = configNumber(cfg, 'epsilon', 1e-3);
-      const weights = layer.getWeights();
-      const gamma = cfg.scale !== false ? weights.shift() : undefined;
-      const beta = cfg.center !== false ? weights.shift() : undefined;
-      const width = call.inputShapes[0]?.[rank - 1];
-      if (typeof width !== 'number') throw new ExportError(`LayerNormalization layer "${layer.name}" needs a static last axis.`);
-      const g = gamma ? ctx.addInitializer('gamma', [width], gamma.dataSync() as Float32Array) : undefined;
-      const b = beta ? ctx.addInitializer('beta', [width], beta.dataSync() as Float32Array) : undefined;
-      if (ctx.opset >= 17 && ctx.profile !== 'webgl') {
+    // The fused LayerNormalization op exists from opset 17 (not on WebGL); below, mean and variance.
+    versions: {
+      13: (ctx, layer, [x], call) => {
+        const { eps, g, b } = layerNormParams(ctx, layer, call);
+        return [decomposedLayerNorm(ctx, x!, eps, g, b)];
+      },
+      17: (ctx, layer, [x], call) => {
+        const { eps, g, b, width } = layerNormParams(ctx, layer, call);
+        if (ctx.profile === 'webgl') return [decomposedLayerNorm(ctx, x!, eps, g, b)];
         const scale = g ?? ctx.constFloat(Array<number>(width).fill(1));
         return [ctx.op('LayerNormalization', b ? [x!, scale, b] : [x!, scale], { axis: attr.int(-1), epsilon: attr.float(eps) })];
-      }
-      const mean = ctx.reduce('ReduceMean', x!, [-1], true);
-      const centered = ctx.op('Sub', [x!, mean]);
-      const variance = ctx.reduce('ReduceMean', ctx.op('Mul', [centered, centered]), [-1], true);
-      let y = ctx.op('Div', [centered, ctx.op('Sqrt', [ctx.op('Add', [variance, ctx.constFloat(eps)])])]);
-      if (g) y = ctx.op('Mul', [y, g]);
-      if (b) y = ctx.op('Add', [y, b]);
-      return [y];
+      },
     },
   },
 ];
+
+/** The epsilon, gamma and beta initializers, and the normalized width of a LayerNormalization layer. */
+function layerNormParams(ctx: ConversionContext, layer: tf.layers.Layer, call: LayerCall): { eps: number; g?: string; b?: string; width: number } {
+  const cfg = layer.getConfig();
+  const rank = call.inputShapes[0]?.length ?? 2;
+  if ((lastAxisOnly(layer, rank) ?? -1) !== -1) {
+    throw new ExportError(`LayerNormalization layer "${layer.name}": only the last axis is supported.`);
+  }
+  const eps = configNumber(cfg, 'epsilon', 1e-3);
+  const weights = layer.getWeights();
+  const gamma = cfg.scale !== false ? weights.shift() : undefined;
+  const beta = cfg.center !== false ? weights.shift() : undefined;
+  const width = call.inputShapes[0]?.[rank - 1];
+  if (typeof width !== 'number') throw new ExportError(`LayerNormalization layer "${layer.name}" needs a static last axis.`);
+  const g = gamma ? ctx.addInitializer('gamma', [width], gamma.dataSync() as Float32Array) : undefined;
+  const b = beta ? ctx.addInitializer('beta', [width], beta.dataSync() as Float32Array) : undefined;
+  return { eps, width, ...(g ? { g } : {}), ...(b ? { b } : {}) };
+}
+
+/** (x - mean) / sqrt(var + eps) * g + b over the last axis, in primitive ops. */
+function decomposedLayerNorm(ctx: ConversionContext, x: string, eps: number, g: string | undefined, b: string | undefined): string {
+  const mean = ctx.reduce('ReduceMean', x, [-1], true);
+  const centered = ctx.op('Sub', [x, mean]);
+  const variance = ctx.reduce('ReduceMean', ctx.op('Mul', [centered, centered]), [-1], true);
+  let y = ctx.op('Div', [centered, ctx.op('Sqrt', [ctx.op('Add', [variance, ctx.constFloat(eps)])])]);
+  if (g) y = ctx.op('Mul', [y, g]);
+  if (b) y = ctx.op('Add', [y, b]);
+  return y;
+}

@@ -11,9 +11,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
 import { attr, type ConversionContext } from '../ir.js';
 import { convPads } from './conv.js';
-import { configInts, configString, type LayerCall, type LayerHandler } from './registry.js';
+import { ALL_OPSETS, configInts, configString, type LayerCall, type LayerHandler } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 const INT64_MAX = 2 ** 62;
 
 function channelsLastOnly(layer: tf.layers.Layer): string | undefined {
@@ -24,7 +23,7 @@ function channelsLastOnly(layer: tf.layers.Layer): string | undefined {
 
 function checkPool(layer: tf.layers.Layer): string | undefined {
   const padding = configString(layer.getConfig(), 'padding', 'valid');
-  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}" is not supported (supported: same, valid)`;
+  if (padding !== 'same' && padding !== 'valid') return `padding "${padding}" is not supported. Should be one of: same, valid`;
   return channelsLastOnly(layer);
 }
 
@@ -88,7 +87,7 @@ export const poolingHandlers: LayerHandler[] = [
     opsets: ALL_OPSETS,
     check: (layer) => {
       const mode = configString(layer.getConfig(), 'interpolation', 'nearest');
-      if (mode !== 'nearest' && mode !== 'bilinear') return `interpolation "${mode}" is not supported (supported: nearest, bilinear)`;
+      if (mode !== 'nearest' && mode !== 'bilinear') return `interpolation "${mode}" is not supported. Should be one of: nearest, bilinear`;
       return channelsLastOnly(layer);
     },
     convert: (ctx, layer, [x]) => {

@@ -1,7 +1,7 @@
 /**
  * Recurrent layers: `GRU`, `LSTM`, `SimpleRNN`, the generic `RNN` wrapper around one of their cells,
- * `Bidirectional` around any of them, and `Embedding` (whose `maskZero` feeds the recurrent layers'
- * sequence lengths).
+ * and `Bidirectional` around any of them. Their sequence lengths come from masks set by `Embedding`
+ * (embedding.ts) with `maskZero`.
  *
  * Facts the mapping rests on (tfjs-layers `recurrent.ts`, ONNX operator docs):
  * - tfjs keeps `kernel [I, G*H]`, `recurrent_kernel [H, G*H]`, `bias [G*H]`; ONNX wants
@@ -20,9 +20,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
 import { attr, DataType, type ConversionContext, type IrAttribute } from '../ir.js';
 import { activationOf, emitActivation } from './activation.js';
-import type { LayerCall, LayerHandler } from './registry.js';
+import { ALL_OPSETS, type LayerCall, type LayerHandler } from './registry.js';
 
-const ALL_OPSETS = { min: 13, max: 21 };
 
 /** The ONNX recurrent op family of a tfjs cell. */
 type CellKind = 'GRU' | 'LSTM' | 'RNN';
@@ -85,7 +84,7 @@ function activationId(cell: TfCell, key: 'activation' | 'recurrentActivation'): 
 /** Why an RNN layer cannot be converted, or undefined. */
 function checkRnn(layer: TfRnnLayer): string | undefined {
   const kind = cellKind(layer.cell);
-  if (!kind) return `cell ${layer.cell?.getClassName?.() ?? '?'} is not supported (supported: GRUCell, LSTMCell, SimpleRNNCell)`;
+  if (!kind) return `cell ${layer.cell?.getClassName?.() ?? '?'} is not supported. Should be one of: GRUCell, LSTMCell, SimpleRNNCell`;
   if (layer.stateful) return 'stateful recurrent layers are not supported';
   const cfg = layer.cell.getConfig();
   if (kind === 'GRU' && cfg.resetAfter === true) return 'GRU with resetAfter is not supported';
@@ -93,7 +92,7 @@ function checkRnn(layer: TfRnnLayer): string | undefined {
   for (const key of keys) {
     const id = activationId(layer.cell, key);
     if (!RNN_ACTIVATIONS.has(id)) {
-      return `${key} "${id}" is not supported in recurrent cells (supported: ${[...RNN_ACTIVATIONS.keys()].join(', ')})`;
+      return `${key} "${id}" is not supported in recurrent cells. Should be one of: ${[...RNN_ACTIVATIONS.keys()].join(', ')}`;
     }
   }
   return undefined;
@@ -514,7 +513,7 @@ export const recurrentHandlers: LayerHandler[] = [
       const b = layer as TfBidirectional;
       const mode = b.mergeMode;
       if (mode !== null && mode !== undefined && !['concat', 'sum', 'mul', 'ave'].includes(mode)) {
-        return `merge mode "${mode}" is not supported (supported: concat, sum, mul, ave, null)`;
+        return `merge mode "${mode}" is not supported. Should be one of: concat, sum, mul, ave, null`;
       }
       const f = b.forwardLayer;
       if (!f || !('cell' in f)) return 'only recurrent layers can be wrapped';
@@ -524,28 +523,5 @@ export const recurrentHandlers: LayerHandler[] = [
       return undefined;
     },
     convert: (ctx, layer, inputs, call) => convertBidirectional(ctx, layer as TfBidirectional, inputs, call),
-  },
-  {
-    className: 'Embedding',
-    opsets: ALL_OPSETS,
-    managesMask: true,
-    convert: (ctx, layer, [x], call) => {
-      const [table] = layer.getWeights();
-      if (!table) throw new ExportError(`Embedding layer "${layer.name}" has no weights; build the model first.`);
-      const w = ctx.addInitializer('embeddings', table.shape, table.dataSync() as Float32Array);
-      // tfjs casts the ids to int32; float ids (tf.input's default dtype) are cast the same way.
-      const known = ctx.elemTypeOf(x!);
-      const ids = known === DataType.INT32 || known === DataType.INT64 ? x! : ctx.op('Cast', [x!], { to: attr.int(DataType.INT32) });
-      const y = ctx.op('Gather', [w, ids], { axis: attr.int(0) });
-      if (layer.getConfig().maskZero === true && (call.inputShapes[0]?.length ?? 0) === 2) {
-        const lengths =
-          ctx.lengthsInput ??
-          ctx.op('ReduceSum', [ctx.op('Cast', [ctx.op('Not', [ctx.op('Equal', [ids, known === DataType.INT64 ? ctx.constInt64(0) : ctx.constInt32(0)])])], { to: attr.int(DataType.INT32) }), ctx.constInt64([1])], {
-            keepdims: attr.int(0),
-          });
-        ctx.setMask(y, lengths);
-      }
-      return [y];
-    },
   },
 ];

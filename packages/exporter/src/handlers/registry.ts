@@ -6,6 +6,27 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ExportError } from '../errors.js';
 import type { ConversionContext } from '../ir.js';
+import { MAX_OPSET, MIN_OPSET } from '../opsets.js';
+
+/** Every opset the exporter writes: the range of handlers whose mapping holds at all of them. */
+export const ALL_OPSETS: { readonly min: number; readonly max: number } = { min: MIN_OPSET, max: MAX_OPSET };
+
+/**
+ * Forms of an emit function keyed by the first opset each applies to, like tf2onnx's `version_N`
+ * methods: `{ 13: decomposed, 18: fused }` writes the decomposed form at opsets 13-17 and the fused op
+ * from 18. The lowest key must be the handler's lowest opset.
+ */
+export type Versioned<F> = Readonly<Record<number, F>>;
+
+/** The form of `versions` for `opset`: the one with the highest key not above it. */
+export function pickVersion<F>(versions: Versioned<F>, opset: number): F {
+  const since = Object.keys(versions).map(Number).filter((v) => v <= opset).sort((a, b) => b - a)[0];
+  if (since === undefined) throw new ExportError(`No form for opset ${opset}. Should be one of: ${Object.keys(versions).map((v) => `${v}+`).join(', ')}.`, { userError: false });
+  return versions[since]!;
+}
+
+/** Emits the nodes of one layer (see {@link LayerHandler.convert}). */
+export type ConvertFn = (ctx: ConversionContext, layer: tf.layers.Layer, inputs: string[], call: LayerCall) => string[];
 
 /** Static facts about one call of a layer, taken from tfjs' symbolic tensors. */
 export interface LayerCall {
@@ -34,8 +55,17 @@ export interface LayerHandler {
   /**
    * Emits the nodes computing the layer from the ONNX tensors named `inputs` and returns the names of
    * its outputs (one per tfjs output tensor). May return an input name unchanged (identity layers).
+   * Give either `convert` (one form at every opset) or `versions`.
    */
-  convert(ctx: ConversionContext, layer: tf.layers.Layer, inputs: string[], call: LayerCall): string[];
+  convert?: ConvertFn;
+  /** The forms of `convert` by the first opset each applies to, when the ONNX form changes with the opset. */
+  versions?: Versioned<ConvertFn>;
+}
+
+/** The convert function of `handler` for `opset` (its `convert`, or the matching form of `versions`). */
+export function convertFor(handler: LayerHandler, opset: number): ConvertFn {
+  if (handler.versions) return pickVersion(handler.versions, opset);
+  return handler.convert!;
 }
 
 /** A set of layer handlers keyed by tfjs class name. */
@@ -50,6 +80,15 @@ export class HandlerRegistry {
       }
       if (!(Number.isInteger(h.opsets.min) && Number.isInteger(h.opsets.max) && h.opsets.min <= h.opsets.max)) {
         throw new ExportError(`Handler "${h.className}" declares an invalid opset range.`, { userError: false });
+      }
+      if ((h.convert === undefined) === (h.versions === undefined)) {
+        throw new ExportError(`Handler "${h.className}" must give either convert or versions.`, { userError: false });
+      }
+      if (h.versions) {
+        const keys = Object.keys(h.versions).map(Number);
+        if (Math.min(...keys) !== h.opsets.min || keys.some((k) => k > h.opsets.max)) {
+          throw new ExportError(`Handler "${h.className}" versions (${keys.join(', ')}) must start at its lowest opset ${h.opsets.min} and stay within ${h.opsets.min}-${h.opsets.max}.`, { userError: false });
+        }
       }
       this.handlers.set(h.className, h);
     }

@@ -3,7 +3,7 @@
  * NHWC <-> NCHW wrapping of convolutions), drop Identity nodes, then remove nodes and initializers
  * nothing uses. (MatMul + Add become Gemm in the Dense handler, where the input rank is known.)
  */
-import { DataType, attr, elementCount, type IrGraph, type IrNode, type IrTensor } from './ir.js';
+import { DataType, attr, elementCount, type IrGraph, type IrNode, type IrTensor } from '../ir.js';
 
 function permOf(node: IrNode): number[] | undefined {
   const a = node.attributes.perm;

@@ -1,12 +1,12 @@
 /**
- * Export profiles. `webgl` targets onnxruntime-web's WebGL backend, which lacks many ops (GRU, LSTM,
+ * The profile passes. Export profiles: `webgl` targets onnxruntime-web's WebGL backend, which lacks many ops (GRU, LSTM,
  * RNN, HardSigmoid, Softplus, Softsign, Expand, ConstantOfShape, LayerNormalization, Where, Range,
  * ReduceSum with axes as an input, int64 graph inputs, quantization) and has no fallback: handlers
  * emit primitive forms instead (recurrent layers unrolled over their static length, see recurrent.ts),
  * and {@link assertProfileOps} refuses a graph that still holds an op the profile lacks.
  */
-import { ExportError } from './errors.js';
-import { DataType, type ExportProfile, type IrModel } from './ir.js';
+import { ExportError } from '../errors.js';
+import { DataType, type ExportProfile, type IrModel } from '../ir.js';
 
 /**
  * The ai.onnx ops onnxruntime-web's WebGL backend implements (onnxruntime-web 1.30
@@ -46,4 +46,14 @@ export function assertProfileOps(model: IrModel, profile: ExportProfile): void {
       `The ${profile} profile cannot express this model: ${problems.join(', ')} ${problems.length === 1 ? 'is' : 'are'} not supported by onnxruntime-web's WebGL backend. Export with --profile default (and run it with the wasm or webgpu backend).`,
     );
   }
+}
+
+/**
+ * onnxruntime-web's WebGL backend reads a symbolic dimension (`dim_param`) as null and then rejects
+ * every input shape, while `dim_value 0` is its marker for "any size"; ONNX Runtime's other builds
+ * do not (they check a fed size against a declared 0 and refuse it), so such a file runs on WebGL
+ * only. Rewrites, in place, the graph inputs' and outputs' symbolic dimensions as 0.
+ */
+export function writeDynamicDimsAsZero(model: IrModel): void {
+  for (const v of [...model.graph.inputs, ...model.graph.outputs]) v.shape = v.shape.map((d) => (typeof d === 'string' ? 0 : d));
 }

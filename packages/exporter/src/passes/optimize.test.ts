@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { describe, test } from 'node:test';
-import { DataType, attr, type IrModel } from './ir.js';
+import { DataType, attr, type IrModel } from '../ir.js';
 import { foldConstants, optimizeGraph } from './optimize.js';
-import { serializeModel } from './serialize.js';
+import { serializeModel } from '../serialize.js';
 
 describe('optimizer', () => {
   test('folds constant Transpose, Unsqueeze, Concat, Cast, Reshape chains into one initializer with the same values', async () => {

@@ -1,0 +1,151 @@
+/**
+ * Run folders -> exporter sources. The exporter takes in-memory models only; reading a run folder made
+ * by `vaekit train` (config, newest checkpoint, tokenizer, the held-out split) is the CLI's part.
+ */
+import { promises as fs } from 'node:fs';
+import {
+  ExportError,
+  exportBundle,
+  type BundleSource,
+  type ExportBundleOptions,
+  type ExportBundleResult,
+} from '@vaekit/exporter';
+import type { ImageTrainConfig, TextTrainConfig, TrainingSummary } from '@vaekit/core';
+import { defaultImageConfig, initBackend, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type Checkpoint } from '@vaekit/trainer';
+
+/**
+ * Selects tfjs' own CPU backend for exporting: the parity check then compares ONNX Runtime with tfjs'
+ * reference kernels (as the tests do), never with vaekit's patched training kernels.
+ */
+export async function useExportBackend(): Promise<void> {
+  await initBackend('cpu');
+}
+
+/** Options of {@link loadRunSource}. */
+export interface RunSourceOptions {
+  /** Held-out examples of the run's own test split to attach (for a dtype variant's loss change). */
+  heldOut?: number;
+}
+
+/** An exporter source read from a run folder; `dispose` frees the checkpoint's tensors. */
+export interface RunSource {
+  source: BundleSource;
+  dispose(): void;
+}
+
+/**
+ * Reads the newest checkpoint of `runDir` as an exporter source (image or text). Throws
+ * {@link ExportError} (user error) naming the path for a missing run folder or checkpoint, and for a
+ * language-model baseline run (no encoder).
+ */
+export async function loadRunSource(runDir: string, opts: RunSourceOptions = {}): Promise<RunSource> {
+  let stat;
+  try {
+    stat = await fs.stat(runDir);
+  } catch {
+    throw new ExportError(`Run folder not found: ${runDir}`);
+  }
+  if (!stat.isDirectory()) throw new ExportError(`Run folder is not a directory: ${runDir}`);
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await loadCheckpoint(runDir);
+  } catch (err) {
+    const userError = (err as { userError?: unknown }).userError !== false;
+    throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { userError, cause: err });
+  }
+  // The exporter reads the models only: optimizer state is freed now, the models once the export is done.
+  checkpoint.disposeOptimizerState();
+  const dispose = () => checkpoint.dispose();
+  try {
+    const { config, state, encoder, decoder } = checkpoint;
+    const summary = { epochs: state.epoch, ...(state.metrics ? { metrics: state.metrics } : {}) };
+    if (config.kind === 'text') {
+      if (config.model !== 'vae' || !encoder) {
+        throw new ExportError(
+          `${runDir} is a language-model baseline run (model "${config.model}", no encoder); only sentence VAE runs export as text bundles.`,
+        );
+      }
+      let tokenizer;
+      try {
+        tokenizer = await readRunTokenizer(runDir);
+      } catch (err) {
+        throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { cause: err });
+      }
+      const heldOut = opts.heldOut ? (await loadTextCorpus(config)).test.ids.slice(0, opts.heldOut).map((ids) => Array.from(ids)) : undefined;
+      return { source: { kind: 'text', encoder, decoder, tokenizer, training: textTraining(config, summary), ...(heldOut ? { heldOut } : {}) }, dispose };
+    }
+    if (!encoder) throw new ExportError(`${runDir}: the checkpoint has no encoder graph.`);
+    const heldOut = opts.heldOut ? await heldOutImages(config, opts.heldOut) : undefined;
+    return {
+      source: { kind: 'image', encoder, decoder, image: config.image, latentSize: config.latent, training: imageTraining(config, summary), ...(heldOut ? { heldOut } : {}) },
+      dispose,
+    };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+/** Exports the newest checkpoint of a run folder as a bundle (see {@link loadRunSource}, `exportBundle`). */
+export async function exportRunBundle(
+  runDir: string,
+  bundleDir: string,
+  opts: ExportBundleOptions & RunSourceOptions = {},
+): Promise<ExportBundleResult> {
+  const { heldOut, ...exportOptions } = opts;
+  await useExportBackend();
+  opts.onProgress?.({ stage: 'load', message: `Loading checkpoint from ${runDir}` });
+  const run = await loadRunSource(runDir, exportOptions.dtype && exportOptions.dtype !== 'fp32' && heldOut ? { heldOut } : {});
+  try {
+    return await exportBundle(run.source, bundleDir, exportOptions);
+  } finally {
+    run.dispose();
+  }
+}
+
+type Summary = Pick<TrainingSummary, 'epochs' | 'metrics'>;
+
+function imageTraining(config: ImageTrainConfig, s: Summary): TrainingSummary {
+  return {
+    dataset: config.dataset,
+    arch: config.arch,
+    ...s,
+    plannedEpochs: config.epochs,
+    latent: config.latent,
+    hidden: config.hidden,
+    beta: config.beta,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    // The held-out split is fixed by these two: `vaekit reconstruct` uses them to pick unseen digits.
+    seed: config.seed,
+    testFraction: config.testFraction,
+    trainLimit: config.trainLimit,
+  };
+}
+
+function textTraining(config: TextTrainConfig, s: Summary): TrainingSummary {
+  return {
+    dataset: config.data.source,
+    arch: config.cell,
+    ...s,
+    plannedEpochs: config.epochs,
+    latent: config.latent,
+    hidden: config.hidden,
+    embedding: config.embedding,
+    beta: config.beta,
+    wordDropout: config.wordDropout,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    // The held-out split is fixed by these: evaluation tools pick unseen sentences with them.
+    seed: config.seed,
+    data: config.data,
+  };
+}
+
+/** The first `n` digits of the run's own test split (its seed and test fraction). */
+async function heldOutImages(config: ImageTrainConfig, n: number): Promise<Float32Array[]> {
+  const defaults = defaultImageConfig();
+  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
+  const count = Math.min(n, test.count);
+  return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
+}
