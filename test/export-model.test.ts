@@ -86,3 +86,44 @@ test('export --dtype fp16 / int8 reports size, error vs fp32 and the held-out lo
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Should be one of: fp32, fp16, int8/);
 });
+
+test('export --dtype fp32,fp16,int8 writes one bundle with a folder per extra dtype; loadVae({ dtype }) picks one', async () => {
+  const { buildImageVae, defaultImageConfig, saveCheckpoint, writeConfig } = await import('@vaekit/trainer');
+  const { loadVae } = await import('@vaekit/runtime');
+  const runDir = path.join(dir, 'image-run-dtypes');
+  const config = defaultImageConfig({ arch: 'dense', hidden: [128], latent: 4, epochs: 1, seed: 5 });
+  const { encoder, decoder } = buildImageVae(config);
+  await writeConfig(runDir, config);
+  await saveCheckpoint(runDir, { encoder, decoder, state: { epoch: 1, step: 1 } });
+  const bundle = path.join(dir, 'bundle-dtypes');
+  const s = JSON.parse(vaekitOk(['export', runDir, bundle, '--dtype', 'fp32,fp16,int8', '--held-out', '32', '--json']).stdout) as {
+    dtype: string;
+    dtypes: string[];
+    files: Array<{ path: string; bytes: number }>;
+  };
+  assert.equal(s.dtype, 'fp32');
+  assert.deepEqual(s.dtypes, ['fp32', 'fp16', 'int8']);
+  const size = (p: string) => s.files.find((f) => f.path === p)!.bytes;
+  assert.ok(size('fp16/decoder.onnx') < 0.55 * size('decoder.onnx') && size('int8/decoder.onnx') < 0.3 * size('decoder.onnx'));
+  const m = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8'));
+  assert.equal(m.dtypes.int8.graphs.encoder.file, 'int8/encoder.onnx');
+  assert.ok(Number.isFinite(m.dtypes.int8.variant.heldOutLossDelta), 'each extra dtype has its own variant report');
+  assert.ok(m.files['int8/encoder.onnx'].sha256.match(/^[0-9a-f]{64}$/));
+  const z = [Float32Array.from([0.5, -1, 0.25, 2])];
+  const reference = await loadVae(bundle, { kind: 'image' });
+  const want = (await reference.decode(z))[0]!;
+  await reference.dispose();
+  for (const [dtype, tolerance] of [['fp16', 0.01], ['int8', 0.1]] as const) {
+    const opened: string[] = [];
+    const vae = await loadVae(bundle, { kind: 'image', dtype, onProgress: (e) => e.stage === 'session' && opened.push(e.file) });
+    assert.deepEqual(opened, [`${dtype}/encoder.onnx`, `${dtype}/decoder.onnx`]);
+    const got = (await vae.decode(z))[0]!;
+    const err = Math.max(...got.map((v, i) => Math.abs(v - want[i]!)));
+    assert.ok(err > 0 && err < tolerance, `${dtype}: max abs error ${err} vs fp32`);
+    await vae.dispose();
+  }
+  await assert.rejects(loadVae(bundle, { dtype: 'q4' }), /This bundle has no "q4" weights\. Should be one of: fp32, fp16, int8/);
+  const dup = vaekit(['export', runDir, path.join(dir, 'bundle-dup'), '--dtype', 'int8,int8']);
+  assert.equal(dup.code, 2);
+  assert.match(dup.stderr, /names a dtype twice/);
+});

@@ -80,3 +80,20 @@ test('--webgl-variant adds webgl graphs that Node leaves to WebGL; a --profile w
   }
   await assert.rejects(fs.stat(never), /ENOENT/);
 });
+
+test('--dtype fp32,int8 carries both in one text bundle; loadVae({ dtype }) runs the int8 files and stays close', async () => {
+  const run = path.join(dir, 'run'); // trained by the first test
+  const out = path.join(dir, 'bundle-dtypes');
+  const s = JSON.parse(vaekitOk(['export', run, out, '--dtype', 'fp32,int8', '--held-out', '20', '--json']).stdout) as { dtypes: string[]; parity: Record<string, unknown> };
+  assert.deepEqual(s.dtypes, ['fp32', 'int8']);
+  assert.deepEqual(Object.keys(s.parity), ['encoder', 'decoder_init', 'decoder_step', 'int8/encoder', 'int8/decoder_init', 'int8/decoder_step']);
+  const m = parseManifest(JSON.parse(await fs.readFile(path.join(out, 'manifest.json'), 'utf8'))) as TextBundleManifest;
+  assert.equal(m.dtypes?.int8?.graphs.decoder_step.file, 'int8/decoder_step.onnx');
+  const [fp32, int8] = await Promise.all([loadVae(out, { kind: 'text' }), loadVae(out, { kind: 'text', dtype: 'int8' })]);
+  const sentences = ['the cat sat on the mat', 'a dog ran fast'];
+  const [a, b] = [await fp32.encode(sentences), await int8.encode(sentences)];
+  const err = Math.max(...a.mu.flatMap((row, i) => [...row].map((v, j) => Math.abs(v - b.mu[i]![j]!))));
+  assert.ok(err > 0 && err < 0.1, `int8 vs fp32 encoder mu: max abs error ${err}`);
+  await Promise.all([fp32.dispose(), int8.dispose()]);
+  await assert.rejects(loadVae(path.join(dir, 'bundle'), { dtype: 'int8' }), /This bundle has no "int8" weights\. Should be one of: fp32 \(export several with --dtype fp32,int8\)\./);
+});

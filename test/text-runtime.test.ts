@@ -170,9 +170,15 @@ test('bundles load from a map of files; bad bundles are refused naming the file'
   await assert.rejects(loadVae(noStep), /Bundle file missing: decoder_step.onnx/);
   await assert.rejects(loadVae(dir, { backend: 'webgl' }), /Unsupported backend "webgl". Should be one of: cpu, wasm/);
   const events: string[] = [];
-  const v = await loadVae(dir, { backend: ['wasm', 'cpu'], onProgress: (e) => events.push(`${e.stage}:${e.file}`) });
+  const bytes: string[] = [];
+  const v = await loadVae(dir, {
+    backend: ['wasm', 'cpu'],
+    onProgress: (e) => (e.stage === 'download' ? bytes.push(`${e.file}:${e.loaded}/${e.total}`) : events.push(`${e.stage}:${e.file}`)),
+  });
   assert.equal(v.backend, 'wasm');
   assert.deepEqual(events.slice(0, 3), ['manifest:manifest.json', 'verify:tokenizer.json', 'verify:encoder.onnx']);
+  const size = v.manifest.files['encoder.onnx']!.bytes;
+  assert.deepEqual(bytes.filter((b) => b.startsWith('encoder.onnx:')), [`encoder.onnx:0/${size}`, `encoder.onnx:${size}/${size}`], 'a file read from disk: a first and a last byte event');
   await v.dispose();
   await vae.generate({ n: 1, maxTokens: 2 });
 });

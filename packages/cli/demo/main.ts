@@ -204,6 +204,7 @@ async function load(requested: string): Promise<void> {
   }
   renderProgress();
   const failures = new Map<string, string>();
+  const cached = new Set<string>();
   const t0 = performance.now();
   demo.backendChecks = checks;
   try {
@@ -211,6 +212,12 @@ async function load(requested: string): Promise<void> {
       backend: list.length === 1 ? list[0]! : list,
       onProgress: (e) => {
         if (e.stage === 'verify') show(`downloading and verifying ${e.file}…`);
+        // Bytes from the browser cache never reach fetch: count them here, once per file.
+        if (e.stage === 'download' && e.fromCache && e.total && !cached.has(e.file)) {
+          cached.add(e.file);
+          progress.loaded += e.total;
+          renderProgress();
+        }
         if (e.stage === 'session') show(`compiling ${e.file} for ${e.backend}…`);
         if (e.stage === 'fallback') failures.set(list[list.indexOf(e.backend!) - 1] ?? '?', e.message ?? '');
       },

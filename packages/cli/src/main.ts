@@ -8,6 +8,8 @@ import { registerReconstruct, registerSample } from './commands/image.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
 import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';
+import { registerServe } from './commands/serve.js';
+import { registerExportTriton } from './commands/export-triton.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
@@ -33,6 +35,8 @@ for (const register of [
   registerInspect,
   registerDemo,
   registerServeDemo,
+  registerServe,
+  registerExportTriton,
   registerReport,
   registerPlot,
 ]) {

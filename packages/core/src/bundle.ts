@@ -137,6 +137,18 @@ export interface BundleVariant<G> {
   graphs: G;
 }
 
+/**
+ * The same graphs with another weight dtype inside one bundle (e.g. `int8/encoder.onnx`), chosen with
+ * `loadVae(source, { dtype })`. The bundle's own `graphs` have `manifest.dtype`.
+ */
+export interface DtypeVariant<G> {
+  /** `fp32`, `fp16` or `int8`. */
+  dtype: string;
+  graphs: G;
+  /** Size and agreement of these graphs with fp32. */
+  variant?: VariantReport;
+}
+
 /** The graphs of an image bundle. */
 export interface ImageGraphs {
   encoder: GraphSpec;
@@ -157,6 +169,8 @@ export interface ImageBundleManifest extends BundleManifestBase {
   graphs: ImageGraphs;
   /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
   variants?: Record<string, BundleVariant<ImageGraphs>>;
+  /** Graphs with other weight dtypes, keyed by dtype (e.g. `fp16`, `int8`); files in a folder per dtype. */
+  dtypes?: Record<string, DtypeVariant<ImageGraphs>>;
 }
 
 /**
@@ -170,6 +184,8 @@ export interface TextBundleManifest extends BundleManifestBase {
   graphs: TextGraphs;
   /** Other builds of the graphs keyed by profile (e.g. `webgl`); the runtime picks one per backend. */
   variants?: Record<string, BundleVariant<TextGraphs>>;
+  /** Graphs with other weight dtypes, keyed by dtype (e.g. `fp16`, `int8`); files in a folder per dtype. */
+  dtypes?: Record<string, DtypeVariant<TextGraphs>>;
 }
 
 /** `manifest.json` of a bundle, by kind. */
@@ -322,6 +338,15 @@ export function parseManifest(json: unknown): BundleManifest {
         throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
       }
       checkGraphs(`variants.${profile}.graphs`, v.graphs, spec.graphNames, json.files);
+    }
+  }
+  if (json.dtypes !== undefined) {
+    if (!isRecord(json.dtypes)) throw new BundleError('manifest.json: dtypes must be an object keyed by dtype.');
+    for (const [dtype, v] of Object.entries(json.dtypes)) {
+      if (!isRecord(v) || v.dtype !== dtype || !isRecord(v.graphs)) {
+        throw new BundleError(`manifest.json: dtypes.${dtype} must give its dtype and graphs.`);
+      }
+      checkGraphs(`dtypes.${dtype}.graphs`, v.graphs, spec.graphNames, json.files);
     }
   }
   return json as unknown as BundleManifest;

@@ -46,3 +46,12 @@ export {
 } from './ir.js';
 export { decodeModel, serializeModel, type OnnxModelSummary, type OnnxValueSummary } from './serialize.js';
 export { ExportError, OnnxFormatError, ParityError, UnsupportedLayerError, type UnsupportedLayer } from './errors.js';
+export {
+  exportTritonRepository,
+  inferenceServiceYaml,
+  type TritonExportOptions,
+  type TritonExportResult,
+  type TritonModelSummary,
+} from './triton/repository.js';
+export { fuseStatefulDecoder, START_INPUT } from './triton/fuse.js';
+export { modelConfigText, type TritonModelOptions, type TritonSequenceOptions, type TritonTensor } from './triton/config.js';

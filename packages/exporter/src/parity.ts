@@ -146,11 +146,15 @@ export async function checkParity(
   } else {
     // predict reshapes rank-1 inputs to [B, 1] (a Keras habit), which breaks models with a [batch]
     // input such as the text step graph's token; execute runs the graph as declared.
+    // Inside tidy: layers that compute masks (Embedding with maskZero) leave intermediate tensors
+    // that predict() does not free, one per call in a long-lived process.
     const feed = tfInputs.length === 1 ? tfInputs[0]! : tfInputs;
-    const predicted = tfInputs.some((x) => x.rank === 1)
-      ? model.execute(feed, model.outputs.map((o) => o.name))
-      : model.predict(feed);
-    const tfOutputs = Array.isArray(predicted) ? predicted : [predicted];
+    const tfOutputs = tf.tidy(() => {
+      const predicted = tfInputs.some((x) => x.rank === 1)
+        ? model.execute(feed, model.outputs.map((o) => o.name))
+        : model.predict(feed);
+      return Array.isArray(predicted) ? predicted : [predicted];
+    });
     expected = await Promise.all(tfOutputs.map((o) => o.data() as Promise<Float32Array>));
     expectedShapes = tfOutputs.map((o) => o.shape);
     tf.dispose([...tfInputs, ...tfOutputs]);

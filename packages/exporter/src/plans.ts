@@ -21,6 +21,7 @@ import {
   type GraphSpec,
   type ParityReport,
   type TrainingSummary,
+  type VariantReport,
 } from '@vaekit/core';
 import { writeFolderAtomic as writeFolderAtomicFs } from '@vaekit/core/node';
 import { DEFAULT_OPSET, PRODUCER, convertLayersModel, irVersionForOpset, type ConvertOptions, type ConvertResult } from './converter.js';
@@ -28,7 +29,7 @@ import { ExportError } from './errors.js';
 import type { ExportProfile } from './ir.js';
 import type { GraphRunner, ParityRuntime } from './ort.js';
 import { checkParity, type ParityOptions } from './parity.js';
-import type { WeightDtype } from './passes/weight-dtype.js';
+import { parseWeightDtype, type WeightDtype } from './passes/weight-dtype.js';
 import { variantErrorVsFp32, variantReport, type MeasuredGraph } from './variants.js';
 import { imagePlan, type ImageBundleSource } from './kinds/image.js';
 import { textPlan, type TextBundleSource } from './kinds/text.js';
@@ -60,6 +61,13 @@ export interface ExportBundleOptions {
    * still checked against tfjs; the variant is then measured against it (`manifest.variant`).
    */
   dtype?: WeightDtype;
+  /**
+   * More weight dtypes to carry in the same bundle, each under a folder named after it (`fp16/`,
+   * `int8/`) with its own hashed files, listed in `manifest.dtypes`; the runtime picks one with
+   * `loadVae(source, { dtype })`. Each is converted and checked like `dtype` (about one more export
+   * per dtype). Duplicates of `dtype` are ignored.
+   */
+  extraDtypes?: readonly WeightDtype[];
   /**
    * `default`, or `webgl`: graphs use only ops onnxruntime-web's WebGL backend runs (recurrences
    * unrolled; the text encoder then takes the training length T, not any length).
@@ -208,6 +216,11 @@ function checkOptions(opts: ExportBundleOptions): void {
   if (opts.profile === 'webgl' && dtype !== 'fp32') {
     throw new ExportError(`dtype ${JSON.stringify(dtype)} cannot be combined with the webgl profile: onnxruntime-web's WebGL backend runs fp32 weights only. Use dtype fp32, or the webgl variant next to ${dtype} default graphs.`);
   }
+  for (const extra of opts.extraDtypes ?? []) parseWeightDtype(extra);
+  const nonFp32 = (opts.extraDtypes ?? []).find((d) => d !== 'fp32');
+  if (opts.profile === 'webgl' && nonFp32) {
+    throw new ExportError(`dtype ${JSON.stringify(nonFp32)} cannot be combined with the webgl profile: onnxruntime-web's WebGL backend runs fp32 weights only. Use dtype fp32, or the webgl variant next to ${nonFp32} default graphs.`);
+  }
   if (opts.profile === 'webgl' && opts.webglVariant) {
     throw new ExportError('The webgl variant adds webgl-profile graphs next to default ones; with the webgl profile the bundle\'s own graphs already are webgl graphs. Use one of the two.');
   }
@@ -283,8 +296,15 @@ export async function runPlan(plan: ExportPlan, bundleDir: string, opts: ExportB
   const converted = await convertAll(profile, dtype, '');
   const variant = dtype === 'fp32' ? undefined : await variantReport(converted, dtype, profile, opts.heldOutLoss ?? plan.heldOutLoss);
   const webgl = opts.webglVariant ? await convertAll('webgl', 'fp32', WEBGL_VARIANT_DIR) : [];
+  // Other weight dtypes, each in a folder named after it, listed in manifest.dtypes.
+  const extras: Array<{ dtype: WeightDtype; converted: Converted[]; variant: VariantReport | undefined }> = [];
+  for (const d of [...new Set(opts.extraDtypes ?? [])].filter((d) => d !== dtype)) {
+    const c = await convertAll(profile, d, `${d}/`);
+    extras.push({ dtype: d, converted: c, variant: d === 'fp32' ? undefined : await variantReport(c, d, profile, opts.heldOutLoss ?? plan.heldOutLoss) });
+  }
+  const extraFiles = extras.flatMap((e) => e.converted);
 
-  const payload = [...[...converted, ...webgl].map((c) => ({ path: c.file, bytes: c.bytes })), ...(plan.files ?? [])];
+  const payload = [...[...converted, ...webgl, ...extraFiles].map((c) => ({ path: c.file, bytes: c.bytes })), ...(plan.files ?? [])];
   const files: BundleManifest['files'] = {};
   const summaries: BundleFileSummary[] = [];
   for (const f of payload) {
@@ -305,6 +325,9 @@ export async function runPlan(plan: ExportPlan, bundleDir: string, opts: ExportB
       dtype,
       graphs: specs(converted),
       ...(webgl.length > 0 ? { variants: { webgl: { profile: 'webgl', graphs: specs(webgl) } } } : {}),
+      ...(extras.length > 0
+        ? { dtypes: Object.fromEntries(extras.map((e) => [e.dtype, { dtype: e.dtype, graphs: specs(e.converted), ...(e.variant ? { variant: e.variant } : {}) }])) }
+        : {}),
       files,
       producer: { name: '@vaekit/exporter', version: PRODUCER.version },
       createdAt: new Date().toISOString(),

@@ -8,7 +8,8 @@
  * console.log(vae.backend, (await vae.generate({ n: 3 })).map((g) => g.text));
  * ```
  */
-import { configureWasm, webEngine } from './backends/web.js';
+import { configureWasm, webEngine, type WasmSettings } from './backends/web.js';
+import { cachedReader, resolveCache } from './cache.js';
 import { openBundle } from './load.js';
 import { mapReader, urlReader } from './sources.js';
 import type { BundleSource, ImageVae, LoadOptions, TextVae, Vae } from './types.js';
@@ -22,9 +23,13 @@ export async function loadVae(source: BundleSource, options: LoadOptions & { kin
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'image' }): Promise<ImageVae>;
 export async function loadVae(source: BundleSource, options?: LoadOptions): Promise<Vae>;
 export async function loadVae(source: BundleSource, options: LoadOptions = {}): Promise<Vae> {
-  const read = typeof source === 'string' || source instanceof URL ? urlReader(source) : mapReader(source);
+  const fromUrl = typeof source === 'string' || source instanceof URL;
+  let read = fromUrl ? urlReader(source) : mapReader(source);
+  const cache = fromUrl ? resolveCache(options.cache) : undefined;
+  if (cache) read = cachedReader(read, cache.storage, cache.name);
   return openBundle(read, webEngine, options);
 }
 
-export { configureWasm };
+export { configureWasm, type WasmSettings };
+export { DEFAULT_CACHE_NAME } from './cache.js';
 export * from './common.js';

@@ -56,6 +56,8 @@ export {
 } from '@vaekit/core';
 export { BOS_ID, EOS_ID, PAD_ID, UNK_ID, SPECIAL_TOKENS, WordTokenizer, TokenizerError, createRng, permutation, type Rng, type TextCell } from '@vaekit/core';
 export { BundleError, InputError, RuntimeError } from './errors.js';
+export { BackendUnavailableError } from './backend-error.js';
+export { bundleDtypes } from './load.js';
 export { interpolateLatent, samplePrior } from './latent.js';
 export { pickVariant, unsuitableBackend } from './load.js';
 export { BACKEND_NAMES } from './types.js';

@@ -57,4 +57,5 @@ export async function loadVae(source: BundleSource, options: LoadOptions = {}): 
   return openBundle(read, nodeEngine, options);
 }
 
+export { configureWasm, type WasmSettings } from './backends/web.js';
 export * from './common.js';

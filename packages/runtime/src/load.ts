@@ -1,13 +1,61 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
 import { graphNamesOf, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from '@vaekit/core';
+import { BackendUnavailableError } from './backend-error.js';
 import { assertGraphTypes } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError, quote } from './errors.js';
 import { kindWithArticle, runtimeKind } from './kinds.js';
 import type { BackendName, LoadOptions, Vae } from './types.js';
 
+/** What a reader may use when reading one file: the manifest's record, and where to report bytes. */
+export interface ReadHints {
+  /** The sha256 the manifest gives the file (absent for `manifest.json`). */
+  sha256?: string;
+  /** The size the manifest gives the file. */
+  bytes?: number;
+  /** Called as bytes arrive; `fromCache` when they came from the browser cache. */
+  onBytes?: (loaded: number, total: number | undefined, fromCache?: boolean) => void;
+}
+
 /** Reads one bundle file by its bundle-relative path; throws {@link BundleError} when it is missing. */
-export type FileReader = (relPath: string) => Promise<Uint8Array>;
+export type FileReader = (relPath: string, hints?: ReadHints) => Promise<Uint8Array>;
+
+/**
+ * Reads a file reporting `download` progress; readers that cannot report bytes as they arrive (disk,
+ * memory) still get a first (0) and a last (`loaded === total`) event.
+ */
+async function readWithProgress(read: FileReader, file: string, options: LoadOptions, record?: { sha256: string; bytes: number }): Promise<Uint8Array> {
+  const report = options.onProgress;
+  let last = -1;
+  let lastTotal: number | undefined;
+  let started = false;
+  const onBytes = (loaded: number, total: number | undefined, fromCache?: boolean) => {
+    started = true;
+    last = loaded;
+    lastTotal = total;
+    report?.({ stage: 'download', file, loaded, ...(total !== undefined ? { total } : {}), ...(fromCache ? { fromCache } : {}) });
+  };
+  const bytes = await read(file, { ...(record ? { sha256: record.sha256, bytes: record.bytes } : {}), ...(report ? { onBytes } : {}) });
+  if (report && (last !== bytes.length || lastTotal !== bytes.length)) {
+    if (!started) onBytes(0, bytes.length);
+    onBytes(bytes.length, bytes.length);
+  }
+  return bytes;
+}
+
+/** The weight dtypes a bundle carries: its own first, then those of `manifest.dtypes`. */
+export function bundleDtypes(manifest: BundleManifest): string[] {
+  return [manifest.dtype, ...Object.keys(manifest.dtypes ?? {}).filter((d) => d !== manifest.dtype)];
+}
+
+/** Throws {@link BundleError} naming the dtypes the bundle has when `dtype` is not one of them. */
+export function checkDtype(manifest: BundleManifest, dtype: string | undefined): void {
+  if (dtype === undefined) return;
+  const have = bundleDtypes(manifest);
+  if (!have.includes(dtype)) {
+    throw new BundleError(`This bundle has no ${quote(dtype)} weights. Should be one of: ${have.join(', ')} (export several with --dtype ${[...new Set([...have, dtype])].join(',')}).`);
+  }
+}
 
 function backendList(engine: Engine, requested: LoadOptions['backend']): BackendName[] {
   const list = requested === undefined ? [engine.backends[0]!] : Array.isArray(requested) ? [...requested] : [requested as BackendName];
@@ -24,9 +72,11 @@ function backendList(engine: Engine, requested: LoadOptions['backend']): Backend
  * The graphs a backend should run: the `webgl` variant on WebGL when the bundle has one (WebGL lacks
  * int64, GRU/LSTM and more), otherwise the default graphs.
  */
-export function pickVariant(manifest: BundleManifest, backend: BackendName): { profile: string; graphs: Record<string, GraphSpec> } {
+export function pickVariant(manifest: BundleManifest, backend: BackendName, dtype?: string): { profile: string; graphs: Record<string, GraphSpec> } {
   const webgl = manifest.variants?.webgl;
   if (backend === 'webgl' && webgl) return { profile: webgl.profile, graphs: webgl.graphs as unknown as Record<string, GraphSpec> };
+  const other = dtype !== undefined && dtype !== manifest.dtype ? manifest.dtypes?.[dtype] : undefined;
+  if (other) return { profile: manifest.profile, graphs: other.graphs as unknown as Record<string, GraphSpec> };
   return { profile: manifest.profile, graphs: manifest.graphs as unknown as Record<string, GraphSpec> };
 }
 
@@ -58,6 +108,8 @@ async function openGraph(spec: GraphSpec, bytes: Uint8Array, engine: Engine, bac
   try {
     session = await engine.createSession(bytes, backend, options);
   } catch (err) {
+    // A missing ORT package or an unreachable .wasm is a set-up problem, not the model's: say so as is.
+    if (err instanceof BackendUnavailableError) throw err;
     throw new BackendLoadError(`${spec.file} could not be loaded by ONNX Runtime (${backend}): ${String((err as Error)?.message ?? err).split('\n')[0]}`);
   }
   const want = (names: string[], have: readonly string[], what: string) => {
@@ -79,7 +131,7 @@ async function openGraph(spec: GraphSpec, bytes: Uint8Array, engine: Engine, bac
 export async function openBundle(read: FileReader, engine: Engine, options: LoadOptions = {}): Promise<Vae> {
   const backends = backendList(engine, options.backend);
   options.onProgress?.({ stage: 'manifest', file: MANIFEST_FILE });
-  const raw = await read(MANIFEST_FILE);
+  const raw = await readWithProgress(read, MANIFEST_FILE, options);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
@@ -91,6 +143,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
   if (options.kind && options.kind !== manifest.kind) {
     throw new BundleError(`This is ${kindWithArticle(manifest.kind)} bundle; expected ${kindWithArticle(options.kind)} bundle.`);
   }
+  checkDtype(manifest, options.dtype);
 
   // Each file is read and verified once, even when several backends are tried.
   const verified = new Map<string, Uint8Array>();
@@ -98,7 +151,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     let bytes = verified.get(file);
     if (!bytes) {
       options.onProgress?.({ stage: 'verify', file });
-      bytes = await read(file);
+      bytes = await readWithProgress(read, file, options, manifest.files[file]);
       await verifyFile(manifest, file, bytes);
       verified.set(file, bytes);
     }
@@ -109,7 +162,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
 
   let lastError: unknown;
   for (const [attempt, backend] of backends.entries()) {
-    const { profile, graphs } = pickVariant(manifest, backend);
+    const { profile, graphs } = pickVariant(manifest, backend, options.dtype);
     const sessions: Record<string, GraphSession> = {};
     try {
       const unsuitable = unsuitableBackend(manifest, backend, profile);
@@ -122,7 +175,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
       await Promise.all(Object.values(sessions).map((s) => s.release()));
       // A tampered or missing file fails the same way on every backend: do not try the others.
       const message = (err as Error).message ?? String(err);
-      if (!(err instanceof BackendLoadError) || attempt === backends.length - 1) throw err;
+      if (!(err instanceof BackendLoadError || err instanceof BackendUnavailableError) || attempt === backends.length - 1) throw err;
       lastError = err;
       options.onProgress?.({ stage: 'fallback', file: MANIFEST_FILE, backend: backends[attempt + 1]!, message });
       continue;

@@ -1,6 +1,7 @@
 /** Platform-neutral bundle readers: a map of files, or a base URL fetched file by file. No `fs` here. */
 import { assertSafeBundlePath, MANIFEST_FILE } from '@vaekit/core';
 import { BundleError } from './errors.js';
+import { readBody } from './fetch-progress.js';
 import type { FileReader } from './load.js';
 
 /** Reads from files given in memory, keyed by bundle-relative path (e.g. from an `<input type=file>`). */
@@ -18,7 +19,7 @@ export function mapReader(files: Record<string, Uint8Array | ArrayBuffer>): File
 /** Fetches files relative to `base` (a folder URL; a missing trailing slash is added). */
 export function urlReader(base: string | URL, fetchImpl: typeof fetch = globalThis.fetch): FileReader {
   const root = new URL(String(base).endsWith('/') ? String(base) : `${String(base)}/`, globalThis.location?.href);
-  return async (rel) => {
+  return async (rel, hints = {}) => {
     assertSafeBundlePath(rel);
     const url = new URL(rel.split('/').map(encodeURIComponent).join('/'), root);
     let res: Response;
@@ -34,6 +35,6 @@ export function urlReader(base: string | URL, fetchImpl: typeof fetch = globalTh
           : `Bundle file missing: ${url.href} answered HTTP ${res.status}.`,
       );
     }
-    return new Uint8Array(await res.arrayBuffer());
+    return readBody(res, hints.onBytes, hints.bytes);
   };
 }

@@ -9,14 +9,24 @@ export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu';
 /** Every backend name, for messages and CLI choices. */
 export const BACKEND_NAMES: readonly BackendName[] = ['cpu', 'wasm', 'webgl', 'webgpu'];
 
-/** One progress event of `loadVae`. */
+/**
+ * One progress event of `loadVae`. Per file: `verify` (the file is about to be read), then `download`
+ * events as its bytes arrive (the first with `loaded: 0`, the last with `loaded === total`, also for
+ * files read from disk, memory or the browser cache), then `session` for each graph compiled.
+ */
 export interface LoadProgress {
-  stage: 'manifest' | 'verify' | 'session' | 'fallback';
+  stage: 'manifest' | 'verify' | 'download' | 'session' | 'fallback';
   file: string;
   /** The backend being tried. */
   backend?: BackendName;
   /** For `fallback`: why the previous backend was given up. */
   message?: string;
+  /** For `download`: bytes of `file` received so far. */
+  loaded?: number;
+  /** For `download`: size of `file` in bytes (from the manifest, or the server's Content-Length); absent when unknown. */
+  total?: number;
+  /** For `download`: true when the bytes came from the browser cache instead of the network. */
+  fromCache?: boolean;
 }
 
 /** Options of `loadVae`. */
@@ -30,8 +40,22 @@ export interface LoadOptions {
   threads?: number;
   /** Refuse a bundle of the other kind (throws {@link BundleError}); the result is then typed by kind. */
   kind?: string;
-  /** Reports loading steps: which file is being verified or compiled. */
+  /** Reports loading steps: which file is being downloaded (bytes loaded / total), verified or compiled. */
   onProgress?: (event: LoadProgress) => void;
+  /**
+   * Which weight dtype to load when the bundle carries several (`fp32`, `fp16`, `int8`; see
+   * `manifest.dtypes`). Default: the bundle's own `manifest.dtype`. A dtype the bundle lacks throws
+   * {@link BundleError} naming the ones it has. The `webgl` variant is fp32 whatever is asked.
+   */
+  dtype?: string;
+  /**
+   * Browsers: keep bundle files in the Cache API (cache `vaekit-bundles`), keyed by the sha256 the
+   * manifest gives, so a reload does not download them again. A file whose bytes no longer match is
+   * evicted and fetched again; `manifest.json` itself is always fetched. Default true where
+   * `caches` exists and the bundle comes from a URL; `false` opts out. An object names the cache
+   * or supplies another `CacheStorage`.
+   */
+  cache?: boolean | { name?: string; storage?: CacheStorage };
 }
 
 /** How to move between two latent vectors. */

@@ -8,9 +8,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { TrainerError } from './errors.js';
-import { NATIVE_WASM_KERNELS, loadNative, registerNativeWasmKernels } from './kernels/native.js';
-import { installNativeAdam } from './kernels/native-adam.js';
-import { installNativeRnn } from './kernels/native-rnn.js';
+import { installNativeKernels } from './kernels/native.js';
 import { registerWasmConv2DBackpropFilter } from './kernels/wasm-conv.js';
 import { registerWasmUnsortedSegmentSum } from './kernels/wasm-segment-sum.js';
 
@@ -141,14 +139,12 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
       registerWasmUnsortedSegmentSum();
       let native: string | undefined;
       if (options.native !== false) {
-        const { addon, failure } = loadNative();
-        if (addon) {
-          registerNativeWasmKernels(addon);
-          installNativeRnn(addon);
-          installNativeAdam(addon);
-          native = `${addon.simd()}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}`;
+        const installed = installNativeKernels();
+        native = installed.native;
+        if (native) {
           notes.push(`native kernels (${native})`);
         } else {
+          const failure = installed.failure;
           notes.push(`native kernels ${failure}; using tfjs' WASM kernels (several times slower)`);
         }
       }

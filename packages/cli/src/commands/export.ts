@@ -1,5 +1,5 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import {
   DEFAULT_OPSET,
   EXPORT_PROFILES,
@@ -11,11 +11,20 @@ import {
   type ExportProfile,
   type WeightDtype,
 } from '@vaekit/exporter';
+import type { VariantReport } from '@vaekit/core';
 import { intIn, oneOf, positiveInt } from '../options.js';
 import { printJson } from '../output.js';
 import { exportRunBundle, useExportBackend } from '../shared/run-source.js';
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/** Parses `--dtype`: one weight dtype or a comma-separated list of distinct ones. */
+function dtypeList(value: string): WeightDtype[] {
+  const one = oneOf(WEIGHT_DTYPES);
+  const list = value.split(',').map((d) => one(d.trim()));
+  if (new Set(list).size !== list.length) throw new InvalidArgumentError(`${JSON.stringify(value)} names a dtype twice. Should be distinct values of: ${WEIGHT_DTYPES.join(', ')}.`);
+  return list;
+}
 
 /** Registers `vaekit export`. */
 export function registerExport(program: Command): void {
@@ -27,15 +36,22 @@ export function registerExport(program: Command): void {
     .argument('<run-dir>', 'run folder made by vaekit train')
     .argument('<bundle-dir>', 'bundle folder to write (replaced atomically if it exists)')
     .option('--opset <n>', `ONNX opset (${MIN_OPSET} to ${MAX_OPSET})`, intIn(MIN_OPSET, MAX_OPSET), DEFAULT_OPSET)
-    .option('--dtype <dtype>', `weight storage (${WEIGHT_DTYPES.join(', ')}); fp16/int8 report size, error and held-out loss change vs fp32`, oneOf(WEIGHT_DTYPES), 'fp32')
+    .option(
+      '--dtype <dtypes>',
+      `weight storage (${WEIGHT_DTYPES.join(', ')}), or a comma-separated list (e.g. fp32,fp16,int8): the first is the bundle's own graphs, the others go in a folder each and are picked with loadVae(src, { dtype }); fp16/int8 report size, error and held-out loss change vs fp32`,
+      dtypeList,
+      ['fp32'],
+    )
     .option('--profile <profile>', `graph profile (${EXPORT_PROFILES.join(', ')}); webgl: only ops onnxruntime-web's WebGL backend runs, and only WebGL runs it (see --webgl-variant)`, oneOf(EXPORT_PROFILES), 'default')
     .option('--webgl-variant', "also write webgl-profile graphs (fp32) under webgl/ in the same bundle, so the bundle also runs on onnxruntime-web's WebGL backend; about doubles the bundle")
     .option('--held-out <n>', 'held-out examples (digits or sentences of the run\'s test split) for the variant loss change', positiveInt(10_000), 500)
     .option('--json', 'print the export summary as JSON')
-    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
+    .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype[]; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
+      const [dtype, ...extraDtypes] = opts.dtype as [WeightDtype, ...WeightDtype[]];
       const options: ExportBundleOptions = {
         opset: opts.opset,
-        dtype: opts.dtype,
+        dtype,
+        extraDtypes,
         profile: opts.profile,
         webglVariant: opts.webglVariant === true,
         onProgress: opts.json ? undefined : (e) => process.stderr.write(`${e.message}\n`),
@@ -50,6 +66,7 @@ export function registerExport(program: Command): void {
           dtype: result.manifest.dtype,
           profile: result.manifest.profile,
           variants: Object.keys(result.manifest.variants ?? {}),
+          dtypes: [result.manifest.dtype, ...Object.keys(result.manifest.dtypes ?? {})],
           files: result.files,
           parity: result.parity,
           ...(variant ? { variant } : {}),
@@ -57,15 +74,17 @@ export function registerExport(program: Command): void {
         return;
       }
       const variants = Object.keys(result.manifest.variants ?? {});
+      const extra = Object.keys(result.manifest.dtypes ?? {});
       const lines = [
-        `Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}${variants.length ? `, variants: ${variants.join(', ')}` : ''}):`,
+        `Wrote bundle ${result.bundleDir} (opset ${result.opset}, IR ${result.irVersion}, profile ${result.manifest.profile}, dtype ${result.manifest.dtype}${extra.length ? ` (also ${extra.join(', ')})` : ''}${variants.length ? `, variants: ${variants.join(', ')}` : ''}):`,
       ];
       for (const f of result.files) lines.push(`  ${f.path.padEnd(24)} ${kb(f.bytes).padStart(11)}  sha256 ${f.sha256.slice(0, 16)}…`);
       for (const [graph, report] of Object.entries(result.parity)) {
         const errs = Object.entries(report.maxAbsError).map(([name, v]) => `${name} ${v.toExponential(2)}`).join(', ');
         lines.push(`  parity ${graph}: max abs error vs tfjs ${errs} (tolerance ${report.tolerance}, batch ${report.batch})`);
       }
-      if (variant) {
+      for (const variant of [result.manifest.variant, ...Object.values((result.manifest.dtypes ?? {}) as Record<string, { variant?: VariantReport }>).map((d) => d.variant)]) {
+        if (!variant) continue;
         const worst = Math.max(...Object.values(variant.maxAbsErrorVsFp32 ?? {}));
         lines.push(
           `  ${variant.dtype}: graphs ${kb(variant.bytes)} vs fp32 ${kb(variant.fp32Bytes ?? 0)}, max abs error vs fp32 ${worst.toExponential(2)}` +

@@ -39,9 +39,9 @@ export async function startDemoServer(bundleDir: string, port: number): Promise<
   } catch {
     throw new UsageError(`${bundleDir} is not a bundle folder (no ${MANIFEST_FILE}).`);
   }
-  // onnxruntime-web is a dependency of @vaekit/runtime: resolve it from there (its main file is in dist/).
-  const fromRuntime = createRequire(createRequire(import.meta.url).resolve('@vaekit/runtime'));
-  const ortDir = path.dirname(fromRuntime.resolve('onnxruntime-web'));
+  // onnxruntime-web is a dependency of this package (an optional peer of @vaekit/runtime); its .wasm
+  // files sit next to its main file in dist/.
+  const ortDir = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
   const opts = { dev: true, etag: true, setHeaders: (res: http.ServerResponse) => res.setHeader('Cache-Control', 'no-cache') };
   const page = sirv(pageDir, opts);
   const bundle = sirv(path.resolve(bundleDir), opts);

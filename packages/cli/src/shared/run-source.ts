@@ -95,7 +95,9 @@ export async function exportRunBundle(
   const { heldOut, ...exportOptions } = opts;
   await useExportBackend();
   opts.onProgress?.({ stage: 'load', message: `Loading checkpoint from ${runDir}` });
-  const run = await loadRunSource(runDir, exportOptions.dtype && exportOptions.dtype !== 'fp32' && heldOut ? { heldOut } : {});
+  // Held-out examples only measure dtype variants: needed when any written dtype is not fp32.
+  const variants = [exportOptions.dtype ?? 'fp32', ...(exportOptions.extraDtypes ?? [])].some((d) => d !== 'fp32');
+  const run = await loadRunSource(runDir, variants && heldOut ? { heldOut } : {});
   try {
     return await exportBundle(run.source, bundleDir, exportOptions);
   } finally {

@@ -7,10 +7,8 @@
 #include <cstring>
 #include <string>
 
-#include "gemm.h"
-#include "rnn.h"
-#include "optim.h"
-#include "xent.h"
+#include "kernels.h"
+#include "parallel.h"
 
 namespace {
 
@@ -82,7 +80,8 @@ napi_value matmul(napi_env env, napi_callback_info info) {
   const float* bias = static_cast<const float*>(pbias);
   for (int64_t i = 0; i < batch; i++) {
     // A is [m,k] (or [k,m] transposed), B is [k,n] (or [n,k] transposed), all row-major.
-    vk::sgemm(m, n, k, A + i * sa, ta ? 1 : k, ta ? m : 1, B + i * sb, tb ? 1 : n, tb ? k : 1, C + i * m * n, n, false);
+    vk::kernels().sgemm(m, n, k, A + i * sa, ta ? 1 : k, ta ? m : 1, B + i * sb, tb ? 1 : n, tb ? k : 1, C + i * m * n, n,
+                        false, true);
   }
   if (bias || act) {
     const int64_t rows = batch * m;
@@ -131,7 +130,7 @@ napi_value softmax_xent(napi_env env, napi_callback_info info) {
   if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lid < static_cast<size_t>(n) ||
       lloss < static_cast<size_t>(n) || llse < static_cast<size_t>(n))
     return fail(env, "softmaxXent: array too short for the given shape");
-  vk::softmax_xent(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<float*>(ploss),
+  vk::kernels().softmax_xent(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<float*>(ploss),
                    static_cast<float*>(plse), n, v);
   return nullptr;
 }
@@ -148,7 +147,7 @@ napi_value softmax_xent_grad(napi_env env, napi_callback_info info) {
   if (n < 0 || v < 1 || ll < static_cast<size_t>(n * v) || lout < static_cast<size_t>(n * v) ||
       lid < static_cast<size_t>(n) || llse < static_cast<size_t>(n) || ld < static_cast<size_t>(n))
     return fail(env, "softmaxXentGrad: array too short for the given shape");
-  vk::softmax_xent_grad(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<const float*>(plse),
+  vk::kernels().softmax_xent_grad(static_cast<const float*>(pl), static_cast<const int32_t*>(pid), static_cast<const float*>(plse),
                         static_cast<const float*>(pd), static_cast<float*>(pout), n, v);
   return nullptr;
 }
@@ -170,7 +169,7 @@ napi_value adam(napi_env env, napi_callback_info info) {
   float* fields[] = {&s.beta1, &s.one_minus_beta1, &s.beta2, &s.one_minus_beta2,
                      &s.one_minus_acc_beta1, &s.one_minus_acc_beta2, &s.epsilon, &s.neg_lr};
   for (int i = 0; i < 8; i++) *fields[i] = static_cast<float>(num(env, a.v[8 + i]));
-  vk::adam(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, s);
+  vk::kernels().adam(p[0], p[1], p[2], p[3], p[4], p[5], p[6], n, s);
   return nullptr;
 }
 
@@ -203,7 +202,7 @@ napi_value bce_logits(napi_env env, napi_callback_info info) {
   const int64_t n = num(env, a.v[3]), d = num(env, a.v[4]);
   if (n < 0 || d < 1 || ll < static_cast<size_t>(n * d) || lx < static_cast<size_t>(n * d) || lo < static_cast<size_t>(n))
     return fail(env, "bceLogits: array too short for the given shape");
-  vk::bce_logits_sum(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<float*>(po), n, d);
+  vk::kernels().bce_logits_sum(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<float*>(po), n, d);
   return nullptr;
 }
 
@@ -219,7 +218,7 @@ napi_value bce_logits_grad(napi_env env, napi_callback_info info) {
   const size_t nd = static_cast<size_t>(n * d);
   if (n < 0 || d < 1 || ll < nd || lx < nd || ldl < nd || ldx < nd || ld < static_cast<size_t>(n))
     return fail(env, "bceLogitsGrad: array too short for the given shape");
-  vk::bce_logits_sum_grad(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<const float*>(pd),
+  vk::kernels().bce_logits_sum_grad(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<const float*>(pd),
                           static_cast<float*>(pdl), static_cast<float*>(pdx), n, d);
   return nullptr;
 }
@@ -237,21 +236,128 @@ napi_value get_threads(napi_env env, napi_callback_info) {
   return out;
 }
 
+// simd(): the instruction set the kernels run with (avx512, avx2, sse or generic).
 napi_value simd(napi_env env, napi_callback_info) {
-#if defined(__AVX512F__)
-  const char* s = "avx512";
-#elif defined(__AVX2__)
-  const char* s = "avx2";
-#elif defined(__AVX__)
-  const char* s = "avx";
-#elif defined(__SSE2__)
-  const char* s = "sse2";
-#else
-  const char* s = "generic";
-#endif
   napi_value out;
-  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  napi_create_string_utf8(env, vk::kernels().name, NAPI_AUTO_LENGTH, &out);
   return out;
+}
+
+// isas(): the instruction sets of this build that this CPU runs, widest first.
+napi_value isas(napi_env env, napi_callback_info) {
+  const char* names[8];
+  const int n = vk::supported_isas(names, 8);
+  napi_value out;
+  napi_create_array_with_length(env, n, &out);
+  for (int i = 0; i < n; i++) {
+    napi_value s;
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, out, i, s);
+  }
+  return out;
+}
+
+// setIsa(name): switches the kernels to that instruction set; throws a one-line reason when it cannot.
+napi_value set_isa(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 1)) return fail(env, "setIsa: 1 argument expected");
+  char name[32];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, a.v[0], name, sizeof(name), &len) != napi_ok) return fail(env, "setIsa: a string expected");
+  if (const char* why = vk::select_isa(name)) return fail(env, why);
+  return nullptr;
+}
+
+// Recurrent layers (see rnn.cc; kind 0 GRU, 1 LSTM): argument checks here, the work in the chosen copy.
+float* f32(napi_env env, napi_value v, size_t need, bool optional, bool* ok) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) {
+    if (!optional) *ok = false;
+    return nullptr;
+  }
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (!is) {
+    *ok = false;
+    return nullptr;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_float32_array || length < need) {
+    *ok = false;
+    return nullptr;
+  }
+  return static_cast<float*>(data);
+}
+
+int64_t i64(napi_env env, napi_value v) {
+  double x = 0;
+  napi_get_value_double(env, v, &x);
+  return static_cast<int64_t>(x);
+}
+
+// rnnForward(kind, act, seq, B, T, I, H, X, W, U, bias|null, h0, c0|null, mask|null, Y, hLast, cLast|null, WS, HP, AUX)
+napi_value rnn_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 20;
+  napi_value v[20];
+  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
+  if (argc < 20) return fail(env, "rnnForward: 20 arguments expected");
+  const int kind = i64(env, v[0]), act = i64(env, v[1]);
+  const bool seq = i64(env, v[2]) != 0;
+  vk::RnnDims d{i64(env, v[3]), i64(env, v[4]), i64(env, v[5]), i64(env, v[6]), kind == 1 ? 4 : 3};
+  const size_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.G * d.H;
+  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0;
+  float* X = f32(env, v[7], B * T * I, false, &ok);
+  float* W = f32(env, v[8], I * GH, false, &ok);
+  float* U = f32(env, v[9], H * GH, false, &ok);
+  float* bias = f32(env, v[10], GH, true, &ok);
+  float* h0 = f32(env, v[11], B * H, false, &ok);
+  float* c0 = f32(env, v[12], B * H, kind == 0, &ok);
+  float* mask = f32(env, v[13], B * T, true, &ok);
+  float* Y = f32(env, v[14], seq ? B * T * H : B * H, false, &ok);
+  float* hLast = f32(env, v[15], B * H, false, &ok);
+  float* cLast = f32(env, v[16], B * H, kind == 0, &ok);
+  float* WS = f32(env, v[17], B * T * GH, false, &ok);
+  float* HP = f32(env, v[18], B * T * H, false, &ok);
+  float* AUX = f32(env, v[19], B * T * H, false, &ok);
+  if (!ok) return fail(env, "rnnForward: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().rnn_forward(kind, act, seq, d, X, W, U, bias, h0, c0, mask, Y, hLast, cLast, WS, HP, AUX);
+  return nullptr;
+}
+
+// rnnBackward(kind, act, seq, B, T, I, H, X, W, U, mask|null, WS, HP, AUX, dY, dX, dW, dU, db|null, dh0, dc0|null)
+napi_value rnn_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 21;
+  napi_value v[21];
+  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
+  if (argc < 21) return fail(env, "rnnBackward: 21 arguments expected");
+  const int kind = i64(env, v[0]), act = i64(env, v[1]);
+  const bool seq = i64(env, v[2]) != 0;
+  vk::RnnDims d{i64(env, v[3]), i64(env, v[4]), i64(env, v[5]), i64(env, v[6]), kind == 1 ? 4 : 3};
+  const size_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.G * d.H;
+  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0;
+  float* X = f32(env, v[7], B * T * I, false, &ok);
+  float* W = f32(env, v[8], I * GH, false, &ok);
+  float* U = f32(env, v[9], H * GH, false, &ok);
+  float* mask = f32(env, v[10], B * T, true, &ok);
+  float* WS = f32(env, v[11], B * T * GH, false, &ok);
+  float* HP = f32(env, v[12], B * T * H, false, &ok);
+  float* AUX = f32(env, v[13], B * T * H, false, &ok);
+  float* dY = f32(env, v[14], seq ? B * T * H : B * H, false, &ok);
+  float* dX = f32(env, v[15], B * T * I, false, &ok);
+  float* dW = f32(env, v[16], I * GH, false, &ok);
+  float* dU = f32(env, v[17], H * GH, false, &ok);
+  float* db = f32(env, v[18], GH, true, &ok);
+  float* dh0 = f32(env, v[19], B * H, false, &ok);
+  float* dc0 = f32(env, v[20], B * H, kind == 0, &ok);
+  if (!ok) return fail(env, "rnnBackward: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().rnn_backward(kind, act, seq, d, X, W, U, mask, WS, HP, AUX, dY, dX, dW, dU, db, dh0, dc0);
+  return nullptr;
 }
 
 napi_value init(napi_env env, napi_value exports) {
@@ -266,9 +372,12 @@ napi_value init(napi_env env, napi_value exports) {
       {"setThreads", nullptr, set_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, get_threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"simd", nullptr, simd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"isas", nullptr, isas, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setIsa", nullptr, set_isa, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rnnForward", nullptr, rnn_forward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rnnBackward", nullptr, rnn_backward, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
-  vk::register_rnn(env, exports);
   return exports;
 }
 

@@ -8,9 +8,10 @@
 
 #include <cmath>
 
-#include "gemm.h"
+#include "parallel.h"
 
 namespace vk {
+namespace VK_ISA {
 namespace {
 
 struct AdamJob {
@@ -45,4 +46,5 @@ void adam(const float* x, const float* m, const float* v, const float* g, float*
   parallel_for(job.parts, adam_part, &job);
 }
 
+}  // namespace VK_ISA
 }  // namespace vk

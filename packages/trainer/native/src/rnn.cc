@@ -19,12 +19,49 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
+#include <cstdlib>
 
 #include "gemm.h"
+#include "isa.h"
 
 namespace vk {
+namespace VK_ISA {
 namespace {
+
+// A zero-filled float buffer. Not std::vector: its out-of-line members would be emitted as weak symbols
+// by every instruction-set copy of this file, and the linker may keep the widest one for all of them.
+class Buf {
+ public:
+  Buf() = default;
+  explicit Buf(int64_t n) { reset(n); }
+  Buf(const float* src, int64_t n) {
+    reset(n);
+    std::memcpy(p_, src, n * sizeof(float));
+  }
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  ~Buf() { std::free(p_); }
+  void reset(int64_t n) {
+    std::free(p_);
+    p_ = static_cast<float*>(std::calloc(n > 0 ? n : 1, sizeof(float)));
+  }
+  void assign(const float* src, int64_t n) {
+    reset(n);
+    std::memcpy(p_, src, n * sizeof(float));
+  }
+  void swap(Buf& o) {
+    float* t = p_;
+    p_ = o.p_;
+    o.p_ = t;
+  }
+  float* data() { return p_; }
+  const float* data() const { return p_; }
+  float& operator[](int64_t i) { return p_[i]; }
+  float operator[](int64_t i) const { return p_[i]; }
+
+ private:
+  float* p_ = nullptr;
+};
 
 enum Kind { GRU = 0, LSTM = 1 };
 enum RecAct { HARD_SIGMOID = 0, SIGMOID = 1 };
@@ -47,27 +84,22 @@ inline float rec_act_grad(float a, int act) {
   return s * (1.f - s);
 }
 
-struct Dims {
-  int64_t B, T, I, H, G;
-  int64_t GH() const { return G * H; }
-};
-
 }  // namespace
 
 // Forward. Outputs: Y ([B,T,H] when seq else [B,H]), hLast [B,H], cLast [B,H] (LSTM), WS, HP, RHP (GRU) / CP (LSTM).
-void rnn_forward(int kind, int act, bool seq, const Dims& d, const float* X, const float* W, const float* U,
+void rnn_forward(int kind, int act, bool seq, const RnnDims& d, const float* X, const float* W, const float* U,
                  const float* bias, const float* h0, const float* c0, const float* mask, float* Y, float* hLast,
                  float* cLast, float* WS, float* HP, float* AUX) {
-  const int64_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.GH();
+  const int64_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.G * d.H;
   // WS <- X W + b for every (b, t) at once.
   sgemm(B * T, GH, I, X, I, 1, W, GH, 1, WS, GH, false);
   if (bias)
     for (int64_t r = 0; r < B * T; r++)
       for (int64_t j = 0; j < GH; j++) WS[r * GH + j] += bias[j];
-  std::vector<float> rec(B * GH);
-  std::vector<float> h(h0, h0 + B * H);
-  std::vector<float> c;
-  if (kind == LSTM) c.assign(c0, c0 + B * H);
+  Buf rec(B * GH);
+  Buf h(h0, B * H);
+  Buf c;
+  if (kind == LSTM) c.assign(c0, B * H);
   const int64_t rs = T * H;  // row stride of per-step views into [B,T,H] buffers
   for (int64_t t = 0; t < T; t++) {
     float* hp = HP + t * H;
@@ -134,16 +166,16 @@ void rnn_forward(int kind, int act, bool seq, const Dims& d, const float* X, con
 
 // Backward. dY as Y; dhLast/dcLast optional gradients of the final states. Outputs dX, dW, dU, db
 // (when bias), dh0, dc0 (LSTM).
-void rnn_backward(int kind, int act, bool seq, const Dims& d, const float* X, const float* W, const float* U,
+void rnn_backward(int kind, int act, bool seq, const RnnDims& d, const float* X, const float* W, const float* U,
                   const float* mask, const float* WS, const float* HP, const float* AUX, const float* dY,
                   float* dX, float* dW, float* dU, float* db, float* dh0, float* dc0) {
-  const int64_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.GH();
+  const int64_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.G * d.H;
   const int64_t rs = T * H;
-  std::vector<float> DA(B * T * GH, 0.f);  // gradient of the gate pre-activations, [B,T,GH]
-  std::vector<float> dh(B * H, 0.f), dhp(B * H), tmp(B * H), dc, dcp;
+  Buf DA(B * T * GH);  // gradient of the gate pre-activations, [B,T,GH]
+  Buf dh(B * H), dhp(B * H), tmp(B * H), dc, dcp;
   if (kind == LSTM) {
-    dc.assign(B * H, 0.f);
-    dcp.assign(B * H, 0.f);
+    dc.reset(B * H);
+    dcp.reset(B * H);
   }
   if (!seq) std::memcpy(dh.data(), dY, B * H * sizeof(float));
   for (int64_t t = T - 1; t >= 0; t--) {
@@ -231,112 +263,5 @@ void rnn_backward(int kind, int act, bool seq, const Dims& d, const float* X, co
   }
 }
 
-namespace {
-
-napi_value fail(napi_env env, const char* msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
-float* f32(napi_env env, napi_value v, size_t need, bool optional, bool* ok) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_null || t == napi_undefined) {
-    if (!optional) *ok = false;
-    return nullptr;
-  }
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (!is) {
-    *ok = false;
-    return nullptr;
-  }
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok ||
-      type != napi_float32_array || length < need) {
-    *ok = false;
-    return nullptr;
-  }
-  return static_cast<float*>(data);
-}
-
-int64_t i64(napi_env env, napi_value v) {
-  double x = 0;
-  napi_get_value_double(env, v, &x);
-  return static_cast<int64_t>(x);
-}
-
-// rnnForward(kind, act, seq, B, T, I, H, X, W, U, bias|null, h0, c0|null, mask|null, Y, hLast, cLast|null, WS, HP, AUX)
-napi_value forward(napi_env env, napi_callback_info info) {
-  size_t argc = 20;
-  napi_value v[20];
-  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
-  if (argc < 20) return fail(env, "rnnForward: 20 arguments expected");
-  const int kind = i64(env, v[0]), act = i64(env, v[1]);
-  const bool seq = i64(env, v[2]) != 0;
-  Dims d{i64(env, v[3]), i64(env, v[4]), i64(env, v[5]), i64(env, v[6]), kind == LSTM ? 4 : 3};
-  const size_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.GH();
-  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0;
-  float* X = f32(env, v[7], B * T * I, false, &ok);
-  float* W = f32(env, v[8], I * GH, false, &ok);
-  float* U = f32(env, v[9], H * GH, false, &ok);
-  float* bias = f32(env, v[10], GH, true, &ok);
-  float* h0 = f32(env, v[11], B * H, false, &ok);
-  float* c0 = f32(env, v[12], B * H, kind == GRU, &ok);
-  float* mask = f32(env, v[13], B * T, true, &ok);
-  float* Y = f32(env, v[14], seq ? B * T * H : B * H, false, &ok);
-  float* hLast = f32(env, v[15], B * H, false, &ok);
-  float* cLast = f32(env, v[16], B * H, kind == GRU, &ok);
-  float* WS = f32(env, v[17], B * T * GH, false, &ok);
-  float* HP = f32(env, v[18], B * T * H, false, &ok);
-  float* AUX = f32(env, v[19], B * T * H, false, &ok);
-  if (!ok) return fail(env, "rnnForward: bad dimensions or a missing / too short Float32Array");
-  rnn_forward(kind, act, seq, d, X, W, U, bias, h0, c0, mask, Y, hLast, cLast, WS, HP, AUX);
-  return nullptr;
-}
-
-// rnnBackward(kind, act, seq, B, T, I, H, X, W, U, mask|null, WS, HP, AUX, dY, dX, dW, dU, db|null, dh0, dc0|null)
-napi_value backward(napi_env env, napi_callback_info info) {
-  size_t argc = 21;
-  napi_value v[21];
-  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
-  if (argc < 21) return fail(env, "rnnBackward: 21 arguments expected");
-  const int kind = i64(env, v[0]), act = i64(env, v[1]);
-  const bool seq = i64(env, v[2]) != 0;
-  Dims d{i64(env, v[3]), i64(env, v[4]), i64(env, v[5]), i64(env, v[6]), kind == LSTM ? 4 : 3};
-  const size_t B = d.B, T = d.T, I = d.I, H = d.H, GH = d.GH();
-  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0;
-  float* X = f32(env, v[7], B * T * I, false, &ok);
-  float* W = f32(env, v[8], I * GH, false, &ok);
-  float* U = f32(env, v[9], H * GH, false, &ok);
-  float* mask = f32(env, v[10], B * T, true, &ok);
-  float* WS = f32(env, v[11], B * T * GH, false, &ok);
-  float* HP = f32(env, v[12], B * T * H, false, &ok);
-  float* AUX = f32(env, v[13], B * T * H, false, &ok);
-  float* dY = f32(env, v[14], seq ? B * T * H : B * H, false, &ok);
-  float* dX = f32(env, v[15], B * T * I, false, &ok);
-  float* dW = f32(env, v[16], I * GH, false, &ok);
-  float* dU = f32(env, v[17], H * GH, false, &ok);
-  float* db = f32(env, v[18], GH, true, &ok);
-  float* dh0 = f32(env, v[19], B * H, false, &ok);
-  float* dc0 = f32(env, v[20], B * H, kind == GRU, &ok);
-  if (!ok) return fail(env, "rnnBackward: bad dimensions or a missing / too short Float32Array");
-  rnn_backward(kind, act, seq, d, X, W, U, mask, WS, HP, AUX, dY, dX, dW, dU, db, dh0, dc0);
-  return nullptr;
-}
-
-}  // namespace
-
-void register_rnn(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"rnnForward", nullptr, forward, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"rnnBackward", nullptr, backward, nullptr, nullptr, nullptr, napi_default, nullptr},
-  };
-  napi_define_properties(env, exports, 2, props);
-}
-
+}  // namespace VK_ISA
 }  // namespace vk

@@ -1,8 +1,16 @@
 // Fused recurrent layers (whole-sequence forward and backward); see rnn.cc.
 #pragma once
-#include <node_api.h>
+#include "kernels.h"
 
 namespace vk {
-/** Adds the recurrent kernels to the addon's exports. */
-void register_rnn(napi_env env, napi_value exports);
+namespace VK_ISA {
+/** Forward of a whole sequence; see rnn.cc for the buffers. */
+void rnn_forward(int kind, int act, bool seq, const RnnDims& d, const float* X, const float* W, const float* U,
+                 const float* bias, const float* h0, const float* c0, const float* mask, float* Y, float* hLast,
+                 float* cLast, float* WS, float* HP, float* AUX);
+/** Backward of a whole sequence; see rnn.cc. */
+void rnn_backward(int kind, int act, bool seq, const RnnDims& d, const float* X, const float* W, const float* U,
+                  const float* mask, const float* WS, const float* HP, const float* AUX, const float* dY, float* dX,
+                  float* dW, float* dU, float* db, float* dh0, float* dc0);
+}  // namespace VK_ISA
 }  // namespace vk

@@ -9,18 +9,13 @@
 #include <cstdint>
 #include <cstring>
 
-#include "gemm.h"
+#include "isa.h"
+#include "parallel.h"
 
 namespace vk {
+namespace VK_ISA {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int VW = 16;
-#elif defined(__AVX__)
-constexpr int VW = 8;
-#else
-constexpr int VW = 4;
-#endif
 typedef float vf __attribute__((vector_size(VW * 4)));
 typedef int32_t vi __attribute__((vector_size(VW * 4)));
 typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
@@ -199,4 +194,5 @@ void softmax_xent_grad(const float* logits, const int32_t* labels, const float* 
   parallel_for(job.parts, backward_part, &job);
 }
 
+}  // namespace VK_ISA
 }  // namespace vk

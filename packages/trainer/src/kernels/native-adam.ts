@@ -7,14 +7,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './native.js';
+import { heapF32, makeOutput, refCount } from './wasm-internals.js';
 
 /** Kernel name registered on WASM. */
 export const ADAM = 'VaekitAdam';
-
-interface WasmBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
-}
 
 /** tfjs' AdamOptimizer fields the update reads (not all in the public typings). */
 interface AdamLike {
@@ -39,19 +35,15 @@ export function nativeAdamUpdateCount(): number {
   return updates;
 }
 
-interface WasmDataBackend extends WasmBackend {
-  refCount(dataId: tf.DataId): number;
-}
-
 /**
  * Updates variable, m and v in their own memory when nothing else shares it (backend refCount 1), which
  * saves three allocations per variable and step; otherwise returns false and the caller allocates.
  */
 function updateInPlace(x: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, attrs: Record<string, number>): boolean {
-  const be = tf.backend() as WasmDataBackend;
-  if (!nativeAddon || typeof be.refCount !== 'function') return false;
-  if (![x, m, v].every((t) => be.refCount(t.dataId) === 1)) return false;
-  const f32 = (t: tf.Tensor) => be.typedArrayFromHeap(t) as Float32Array;
+  const be = tf.backend();
+  if (!nativeAddon) return false;
+  if (![x, m, v].every((t) => refCount(be, t.dataId) === 1)) return false;
+  const f32 = (t: tf.Tensor) => heapF32(be, t);
   const [xs, ms, vs] = [f32(x), f32(m), f32(v)];
   // Element i is read before it is written, so inputs and outputs may be the same memory.
   nativeAddon.adam(xs, ms, vs, f32(g), xs, ms, vs, x.size, attrs.beta1!, attrs.oneMinusBeta1!, attrs.beta2!, attrs.oneMinusBeta2!,
@@ -103,11 +95,11 @@ export function installNativeAdam(addon: NativeAddon): void {
       kernelName: ADAM,
       backendName: 'wasm',
       kernelFunc: ({ inputs, attrs, backend }) => {
-        const be = backend as WasmBackend;
+        const be = backend;
         const { x, m, v, g } = inputs as Record<string, tf.TensorInfo>;
         const a = attrs as unknown as Record<string, number>;
-        const outs = [x, m, v].map((t) => be.makeOutput(t!.shape, 'float32'));
-        const f32 = (t: tf.TensorInfo) => be.typedArrayFromHeap(t) as Float32Array;
+        const outs = [x, m, v].map((t) => makeOutput(be, t!.shape, 'float32'));
+        const f32 = (t: tf.TensorInfo) => heapF32(be, t);
         addon.adam(f32(x!), f32(m!), f32(v!), f32(g!), f32(outs[0]!), f32(outs[1]!), f32(outs[2]!), tf.util.sizeFromShape(x!.shape),
           a.beta1!, a.oneMinusBeta1!, a.beta2!, a.oneMinusBeta2!, a.oneMinusAccBeta1!, a.oneMinusAccBeta2!, a.epsilon!, a.negLr!);
         return outs;

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './native.js';
+import { heapF32, makeOutput } from './wasm-internals.js';
 
 /** Kernel names registered on the WASM backend by {@link installNativeRnn}. */
 export const RNN_FORWARD = 'VaekitRnnForward';
@@ -22,11 +23,6 @@ interface RnnAttrs {
   act: number;
   seq: boolean;
   hasBias: boolean;
-}
-
-interface WasmBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
 }
 
 /** The tfjs-layers internals the fused path reads (not in the public typings). */
@@ -61,20 +57,20 @@ function registerKernels(addon: NativeAddon): void {
     kernelName: RNN_FORWARD,
     backendName: 'wasm',
     kernelFunc: ({ inputs, attrs, backend }) => {
-      const be = backend as WasmBackend;
+      const be = backend;
       const a = attrs as unknown as RnnAttrs;
       const { x, kernel, recurrentKernel, bias, h0, c0, mask } = inputs as Record<string, tf.TensorInfo | undefined>;
       const [B, T, I] = x!.shape as [number, number, number];
       const H = h0!.shape[1]!;
       const G = a.kind === KIND.LSTM ? 4 : 3;
       // Allocate every output before taking heap views: allocation may grow (and detach) the heap.
-      const y = be.makeOutput(a.seq ? [B, T, H] : [B, H], 'float32');
-      const hLast = be.makeOutput([B, H], 'float32');
-      const ws = be.makeOutput([B, T, G * H], 'float32');
-      const hp = be.makeOutput([B, T, H], 'float32');
-      const aux = be.makeOutput([B, T, H], 'float32');
-      const cLast = a.kind === KIND.LSTM ? be.makeOutput([B, H], 'float32') : undefined;
-      const view = (t: tf.TensorInfo | undefined) => (t ? (be.typedArrayFromHeap(t) as Float32Array) : null);
+      const y = makeOutput(be, a.seq ? [B, T, H] : [B, H], 'float32');
+      const hLast = makeOutput(be, [B, H], 'float32');
+      const ws = makeOutput(be, [B, T, G * H], 'float32');
+      const hp = makeOutput(be, [B, T, H], 'float32');
+      const aux = makeOutput(be, [B, T, H], 'float32');
+      const cLast = a.kind === KIND.LSTM ? makeOutput(be, [B, H], 'float32') : undefined;
+      const view = (t: tf.TensorInfo | undefined) => (t ? heapF32(be, t) : null);
       addon.rnnForward(a.kind, a.act, a.seq ? 1 : 0, B, T, I, H, view(x)!, view(kernel)!, view(recurrentKernel)!, view(bias),
         view(h0)!, view(c0), view(mask), view(y)!, view(hLast)!, view(cLast), view(ws)!, view(hp)!, view(aux)!);
       return cLast ? [y, hLast, ws, hp, aux, cLast] : [y, hLast, ws, hp, aux];
@@ -84,19 +80,19 @@ function registerKernels(addon: NativeAddon): void {
     kernelName: RNN_BACKWARD,
     backendName: 'wasm',
     kernelFunc: ({ inputs, attrs, backend }) => {
-      const be = backend as WasmBackend;
+      const be = backend;
       const a = attrs as unknown as RnnAttrs;
       const { x, kernel, recurrentKernel, mask, ws, hp, aux, dy } = inputs as Record<string, tf.TensorInfo | undefined>;
       const [B, T, I] = x!.shape as [number, number, number];
       const H = hp!.shape[2]!;
       const G = a.kind === KIND.LSTM ? 4 : 3;
-      const dx = be.makeOutput([B, T, I], 'float32');
-      const dW = be.makeOutput([I, G * H], 'float32');
-      const dU = be.makeOutput([H, G * H], 'float32');
-      const db = a.hasBias ? be.makeOutput([G * H], 'float32') : undefined;
-      const dh0 = be.makeOutput([B, H], 'float32');
-      const dc0 = a.kind === KIND.LSTM ? be.makeOutput([B, H], 'float32') : undefined;
-      const view = (t: tf.TensorInfo | undefined) => (t ? (be.typedArrayFromHeap(t) as Float32Array) : null);
+      const dx = makeOutput(be, [B, T, I], 'float32');
+      const dW = makeOutput(be, [I, G * H], 'float32');
+      const dU = makeOutput(be, [H, G * H], 'float32');
+      const db = a.hasBias ? makeOutput(be, [G * H], 'float32') : undefined;
+      const dh0 = makeOutput(be, [B, H], 'float32');
+      const dc0 = a.kind === KIND.LSTM ? makeOutput(be, [B, H], 'float32') : undefined;
+      const view = (t: tf.TensorInfo | undefined) => (t ? heapF32(be, t) : null);
       addon.rnnBackward(a.kind, a.act, a.seq ? 1 : 0, B, T, I, H, view(x)!, view(kernel)!, view(recurrentKernel)!, view(mask),
         view(ws)!, view(hp)!, view(aux)!, view(dy)!, view(dx)!, view(dW)!, view(dU)!, view(db), view(dh0)!, view(dc0));
       return [dx, dW, dU, ...(db ? [db] : []), dh0, ...(dc0 ? [dc0] : [])];

@@ -1,18 +1,20 @@
 // Every kernel the native library replaces or fuses, checked against tfjs' reference kernels (the CPU
-// backend) on random inputs with odd shapes, forward and gradient.
+// backend) on random inputs with odd shapes, forward and gradient, once per instruction-set path of the
+// addon (avx512, avx2, sse, generic) that this CPU runs; the paths it lacks are reported as skipped.
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { initBackend } from '../backend.js';
-import { NATIVE_ADDON_PATH, loadNative } from './native.js';
+import { NATIVE_ADDON_PATH, NATIVE_ISAS, type NativeIsa, installNativeKernels, loadNative, nativeIsas, setNativeIsa } from './native.js';
 import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
 import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 import { bernoulliNll } from '../losses.js';
+import { checkWasmInternals } from './wasm-internals.js';
 
 const CI = Boolean(process.env.CI);
 
@@ -24,6 +26,30 @@ before(async () => {
 });
 
 const nativeBuilt = () => loadNative().addon !== undefined;
+
+// The path the addon picked for this CPU (or VAEKIT_NATIVE_ISA), restored after each forced test.
+const defaultIsa = loadNative().addon?.simd() as NativeIsa | undefined;
+const runnable = new Set(nativeIsas());
+
+/**
+ * Registers `fn` once per instruction-set path, forcing that path for its duration; paths this CPU (or
+ * an unbuilt addon) cannot run are skipped with the reason.
+ */
+function isaTest(name: string, fn: (t: import('node:test').TestContext) => Promise<void> | void): void {
+  for (const isa of NATIVE_ISAS) {
+    test(`[${isa}] ${name}`, async (t) => {
+      if (!nativeBuilt()) return t.skip('native kernels not built');
+      if (!runnable.has(isa)) return t.skip(`this CPU or build has no ${isa} path (it runs: ${[...runnable].join(', ')})`);
+      setNativeIsa(isa);
+      try {
+        assert.equal(loadNative().addon!.simd(), isa);
+        await fn(t);
+      } finally {
+        setNativeIsa(defaultIsa!);
+      }
+    });
+  }
+}
 
 /** Runs `f` on the CPU (reference kernels) and on WASM (native kernels) and returns both results. */
 async function onBoth(f: () => tf.Tensor[]): Promise<Array<[Float32Array, Float32Array]>> {
@@ -70,7 +96,7 @@ const matmulCases: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean; n
 ];
 
 for (const c of matmulCases) {
-  test(`native BatchMatMul matches the reference: a ${c.a} b ${c.b} ta=${c.ta} tb=${c.tb}${c.noGrad ? '' : ', with gradients'}`, async (t) => {
+  isaTest(`native BatchMatMul matches the reference: a ${c.a} b ${c.b} ta=${c.ta} tb=${c.tb}${c.noGrad ? '' : ', with gradients'}`, async (t) => {
     if (!nativeBuilt()) return t.skip('native kernels not built');
     const a = rand(c.a, 1);
     const b = rand(c.b, 2);
@@ -86,7 +112,7 @@ for (const c of matmulCases) {
 }
 
 for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu'] as const) {
-  test(`native _FusedMatMul (bias, ${activation}) matches the reference, with gradients`, async (t) => {
+  isaTest(`native _FusedMatMul (bias, ${activation}) matches the reference, with gradients`, async (t) => {
     if (!nativeBuilt()) return t.skip('native kernels not built');
     const a = rand([11, 19], 3);
     const b = rand([19, 23], 4);
@@ -117,7 +143,7 @@ test('WASM UnsortedSegmentSum (the Embedding gradient) matches the reference', a
 });
 
 for (const [n, v] of [[1, 2], [5, 3], [7, 37], [33, 1001]] as const) {
-  test(`fused softmax cross-entropy [${n}, ${v}] matches tfjs ops (logSumExp - picked logit), with gradient`, async (t) => {
+  isaTest(`fused softmax cross-entropy [${n}, ${v}] matches tfjs ops (logSumExp - picked logit), with gradient`, async (t) => {
     if (!nativeBuilt()) return t.skip('native kernels not built');
     const logits = Array.from(tf.randomNormal([n, v], 0, 4, 'float32', 15).dataSync());
     // Includes a label outside [0, V), which picks no logit (as tf.oneHot).
@@ -171,7 +197,7 @@ for (const [shape, axis, keepDims] of [[[7, 5], 0, false], [[3, 4, 5], [0, 1], t
 }
 
 for (const [n, d] of [[1, 1], [3, 17], [128, 784]] as const) {
-  test(`fused Bernoulli NLL [${n}, ${d}] matches the tfjs ops, with gradients for logits and targets`, async (t) => {
+  isaTest(`fused Bernoulli NLL [${n}, ${d}] matches the tfjs ops, with gradients for logits and targets`, async (t) => {
     if (!nativeBuilt()) return t.skip('native kernels not built');
     const logits = Array.from(tf.randomNormal([n, d], 0, 5, 'float32', 25).dataSync());
     const x = Array.from(tf.randomUniform([n, d], 0, 1, 'float32', 26).dataSync());
@@ -206,7 +232,7 @@ for (const cell of ['gru', 'lstm'] as const) {
 }
 
 for (const c of rnnCases) {
-  test(`fused ${c.cell.toUpperCase()} matches tfjs-layers (${c.name}): outputs and every gradient`, async (t) => {
+  isaTest(`fused ${c.cell.toUpperCase()} matches tfjs-layers (${c.name}): outputs and every gradient`, async (t) => {
     if (!nativeBuilt()) return t.skip('native kernels not built');
     const [B, T, I, H] = [3, 5, 7, 9];
     const nStates = c.cell === 'lstm' ? 2 : 1;
@@ -283,7 +309,7 @@ test('loadNative reports an addon that is missing or cannot load instead of thro
   assert.ok(NATIVE_ADDON_PATH.endsWith(path.join('native', 'build', 'Release', 'vaekit_native.node')));
 });
 
-test('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit for bit, over several steps', async (t) => {
+isaTest('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit for bit, over several steps', async (t) => {
   if (!nativeBuilt()) return t.skip('native kernels not built');
   // alias: another tensor shares the variable's memory, so the update cannot run in place.
   const run = async (fused: boolean, alias = false) => {
@@ -320,7 +346,7 @@ test('fused Adam gives the same variables and moments as tfjs AdamOptimizer, bit
   }
 });
 
-test('native results do not depend on the thread count (bit for bit)', async (t) => {
+isaTest('native results do not depend on the thread count (bit for bit)', async (t) => {
   if (!nativeBuilt()) return t.skip('native kernels not built');
   await tf.setBackend('wasm');
   const run = () =>
@@ -368,4 +394,145 @@ test('recurrent layers with features the fused kernel lacks run tfjs-layers own 
   tf.dispose(tf.layers.gru({ units: 5 }).apply(x) as tf.Tensor);
   assert.equal(nativeRnnCallCount(), before + 1);
   x.dispose();
+});
+
+/** Runs initBackend('wasm') in a fresh process (after `prelude`, with `env`) and returns its info plus what `after` logs. */
+function probe(env: Record<string, string>, prelude = '', after = ''): { native: string | null; note: string; after?: unknown } {
+  const backendTs = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'backend.ts');
+  const script = `
+    ${prelude}
+    const { initBackend } = await import('${backendTs}');
+    const info = await initBackend('wasm');
+    let afterResult;
+    ${after}
+    console.log(JSON.stringify({ native: info.native ?? null, note: info.note, after: afterResult }));`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vaekit-native-'));
+  const file = path.join(dir, 'probe.mts');
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: string | null; note: string; after?: unknown };
+}
+
+test('VAEKIT_NATIVE_ISA forces a path the CPU runs and the backend info reports it', (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  // The narrowest path, which every build and CPU has.
+  const info = probe({ VAEKIT_NATIVE_ISA: 'generic' });
+  assert.match(info.native ?? '', /^generic \(VAEKIT_NATIVE_ISA\), \d+ threads: BatchMatMul/);
+  assert.match(info.note, /native kernels \(generic \(VAEKIT_NATIVE_ISA\), \d+ threads/);
+  // Without the variable, the widest path this CPU runs.
+  assert.match(probe({ VAEKIT_NATIVE_ISA: '' }).native ?? '', new RegExp(`^${[...runnable][0]}, \\d+ threads`));
+});
+
+test('VAEKIT_NATIVE_ISA naming a path the CPU or the build lacks is refused with one line and the kernels stay off', (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const lacking = NATIVE_ISAS.find((isa) => !runnable.has(isa));
+  for (const [isa, why] of [
+    ...(lacking ? [[lacking, 'not supported by this CPU']] : []),
+    ['neon', 'not an instruction set of this build'],
+  ] as const) {
+    const info = probe({ VAEKIT_NATIVE_ISA: isa });
+    assert.equal(info.native, null);
+    assert.ok(!info.note.includes('\n'), 'one line');
+    assert.match(
+      info.note,
+      new RegExp(`native kernels refused VAEKIT_NATIVE_ISA=${isa}: ${why} \\(this CPU runs: ${[...runnable].join(', ')}\\); using tfjs' WASM kernels`),
+    );
+  }
+});
+
+test('the start-up self-check of the tfjs WASM internals passes on this tfjs and catches broken ones', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  await tf.setBackend('wasm');
+  const addon = loadNative().addon!;
+  assert.equal(checkWasmInternals(addon), undefined);
+  const be = tf.backend() as unknown as Record<string, unknown>;
+  const stub = (name: string, value: unknown, check: (reason: string | undefined) => void) => {
+    const own = Object.prototype.hasOwnProperty.call(be, name);
+    const saved = be[name];
+    be[name] = value;
+    try {
+      check(checkWasmInternals(addon));
+      // installNativeKernels runs the same check and registers nothing.
+      check(installNativeKernels().failure?.replace(/^off: /, ''));
+    } finally {
+      if (own) be[name] = saved;
+      else delete be[name];
+    }
+  };
+  const proto = Object.getPrototypeOf(be) as Record<string, (...a: unknown[]) => unknown>;
+  const version = /^tfjs-backend-wasm \d+\.\d+\.\d+\S* internals changed/;
+  // Renamed away.
+  stub('makeOutput', undefined, (r) => assert.match(r ?? '', /internals changed \(makeOutput is not a function\)$/));
+  // Same name, new signature: the output lands somewhere else than the tensor info says.
+  stub(
+    'makeOutput',
+    function (this: unknown, shape: number[], dtype: tf.DataType) {
+      const out = proto.makeOutput!.call(this, [...shape, 2], dtype) as tf.TensorInfo;
+      return { ...out, shape };
+    },
+    (r) => {
+      assert.match(r ?? '', version);
+      assert.match(r ?? '', /\(a 2x3 by 3x2 product through them gave \[58, 64, 139, 154, [^\]]*\], expected \[58, 64, 139, 154\]\)$/);
+    },
+  );
+  // Heap views shifted by one element (a changed memory layout): the numbers are wrong.
+  stub(
+    'typedArrayFromHeap',
+    function (this: unknown, info: tf.TensorInfo) {
+      const view = proto.typedArrayFromHeap!.call(this, info) as Float32Array;
+      return new (view.constructor as Float32ArrayConstructor)(view.buffer, view.byteOffset + 4, view.length);
+    },
+    (r) => assert.match(r ?? '', /\(a 2x3 by 3x2 product through them gave \[.*\], expected \[58, 64, 139, 154\]\)$/),
+  );
+  // Throws.
+  stub('typedArrayFromHeap', () => {
+    throw new Error('dataIdMap\nmoved');
+  }, (r) => assert.match(r ?? '', /internals changed \(dataIdMap\)$/));
+  assert.equal(checkWasmInternals(addon), undefined, 'restored');
+});
+
+test('with broken tfjs WASM internals at start-up, the native kernels stay off with one line and training runs on tfjs kernels', (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  // makeOutput hands out a buffer the tensor info does not describe while the backend starts; restored
+  // afterwards so that tfjs' own kernels (which use it too) work for the training step.
+  const prelude = `
+    const { BackendWasm } = await import('${import.meta.resolve('@tensorflow/tfjs-backend-wasm')}');
+    const original = BackendWasm.prototype.makeOutput;
+    BackendWasm.prototype.makeOutput = function (shape, dtype) { return { ...original.call(this, [...shape, 2], dtype), shape }; };`;
+  const after = `
+    BackendWasm.prototype.makeOutput = original;
+    const tf = await import('${import.meta.resolve('@tensorflow/tfjs')}');
+    const matmul = tf.getKernel('BatchMatMul', 'wasm');
+    const w = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+    const x = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
+    const opt = tf.train.sgd(0.1);
+    const losses = [];
+    for (let i = 0; i < 3; i++) losses.push(opt.minimize(() => tf.matMul(x, w).square().mean(), true).dataSync()[0]);
+    afterResult = { nativeMatMul: Boolean(matmul.kernelFunc.vaekitNative), backend: tf.getBackend(), losses };`;
+  const info = probe({ VAEKIT_NATIVE_ISA: '' }, prelude, after);
+  assert.equal(info.native, null);
+  assert.ok(!info.note.includes('\n'), 'one line');
+  assert.match(
+    info.note,
+    /native kernels off: tfjs-backend-wasm \S+ internals changed \(a 2x3 by 3x2 product through them gave \[[^\]]*\], expected \[58, 64, 139, 154\]\); using tfjs' WASM kernels/,
+  );
+  const a = info.after as { nativeMatMul: boolean; backend: string; losses: number[] };
+  assert.equal(a.backend, 'wasm');
+  assert.equal(a.nativeMatMul, false);
+  assert.ok(a.losses.every(Number.isFinite) && a.losses[2]! < a.losses[0]!, `losses ${a.losses}`);
+});
+
+test('no instruction-set copy of the kernels defines a weak symbol the linker could share across paths', (t) => {
+  const release = path.dirname(NATIVE_ADDON_PATH);
+  const archives = NATIVE_ISAS.map((isa) => path.join(release, `vk_${isa}.a`)).filter((f) => existsSync(f));
+  if (archives.length === 0) return t.skip('native kernels not built');
+  const nm = spawnSync('nm', ['-C', '--defined-only', ...archives], { encoding: 'utf8' });
+  if (nm.error) return t.skip('nm not installed');
+  // A weak function (an inline or template body) emitted by an AVX-512 copy could be the one the linker
+  // keeps for the SSE copy too, and crash an older CPU. Only the personality-routine reference is shared.
+  const weak = nm.stdout
+    .split('\n')
+    .filter((l) => / [WVu] /.test(l) && !l.includes('DW.ref.__gxx_personality_v0'));
+  assert.deepEqual(weak, []);
 });

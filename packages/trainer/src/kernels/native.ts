@@ -1,7 +1,10 @@
 /**
  * vaekit's native kernel library (packages/trainer/native, an N-API addon compiled at install time with
- * node-gyp and `-march=native`) and the tfjs WASM kernels that use it. The kernels work zero-copy on the
- * WASM heap: inputs and outputs are typed-array views of the backend's memory handed to C++.
+ * node-gyp) and the tfjs WASM kernels that use it. The addon is one portable build that carries the
+ * kernels once per instruction set (AVX-512, AVX2 + FMA, SSE on x86-64; plain C++ everywhere) and runs
+ * the widest one the CPU supports, or the one `VAEKIT_NATIVE_ISA` names. The kernels work zero-copy on
+ * the WASM heap: inputs and outputs are typed-array views of the backend's memory handed to C++, through
+ * the tfjs internals wrapped (and checked at start-up) in wasm-internals.ts.
  *
  * Replaced on WASM: `BatchMatMul` and `_FusedMatMul` (blocked SIMD sgemm, all transposed variants, both
  * cores), `Sum` over leading axes; added: fused softmax cross-entropy, and (other files) fused GRU/LSTM
@@ -14,7 +17,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BCE_LOGITS, BCE_LOGITS_GRAD } from './bce.js';
+import { installNativeAdam } from './native-adam.js';
+import { installNativeRnn } from './native-rnn.js';
 import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
+import { checkWasmInternals, heapF32, heapI32, makeOutput } from './wasm-internals.js';
 
 /** The recurrent entry points of the addon (see native/src/rnn.cc). */
 export interface NativeRnnAddon {
@@ -54,8 +60,18 @@ export interface NativeAddon extends NativeRnnAddon {
   sumLeading(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   setThreads(n: number): void;
   threads(): number;
+  /** The instruction set the kernels run with: `avx512`, `avx2`, `sse` or `generic`. */
   simd(): string;
+  /** The instruction sets of this build the CPU runs, widest first. */
+  isas(): string[];
+  /** Switches every kernel to that instruction set; throws a one-line reason when the CPU or build lacks it. */
+  setIsa(isa: string): void;
 }
+
+/** The kernels' instruction sets, widest first (x86-64: all four; other architectures: `generic`). */
+export const NATIVE_ISAS = ['avx512', 'avx2', 'sse', 'generic'] as const;
+/** One of {@link NATIVE_ISAS}. */
+export type NativeIsa = (typeof NATIVE_ISAS)[number];
 
 /** Where the build puts the addon, relative to this package (same from `src/` under tsx and `dist/`). */
 export const NATIVE_ADDON_PATH = path.resolve(
@@ -73,6 +89,8 @@ let loaded: { addon?: NativeAddon; failure?: string } | undefined;
 /**
  * Loads the addon (once for the default path). Returns the reason as `failure`, never throws, when it is
  * not built (the install could not compile it) or cannot load; `VAEKIT_NATIVE=0` turns it off.
+ * `VAEKIT_NATIVE_ISA=avx512|avx2|sse|generic` forces an instruction set; one the CPU (or this build)
+ * lacks is refused with a one-line `failure`, so the kernels stay off rather than crash.
  */
 export function loadNative(file: string = NATIVE_ADDON_PATH): { addon?: NativeAddon; failure?: string } {
   if (file === NATIVE_ADDON_PATH && loaded) return loaded;
@@ -83,7 +101,15 @@ export function loadNative(file: string = NATIVE_ADDON_PATH): { addon?: NativeAd
     try {
       const addon = createRequire(import.meta.url)(file) as NativeAddon;
       if (process.env.VAEKIT_THREADS) addon.setThreads(Number(process.env.VAEKIT_THREADS));
+      const isa = process.env.VAEKIT_NATIVE_ISA;
       result = { addon };
+      if (isa) {
+        try {
+          addon.setIsa(isa);
+        } catch (err) {
+          result = { failure: `refused VAEKIT_NATIVE_ISA=${isa}: ${(err as Error).message.split('\n')[0]}` };
+        }
+      }
     } catch (err) {
       result = { failure: `failed to load (${(err as Error).message.split('\n')[0]})` };
     }
@@ -104,10 +130,42 @@ export function setNativeThreads(n: number): boolean {
   return true;
 }
 
-/** The part of tfjs' WASM backend the kernels use (not in its public typings). */
-interface WasmBackend extends tf.KernelBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
+/**
+ * The instruction sets of the loaded addon that this CPU runs, widest first (empty when the native
+ * kernels are not loaded).
+ */
+export function nativeIsas(): NativeIsa[] {
+  const { addon } = loadNative();
+  return addon ? (addon.isas() as NativeIsa[]) : [];
+}
+
+/**
+ * Switches the native kernels to an instruction set (tests force each path; `VAEKIT_NATIVE_ISA` does
+ * the same at load). Throws a one-line error when the CPU or the build lacks it or the kernels are not
+ * loaded.
+ */
+export function setNativeIsa(isa: NativeIsa): void {
+  const { addon, failure } = loadNative();
+  if (!addon) throw new Error(`native kernels ${failure ?? 'not loaded'}`);
+  addon.setIsa(isa);
+}
+
+/**
+ * Loads the addon, runs the start-up self-check of the tfjs WASM internals the kernels depend on
+ * ({@link checkWasmInternals}) and, when both succeed, registers every native kernel on the active WASM
+ * backend. Returns the description for the backend info (`avx2, 2 threads: BatchMatMul, ...`) or the
+ * one-line reason the kernels stay off. Never throws.
+ */
+export function installNativeKernels(file: string = NATIVE_ADDON_PATH): { native?: string; failure?: string } {
+  const { addon, failure } = loadNative(file);
+  if (!addon) return { failure: failure ?? 'not loaded' };
+  const broken = checkWasmInternals(addon);
+  if (broken) return { failure: `off: ${broken}` };
+  registerNativeWasmKernels(addon);
+  installNativeRnn(addon);
+  installNativeAdam(addon);
+  const forced = process.env.VAEKIT_NATIVE_ISA ? ' (VAEKIT_NATIVE_ISA)' : '';
+  return { native: `${addon.simd()}${forced}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}` };
 }
 
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, sigmoid: 4, leakyrelu: 5 };
@@ -164,7 +222,7 @@ function replaceKernel(name: string, make: (fallback: tf.KernelFunc) => tf.Kerne
 
 function runMatMul(
   addon: NativeAddon,
-  backend: WasmBackend,
+  backend: object,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   plan: MatMulPlan,
@@ -175,11 +233,11 @@ function runMatMul(
   alpha: number,
 ): tf.TensorInfo {
   // Allocate first: growing the heap detaches earlier views of it.
-  const out = backend.makeOutput(plan.outShape, 'float32');
+  const out = makeOutput(backend, plan.outShape, 'float32');
   addon.matmul(
-    backend.typedArrayFromHeap(a) as Float32Array,
-    backend.typedArrayFromHeap(b) as Float32Array,
-    backend.typedArrayFromHeap(out) as Float32Array,
+    heapF32(backend, a),
+    heapF32(backend, b),
+    heapF32(backend, out),
     plan.batch,
     plan.m,
     plan.n,
@@ -188,7 +246,7 @@ function runMatMul(
     transposeB ? 1 : 0,
     plan.strideA,
     plan.strideB,
-    bias ? (backend.typedArrayFromHeap(bias) as Float32Array) : null,
+    bias ? heapF32(backend, bias) : null,
     activation,
     alpha,
   );
@@ -207,7 +265,7 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
     const plan = a.dtype === 'float32' && b.dtype === 'float32' ? planMatMul(a.shape, b.shape, transposeA, transposeB) : undefined;
     if (!plan) return fallback(args);
-    return runMatMul(addon, args.backend as WasmBackend, a, b, plan, transposeA, transposeB, undefined, 0, 0);
+    return runMatMul(addon, args.backend, a, b, plan, transposeA, transposeB, undefined, 0, 0);
   });
   replaceKernel('_FusedMatMul', (fallback) => (args) => {
     const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -217,7 +275,7 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
       a!.dtype === 'float32' && b!.dtype === 'float32' ? planMatMul(a!.shape, b!.shape, attrs.transposeA, attrs.transposeB) : undefined;
     const biasOk = !bias || (bias.dtype === 'float32' && (size(bias.shape) === 1 || (bias.shape.length === 1 && bias.shape[0] === plan?.n)));
     if (!plan || activation === undefined || preluActivationWeights || !biasOk) return fallback(args);
-    const backend = args.backend as WasmBackend;
+    const backend = args.backend;
     return runMatMul(addon, backend, a!, b!, plan, attrs.transposeA, attrs.transposeB, bias, activation, attrs.leakyreluAlpha ?? 0.2);
   });
   // Sums over the leading axes (bias gradients: [N, V] -> [V]) without tfjs' transpose to innermost.
@@ -230,9 +288,9 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
     if (x.dtype !== 'float32' || !leading) return fallback(args);
     const rows = size(x.shape.slice(0, axes.length));
     const rest = x.shape.slice(axes.length);
-    const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
-    addon.sumLeading(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Float32Array, rows, size(rest));
+    const backend = args.backend;
+    const out = makeOutput(backend, keepDims ? [...axes.map(() => 1), ...rest] : rest, 'float32');
+    addon.sumLeading(heapF32(backend, x), heapF32(backend, out), rows, size(rest));
     return out;
   });
   if (!tf.getKernel(BCE_LOGITS, 'wasm')) {
@@ -242,10 +300,10 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
       backendName: 'wasm',
       kernelFunc: (args) => {
         const { logits, x } = args.inputs as Record<string, tf.TensorInfo>;
-        const backend = args.backend as WasmBackend;
+        const backend = args.backend;
         const [n, d] = rows(logits!);
-        const loss = backend.makeOutput(logits!.shape.slice(0, -1), 'float32');
-        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        const loss = makeOutput(backend, logits!.shape.slice(0, -1), 'float32');
+        const f32 = (t: tf.TensorInfo) => heapF32(backend, t);
         addon.bceLogits(f32(logits!), f32(x!), f32(loss), n, d);
         return loss;
       },
@@ -255,11 +313,11 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
       backendName: 'wasm',
       kernelFunc: (args) => {
         const { logits, x, dy } = args.inputs as Record<string, tf.TensorInfo>;
-        const backend = args.backend as WasmBackend;
+        const backend = args.backend;
         const [n, d] = rows(logits!);
-        const dl = backend.makeOutput(logits!.shape, 'float32');
-        const dx = backend.makeOutput(x!.shape, 'float32');
-        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        const dl = makeOutput(backend, logits!.shape, 'float32');
+        const dx = makeOutput(backend, x!.shape, 'float32');
+        const f32 = (t: tf.TensorInfo) => heapF32(backend, t);
         addon.bceLogitsGrad(f32(logits!), f32(x!), f32(dy!), f32(dl), f32(dx), n, d);
         return [dl, dx];
       },
@@ -271,12 +329,12 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
       backendName: 'wasm',
       kernelFunc: (args) => {
         const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
-        const backend = args.backend as WasmBackend;
+        const backend = args.backend;
         const [n, v] = logits.shape as [number, number];
-        const loss = backend.makeOutput([n], 'float32');
-        const lse = backend.makeOutput([n], 'float32');
-        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-        addon.softmaxXent(f32(logits), backend.typedArrayFromHeap(labels) as Int32Array, f32(loss), f32(lse), n, v);
+        const loss = makeOutput(backend, [n], 'float32');
+        const lse = makeOutput(backend, [n], 'float32');
+        const f32 = (t: tf.TensorInfo) => heapF32(backend, t);
+        addon.softmaxXent(f32(logits), heapI32(backend, labels), f32(loss), f32(lse), n, v);
         return [loss, lse];
       },
     });
@@ -285,11 +343,11 @@ export function registerNativeWasmKernels(addon: NativeAddon): void {
       backendName: 'wasm',
       kernelFunc: (args) => {
         const { logits, labels, lse, dy } = args.inputs as Record<string, tf.TensorInfo>;
-        const backend = args.backend as WasmBackend;
+        const backend = args.backend;
         const [n, v] = logits!.shape as [number, number];
-        const out = backend.makeOutput([n, v], 'float32');
-        const f32 = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-        addon.softmaxXentGrad(f32(logits!), backend.typedArrayFromHeap(labels!) as Int32Array, f32(lse!), f32(dy!), f32(out), n, v);
+        const out = makeOutput(backend, [n, v], 'float32');
+        const f32 = (t: tf.TensorInfo) => heapF32(backend, t);
+        addon.softmaxXentGrad(f32(logits!), heapI32(backend, labels!), f32(lse!), f32(dy!), f32(out), n, v);
         return out;
       },
     });
