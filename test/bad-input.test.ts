@@ -189,6 +189,26 @@ const CLI_ROWS: CliRow[] = [
   ['eval --baseline an image run', ['eval', '{f}/text-run', '--baseline', '{run}'], 2, /Tokenizer not found/],
   ['eval --data not UTF-8', ['eval', '{f}/text-run', '--data', '{f}/latin1.txt'], 2, /is not UTF-8 text/],
   ['eval --k negative', ['eval', '{f}/text-run', '--k', '-1'], 2, /--k.*from 0 to 100000/],
+  // train image --data: your own images
+  ['image: --data missing', ['train', 'image', '--data', '{tmp}/none', '--out', '{tmp}/r'], 2, /--data .*none: folder not found\. Expected mnist or a folder of \.png\/\.jpg images/],
+  ['image: --data is a file', ['train', 'image', '--data', '{f}/a-file', '--out', '{tmp}/r'], 2, /--data .*a-file is not a folder\. Expected mnist or a folder/],
+  ['image: --data without images', ['train', 'image', '--data', '{f}/empty-dir', '--out', '{tmp}/r'], 2, /No images in .*empty-dir\. Expected \.png\/\.jpg\/\.jpeg files/],
+  ['image: --data with an undecodable PNG', ['train', 'image', '--data', '{f}/images-bad', '--out', '{tmp}/r'], 2, /Cannot decode .*images-bad\/x\.png/],
+  ['image: --data with a file that is no image', ['train', 'image', '--data', '{f}/images-text', '--out', '{tmp}/r'], 2, /Cannot decode .*readme\.jpg: it is neither a PNG nor a JPEG file/],
+  ['image: --data mixing images and class folders', ['train', 'image', '--data', '{f}/images-mixed', '--out', '{tmp}/r'], 2, /mixes images \(a\.png\) with class subfolders \(cats\/\)/],
+  ['image: --data with one image', ['train', 'image', '--data', '{f}/images-one', '--out', '{tmp}/r'], 2, /has 1 image; at least 2 are needed/],
+  ['image: --channels 2', ['train', 'image', '--data', '{f}/images-ok', '--channels', '2', '--out', '{tmp}/r'], 2, /--channels.*Should be one of: 1, 3/],
+  ['image: --size 0', ['train', 'image', '--data', '{f}/images-ok', '--size', '0', '--out', '{tmp}/r'], 2, /--size.*Expected an integer from 1 to 1024/],
+  ['image: --size with the MNIST digits', ['train', 'image', '--size', '32', '--out', '{tmp}/r'], 2, /--size and --channels apply to --data DIR; the built-in MNIST digits are 28x28 grey/],
+  ['image: conv with a size not divisible by 4', ['train', 'image', '--data', '{f}/images-ok', '--arch', 'conv', '--size', '10', '--out', '{tmp}/r'], 2, /conv architecture needs an image size divisible by 4, got 10x10/],
+  // inference engine, wrong kinds
+  ['unknown inference device', ['sample', '{bundle}', '--device', 'gl'], 2, /--device.*Should be one of: cpu, wasm/],
+  ['--device and the old --backend disagree', ['sample', '{bundle}', '--device', 'cpu', '--backend', 'wasm'], 2, /--device cpu and --backend wasm disagree; give --device only/],
+  ['generate on an image bundle', ['generate', '{bundle}'], 2, /is an image bundle; this command generates text\. Use: vaekit sample/],
+  ['encode on an image bundle', ['encode', '{bundle}', 'a sentence'], 2, /is an image bundle; .*Use: vaekit sample/],
+  ['generate --stream with beam search', ['generate', '{bundle}', '--stream', '--strategy', 'beam'], 2, /--stream works with --strategy greedy or sample/],
+  ['eval of a bundle', ['eval', '{bundle}'], 2, /is a bundle \(made by vaekit export\); vaekit eval takes a run folder \(made by vaekit train text/],
+  ['eval --baseline a bundle', ['eval', '{f}/text-run', '--baseline', '{bundle}'], 2, /--baseline .* is a bundle/],
   // demo
   ['demo --out is a file', ['demo', '--out', '{f}/a-file'], 2, /--out .*a-file exists and is not a folder/],
   ['demo --epochs 0', ['demo', '--epochs', '0', '--out', '{tmp}/d'], 2, /--epochs.*Expected an integer from 1/],
@@ -338,6 +358,23 @@ async function makeFixtures(): Promise<Fixtures> {
   await write('nul.txt', 'hello\u0000world\n');
   await write('blank.txt', '\n  \n\t\n');
   await write('empty.txt', '');
+  // Image folders for train image --data: good, and the ways a folder can be bad.
+  const { PNG } = await import('pngjs');
+  const png = (v: number) => {
+    const p = new PNG({ width: 6, height: 6 });
+    p.data.fill(v);
+    return PNG.sync.write(p);
+  };
+  for (const dir of ['images-ok', 'images-bad', 'images-text', 'images-mixed/cats', 'images-one']) await fs.mkdir(path.join(f, dir), { recursive: true });
+  for (let i = 0; i < 4; i++) await write(`images-ok/${i}.png`, png(40 * i + 20));
+  await write('images-bad/a.png', png(100));
+  await write('images-bad/x.png', Buffer.concat([png(100).subarray(0, 40), Buffer.from('garbage')]));
+  await write('images-text/a.png', png(100));
+  await write('images-text/readme.jpg', 'not an image\n');
+  await write('images-mixed/a.png', png(100));
+  await write('images-mixed/cats/b.png', png(200));
+  await write('images-one/a.png', png(100));
+
   vaekitOk(['train', 'text', '--data', path.join(f, 'corpus.txt'), '--epochs', '1', '--latent', '4', '--embedding', '8', '--hidden', '8', '--batch-size', '32', '--k', '2', '--eval-limit', '20', '--out', path.join(f, 'text-run')]);
 
   // Broken bundles: a copy of the good one, then a change to the manifest or files.

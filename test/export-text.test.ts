@@ -31,7 +31,10 @@ test('a trained LSTM text run exports as a text bundle (fp32 and int8 with the h
   assert.equal(m.text.cell, 'lstm');
   assert.deepEqual(m.text.stateNames, ['h', 'c']);
   assert.equal(m.text.maxLength, 10);
-  assert.equal(m.training?.dataset, path.join(dir, 'corpus.txt'));
+  // A bundle is published: it records the data file's name, never its local path (issue 12).
+  assert.equal(m.training?.dataset, 'corpus.txt');
+  const bundleText = (await Promise.all(['manifest.json', 'encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx'].map((f) => fs.readFile(path.join(out, f), 'latin1')))).join('\n');
+  assert.ok(!bundleText.includes(dir), 'no file of the bundle contains the local data path');
   const q = JSON.parse(vaekitOk(['export', run, path.join(dir, 'bundle-int8'), '--dtype', 'int8', '--held-out', '20', '--json']).stdout) as {
     variant: { heldOutLoss: { fp32: number; variant: number }; heldOutLossDelta: number };
   };

@@ -96,3 +96,39 @@ export function memoryAfterGc(): NodeJS.MemoryUsage {
   gc();
   return process.memoryUsage();
 }
+
+/**
+ * Writes a small image folder for `vaekit train image --data`: `perClass` images in each of the class
+ * subfolders `bars/` (PNG) and `dots/` (JPEG), `size` x `size` RGB, with a pattern that varies per image.
+ */
+export async function makeImageFolder(dir: string, perClass = 12, size = 20): Promise<string> {
+  const { PNG } = await import('pngjs');
+  const jpeg = (await import('jpeg-js')).default;
+  const { mkdirSync } = await import('node:fs');
+  for (const cls of ['bars', 'dots']) mkdirSync(path.join(dir, cls), { recursive: true });
+  for (let i = 0; i < perClass; i++) {
+    const rgba = Buffer.alloc(size * size * 4);
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const o = (y * size + x) * 4;
+        const on = (x + i) % 5 < 2;
+        rgba[o] = on ? 230 : 10;
+        rgba[o + 1] = on ? 40 + 10 * i : 20;
+        rgba[o + 2] = on ? 90 : 200 - 5 * i;
+        rgba[o + 3] = 255;
+      }
+    }
+    const png = new PNG({ width: size, height: size });
+    rgba.copy(png.data);
+    writeFileSync(path.join(dir, 'bars', `bar-${i}.png`), PNG.sync.write(png));
+    for (let k = 0; k < rgba.length; k += 4) {
+      const p = k / 4;
+      const dx = (p % size) - size / 2;
+      const dy = Math.floor(p / size) - size / 2;
+      const v = dx * dx + dy * dy < (3 + (i % 5)) ** 2 ? 250 : 5;
+      rgba[k] = rgba[k + 1] = rgba[k + 2] = v;
+    }
+    writeFileSync(path.join(dir, 'dots', `dot-${i}.jpg`), jpeg.encode({ data: rgba, width: size, height: size }, 90).data);
+  }
+  return dir;
+}

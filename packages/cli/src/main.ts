@@ -1,10 +1,18 @@
 #!/usr/bin/env node
-/** The `vaekit` command. Commands are thin wrappers over @vaekit/trainer, exporter and runtime. */
+/**
+ * The `vaekit` command. Commands are thin wrappers over @vaekit/trainer, exporter and runtime.
+ *
+ * Start-up declares the commands only: a command file imports commander, `shared/` option helpers and
+ * types at its top, and loads the packages (tfjs, onnxruntime, protobufjs) with `await import()` inside
+ * its action, so `vaekit --version` or `--help` loads none of them (test/first-contact.test.ts checks).
+ * Commands never import one another; what they share lives in `shared/`.
+ */
 import { Command } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerExport, registerExportModel } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
-import { registerReconstruct, registerSample } from './commands/image.js';
+import { registerReconstruct } from './commands/reconstruct.js';
+import { registerSample } from './commands/sample.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
 import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';

@@ -79,7 +79,12 @@ export interface ImageTrainConfig {
   kind: 'image';
   /** `dense`: MLP encoder/decoder; `conv`: Conv2D encoder, Dense + Reshape + Conv2DTranspose decoder. */
   arch: 'dense' | 'conv';
-  dataset: 'mnist';
+  /**
+   * `mnist` (the built-in digits) or the absolute path of a folder of PNG/JPEG images (one subfolder
+   * per class optional). Bundles record only its base name.
+   */
+  dataset: string;
+  /** Shape every image is resized to: `[height, width, channels]` with channels 1 (grey) or 3 (RGB). */
   image: { height: number; width: number; channels: number };
   /** Hidden layer sizes of the dense layers (encoder order; the decoder mirrors them). */
   hidden: number[];
@@ -91,7 +96,7 @@ export interface ImageTrainConfig {
   batchSize: number;
   learningRate: number;
   seed: number;
-  /** Fraction of the digits held out for testing (fixed by the seed). */
+  /** Fraction of the images held out for testing (fixed by the seed). */
   testFraction: number;
   /** Use at most this many training examples (0 = all); for quick runs and tests. */
   trainLimit: number;

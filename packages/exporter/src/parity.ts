@@ -86,6 +86,12 @@ function defaultIds(model: tf.LayersModel): { vocab: number; padRight: boolean }
   return { vocab: Number.isFinite(vocab) ? vocab : 2, padRight };
 }
 
+/** Whether the model's `index`-th input goes straight into an Embedding layer. */
+function feedsEmbedding(model: tf.LayersModel, index: number): boolean {
+  const layer = model.inputLayers[index];
+  return (layer?.outboundNodes ?? []).some((node) => node.outboundLayer.getClassName() === 'Embedding');
+}
+
 /** Right-padded row lengths of a `[B, T]` id batch: the count of ids before the first trailing run of 0s. */
 export function rowLengths(input: ParityInput): ParityInput {
   const [rows, steps] = input.shape as [number, number];
@@ -124,7 +130,11 @@ export async function checkParity(
       if (axis === 0) return batch;
       throw new ExportError(`Parity check needs static non-batch dimensions; input ${i} has shape [${t.shape.join(', ')}].`);
     });
-    const input = randomInput(shape, t.dtype, rng, scale, opts.ids ?? defaultIds(model));
+    // A float input that feeds an Embedding still carries ids (tfjs casts them): negative or fractional
+    // values would index outside the table, so it gets ids like an int32 input, as floats.
+    const idsDtype = t.dtype === 'float32' && feedsEmbedding(model, i) ? 'int32' : t.dtype;
+    const drawn = randomInput(shape, idsDtype, rng, scale, opts.ids ?? defaultIds(model));
+    const input: ParityInput = idsDtype === t.dtype ? drawn : { dtype: 'float32', shape, data: Float32Array.from(drawn.data) };
     generated.push(input);
     tfInputs.push(tf.tensor(input.data, shape, input.dtype));
   });

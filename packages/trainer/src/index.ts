@@ -44,6 +44,7 @@ export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './
 
 // Data the CLI reads.
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';
+export { loadImageFolder, loadImageSplit, type ImageFolderOptions } from './data/images.js';
 export type { TextCorpus } from './data/text.js';
 
 // Models.

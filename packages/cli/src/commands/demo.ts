@@ -2,13 +2,10 @@
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { interpolateLatent, loadVae } from '@vaekit/runtime';
-import { BACKEND_CHOICES, type BackendChoice } from '@vaekit/trainer';
-import { oneOf, positiveInt } from '../options.js';
-import { assertFolderTarget, printJson } from '../output.js';
-import { heldOutDigits, reconstructionGrid, writeGrid } from './image.js';
-import { runImageTraining } from './train.js';
-import { exportRunBundle } from '../shared/run-source.js';
+import type { TfBackend } from '../shared/choices.js';
+import { positiveInt } from '../shared/options.js';
+import { assertFolderTarget, printJson } from '../shared/output.js';
+import { addTfBackendOption, isVerbose } from '../shared/tf-backend.js';
 
 /**
  * The demo's latent size. Smaller than the trainer's default (20): with 9,000 training digits a
@@ -20,14 +17,19 @@ const DEMO_LATENT = 8;
 
 /** Registers `vaekit demo`. */
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('train a small dense VAE (784-400-8) on the built-in digits, export it to ONNX, and write sample, reconstruction and interpolation PNGs')
-    .option('--out <dir>', 'folder for the run, the bundle and the PNGs (replaced if it exists)', 'vaekit-demo')
-    .option('--epochs <n>', 'training epochs', positiveInt(1000), 12)
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
+  addTfBackendOption(
+    program
+      .command('demo')
+      .description('train a small dense VAE (784-400-8) on the built-in digits, export it to ONNX, and write sample, reconstruction and interpolation PNGs')
+      .option('--out <dir>', 'folder for the run, the bundle and the PNGs (replaced if it exists)', 'vaekit-demo')
+      .option('--epochs <n>', 'training epochs', positiveInt(1000), 12),
+  )
     .option('--json', 'print the summary as JSON')
-    .action(async (opts: { out: string; epochs: number; backend: BackendChoice; json?: boolean }) => {
+    .action(async (opts: { out: string; epochs: number; backend: TfBackend; json?: boolean }, cmd: Command) => {
+      const { runImageTraining } = await import('../shared/image-training.js');
+      const { heldOutImages, reconstructionGrid, writeGrid } = await import('../shared/image-data.js');
+      const { exportRunBundle } = await import('../shared/run-source.js');
+      const { interpolateLatent, loadVae } = await import('@vaekit/runtime');
       const runDir = path.join(opts.out, 'run');
       const bundleDir = path.join(opts.out, 'bundle');
       await assertFolderTarget(opts.out, '--out');
@@ -44,6 +46,7 @@ export function registerDemo(program: Command): void {
         lr: 1e-3,
         seed: 42,
         backend: opts.backend,
+        verbose: isVerbose(cmd),
         force: true,
       });
 
@@ -63,9 +66,9 @@ export function registerDemo(program: Command): void {
       try {
         const { images } = await vae.sample(64, { seed: 0 });
         await writeGrid(vae, images, files.samples, 8);
-        const recon = await reconstructionGrid(vae, 32);
+        const recon = await reconstructionGrid(vae, await heldOutImages(vae, 32));
         await writeGrid(vae, recon.images, files.reconstructions, 8);
-        const [a, b, c] = await heldOutDigits(vae, 3);
+        const [a, b, c] = await heldOutImages(vae, 3);
         const { mu } = await vae.encode([a!, b!, c!]);
         const path1 = interpolateLatent(mu[0]!, mu[1]!, 10, 'slerp');
         const path2 = interpolateLatent(mu[1]!, mu[2]!, 10, 'slerp');

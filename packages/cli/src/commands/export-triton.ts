@@ -1,6 +1,6 @@
 /** `vaekit export-triton BUNDLE REPO`: a Triton model repository (and KServe InferenceService) from a bundle. */
 import type { Command } from 'commander';
-import { positiveInt } from '../options.js';
+import { positiveInt } from '../shared/options.js';
 
 interface Flags {
   name?: string;

@@ -1,20 +1,12 @@
 /** `vaekit export`: a run folder to an ONNX bundle. */
 import { InvalidArgumentError, type Command } from 'commander';
-import {
-  DEFAULT_OPSET,
-  EXPORT_PROFILES,
-  MAX_OPSET,
-  MIN_OPSET,
-  WEIGHT_DTYPES,
-  exportModelFile,
-  type ExportBundleOptions,
-  type ExportProfile,
-  type WeightDtype,
-} from '@vaekit/exporter';
+import type { ExportBundleOptions } from '@vaekit/exporter';
 import type { VariantReport } from '@vaekit/core';
-import { intIn, oneOf, positiveInt } from '../options.js';
-import { printJson } from '../output.js';
-import { exportRunBundle, useExportBackend } from '../shared/run-source.js';
+import { EXPORT_PROFILES, OPSETS, WEIGHT_DTYPES, type ExportProfile, type WeightDtype } from '../shared/choices.js';
+import { intIn, oneOf, positiveInt } from '../shared/options.js';
+import { printJson } from '../shared/output.js';
+
+const { min: MIN_OPSET, max: MAX_OPSET, default: DEFAULT_OPSET } = OPSETS;
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
@@ -48,6 +40,7 @@ export function registerExport(program: Command): void {
     .option('--json', 'print the export summary as JSON')
     .action(async (runDir: string, bundleDir: string, opts: { opset: number; dtype: WeightDtype[]; profile: ExportProfile; webglVariant?: boolean; heldOut: number; json?: boolean }) => {
       const [dtype, ...extraDtypes] = opts.dtype as [WeightDtype, ...WeightDtype[]];
+      const { exportRunBundle } = await import('../shared/run-source.js');
       const options: ExportBundleOptions = {
         opset: opts.opset,
         dtype,
@@ -110,6 +103,8 @@ export function registerExportModel(program: Command): void {
     .option('--no-parity', 'skip the parity check (needed when inputs have dynamic non-batch dimensions)')
     .option('--json', 'print the summary as JSON')
     .action(async (modelJson: string, outFile: string, opts: { opset: number; profile: ExportProfile; dtype: WeightDtype; parity: boolean; json?: boolean }) => {
+      const { exportModelFile } = await import('@vaekit/exporter');
+      const { useExportBackend } = await import('../shared/run-source.js');
       await useExportBackend();
       const r = await exportModelFile(modelJson, outFile, { opset: opts.opset, profile: opts.profile, dtype: opts.dtype, parity: opts.parity });
       const summary = {

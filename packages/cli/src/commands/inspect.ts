@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decodeModel, type OnnxModelSummary, type OnnxValueSummary } from '@vaekit/exporter';
+import type { OnnxModelSummary, OnnxValueSummary } from '@vaekit/exporter';
 import { MANIFEST_FILE, parseManifest, BundleError } from '@vaekit/core';
 import { UsageError } from '../errors.js';
-import { printJson } from '../output.js';
+import { printJson } from '../shared/output.js';
 
 async function readOnnx(file: string): Promise<OnnxModelSummary & { file: string; bytes: number }> {
   let bytes: Buffer;
@@ -14,6 +14,7 @@ async function readOnnx(file: string): Promise<OnnxModelSummary & { file: string
   } catch {
     throw new UsageError(`Cannot read ${file}: file not found or not readable.`);
   }
+  const { decodeModel } = await import('@vaekit/exporter');
   return { file, bytes: bytes.length, ...decodeModel(new Uint8Array(bytes)) };
 }
 

@@ -5,8 +5,8 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
-import { assertFolderTarget } from '../output.js';
-import { intIn, positiveInt } from '../options.js';
+import { assertFolderTarget } from '../shared/output.js';
+import { intIn, positiveInt } from '../shared/options.js';
 
 /** Formats `vaekit plot` writes, by file extension. */
 export const PLOT_FORMATS = ['.svg', '.png'] as const;
@@ -55,7 +55,7 @@ export function registerPlot(program: Command): void {
       const names = selectSeries(run, opts.metric);
       const { lineChartSvg, svgToPng } = await import('../report/charts.js');
       const svg = await lineChartSvg(linePoints(run, names), { title: metricTitle(opts.metric), width: 480, height: 260 });
-      const { writeOutput } = await import('../output.js');
+      const { writeOutput } = await import('../shared/output.js');
       await writeOutput(opts.out, ext === '.svg' ? svg : await svgToPng(svg, opts.width));
       process.stdout.write(`Plotted ${names.join(', ')} over ${run.epochs.length} epochs: ${opts.out}\n`);
     });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import sirv from 'sirv';
 import { MANIFEST_FILE } from '@vaekit/core';
 import { UsageError } from '../errors.js';
-import { intIn } from '../options.js';
+import { intIn } from '../shared/options.js';
 
 const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../errors.js';
-import { intIn, numberIn, positiveInt } from '../options.js';
+import { intIn, numberIn, positiveInt } from '../shared/options.js';
 
 interface ServeFlags {
   repository?: string;

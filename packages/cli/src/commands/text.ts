@@ -2,33 +2,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import {
-  ANNEAL_SCHEDULES,
-  BACKEND_CHOICES,
-  TEXT_CELLS,
-  defaultTextConfig,
-  evaluateTextRun,
-  initBackend,
-  readRunTokenizer,
-  resumeTextVae,
-  trainTextVae,
-  writeFileAtomic,
-  type AggressiveMode,
-  type BackendChoice,
-  type TextEvalMetrics,
-  type TextRunReport,
-  type TextTrainConfig,
-  type TextTrainHooks,
-} from '@vaekit/trainer';
+import type { AggressiveMode, TextTrainConfig, TextTrainHooks } from '@vaekit/trainer';
+// Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
+import { ANNEAL_SCHEDULES, TEXT_CELLS, defaultTextConfig } from '@vaekit/core';
 import { UsageError } from '../errors.js';
-import { intIn, numberIn, oneOf, positiveInt } from '../options.js';
-import { printJson } from '../output.js';
-import { createProgress, type Progress } from '../progress.js';
-import { liveReport } from '../report/live.js';
-import { claimRunFolder } from './train.js';
-
-/** Name of the evaluation report written into a run folder. */
-const EVAL_FILE = 'eval.json';
+import type { TfBackend } from '../shared/choices.js';
+import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 function aggressiveMode(value: string): AggressiveMode {
   if (value === 'auto' || value === 'off') return value;
@@ -69,75 +49,12 @@ interface TrainTextOptions {
   evalLimit: number;
   k: number;
   seed: number;
-  backend: BackendChoice;
+  backend: TfBackend;
   out: string;
   force?: boolean;
   resume?: boolean;
   skipNonfinite?: boolean;
   json?: boolean;
-}
-
-const f2 = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
-
-/** One line per metric, VAE and (optionally) baseline side by side. */
-export function metricsTable(vae: TextEvalMetrics, baseline?: TextEvalMetrics, label = 'VAE'): string {
-  const rows: Array<[string, string, string]> = [
-    ['sentences', String(vae.sentences), baseline ? String(baseline.sentences) : ''],
-    ['-ELBO (nats/sentence)', f2(vae.elbo), baseline ? `${f2(baseline.elbo)} (exact NLL)` : ''],
-    ['  reconstruction', f2(vae.reconstruction), baseline ? f2(baseline.reconstruction) : ''],
-    ['  KL', f2(vae.kl), baseline ? '0' : ''],
-    [`IW-NLL (K=${vae.k ?? '-'})`, f2(vae.iwNll), baseline ? f2(baseline.elbo) : ''],
-    [`perplexity (${vae.pplBound} bound)`, f2(vae.ppl), baseline ? `${f2(baseline.ppl)} (exact)` : ''],
-    ['mutual information I_q', f2(vae.mi), ''],
-    ['active units', vae.au === undefined ? '-' : String(vae.au), ''],
-  ];
-  const header: [string, string, string] = ['metric', label, baseline ? 'LM baseline' : ''];
-  const all = [header, ...rows];
-  const w0 = Math.max(...all.map((r) => r[0].length));
-  const w1 = Math.max(...all.map((r) => r[1].length));
-  return all.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`.trimEnd()).join('\n');
-}
-
-function qualitativeText(report: TextRunReport): string {
-  const q = report.qualitative;
-  if (!q) return '';
-  const lines = ['', 'Prior samples (greedy):', ...q.priorGreedy.map((s) => `  ${s}`), 'Prior samples (sampled, T=1):', ...q.priorSampled.map((s) => `  ${s}`)];
-  lines.push('Reconstructions (greedy from the posterior mean):');
-  for (const r of q.reconstructions) lines.push(`  in:  ${r.input}`, `  out: ${r.output}`);
-  lines.push(`Interpolation: "${q.interpolation.from}" -> "${q.interpolation.to}"`, ...q.interpolation.steps.map((s, i) => `  ${i}: ${s}`));
-  return lines.join('\n');
-}
-
-/** Evaluates a run (and its baseline) with an evaluation progress bar; writes RUN/eval.json. */
-async function evaluateWithProgress(
-  runDir: string,
-  options: { data?: string; k: number; limit: number; examples?: number; baseline?: string; quiet?: boolean },
-): Promise<{ vae: TextRunReport; baseline?: TextRunReport }> {
-  const run = async (dir: string, label: string) => {
-    let bar: Progress | undefined;
-    const report = await evaluateTextRun(dir, {
-      k: options.k,
-      limit: options.limit,
-      ...(options.examples !== undefined ? { examples: options.examples } : {}),
-      ...(options.data !== undefined ? { data: options.data } : {}),
-      onProgress: (done, total) => {
-        bar ??= createProgress(`eval ${label}`, total, { quiet: options.quiet });
-        bar.update(done);
-      },
-    });
-    bar?.stop();
-    return report;
-  };
-  if (options.baseline) {
-    const [a, b] = await Promise.all([readRunTokenizer(runDir), readRunTokenizer(options.baseline)]);
-    if (a.vocabulary.join('\n') !== b.vocabulary.join('\n')) {
-      throw new UsageError(`--baseline ${options.baseline} has another vocabulary than ${runDir}; train both on the same data and settings.`);
-    }
-  }
-  const vae = await run(runDir, path.basename(runDir));
-  const baseline = options.baseline ? await run(options.baseline, path.basename(options.baseline)) : undefined;
-  await writeFileAtomic(path.join(runDir, EVAL_FILE), JSON.stringify({ vae, ...(baseline ? { baseline } : {}) }, null, 2) + '\n');
-  return { vae, ...(baseline ? { baseline } : {}) };
 }
 
 /** Registers `vaekit train text` under `train`. */
@@ -176,7 +93,7 @@ export function registerTrainText(train: Command): void {
     .option('--eval-limit <n>', 'validation/test sentences evaluated (0 = all)', intIn(0, 100_000_000), d.data.evalLimit)
     .option('--k <n>', 'importance samples of the final IW-NLL evaluation (0 = skip it)', intIn(0, 100_000), 100)
     .option('--seed <s>', 'seed for the split, initialisation, dropout and sampling', intIn(0, 2 ** 31 - 1), d.seed)
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
+    .addOption(tfBackendOption())
     .option('--out <dir>', 'run folder to create', 'runs/text')
     .option('--force', 'replace the run folder if it exists')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
@@ -214,17 +131,25 @@ export function registerTrainText(train: Command): void {
           evalLimit: opts.evalLimit,
         },
       });
+      const { resumeTextVae, trainTextVae } = await import('@vaekit/trainer');
+      const { claimRunFolder } = await import('../shared/run-folder.js');
+      const { createProgress } = await import('../shared/progress.js');
+      const { EVAL_FILE, evaluateWithProgress, f2, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
+      const { printJson } = await import('../shared/output.js');
+      const { startTfBackend } = await import('../shared/tf-backend.js');
       if (!opts.resume) await claimRunFolder(opts.out, opts.force);
-      const backend = await initBackend(opts.backend);
+      const backend = await startTfBackend(opts.backend, isVerbose(cmd));
       const log = (line: string) => process.stderr.write(line + '\n');
-      log(`backend: ${backend.name} (${backend.note})`);
-      let bar: Progress | undefined;
-      let evalBar: Progress | undefined;
+      let bar: ReturnType<typeof createProgress> | undefined;
+      let evalBar: ReturnType<typeof createProgress> | undefined;
       let completed = 0;
+      const { liveReport } = await import('../report/live.js');
       const live = opts.report ? liveReport(opts.out, log) : undefined;
       let totalEpochs = config.epochs;
       const hooks: TextTrainHooks = {
         onStart: ({ corpus: c, epochs, batchesPerEpoch, startEpoch }) => {
+          // The backend line waits until the corpus has been read: bad input is reported alone.
+          log(backend.line);
           totalEpochs = epochs;
           log(
             `data: ${c.sentences} sentences read, ${c.empty} empty, ${c.overLength} longer than the maximum length (${c.overLengthPolicy === 'drop' ? 'dropped' : 'cut'}); ` +
@@ -285,6 +210,21 @@ export function registerTrainText(train: Command): void {
     });
 }
 
+async function assertNotBundle(dir: string, flag: string): Promise<void> {
+  const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
+  if (!(await has('config.json')) && (await has('manifest.json'))) {
+    throw new UsageError(`${flag}${dir} is a bundle (made by vaekit export); vaekit eval takes a run folder (made by vaekit train text, e.g. runs/text). To try a bundle, use vaekit generate ${dir}.`);
+  }
+}
+
+/** A bundle folder (manifest.json, no config.json) or a missing folder given where a run folder belongs: one clear line. */
+async function assertRunFolder(dir: string): Promise<void> {
+  await assertNotBundle(dir, '');
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (!stat) throw new UsageError(`Run folder not found: ${dir}. vaekit eval takes a run folder made by vaekit train text.`);
+  if (!stat.isDirectory()) throw new UsageError(`${dir} is not a folder. vaekit eval takes a run folder made by vaekit train text.`);
+}
+
 /** Registers `vaekit eval`. */
 export function registerEval(program: Command): void {
   program
@@ -296,12 +236,17 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
     .option('--baseline <run>', 'a language-model baseline run (vaekit train text --model lm) to report beside the VAE')
     .option('--examples <n>', 'prior samples and reconstructions to print', intIn(0, 1000), 5)
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf(BACKEND_CHOICES), 'auto')
+    .addOption(tfBackendOption())
     .option('--json', 'print the report as JSON on stdout')
-    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: BackendChoice; json?: boolean }) => {
-      const backend = await initBackend(opts.backend);
-      process.stderr.write(`backend: ${backend.name}\n`);
+    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: TfBackend; json?: boolean }, cmd: Command) => {
+      await assertRunFolder(runDir);
+      if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');
+      const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
+      const { printJson } = await import('../shared/output.js');
+      const { startTfBackend } = await import('../shared/tf-backend.js');
+      const backend = await startTfBackend(opts.backend, isVerbose(cmd));
       const report = await evaluateWithProgress(runDir, {
+        onStart: () => process.stderr.write(backend.line + '\n'),
         k: opts.k,
         limit: opts.limit,
         examples: opts.examples,

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRng, EOS_ID } from '@vaekit/core';
 import { generateFromLatents, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/trainer';
-import { imageGridPng } from '../png.js';
+import { imageGridPng } from '../shared/png.js';
 import type { ScatterPoint } from './charts.js';
 import { pca2 } from './pca.js';
 

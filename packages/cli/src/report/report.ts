@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeOutput } from '../output.js';
+import { writeOutput } from '../shared/output.js';
 import { lineChartSvg, scatterChartSvg } from './charts.js';
 import { modelReport, type ModelReport, type ModelReportOptions } from './model.js';
 import { linePoints, metricGroups, metricTitle, readRun, type RunData } from './run.js';

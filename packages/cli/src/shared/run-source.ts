@@ -3,6 +3,7 @@
  * by `vaekit train` (config, newest checkpoint, tokenizer, the held-out split) is the CLI's part.
  */
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import {
   ExportError,
   exportBundle,
@@ -11,7 +12,7 @@ import {
   type ExportBundleResult,
 } from '@vaekit/exporter';
 import type { ImageTrainConfig, TextTrainConfig, TrainingSummary } from '@vaekit/core';
-import { defaultImageConfig, initBackend, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type Checkpoint } from '@vaekit/trainer';
+import { defaultImageConfig, initBackend, loadCheckpoint, loadImageSplit, loadTextCorpus, readRunTokenizer, type Checkpoint } from '@vaekit/trainer';
 
 /**
  * Selects tfjs' own CPU backend for exporting: the parity check then compares ONNX Runtime with tfjs'
@@ -107,9 +108,10 @@ export async function exportRunBundle(
 
 type Summary = Pick<TrainingSummary, 'epochs' | 'metrics'>;
 
+// Bundles are published: they record the data's base name, never a local path (issue 12).
 function imageTraining(config: ImageTrainConfig, s: Summary): TrainingSummary {
   return {
-    dataset: config.dataset,
+    dataset: path.basename(config.dataset),
     arch: config.arch,
     ...s,
     plannedEpochs: config.epochs,
@@ -127,7 +129,7 @@ function imageTraining(config: ImageTrainConfig, s: Summary): TrainingSummary {
 
 function textTraining(config: TextTrainConfig, s: Summary): TrainingSummary {
   return {
-    dataset: config.data.source,
+    dataset: path.basename(config.data.source),
     arch: config.cell,
     ...s,
     plannedEpochs: config.epochs,
@@ -140,14 +142,14 @@ function textTraining(config: TextTrainConfig, s: Summary): TrainingSummary {
     learningRate: config.learningRate,
     // The held-out split is fixed by these: evaluation tools pick unseen sentences with them.
     seed: config.seed,
-    data: config.data,
+    data: { ...config.data, source: path.basename(config.data.source) },
   };
 }
 
-/** The first `n` digits of the run's own test split (its seed and test fraction). */
+/** The first `n` images of the run's own test split (its dataset, seed and test fraction). */
 async function heldOutImages(config: ImageTrainConfig, n: number): Promise<Float32Array[]> {
-  const defaults = defaultImageConfig();
-  const { test } = await loadMnist({ seed: config.seed ?? defaults.seed, testFraction: config.testFraction ?? defaults.testFraction });
+  // Runs written before image folders existed lack fields: MNIST's defaults apply.
+  const { test } = await loadImageSplit({ ...defaultImageConfig(), ...config });
   const count = Math.min(n, test.count);
   return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
 }

@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { evalSeed, noiseSeed, type ImageTrainConfig } from '@vaekit/core';
 import type { Checkpoint } from '../checkpoint.js';
-import { loadMnist, type ImageSet, type ImageSplit } from '../data/mnist.js';
+import { loadImageSplit } from '../data/images.js';
+import type { ImageSet, ImageSplit } from '../data/mnist.js';
 import { CheckpointError, TrainerError } from '../errors.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from '../losses.js';
 import { buildImageVae } from '../models/image.js';
@@ -98,6 +99,15 @@ export function validateImageConfig(config: ImageTrainConfig): void {
   if (config.arch !== 'dense' && config.arch !== 'conv') {
     throw new TrainerError(`Unsupported architecture "${String(config.arch)}". Should be one of: dense, conv.`);
   }
+  const { height, width, channels } = config.image;
+  if (![height, width].every((v) => Number.isInteger(v) && v > 0 && v <= 4096)) {
+    throw new TrainerError(`Image size must be a positive integer (at most 4096), got ${height}x${width}.`);
+  }
+  if (channels !== 1 && channels !== 3) throw new TrainerError(`Unsupported channel count ${channels}. Should be one of: 1, 3.`);
+  // Two stride-2 convolutions and two stride-2 transposed convolutions give back the size only when it divides by 4.
+  if (config.arch === 'conv' && (height % 4 !== 0 || width % 4 !== 0)) {
+    throw new TrainerError(`The conv architecture needs an image size divisible by 4, got ${height}x${width}. Use a size such as ${Math.max(4, Math.round(height / 4) * 4)}, or --arch dense.`);
+  }
 }
 
 /** Models and optimizer of an image run. */
@@ -119,7 +129,8 @@ export const imageKind: TrainingKind<ImageTrainConfig, ImageSplit, ImageModels, 
   kind: 'image',
   advice: 'Lower the learning rate',
   validate: validateImageConfig,
-  loadData: (config) => loadMnist({ seed: config.seed, testFraction: config.testFraction, trainLimit: config.trainLimit }),
+  // The MNIST digits, or the image folder the run names (config.dataset), shaped as config.image.
+  loadData: (config) => loadImageSplit(config),
   build(config) {
     const { encoder, decoder } = buildImageVae(config);
     return { encoder, decoder, optimizer: tf.train.adam(config.learningRate) };

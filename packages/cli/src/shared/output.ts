@@ -1,8 +1,8 @@
 /** Writing command outputs: atomically, into folders that must already exist. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '@vaekit/trainer';
-import { UsageError } from './errors.js';
+import { writeFileAtomic } from '@vaekit/core/node';
+import { UsageError } from '../errors.js';
 
 /** Writes `data` to `file` atomically; a missing parent folder or a folder in the file's place is a usage error. */
 export async function writeOutput(file: string, data: string | Uint8Array): Promise<void> {
