@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, EOS_ID } from '@vaekit/core';
-import { generateFromLatents, loadCheckpoint, loadMnist, loadTextCorpus, readRunTokenizer, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/trainer';
+import { generateFromLatents, loadCheckpoint, loadImageSplit, loadTextCorpus, readRunTokenizer, type ImageTrainConfig, type TextTrainConfig } from '@vaekit/trainer';
 import { imageGridPng } from '../shared/png.js';
 import type { ScatterPoint } from './charts.js';
 import { pca2 } from './pca.js';
@@ -71,7 +71,10 @@ async function imageReport(runDir: string, options: ModelReportOptions): Promise
     const pixels = height * width * channels;
     const latent = config.latent;
     const seed = options.seed ?? config.seed;
-    const { test } = await loadMnist({ seed: config.seed, testFraction: config.testFraction });
+    // The run's own held-out split: MNIST, or the image folder it was trained on.
+    const split = await loadImageSplit(config);
+    const { test } = split;
+    const classes = (split as { classes?: string[] }).classes;
     const n = Math.min(options.mapLimit ?? 1000, test.count);
     const decode = async (z: Float32Array, count: number) => {
       const t = tf.tidy(() => tf.sigmoid(decoder.predict(tf.tensor2d(z, [count, latent])) as tf.Tensor));
@@ -102,7 +105,7 @@ async function imageReport(runDir: string, options: ModelReportOptions): Promise
         interpolation: dataUri(imageGridPng(line, { ...grid, columns: steps })),
         counts: { samples: samples.length, reconstructions: shown, interpolation: steps },
       },
-      map: { points: points.map(([x, y], i) => ({ x, y, label: String(test.labels[i]) })), explained, latent },
+      map: { points: points.map(([x, y], i) => ({ x, y, label: classes?.[test.labels[i]!] ?? String(test.labels[i]) })), explained, latent },
       notes: [],
     };
   } finally {
