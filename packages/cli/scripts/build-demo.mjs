@@ -22,4 +22,4 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
-await fs.copyFile(path.join(root, 'demo', 'index.html'), path.join(out, 'index.html'));
+for (const file of ['index.html', 'style.css']) await fs.copyFile(path.join(root, 'demo', file), path.join(out, file));

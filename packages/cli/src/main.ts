@@ -14,6 +14,7 @@ import { registerInspect } from './commands/inspect.js';
 import { registerReconstruct } from './commands/reconstruct.js';
 import { registerSample } from './commands/sample.js';
 import { registerEncode, registerGenerate, registerInterpolate } from './commands/generate.js';
+import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';
 import { registerServe } from './commands/serve.js';
 import { registerExportTriton } from './commands/export-triton.js';
@@ -44,6 +45,8 @@ for (const register of [
   registerServeDemo,
   registerServe,
   registerExportTriton,
+  registerReport,
+  registerPlot,
 ]) {
   register(program);
 }

@@ -59,6 +59,7 @@ export { BundleError, InputError, RuntimeError } from './errors.js';
 export { BackendUnavailableError } from './backend-error.js';
 export { bundleDtypes } from './load.js';
 export { interpolateLatent, samplePrior } from './latent.js';
+export { pickVariant, unsuitableBackend } from './load.js';
 export { BACKEND_NAMES } from './types.js';
 export type * from './types.js';
 export { registerRuntimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';

@@ -17,6 +17,8 @@ function aggressiveMode(value: string): AggressiveMode {
 }
 
 interface TrainTextOptions {
+  /** Rewrite RUN/report.html after every epoch. */
+  report?: boolean;
   data: string;
   model: 'vae' | 'lm';
   epochs: number;
@@ -96,6 +98,7 @@ export function registerTrainText(train: Command): void {
     .option('--force', 'replace the run folder if it exists')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
     .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
+    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
@@ -140,6 +143,8 @@ export function registerTrainText(train: Command): void {
       let bar: ReturnType<typeof createProgress> | undefined;
       let evalBar: ReturnType<typeof createProgress> | undefined;
       let completed = 0;
+      const { liveReport } = await import('../report/live.js');
+      const live = opts.report ? liveReport(opts.out, log) : undefined;
       let totalEpochs = config.epochs;
       const hooks: TextTrainHooks = {
         onStart: ({ corpus: c, epochs, batchesPerEpoch, startEpoch }) => {
@@ -173,6 +178,7 @@ export function registerTrainText(train: Command): void {
               `valid -ELBO ${f2(v.elbo)} (rec ${f2(v.reconstruction)}, KL ${f2(v.kl)}) ppl<=${f2(v.ppl)} MI ${f2(v.mi)} AU ${v.au ?? '-'}` +
               `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''} | ${m.seconds.toFixed(0)}s`,
           );
+          live?.epochDone(m.epoch);
         },
         onNotice: log,
       };
@@ -186,15 +192,20 @@ export function registerTrainText(train: Command): void {
       } catch (err) {
         bar?.stop();
         evalBar?.stop();
+        await live?.flush();
         if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
         throw err;
       }
+      await live?.flush();
       const { vae } = await evaluateWithProgress(opts.out, { k: opts.k, limit: 0, examples: opts.model === 'vae' ? 5 : 0 });
+      // The final report also shows the test-split evaluation just written to eval.json.
+      const reportFile = live ? await (await import('../report/report.js')).writeReport(opts.out).then((r) => r.file) : undefined;
       if (opts.json) {
-        printJson({ runDir: opts.out, backend: backend.name, seconds: result.seconds, stoppedEarly: result.stoppedEarly ?? null, epochs: result.epochs, test: vae });
+        printJson({ runDir: opts.out, ...(reportFile ? { report: reportFile } : {}), backend: backend.name, seconds: result.seconds, stoppedEarly: result.stoppedEarly ?? null, epochs: result.epochs, test: vae });
         return;
       }
       process.stdout.write(`Trained in ${result.seconds.toFixed(0)}s. Test split:\n${metricsTable(vae.metrics, undefined, vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(vae)}\n`);
+      if (reportFile) process.stdout.write(`Report: ${reportFile}\n`);
       process.stdout.write(`Run folder: ${opts.out} (report: ${path.join(opts.out, EVAL_FILE)})\nNext: vaekit eval ${opts.out} --k 500\n`);
     });
 }

@@ -1,5 +1,7 @@
 /** `vaekit train image`: trains an image VAE on the built-in MNIST digits or a folder of images. */
 import type { Command } from 'commander';
+import path from 'node:path';
+import { REPORT_FILE } from '../report/file.js';
 import { UsageError } from '../errors.js';
 import type { ImageTrainCliOptions } from '../shared/image-training.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../shared/options.js';
@@ -31,6 +33,7 @@ export function registerTrain(program: Command): Command {
       .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42),
   )
     .option('--skip-nonfinite', 'skip batches whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
+    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: Omit<ImageTrainCliOptions, 'channels'> & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
@@ -39,10 +42,11 @@ export function registerTrain(program: Command): Command {
       const { result, backend } = await runImageTraining(opts.out, { ...opts, channels: Number(opts.channels), epochsGiven, quiet: false, verbose: isVerbose(cmd) });
       const last = result.epochs[result.epochs.length - 1];
       if (opts.json) {
-        process.stdout.write(JSON.stringify({ runDir: opts.out, backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ runDir: opts.out, ...(opts.report ? { report: path.join(opts.out, REPORT_FILE) } : {}), backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');
       } else {
         process.stdout.write(
           `Trained in ${result.seconds.toFixed(1)}s. Held-out -ELBO ${last ? last.test.elbo.toFixed(2) : '?'} nats per image. Run folder: ${opts.out}\n` +
+            (opts.report ? `Report: ${path.join(opts.out, REPORT_FILE)}\n` : '') +
             `Next: vaekit export ${opts.out} bundle\n`,
         );
       }

@@ -19,6 +19,7 @@ import type { TfBackend } from './choices.js';
 import { createProgress, type Progress } from './progress.js';
 import { claimRunFolder } from './run-folder.js';
 import { startTfBackend } from './tf-backend.js';
+import { liveReport } from '../report/live.js';
 
 /** Options shared by `train image` and `demo`. */
 export interface ImageTrainCliOptions {
@@ -46,6 +47,8 @@ export interface ImageTrainCliOptions {
   /** Continue the run in `out` from its newest checkpoint; `epochs` applies only when `epochsGiven`. */
   resume?: boolean;
   epochsGiven?: boolean;
+  /** Rewrite RUN/report.html after every epoch (`--report`). */
+  report?: boolean;
 }
 
 const fmt = (v: number) => v.toFixed(2);
@@ -89,6 +92,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
   let completed = 0;
   // The run's own epoch count: on --resume it comes from the saved configuration, not from these options.
   let totalEpochs = config.epochs;
+  const live = options.report ? liveReport(out, (line) => process.stderr.write(line + '\n')) : undefined;
   const hooks: TrainHooks = {
     onStart: (i) => {
       // The backend line waits until the data has been read: bad input is reported alone.
@@ -113,6 +117,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
         `epoch ${m.epoch}: train -ELBO ${fmt(m.train.elbo)} (rec ${fmt(m.train.reconstruction)}, KL ${fmt(m.train.kl)}) | ` +
           `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ${m.seconds.toFixed(1)}s`,
       );
+      live?.epochDone(m.epoch);
     },
   };
   try {
@@ -120,9 +125,11 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
     const result = options.resume
       ? await resumeImageVae(out, hooks, { ...(options.epochsGiven ? { epochs: options.epochs } : {}), ...trainOptions })
       : await trainImageVae(config, out, hooks, trainOptions);
+    await live?.flush();
     return { config, result, backend: backend.name };
   } catch (err) {
     bar?.stop();
+    await live?.flush();
     // A fresh run that failed before its first checkpoint leaves nothing behind; a resumable one stays.
     if (completed === 0 && !options.resume) await fs.rm(out, { recursive: true, force: true });
     throw err;
