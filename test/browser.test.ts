@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -16,14 +16,13 @@ import { loadVae, samplePrior } from '@vaekit/runtime';
 import { tempDir, trainedBundle, trainedTextBundle, vaekitOk } from './helpers.js';
 import { assertGreedyIsTeacherForcedArgmax } from './text-helpers.js';
 // @ts-expect-error plain .mjs fixture without types
-import { CHROMIUM_PATH, launchChromium } from './fixtures/chromium.mjs';
+import { HAVE_CHROMIUM, launchChromium, requireChromium } from './fixtures/chromium.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { serveDemo as serve } from './fixtures/serve-demo.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
 const BACKENDS = ['wasm', 'webgl', 'webgpu'] as const;
-const haveChromium = existsSync(CHROMIUM_PATH);
 
 async function open(page: Page, url: string, backend: string): Promise<string> {
   await page.goto(`${url}?backend=${backend}&autoload=1`);
@@ -36,7 +35,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
   const servers: ChildProcess[] = [];
 
   before(async () => {
-    if (!haveChromium) return;
+    if (!HAVE_CHROMIUM) return;
     browser = await launchChromium();
   });
   after(async () => {
@@ -44,12 +43,7 @@ describe('demo page in headless Chromium', { timeout: 900_000 }, () => {
     for (const s of servers) s.kill();
   });
 
-  it('Chromium is installed (required under CI)', (t) => {
-    if (!haveChromium) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM_PATH}: install it with apt-get install -y chromium (the browser tests are required under CI).`);
-      t.skip(`Chromium not found at ${CHROMIUM_PATH}; apt-get install -y chromium`);
-    }
-  });
+  it('Chromium is installed (required under CI)', (t) => requireChromium(t, 'the browser tests are'));
 
   it('text bundle: greedy generations equal Node on wasm, webgl and webgpu; the page samples, reconstructs, interpolates', async (t) => {
     if (!browser) return t.skip('no Chromium');

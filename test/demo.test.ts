@@ -8,20 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { loadVae } from '@vaekit/runtime';
 import { tempDir, trainedBundle, vaekitOk } from './helpers.js';
 // @ts-expect-error plain .mjs fixture without types
-import { CHROMIUM_PATH, launchChromium } from './fixtures/chromium.mjs';
+import { HAVE_CHROMIUM, launchChromium, requireChromium } from './fixtures/chromium.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { serveDemo as serve } from './fixtures/serve-demo.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
 
-const haveChromium = existsSync(CHROMIUM_PATH);
 type Demo = {
   ready: boolean;
   busy: number;
@@ -55,19 +54,14 @@ describe('demo page views in headless Chromium', { timeout: 1_200_000 }, () => {
   let browser: Browser | undefined;
   const servers: ChildProcess[] = [];
   before(async () => {
-    if (haveChromium) browser = await launchChromium();
+    if (HAVE_CHROMIUM) browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
     for (const s of servers) s.kill();
   });
 
-  it('Chromium is installed (required under CI)', (t) => {
-    if (!haveChromium) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM_PATH}: install it with apt-get install -y chromium (the browser tests are required under CI).`);
-      t.skip(`Chromium not found at ${CHROMIUM_PATH}; apt-get install -y chromium`);
-    }
-  });
+  it('Chromium is installed (required under CI)', (t) => requireChromium(t, 'the browser tests are'));
 
   it('text view on wasm, webgl and webgpu: opens with byte progress, streams tokens, decodes map clicks, reconstructs and interpolates as Node does', async (t) => {
     if (!browser) return t.skip('no Chromium');

@@ -23,9 +23,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ROOT } from './helpers.js';
 // @ts-expect-error plain .mjs fixture without types
-import { CHROMIUM_PATH } from './fixtures/chromium.mjs';
+import { CHROMIUM_PATH, HAVE_CHROMIUM, requireChromium } from './fixtures/chromium.mjs';
 
-const haveChromium = existsSync(CHROMIUM_PATH);
 
 interface Block {
   kind: 'file' | 'run';
@@ -184,15 +183,10 @@ describe('packed packages installed into a fresh project run the guides', { time
     }
   });
 
-  it('Chromium is installed (required under CI)', (t) => {
-    if (!haveChromium) {
-      if (process.env.CI) assert.fail(`Chromium not found at ${CHROMIUM_PATH}: install it with apt-get install -y chromium (the web app test is required under CI).`);
-      t.skip(`Chromium not found at ${CHROMIUM_PATH}; apt-get install -y chromium`);
-    }
-  });
+  it('Chromium is installed (required under CI)', (t) => requireChromium(t, 'the web app test is'));
 
   it('docs/guide-web-app.md: the esbuild and Vite pages generate on wasm in Chromium; without the .wasm it says what to set', async (t) => {
-    if (!haveChromium) return t.skip('no Chromium');
+    if (!HAVE_CHROMIUM) return t.skip('no Chromium');
     assert.ok(existsSync(path.join(app, 'bundle', 'manifest.json')), 'the Node guide made the bundle');
     const blocks = guide('guide-web-app.md');
     assert.deepEqual(blocks.map((b) => b.name ?? b.kind), ['web/main.js', 'public/index.html', 'run', 'vite-app/index.html', 'run']);
