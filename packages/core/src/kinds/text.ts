@@ -36,8 +36,8 @@ export const TEXT_MODEL = {
 
 /** Every layer name a text training graph must have for export (the LSTM's `dec_init_c` aside). */
 export const TEXT_LAYER_NAMES = {
-  encoder: ['enc_embedding', 'enc_rnn', 'mu', 'logvar'],
-  decoder: ['dec_init_h', 'dec_embedding', 'dec_rnn', 'logits'],
+  encoder: Object.values(TEXT_MODEL.layers.encoder),
+  decoder: [TEXT_MODEL.layers.decoder.initH, TEXT_MODEL.layers.decoder.embedding, TEXT_MODEL.layers.decoder.rnn, TEXT_MODEL.layers.decoder.logits],
 } as const;
 
 /** The recurrent state tensors of a cell: `h` for a GRU, `h` and `c` for an LSTM. */

@@ -1,13 +1,13 @@
 /**
  * The sentence VAE as tfjs-layers functional models, exactly as docs/text-model.md specifies (the
- * exporter relies on the layer names):
+ * exporter relies on the layer names, which are core's `TEXT_MODEL`):
  *
  * - encoder `tokens[B,T] -> mu[B,Z], logvar[B,Z]`: Embedding (mask on `<pad>`) -> GRU|LSTM -> two Dense;
  * - decoder `tokens_in[B,T], z[B,Z] -> logits[B,T,V]`: the initial state comes from z (Dense, tanh)
  *   and z is also concatenated to every input embedding.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { TextTrainConfig } from '@vaekit/core';
+import { TEXT_MODEL, type TextTrainConfig } from '@vaekit/core';
 import type { VaeModels } from './image.js';
 
 /** Sizes the text models need besides the configuration. */
@@ -41,28 +41,30 @@ function recurrentLayer(config: TextTrainConfig, name: string, returnSequences: 
 export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): VaeModels {
   const { vocabSize: V, seqLength: T } = shape;
   const init = seededInitializers(config.seed);
+  const { encoder: E, decoder: D } = TEXT_MODEL.layers;
+  const I = TEXT_MODEL.trainingInputs;
 
-  const tokens = tf.input({ shape: [T], dtype: 'int32', name: 'tokens' });
+  const tokens = tf.input({ shape: [T], dtype: 'int32', name: I.encoderTokens });
   const embedded = tf.layers
-    .embedding({ inputDim: V, outputDim: config.embedding, maskZero: true, name: 'enc_embedding', embeddingsInitializer: init.uniform() })
+    .embedding({ inputDim: V, outputDim: config.embedding, maskZero: true, name: E.embedding, embeddingsInitializer: init.uniform() })
     .apply(tokens) as tf.SymbolicTensor;
-  const summary = recurrentLayer(config, 'enc_rnn', false, init).apply(embedded) as tf.SymbolicTensor;
-  const mu = tf.layers.dense({ units: config.latent, name: 'mu', kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
-  const logvar = tf.layers.dense({ units: config.latent, name: 'logvar', kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
+  const summary = recurrentLayer(config, E.rnn, false, init).apply(embedded) as tf.SymbolicTensor;
+  const mu = tf.layers.dense({ units: config.latent, name: E.mu, kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
+  const logvar = tf.layers.dense({ units: config.latent, name: E.logvar, kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
   const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
 
-  const tokensIn = tf.input({ shape: [T], dtype: 'int32', name: 'tokens_in' });
-  const z = tf.input({ shape: [config.latent], name: 'z' });
+  const tokensIn = tf.input({ shape: [T], dtype: 'int32', name: I.decoderTokens });
+  const z = tf.input({ shape: [config.latent], name: I.z });
   const initState = (name: string) =>
     tf.layers.dense({ units: config.hidden, activation: 'tanh', name, kernelInitializer: init.glorot() }).apply(z) as tf.SymbolicTensor;
-  const states = config.cell === 'lstm' ? [initState('dec_init_h'), initState('dec_init_c')] : [initState('dec_init_h')];
+  const states = config.cell === 'lstm' ? [initState(D.initH), initState(D.initC)] : [initState(D.initH)];
   const x = tf.layers
-    .embedding({ inputDim: V, outputDim: config.embedding, name: 'dec_embedding', embeddingsInitializer: init.uniform() })
+    .embedding({ inputDim: V, outputDim: config.embedding, name: D.embedding, embeddingsInitializer: init.uniform() })
     .apply(tokensIn) as tf.SymbolicTensor;
-  const zs = tf.layers.repeatVector({ n: T, name: 'dec_repeat_z' }).apply(z) as tf.SymbolicTensor;
-  const xz = tf.layers.concatenate({ axis: -1, name: 'dec_concat' }).apply([x, zs]) as tf.SymbolicTensor;
-  const y = recurrentLayer(config, 'dec_rnn', true, init).apply(xz, { initialState: states }) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: V, name: 'logits', kernelInitializer: init.glorot() }).apply(y) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: T, name: D.repeatZ }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: D.concat }).apply([x, zs]) as tf.SymbolicTensor;
+  const y = recurrentLayer(config, D.rnn, true, init).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  const logits = tf.layers.dense({ units: V, name: D.logits, kernelInitializer: init.glorot() }).apply(y) as tf.SymbolicTensor;
   const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
   return { encoder, decoder };
 }
