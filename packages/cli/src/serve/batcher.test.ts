@@ -87,3 +87,17 @@ test('maxBatch 1 turns batching off: one run per request', async () => {
   }
   assert.deepEqual((await Promise.all(all)).map((o) => o.y!.data[0]), [2, 4, 6]);
 });
+
+test('requests that arrive in one event-loop turn on an idle pool leave as one batch, without waiting maxDelayMs', async () => {
+  const { pool, runs } = fakePool();
+  const b = new DynamicBatcher('m', pool, { maxBatch: 8, maxDelayMs: 1000 });
+  const started = performance.now();
+  const all = [b.submit(row(1, 1)), b.submit(row(2, 2)), b.submit(row(3, 3))];
+  await new Promise((r) => setImmediate(r));
+  assert.equal(runs.length, 1, 'one run for the three requests of one turn');
+  assert.deepEqual(runs[0]!.feeds.x!.dims, [3, 2]);
+  runs[0]!.finish();
+  const out = await Promise.all(all);
+  assert.deepEqual(out.map((o) => Array.from(o.y!.data as Float32Array)), [[2, 2], [4, 4], [6, 6]]);
+  assert.ok(performance.now() - started < 500, 'did not wait for maxDelayMs');
+});

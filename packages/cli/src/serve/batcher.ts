@@ -1,8 +1,8 @@
 /**
  * Dynamic batching per graph: requests to one graph that arrive while the workers are busy, or within
  * `maxDelayMs` of each other while some worker is busy, run as one ONNX Runtime call of up to
- * `maxBatch` rows (the first dimension of every input). When no worker is busy a request runs at once
- * (no delay at low load). Requests whose other dimensions differ wait for separate batches.
+ * `maxBatch` rows (the first dimension of every input). When no worker is busy the requests of one
+ * event-loop turn run at once (no delay at low load). Requests whose other dimensions differ wait for separate batches.
  */
 import type { WorkerPool } from './pool.js';
 import { concatRows, sliceRows, type Tensor } from './tensors.js';
@@ -39,6 +39,7 @@ function shapeKey(feeds: Record<string, Tensor>): string {
 export class DynamicBatcher {
   private readonly queue: Item[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private waitingForWorker = false;
 
   constructor(
@@ -59,6 +60,19 @@ export class DynamicBatcher {
     return new Promise((resolve, reject) => {
       this.queue.push({ feeds, rows, key: shapeKey(feeds), at: performance.now(), resolve, reject });
       this.observer?.queue(this.model, this.queue.length);
+      this.scheduleSoon();
+    });
+  }
+
+  /**
+   * Schedules after the current event-loop turn, once: every request parsed in this turn (many, under
+   * load) is queued by then, so they leave as one batch rather than the first alone because a worker
+   * happened to be idle. Costs microseconds of latency, not `maxDelayMs`.
+   */
+  private scheduleSoon(): void {
+    if (this.immediate) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
       this.schedule();
     });
   }
