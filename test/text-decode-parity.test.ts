@@ -34,6 +34,10 @@ for (const cell of ['gru', 'lstm'] as const) {
       { strategy: 'sample' as const, seed: 11 },
       { strategy: 'sample' as const, seed: 12, temperature: 1.5, topK: 5 },
       { strategy: 'sample' as const, seed: 13, topP: 0.9, repetitionPenalty: 1.3 },
+      // Decided from the step graph's decoding heads (top_ids, top_logits, log_z) in the runtime.
+      { strategy: 'sample' as const, seed: 14, topP: 0.9 },
+      { strategy: 'sample' as const, seed: 15, topK: 5 },
+      { strategy: 'sample' as const, seed: 16, topK: 12, topP: 0.8 },
     ];
     for (const options of cases) {
       test(JSON.stringify(options), async () => {
