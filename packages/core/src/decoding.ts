@@ -30,6 +30,11 @@ export interface DecodingOptions {
   maxTokens?: number;
   /** Seed of the sampling RNG; the same seed gives the same tokens in Node and browsers (default 0). */
   seed?: number;
+  /**
+   * Keep generating after `<eos>` until `maxTokens` (as vLLM's `ignore_eos`): fixed-length runs for
+   * benchmarks. Default false. Not for beam search.
+   */
+  ignoreEos?: boolean;
 }
 
 /** {@link DecodingOptions} with every default filled in and every value checked. */
@@ -49,6 +54,7 @@ export function resolveDecodingOptions(options: DecodingOptions = {}): ResolvedD
     repetitionPenalty: options.repetitionPenalty ?? 1,
     maxTokens: options.maxTokens ?? 32,
     seed: options.seed ?? 0,
+    ignoreEos: options.ignoreEos ?? false,
   };
   if (!STRATEGIES.includes(o.strategy)) {
     throw new InputError(`Unsupported strategy "${String(o.strategy)}". Should be one of: ${STRATEGIES.join(', ')}.`);
@@ -63,6 +69,7 @@ export function resolveDecodingOptions(options: DecodingOptions = {}): ResolvedD
   }
   if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1 || o.maxTokens > 10_000) throw new InputError(`maxTokens must be an integer from 1 to 10000, got ${o.maxTokens}.`);
   if (!Number.isInteger(o.seed)) throw new InputError(`seed must be an integer, got ${o.seed}.`);
+  if (typeof o.ignoreEos !== 'boolean') throw new InputError(`ignoreEos must be true or false, got ${String(o.ignoreEos)}.`);
   return o;
 }
 
@@ -450,7 +457,7 @@ export async function* decodeBatchSteps<B>(
       const index = live[r]!;
       const choice = choices[r]!;
       history[index]!.push(choice.token);
-      const done = choice.token === special.eos || t === options.maxTokens - 1;
+      const done = (choice.token === special.eos && !options.ignoreEos) || t === options.maxTokens - 1;
       yield { index, token: choice.token, logprob: choice.logprob, done };
       if (!done) keep.push(r);
     }
@@ -484,7 +491,7 @@ export async function collectSequences(events: AsyncIterable<StepEvent>, n: numb
     s.tokens.push(e.token);
     s.logprobs.push(e.logprob);
     s.logprob += e.logprob;
-    if (e.token === eos) s.finished = true;
+    s.finished = e.token === eos; // the last token decides (ignoreEos may pass <eos> on the way)
   }
   return seqs;
 }
