@@ -6,14 +6,42 @@
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
-// model (~2 minutes a step, skipped by default).
+// model (~2 minutes a step, skipped by default). Also records the peak RSS of a default
+// `vaekit train text --data sotu` (issue 16 target: <= 1.5 GB), shortened to one epoch on 8000 training
+// sentences (bench/lib/sotu-bundle.mjs, shared with the generation benchmark; all 63,874 sentences are
+// still read and tokenized, the model has the default sizes with a 10,000-word vocabulary).
+// BENCH_TRAIN_ONLY=rss measures only that and updates train.json's textTrainMemory.
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { sotuBundle } from './lib/sotu-bundle.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
+
+/** Peak RSS of the shortened default text training (trained by bench/lib/sotu-bundle.mjs, or reused). */
+async function textTrainMemory() {
+  const made = await sotuBundle();
+  return {
+    command: made.command,
+    epochs: made.epochs,
+    trainSentences: made.trainLimit,
+    seconds: made.trainSeconds,
+    peakRssMiB: made.trainPeakRssMiB,
+    targetMiB: 1536,
+    meetsTarget: made.trainPeakRssMiB <= 1536,
+    note: 'peak resident set size of the whole vaekit process (/usr/bin/time -v), one epoch of the default model on 8000 training sentences (steady state: the per-step memory is reached in the first steps; the full corpus is read and tokenized)',
+  };
+}
+if (process.env.BENCH_TRAIN_ONLY === 'rss') {
+  const file = path.join(here, 'results', 'train.json');
+  const previous = JSON.parse(await fs.readFile(file, 'utf8'));
+  const textMemory = await textTrainMemory();
+  console.log(JSON.stringify(textMemory, null, 2));
+  await fs.writeFile(file, JSON.stringify({ ...previous, textTrainMemory: textMemory }, null, 2) + '\n');
+  process.exit(0);
+}
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
@@ -141,6 +169,7 @@ const result = {
   pytorch: torchInfo ?? 'unavailable',
   matmul_peak: peak,
   rows,
+  textTrainMemory: await textTrainMemory(),
 };
 console.table(rows);
 console.log(JSON.stringify(result, null, 2));

@@ -23,6 +23,9 @@ for (const cell of ['gru', 'lstm'] as const) {
       runDir = made.runDir;
       vae = (await loadVae(made.bundleDir, { kind: 'text' })) as TextVae;
       run = await loadTextRun(runDir);
+      // The runtime decides greedy, top-k and top-p tokens from these (the trainer from whole rows).
+      const heads = vae.manifest.graphs.decoder_step!.outputs.map((o) => o.name);
+      for (const name of ['best_id', 'best_logit', 'top_ids', 'top_logits', 'log_z']) assert.ok(heads.includes(name), `decoder_step has ${name}`);
     });
     after(async () => {
       run?.dispose();
@@ -34,6 +37,10 @@ for (const cell of ['gru', 'lstm'] as const) {
       { strategy: 'sample' as const, seed: 11 },
       { strategy: 'sample' as const, seed: 12, temperature: 1.5, topK: 5 },
       { strategy: 'sample' as const, seed: 13, topP: 0.9, repetitionPenalty: 1.3 },
+      // Decided from the step graph's decoding heads (top_ids, top_logits, log_z) in the runtime.
+      { strategy: 'sample' as const, seed: 14, topP: 0.9 },
+      { strategy: 'sample' as const, seed: 15, topK: 5 },
+      { strategy: 'sample' as const, seed: 16, topK: 12, topP: 0.8 },
     ];
     for (const options of cases) {
       test(JSON.stringify(options), async () => {

@@ -30,6 +30,11 @@ export interface DecodingOptions {
   maxTokens?: number;
   /** Seed of the sampling RNG; the same seed gives the same tokens in Node and browsers (default 0). */
   seed?: number;
+  /**
+   * Keep generating after `<eos>` until `maxTokens` (as vLLM's `ignore_eos`): fixed-length runs for
+   * benchmarks. Default false. Not for beam search.
+   */
+  ignoreEos?: boolean;
 }
 
 /** {@link DecodingOptions} with every default filled in and every value checked. */
@@ -49,6 +54,7 @@ export function resolveDecodingOptions(options: DecodingOptions = {}): ResolvedD
     repetitionPenalty: options.repetitionPenalty ?? 1,
     maxTokens: options.maxTokens ?? 32,
     seed: options.seed ?? 0,
+    ignoreEos: options.ignoreEos ?? false,
   };
   if (!STRATEGIES.includes(o.strategy)) {
     throw new InputError(`Unsupported strategy "${String(o.strategy)}". Should be one of: ${STRATEGIES.join(', ')}.`);
@@ -63,6 +69,7 @@ export function resolveDecodingOptions(options: DecodingOptions = {}): ResolvedD
   }
   if (!Number.isInteger(o.maxTokens) || o.maxTokens < 1 || o.maxTokens > 10_000) throw new InputError(`maxTokens must be an integer from 1 to 10000, got ${o.maxTokens}.`);
   if (!Number.isInteger(o.seed)) throw new InputError(`seed must be an integer, got ${o.seed}.`);
+  if (typeof o.ignoreEos !== 'boolean') throw new InputError(`ignoreEos must be true or false, got ${String(o.ignoreEos)}.`);
   return o;
 }
 
@@ -248,6 +255,154 @@ export function sequenceRng(seed: number, index: number): Rng {
 }
 
 /**
+ * What a decoder graph computes besides the logits for each row of a step (the text step graph's
+ * decoding heads, TEXT_MODEL.graphs.decoderStep.heads): enough to choose greedy, top-k and top-p
+ * tokens without the whole logits row. Arrays are packed over the step's `n` rows.
+ */
+export interface DecodingHeads {
+  /** Most likely token per row (ties by lower id). */
+  bestId: Int32Array;
+  /** Its logit. */
+  bestLogit: Float32Array;
+  /** `K` per row. */
+  k: number;
+  /** `[n, K]` largest logits in descending order (ties by lower id) and their ids; absent when not fetched. */
+  topIds?: Int32Array;
+  topLogits?: Float32Array;
+  /** `[n, 2]`: log-sum-exp of the row's logits, computed in float64, as `hi + lo`. */
+  logZ: Float32Array;
+}
+
+/** What one batched step must return: the whole logits, only the best token, or the top `K`. */
+export type StepNeed = 'logits' | 'best' | 'top';
+
+/** The result of one {@link BatchDecoder} step for its `n` rows. */
+export interface BatchStepOutput<B> {
+  /** Row `r`'s logits (a view, not a copy); present when `need` was `logits`. */
+  logits?: (row: number) => ArrayLike<number>;
+  /** Present when `need` was `best` or `top`. */
+  heads?: DecodingHeads;
+  /** The state after the step, all `n` rows. */
+  state: B;
+}
+
+/**
+ * A decoder that steps a whole batch with its state kept packed (`B` is opaque here): the runtime's
+ * step graph, or {@link stepFnDecoder} over a per-sequence {@link StepFn}.
+ */
+export interface BatchDecoder<B> {
+  /** K of its top heads, or 0 when it has none (then every step asks for `logits`). */
+  readonly headsK: number;
+  step(tokens: Int32Array, state: B, need: StepNeed): Promise<BatchStepOutput<B>>;
+  /** The rows `rows` (ascending indices into the state's batch) of a state, in that order. */
+  select(state: B, rows: readonly number[]): B;
+}
+
+/** A {@link BatchDecoder} over a per-sequence {@link StepFn} (always fetches logits). */
+export function stepFnDecoder<S>(step: StepFn<S>): BatchDecoder<S[]> {
+  return {
+    headsK: 0,
+    async step(tokens, states) {
+      const out = await step(Array.from(tokens), states);
+      return { logits: (r) => out.logits[r]!, state: out.states };
+    },
+    select: (states, rows) => rows.map((r) => states[r]!),
+  };
+}
+
+/**
+ * What a step must fetch for these options, given the decoder's heads: `best` for greedy, `top` for
+ * top-k (k <= K) and top-p sampling at temperature 1, `logits` for the rest (a repetition penalty,
+ * another temperature, plain sampling over the whole vocabulary, k > K, or no heads).
+ */
+export function stepNeed(options: ResolvedDecodingOptions, headsK: number): StepNeed {
+  if (headsK <= 0 || options.repetitionPenalty !== 1) return 'logits';
+  if (options.strategy !== 'sample') return 'best';
+  if (options.temperature !== 1) return 'logits';
+  if (options.topK > headsK) return 'logits';
+  return options.topK > 0 || options.topP < 1 ? 'top' : 'logits';
+}
+
+/**
+ * Slack on the heads' float64 log-sum-exp when deciding a nucleus from it: it is summed in another
+ * order (and with another exp) than {@link logSoftmax}, each within float64 rounding, about 1e-12 at
+ * worst for 10^4 terms; the margin is ten times that. A boundary that moves within it falls back to
+ * the whole logits row.
+ */
+const LOG_Z_SLACK = 1e-11;
+
+/**
+ * Chooses row `r`'s token from the decoding heads exactly as {@link chooseToken} would from the whole
+ * row, for options whose {@link stepNeed} is `best` or `top`; returns undefined, without drawing from
+ * `rng`, when the heads cannot decide exactly (the nucleus is larger than K, or its boundary lies
+ * within float64 rounding of the threshold): the caller then fetches the logits.
+ */
+export function chooseTokenFromHeads(heads: DecodingHeads, r: number, options: ResolvedDecodingOptions, rng: Rng): TokenChoice | undefined {
+  const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
+  if (options.strategy !== 'sample') {
+    return { token: heads.bestId[r]!, logprob: heads.bestLogit[r]! - logZ };
+  }
+  const K = heads.k;
+  const ids = heads.topIds!.subarray(r * K, (r + 1) * K);
+  const values = heads.topLogits!.subarray(r * K, (r + 1) * K);
+  let keep = options.topK > 0 ? Math.min(options.topK, K) : K;
+  if (options.topP < 1) {
+    if (options.topK > 0) {
+      // topPFilter after topKFilter: the log-softmax of the kept k (the rest are -Infinity, and a
+      // nucleus that rounding leaves short of p keeps all k).
+      keep = Math.min(keep, nucleusSize(values, keep, logSoftmaxNormalizer(values, ids, keep), options.topP));
+    } else {
+      // Of the whole row: the float64 log Z from the graph, with a margin either side.
+      const slack = LOG_Z_SLACK + 1e-15 * Math.abs(logZ);
+      const fewest = nucleusSize(values, K, logZ - slack, options.topP);
+      const most = nucleusSize(values, K, logZ + slack, options.topP);
+      if (fewest !== most || most > K) return undefined;
+      keep = most;
+    }
+  }
+  // logSoftmax of the filtered row then sampleFromLogProbs: both walk ids in ascending order.
+  const order = Array.from({ length: keep }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
+  const logZKept = logSoftmaxNormalizer(values, ids, keep, order);
+  const u = rng.uniform();
+  let cumulative = 0;
+  let last = -1;
+  for (const i of order) {
+    const p = Math.exp(values[i]! - logZKept);
+    if (p === 0) continue;
+    cumulative += p;
+    last = i;
+    if (u < cumulative) break;
+  }
+  return { token: ids[last]!, logprob: values[last]! - logZKept };
+}
+
+/**
+ * {@link logSoftmax}'s normalizer `max + log(sum exp(l - max))` of a row whose only finite logits are
+ * the first `keep` top values, summed in ascending id order as logSoftmax does (bit-equal to it).
+ */
+function logSoftmaxNormalizer(values: Float32Array, ids: Int32Array, keep: number, order?: number[]): number {
+  const byId = order ?? Array.from({ length: keep }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
+  const max = values[0]!;
+  let sum = 0;
+  for (const i of byId) sum += Math.exp(values[i]! - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * {@link topPFilter}'s count of kept tokens walking the top values (descending) with normalizer
+ * `logZ`; `limit + 1` when the first `limit` do not reach `p`.
+ */
+function nucleusSize(values: Float32Array, limit: number, logZ: number, p: number): number {
+  let cumulative = 0;
+  for (let keep = 0; keep < limit; ) {
+    cumulative += Math.exp(values[keep]! - logZ);
+    keep++;
+    if (cumulative >= p - 1e-12) return keep;
+  }
+  return limit + 1;
+}
+
+/**
  * Greedy or sampled decoding of a batch, one step for all live sequences at a time (finished ones
  * drop out of the batch). Yields every token as it is chosen. Sequence `i` samples with
  * {@link sequenceRng}`(seed, firstIndex + i)`, so a long request split into batches repeats exactly.
@@ -259,32 +414,61 @@ export async function* decodeSteps<S>(
   options: ResolvedDecodingOptions,
   firstIndex = 0,
 ): AsyncGenerator<StepEvent> {
+  yield* decodeBatchSteps(stepFnDecoder(step), initial, initial.length, special, options, firstIndex);
+}
+
+/**
+ * {@link decodeSteps} over a {@link BatchDecoder}: the state stays packed (rows are gathered only when
+ * some finish), and each step fetches only what {@link stepNeed} asks for. When the heads cannot
+ * decide a row exactly ({@link chooseTokenFromHeads}), those rows are stepped again from the same
+ * state for their logits, so the tokens are those of the whole-row path for the same seed.
+ */
+export async function* decodeBatchSteps<B>(
+  decoder: BatchDecoder<B>,
+  initial: B,
+  n: number,
+  special: { bos: number; eos: number },
+  options: ResolvedDecodingOptions,
+  firstIndex = 0,
+): AsyncGenerator<StepEvent> {
   if (options.strategy === 'beam') throw new InputError('Beam search cannot be streamed token by token; use generate() for strategy "beam".');
-  const rngs = initial.map((_, i) => sequenceRng(options.seed, firstIndex + i));
-  const history: number[][] = initial.map(() => []);
-  let live = initial.map((_, i) => i);
-  let states = initial;
-  let last = initial.map(() => special.bos);
+  const need = stepNeed(options, decoder.headsK);
+  const rngs = Array.from({ length: n }, (_, i) => sequenceRng(options.seed, firstIndex + i));
+  const history: number[][] = Array.from({ length: n }, () => []);
+  let live = Array.from({ length: n }, (_, i) => i);
+  let state = initial;
+  let last = new Int32Array(n).fill(special.bos);
+  const choices: TokenChoice[] = [];
   for (let t = 0; t < options.maxTokens && live.length > 0; t++) {
-    const out = await step(last, states);
-    const nextLive: number[] = [];
-    const nextStates: S[] = [];
-    const nextLast: number[] = [];
+    const out = await decoder.step(last, state, need);
+    const undecided: number[] = [];
     for (let r = 0; r < live.length; r++) {
       const index = live[r]!;
-      const choice = chooseToken(out.logits[r]!, history[index]!, options, rngs[index]!);
-      history[index]!.push(choice.token);
-      const done = choice.token === special.eos || t === options.maxTokens - 1;
-      yield { index, token: choice.token, logprob: choice.logprob, done };
-      if (!done) {
-        nextLive.push(index);
-        nextStates.push(out.states[r]!);
-        nextLast.push(choice.token);
-      }
+      const choice = out.heads ? chooseTokenFromHeads(out.heads, r, options, rngs[index]!) : chooseToken(out.logits!(r), history[index]!, options, rngs[index]!);
+      if (choice) choices[r] = choice;
+      else undecided.push(r);
     }
-    live = nextLive;
-    states = nextStates;
-    last = nextLast;
+    if (undecided.length > 0) {
+      const again = await decoder.step(last.filter((_, r) => undecided.includes(r)), decoder.select(state, undecided), 'logits');
+      undecided.forEach((r, j) => (choices[r] = chooseToken(again.logits!(j), history[live[r]!]!, options, rngs[live[r]!]!)));
+    }
+    const keep: number[] = [];
+    for (let r = 0; r < live.length; r++) {
+      const index = live[r]!;
+      const choice = choices[r]!;
+      history[index]!.push(choice.token);
+      const done = (choice.token === special.eos && !options.ignoreEos) || t === options.maxTokens - 1;
+      yield { index, token: choice.token, logprob: choice.logprob, done };
+      if (!done) keep.push(r);
+    }
+    if (keep.length === live.length) {
+      state = out.state;
+      last = Int32Array.from(choices.slice(0, live.length), (c) => c.token);
+    } else {
+      state = keep.length > 0 ? decoder.select(out.state, keep) : out.state;
+      last = Int32Array.from(keep, (r) => choices[r]!.token);
+      live = keep.map((r) => live[r]!);
+    }
   }
 }
 
@@ -296,13 +480,18 @@ export async function decodeBatch<S>(
   options: ResolvedDecodingOptions,
   firstIndex = 0,
 ): Promise<GeneratedSequence[]> {
-  const seqs: GeneratedSequence[] = initial.map(() => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
-  for await (const e of decodeSteps(step, initial, special, options, firstIndex)) {
+  return collectSequences(decodeSteps(step, initial, special, options, firstIndex), initial.length, special.eos);
+}
+
+/** Collects the events of {@link decodeSteps} / {@link decodeBatchSteps} into `n` sequences. */
+export async function collectSequences(events: AsyncIterable<StepEvent>, n: number, eos: number): Promise<GeneratedSequence[]> {
+  const seqs: GeneratedSequence[] = Array.from({ length: n }, () => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
+  for await (const e of events) {
     const s = seqs[e.index]!;
     s.tokens.push(e.token);
     s.logprobs.push(e.logprob);
     s.logprob += e.logprob;
-    if (e.token === special.eos) s.finished = true;
+    s.finished = e.token === eos; // the last token decides (ignoreEos may pass <eos> on the way)
   }
   return seqs;
 }

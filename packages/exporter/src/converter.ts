@@ -61,6 +61,12 @@ export interface ConvertOptions {
   profile?: ExportProfile;
   /** Handlers to use. Default: the built-in registry. */
   registry?: HandlerRegistry;
+  /**
+   * Appends nodes after the model's own and returns more graph outputs, placed after the model's. It
+   * gets the context and the public names of the model's outputs (in `outputNames` order). Parity
+   * against tfjs covers only the model's outputs; the caller checks what it adds.
+   */
+  extraOutputs?: (ctx: ConversionContext, outputs: readonly string[]) => IrValueInfo[];
 }
 
 /** Result of {@link convertLayersModel}. */
@@ -229,6 +235,9 @@ function valueInfo(name: string, t: tf.SymbolicTensor): IrValueInfo {
   };
 }
 
+/** Manifest dtype of the element types an {@link ConvertOptions.extraOutputs} output may have. */
+const ELEM_DTYPE: Partial<Record<number, string>> = { [DataType.FLOAT]: 'float32', [DataType.INT32]: 'int32', [DataType.INT64]: 'int64' };
+
 function tensorSpec(v: IrValueInfo, dtype: string): TensorSpec {
   return { name: v.name, dtype: dtype as TensorSpec['dtype'], shape: [...v.shape] };
 }
@@ -303,6 +312,10 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   });
   if (opts.lengthsInput !== undefined) inputs.push({ name: opts.lengthsInput, elemType: DataType.INT32, shape: ['batch'] });
   const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
+  if (opts.extraOutputs) {
+    ctx.scope = '';
+    outputs.push(...opts.extraOutputs(ctx, outputNames));
+  }
   const ir: IrModel = {
     irVersion,
     opset,
@@ -322,7 +335,7 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
   runPasses(ir, passOptions, false);
   // The manifest keeps the symbolic names (they say what each dimension means); the file may not.
   const inputSpecs = inputs.map((v, i) => tensorSpec(v, model.inputs[i]?.dtype ?? 'int32'));
-  const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]!.dtype));
+  const outputSpecs = outputs.map((v, i) => tensorSpec(v, model.outputs[i]?.dtype ?? ELEM_DTYPE[v.elemType] ?? 'float32'));
   const parityBytes = serializeModel(ir);
   runPasses(ir, passOptions, true);
   // The file-only passes rewrite nothing in the default profile: no second serialization.

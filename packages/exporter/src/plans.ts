@@ -99,7 +99,7 @@ export interface PlanGraph {
    * How to convert it: ONNX input and output names, an extra lengths input, dynamic dimensions. In
    * the webgl profile `dynamicDims` is ignored: recurrences are unrolled over tfjs' static length.
    */
-  convert: Pick<ConvertOptions, 'inputNames' | 'outputNames' | 'lengthsInput' | 'dynamicDims' | 'registry'>;
+  convert: Pick<ConvertOptions, 'inputNames' | 'outputNames' | 'lengthsInput' | 'dynamicDims' | 'registry' | 'extraOutputs'>;
   /** How to make its parity inputs (token ids, extra ONNX inputs). */
   parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'scale'>;
 }
@@ -259,11 +259,13 @@ export async function runPlan(plan: ExportPlan, bundleDir: string, opts: ExportB
     for (const g of plan.graphs) {
       const name = `${prefix}${g.key}`;
       opts.onProgress?.({ stage: 'convert', graph: name, message: `Converting ${name} to ONNX opset ${opset}${graphProfile === 'default' ? '' : ` (${graphProfile} profile)`}` });
-      const { dynamicDims, ...names } = g.convert;
+      // Extra outputs (e.g. the text step graph's decoding heads) use ops of the default profile only.
+      const { dynamicDims, extraOutputs, ...names } = g.convert;
       const convert = (d: WeightDtype): ConvertResult =>
         convertLayersModel(g.model, {
           ...names,
           ...(dynamicDims && graphProfile !== 'webgl' ? { dynamicDims } : {}),
+          ...(extraOutputs && graphProfile !== 'webgl' ? { extraOutputs } : {}),
           opset,
           metadata: { ...metadata, 'vaekit.graph': g.key, 'vaekit.profile': graphProfile },
           docString: `${plan.description} ${g.key}`,

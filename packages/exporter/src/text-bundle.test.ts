@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { parseManifest, verifyFile, type TextBundleManifest } from '@vaekit/core';
 import { WordTokenizer } from '@vaekit/core';
-import { createRng } from '@vaekit/core';
+import { argmax, createRng, logSumExp, topIndices } from '@vaekit/core';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -39,6 +39,26 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
+}
+
+/**
+ * The step graph's decoding heads against the same run's logits: best and top ids exactly as core's
+ * argmax / topIndices choose them (ties by lower id), their logits bit-equal, and log_z's hi + lo
+ * equal to core's float64 logSumExp of the row to float64 rounding.
+ */
+function checkHeads(out: Record<string, ort.Tensor>, logits: Float32Array, B: number, V: number): void {
+  const K = out.top_ids!.dims[1]!;
+  for (let b = 0; b < B; b++) {
+    const row = logits.subarray(b * V, (b + 1) * V);
+    assert.equal(out.best_id!.data[b], argmax(row));
+    assert.equal(out.best_logit!.data[b], row[argmax(row)]);
+    const top = topIndices(row, K);
+    assert.deepEqual([...(out.top_ids!.data as Int32Array).subarray(b * K, (b + 1) * K)], top);
+    assert.deepEqual([...(out.top_logits!.data as Float32Array).subarray(b * K, (b + 1) * K)], top.map((i) => row[i]));
+    const lz = out.log_z!.data as Float32Array;
+    const want = logSumExp(row);
+    assert.ok(Math.abs(lz[2 * b]! + lz[2 * b + 1]! - want) <= 1e-14 * Math.max(1, Math.abs(want)), `log_z ${lz[2 * b]! + lz[2 * b + 1]!} vs ${want}`);
+  }
 }
 
 for (const cell of ['gru', 'lstm'] as const) {
@@ -83,6 +103,11 @@ for (const cell of ['gru', 'lstm'] as const) {
       assert.deepEqual(manifest.graphs.decoder_step.outputs, [
         { name: 'logits', dtype: 'float32', shape: ['batch', VOCAB] },
         ...states.map((name) => ({ name: `${name}_out`, dtype: 'float32', shape: ['batch', 6] })),
+        { name: 'best_id', dtype: 'int32', shape: ['batch'] },
+        { name: 'best_logit', dtype: 'float32', shape: ['batch'] },
+        { name: 'top_ids', dtype: 'int32', shape: ['batch', VOCAB] },
+        { name: 'top_logits', dtype: 'float32', shape: ['batch', VOCAB] },
+        { name: 'log_z', dtype: 'float32', shape: ['batch', 2] },
       ]);
       for (const [graph, report] of Object.entries(result.parity)) {
         assert.deepEqual(Object.keys(report.runtimes ?? {}), ['node', 'wasm']);
@@ -139,6 +164,7 @@ for (const cell of ['gru', 'lstm'] as const) {
         for (const s of states) feeds[s] = state[s]!;
         const out = await step.run(feeds);
         const logits = out.logits!.data as Float32Array;
+        checkHeads(out, logits, B, VOCAB);
         for (let b = 0; b < B; b++) {
           for (let v = 0; v < VOCAB; v++) worst = Math.max(worst, Math.abs(logits[b * VOCAB + v]! - expected[(b * T + t) * VOCAB + v]!));
         }

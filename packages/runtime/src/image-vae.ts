@@ -1,6 +1,6 @@
 /** The platform-neutral image VAE over two ONNX sessions. */
 import type { GraphSpec, ImageBundleManifest, ImageGraphs } from '@vaekit/core';
-import type { GraphSession } from './engine.js';
+import { floatOutput, type GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
 import type { BackendName, ImageVae, InterpolateOptions, Posterior, SampleOptions } from './types.js';
@@ -66,9 +66,8 @@ class OnnxImageVae implements ImageVae {
       const chunk = rows.slice(start, start + MAX_BATCH);
       const result = await session.run({ [input]: { data: pack(chunk, width), dims: [chunk.length, width] } });
       for (const o of spec.outputs) {
-        const t = result[o.name];
-        if (!t) throw new RuntimeError(`${spec.file} did not produce output "${o.name}".`, { userError: false });
-        out[o.name]!.push(...unpack(t.data, chunk.length, t.data.length / chunk.length));
+        const data = floatOutput(result, o.name, spec.file);
+        out[o.name]!.push(...unpack(data, chunk.length, data.length / chunk.length));
       }
     }
     return out;

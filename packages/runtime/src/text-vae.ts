@@ -2,15 +2,18 @@
 import { TEXT_MODEL, stateOutputName, type GraphSpec, type TextBundleManifest } from '@vaekit/core';
 import {
   beamSearch,
-  decodeBatch,
-  decodeSteps,
+  collectSequences,
+  decodeBatchSteps,
   resolveDecodingOptions,
+  type BatchDecoder,
+  type BatchStepOutput,
   type DecodingOptions,
   type GeneratedSequence,
   type ResolvedDecodingOptions,
   type StepFn,
+  type StepNeed,
 } from '@vaekit/core';
-import type { GraphSession } from './engine.js';
+import { floatOutput, intOutput, type EngineTensor, type GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
 import { interpolateLatent, samplePrior } from './latent.js';
 import type { WordTokenizer } from '@vaekit/core';
@@ -36,6 +39,21 @@ interface DecoderState {
 }
 
 const G = TEXT_MODEL.graphs;
+const HEADS = G.decoderStep.heads;
+
+/** The decoder state of a whole batch, packed: one `[n, H]` array per recurrent state, and `z [n, Z]`. */
+interface PackedState {
+  n: number;
+  rnn: Float32Array[];
+  z: Float32Array;
+}
+
+/** Rows `rows` of a packed `[n, width]` array, in that order. */
+function gather(data: Float32Array, width: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(data.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
 
 /** The three sessions of a text bundle. */
 export interface TextSessions {
@@ -56,11 +74,7 @@ function pack(vectors: Float32Array[]): Float32Array {
   return out;
 }
 
-function output(result: Record<string, { data: Float32Array }>, name: string, file: string): Float32Array {
-  const t = result[name];
-  if (!t) throw new RuntimeError(`${file} did not produce output "${name}".`, { userError: false });
-  return t.data;
-}
+const output = floatOutput;
 
 class OnnxTextVae implements TextVae {
   readonly kind = 'text' as const;
@@ -69,6 +83,8 @@ class OnnxTextVae implements TextVae {
   private readonly stateNames: readonly string[];
   private readonly special: { bos: number; eos: number };
   private disposed = false;
+  /** K of the step graph's decoding heads; 0 for bundles without them (older exports, webgl graphs). */
+  private readonly headsK: number;
 
   constructor(
     readonly manifest: TextBundleManifest,
@@ -81,6 +97,9 @@ class OnnxTextVae implements TextVae {
     this.latentSize = manifest.latentSize;
     this.stateNames = manifest.text.stateNames;
     this.special = { bos: manifest.text.specialTokens.bos, eos: manifest.text.specialTokens.eos };
+    const stepOutputs = new Set(sessions.decoder_step.outputNames);
+    const k = graphs.decoder_step?.outputs.find((o) => o.name === HEADS.topIds)?.shape[1];
+    this.headsK = Object.values(HEADS).every((name) => stepOutputs.has(name)) && typeof k === 'number' && k > 0 ? k : 0;
   }
 
   private live(): void {
@@ -150,6 +169,62 @@ class OnnxTextVae implements TextVae {
     return { logits, states: states.map((s, i) => ({ rnn: next.map((rowsOf) => rowsOf[i]!), z: s.z })) };
   };
 
+  /** The step graph as a core {@link BatchDecoder}: packed state, only the outputs a step needs. */
+  private readonly batchDecoder: BatchDecoder<PackedState> = {
+    headsK: 0,
+    step: (tokens, state, need) => this.stepPacked(tokens, state, need),
+    select: (state, rows) => {
+      const H = this.manifest.text.hiddenSize;
+      return { n: rows.length, rnn: state.rnn.map((d) => gather(d, H, rows)), z: gather(state.z, this.latentSize, rows) };
+    },
+  };
+
+  private async stepPacked(tokens: Int32Array, state: PackedState, need: StepNeed): Promise<BatchStepOutput<PackedState>> {
+    const n = state.n;
+    const H = this.manifest.text.hiddenSize;
+    const feeds: Record<string, EngineTensor> = {
+      [G.decoderStep.inputs.token]: { data: tokens, dims: [n] },
+      [G.decoderStep.inputs.z]: { data: state.z, dims: [n, this.latentSize] },
+    };
+    this.stateNames.forEach((name, k) => (feeds[name] = { data: state.rnn[k]!, dims: [n, H] }));
+    const stateOuts = this.stateNames.map(stateOutputName);
+    const wanted =
+      need === 'logits' ? [G.decoderStep.outputs.logits] : need === 'best' ? [HEADS.bestId, HEADS.bestLogit, HEADS.logZ] : [HEADS.topIds, HEADS.topLogits, HEADS.logZ];
+    const file = this.graphs.decoder_step!.file;
+    const out = await this.sessions.decoder_step.run(feeds, [...wanted, ...stateOuts]);
+    const next: PackedState = { n, rnn: stateOuts.map((name) => output(out, name, file)), z: state.z };
+    if (need === 'logits') {
+      const logits = output(out, G.decoderStep.outputs.logits, file);
+      const V = logits.length / n;
+      return { logits: (r) => logits.subarray(r * V, (r + 1) * V), state: next };
+    }
+    const logZ = output(out, HEADS.logZ, file);
+    if (need === 'best') {
+      return { heads: { k: this.headsK, bestId: intOutput(out, HEADS.bestId, file), bestLogit: output(out, HEADS.bestLogit, file), logZ }, state: next };
+    }
+    return {
+      heads: { k: this.headsK, bestId: new Int32Array(0), bestLogit: new Float32Array(0), topIds: intOutput(out, HEADS.topIds, file), topLogits: output(out, HEADS.topLogits, file), logZ },
+      state: next,
+    };
+  }
+
+  /** The packed initial state of `z` from decoder_init. */
+  private async initialPacked(z: Float32Array[]): Promise<PackedState> {
+    const spec = this.graphs.decoder_init!;
+    const packedZ = pack(z);
+    const out = await this.sessions.decoder_init.run({ [G.decoderInit.inputs.z]: { data: packedZ, dims: [z.length, this.latentSize] } });
+    return { n: z.length, rnn: this.stateNames.map((name) => output(out, name, spec.file)), z: packedZ };
+  }
+
+  /** Greedy or sampled decoding of `z` (at most MAX_BATCH) with the packed-state decoder. */
+  private decodeSteps(z: Float32Array[], decoding: ResolvedDecodingOptions, firstIndex: number) {
+    const decoder = { ...this.batchDecoder, headsK: this.headsK };
+    const self = this;
+    return (async function* () {
+      yield* decodeBatchSteps(decoder, await self.initialPacked(z), z.length, self.special, decoding, firstIndex);
+    })();
+  }
+
   private latents(options: GenerateOptions, decoding: ResolvedDecodingOptions): Float32Array[] {
     if (options.z !== undefined) {
       this.checkZ(options.z);
@@ -186,7 +261,7 @@ class OnnxTextVae implements TextVae {
     for (let start = 0; start < z.length; start += MAX_BATCH) {
       const chunk = z.slice(start, start + MAX_BATCH);
       // Sequence i of the whole request keeps its own RNG stream whatever the chunking.
-      const seqs = await decodeBatch(this.step, await this.initialStates(chunk), this.special, decoding, start);
+      const seqs = await collectSequences(this.decodeSteps(chunk, decoding, start), chunk.length, this.special.eos);
       seqs.forEach((s, i) => out.push(this.toGeneration(s, chunk[i]!)));
     }
     return out;
@@ -203,7 +278,7 @@ class OnnxTextVae implements TextVae {
     const decoding = resolveDecodingOptions(options);
     const z = this.latents(options, decoding);
     if (z.length > MAX_BATCH) throw new InputError(`stream() generates at most ${MAX_BATCH} sequences at once, got ${z.length}.`);
-    for await (const e of decodeSteps(this.step, await this.initialStates(z), this.special, decoding)) {
+    for await (const e of this.decodeSteps(z, decoding, 0)) {
       yield { index: e.index, tokenId: e.token, token: this.tokenizer.idToToken(e.token), logprob: e.logprob, done: e.done };
     }
   }

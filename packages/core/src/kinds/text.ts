@@ -26,7 +26,22 @@ export const TEXT_MODEL = {
   graphs: {
     encoder: { file: 'encoder.onnx', inputs: { tokens: 'tokens', lengths: 'lengths' }, outputs: { mu: 'mu', logvar: 'logvar' } },
     decoderInit: { file: 'decoder_init.onnx', inputs: { z: 'z' } },
-    decoderStep: { file: 'decoder_step.onnx', inputs: { token: 'token', z: 'z' }, outputs: { logits: 'logits' } },
+    decoderStep: {
+      file: 'decoder_step.onnx',
+      inputs: { token: 'token', z: 'z' },
+      outputs: { logits: 'logits' },
+      /**
+       * Decoding heads computed in the graph from the logits (bundles from vaekit 0.1 lack them; the
+       * runtime checks the graph's outputs): the most likely token `best_id [B] int32` and its logit
+       * `best_logit [B]`, the `K` largest logits `top_logits [B,K]` (descending, ties by lower id) and
+       * their ids `top_ids [B,K] int32`, and `log_z [B,2]`: log-sum-exp of the logits computed in
+       * float64 and split into a float32 pair `hi + lo`, so that log-probabilities and nucleus
+       * boundaries equal those computed in float64 from the whole logits row.
+       */
+      heads: { bestId: 'best_id', bestLogit: 'best_logit', topIds: 'top_ids', topLogits: 'top_logits', logZ: 'log_z' },
+      /** K of `top_ids` / `top_logits` in the bundles vaekit writes (the runtime reads K from the graph). */
+      topK: 128,
+    },
   },
   /** Ids of the special tokens, the same in every vocabulary. */
   specialIds: { pad: PAD_ID, unk: UNK_ID, bos: BOS_ID, eos: EOS_ID },

@@ -25,6 +25,7 @@ import {
   type TrainingSummary,
 } from '@vaekit/core';
 import { ExportError } from '../errors.js';
+import { ConversionContext, DataType, attr, type IrValueInfo } from '../ir.js';
 import { textHeldOutLoss } from '../held-out.js';
 import { rowLengths } from '../parity.js';
 import type { ExportPlan } from '../plans.js';
@@ -173,6 +174,50 @@ export function buildTextGraphs(encoder: tf.LayersModel, decoder: tf.LayersModel
   };
 }
 
+/** ONNX `TensorProto.DataType` DOUBLE: `log_z` is summed in float64 inside the graph. */
+const ONNX_DOUBLE = 11;
+
+/**
+ * The step graph's decoding heads (TEXT_MODEL.graphs.decoderStep.heads), appended after its logits:
+ * `best_id`/`best_logit` (TopK 1), `top_ids`/`top_logits` (TopK `k`, at most the vocabulary) and
+ * `log_z` (ReduceLogSumExp in float64, written as a float32 pair hi + lo). With them the runtime
+ * fetches a few numbers per sequence instead of the whole logits row for greedy, top-k and top-p
+ * decoding (docs/text-model.md).
+ */
+export function decodingHeads(vocabSize: number, k: number = G.decoderStep.topK) {
+  const H = G.decoderStep.heads;
+  const K = Math.min(k, vocabSize);
+  return (ctx: ConversionContext, outputs: readonly string[]): IrValueInfo[] => {
+    const logits = outputs[0]!;
+    const topK = (n: number, values: string, name: string) => {
+      const ids = ctx.uniqueName(`${name}/indices`);
+      ctx.makeNode('TopK', [logits, ctx.constInt64([n])], { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) }, { outputs: [values, ids], name });
+      return ids;
+    };
+    const bestValues = ctx.uniqueName('best/values');
+    const bestIds = topK(1, bestValues, 'best');
+    const axis1 = ctx.constInt64([1]);
+    ctx.makeNode('Squeeze', [bestValues, axis1], {}, { outputs: [H.bestLogit], name: 'best/squeeze' });
+    const bestId64 = ctx.op('Squeeze', [bestIds, axis1], {}, 'best/squeeze_ids');
+    ctx.makeNode('Cast', [bestId64], { to: attr.int(DataType.INT32) }, { outputs: [H.bestId], name: 'best/cast' });
+    const topIds = topK(K, H.topLogits, 'top');
+    ctx.makeNode('Cast', [topIds], { to: attr.int(DataType.INT32) }, { outputs: [H.topIds], name: 'top/cast' });
+    const wide = ctx.op('Cast', [logits], { to: attr.int(ONNX_DOUBLE) }, 'log_z/to_double');
+    const lse = ctx.reduce('ReduceLogSumExp', wide, [1], true);
+    const hi = ctx.op('Cast', [lse], { to: attr.int(DataType.FLOAT) }, 'log_z/hi');
+    const rest = ctx.op('Sub', [lse, ctx.op('Cast', [hi], { to: attr.int(ONNX_DOUBLE) }, 'log_z/hi_double')], {}, 'log_z/rest');
+    const lo = ctx.op('Cast', [rest], { to: attr.int(DataType.FLOAT) }, 'log_z/lo');
+    ctx.makeNode('Concat', [hi, lo], { axis: attr.int(1) }, { outputs: [H.logZ], name: 'log_z/concat' });
+    return [
+      { name: H.bestId, elemType: DataType.INT32, shape: ['batch'] },
+      { name: H.bestLogit, elemType: DataType.FLOAT, shape: ['batch'] },
+      { name: H.topIds, elemType: DataType.INT32, shape: ['batch', K] },
+      { name: H.topLogits, elemType: DataType.FLOAT, shape: ['batch', K] },
+      { name: H.logZ, elemType: DataType.FLOAT, shape: ['batch', 2] },
+    ];
+  };
+}
+
 /** tfjs warns that `initialState` is a non-serializable keyword argument; it is not an issue here. */
 function quietly<T>(fn: () => T): T {
   const warn = console.warn;
@@ -257,6 +302,7 @@ export async function textPlan(source: TextBundleSource): Promise<ExportPlan> {
           convert: {
             inputNames: [G.decoderStep.inputs.token, ...states, G.decoderStep.inputs.z],
             outputNames: [G.decoderStep.outputs.logits, ...states.map(stateOutputName)],
+            extraOutputs: decodingHeads(graphs.vocabSize),
           },
           parity: { ids: { vocab: graphs.vocabSize } },
         },

@@ -4,7 +4,7 @@
  * this file imports neither package.
  */
 import type { InferenceSession, Tensor, TypedTensor } from 'onnxruntime-common';
-import type { EngineTensor, FloatTensor, GraphSession, GraphValueInfo } from '../engine.js';
+import type { EngineTensor, GraphSession, GraphValueInfo } from '../engine.js';
 
 type TensorCtor = new (type: 'float32' | 'int32', data: Float32Array | Int32Array, dims: readonly number[]) => Tensor;
 
@@ -32,17 +32,18 @@ export class OrtGraphSession implements GraphSession {
   get outputInfo(): readonly GraphValueInfo[] | undefined {
     return valueInfo(this.session.outputMetadata);
   }
-  async run(feeds: Record<string, EngineTensor>): Promise<Record<string, FloatTensor>> {
+  async run(feeds: Record<string, EngineTensor>, fetches?: readonly string[]): Promise<Record<string, EngineTensor>> {
     const ortFeeds: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) {
       ortFeeds[name] = new this.TensorClass(t.data instanceof Int32Array ? 'int32' : 'float32', t.data, t.dims);
     }
-    const results = await this.session.run(ortFeeds);
-    const out: Record<string, FloatTensor> = {};
+    const results = await (fetches ? this.session.run(ortFeeds, fetches) : this.session.run(ortFeeds));
+    const out: Record<string, EngineTensor> = {};
     for (const [name, t] of Object.entries(results)) {
       // GPU backends may hand back data that lives on the device; getData() downloads it.
-      const data = (t.location === 'cpu' || t.location === undefined ? t.data : await t.getData()) as Float32Array;
-      out[name] = { data: data instanceof Float32Array ? data : Float32Array.from(data as unknown as ArrayLike<number>), dims: [...t.dims] };
+      const data = (t.location === 'cpu' || t.location === undefined ? t.data : await t.getData()) as Float32Array | Int32Array;
+      const plain = data instanceof Float32Array || data instanceof Int32Array ? data : Float32Array.from(data as unknown as ArrayLike<number>);
+      out[name] = { data: plain, dims: [...t.dims] };
       (t as TypedTensor<'float32'>).dispose();
     }
     return out;

@@ -179,7 +179,7 @@ class PerShapeSession implements GraphSession {
   get outputNames(): readonly string[] {
     return this.first.outputNames;
   }
-  async run(feeds: Record<string, EngineTensor>): Promise<Record<string, FloatTensor>> {
+  async run(feeds: Record<string, EngineTensor>, fetches?: readonly string[]): Promise<Record<string, EngineTensor>> {
     const key = Object.entries(feeds)
       .map(([name, t]) => `${name}:${t.dims.join('x')}`)
       .sort()
@@ -197,7 +197,7 @@ class PerShapeSession implements GraphSession {
       }
     }
     this.sessions.set(key, session);
-    return (await session).run(feeds);
+    return (await session).run(feeds, fetches);
   }
   private usedFirst = false;
   async release(): Promise<void> {

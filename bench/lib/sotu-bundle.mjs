@@ -1,0 +1,59 @@
+// A real default SOTU text bundle for the generation benchmark: `vaekit train text --data sotu` with the
+// trainer's default configuration (vocabulary 10,000, embedding 128, GRU 256, latent 32, batch 32),
+// shortened for a shared 2-core machine: SOTU_BUNDLE_LIMIT training sentences (default 8000, with
+// --min-count 1 so the vocabulary still fills its 10,000 entries) for SOTU_BUNDLE_EPOCHS epochs (default
+// 1). The sizes are what speed depends on; an undertrained model has flatter next-token distributions,
+// so top-p nuclei are larger than after a full run (bench/sotu.mjs trains the quality runs). Then
+// `vaekit export`. The training runs under /usr/bin/time -v, so
+// its peak RSS is recorded too. Reused from bench/out/generate-sotu/ when present (GENERATE_RETRAIN=1
+// trains again).
+import { spawnSync } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const cli = path.join(root, 'packages/cli/dist/main.js');
+
+/** Peak resident set size in MiB from `/usr/bin/time -v` output, or undefined. */
+function peakRssMiB(timeOutput) {
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(timeOutput);
+  return m ? Math.round(Number(m[1]) / 1024) : undefined;
+}
+
+/**
+ * Trains and exports the bundle (or reuses it); returns its folder and how it was made:
+ * `{ bundleDir, epochs, trainSeconds, trainPeakRssMiB, command, reused }`.
+ */
+export async function sotuBundle({
+  dir = path.join(root, 'bench/out/generate-sotu'),
+  epochs = process.env.SOTU_BUNDLE_EPOCHS ?? '1',
+  limit = process.env.SOTU_BUNDLE_LIMIT ?? '8000',
+  log = console.error,
+} = {}) {
+  const bundleDir = path.join(dir, 'bundle');
+  const info = path.join(dir, 'made.json');
+  if (existsSync(path.join(bundleDir, 'manifest.json')) && existsSync(info) && process.env.GENERATE_RETRAIN !== '1') {
+    return { ...JSON.parse(await fs.readFile(info, 'utf8')), bundleDir, reused: true };
+  }
+  await fs.mkdir(dir, { recursive: true });
+  const runDir = path.join(dir, 'run');
+  const short = Number(limit) > 0 ? ['--limit', String(limit), '--min-count', '1'] : [];
+  const args = ['train', 'text', '--data', 'sotu', '--epochs', String(epochs), ...short, '--k', '0', '--out', runDir, '--force'];
+  log(`Training the benchmark bundle: vaekit ${args.join(' ')} (a few minutes per epoch on 2 cores)`);
+  const timeFile = path.join(dir, 'train.time');
+  const started = performance.now();
+  const train = spawnSync('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, cli, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (train.status !== 0) throw new Error(`vaekit train text failed (exit ${train.status})`);
+  const trainSeconds = (performance.now() - started) / 1000;
+  const exp = spawnSync(process.execPath, [cli, 'export', runDir, bundleDir, '--force'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (exp.status !== 0) throw new Error(`vaekit export failed (exit ${exp.status})`);
+  const made = {
+    epochs: Number(epochs),
+    trainLimit: Number(limit),
+    trainSeconds: Math.round(trainSeconds),
+    trainPeakRssMiB: peakRssMiB(await fs.readFile(timeFile, 'utf8')),
+    command: `vaekit ${args.join(' ')}`,
+  };
+  await fs.writeFile(info, JSON.stringify(made, null, 2) + '\n');
+  return { ...made, bundleDir, reused: false };
+}
