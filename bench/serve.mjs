@@ -25,7 +25,8 @@ const MAX_TOKENS = 32;
 
 const work = isMainThread ? await fs.mkdtemp(path.join(os.tmpdir(), 'vaekit-bench-serve-')) : workerData.work;
 const bundleDir = path.join(work, 'bench');
-if (isMainThread) await writeToyTextBundle(bundleDir, SIZES);
+// With the decoding heads of vaekit's own exports, so generation fetches best/top/log Z, not every logit.
+if (isMainThread) await writeToyTextBundle(bundleDir, { ...SIZES, heads: true });
 const vocab = JSON.parse(readFileSync(path.join(bundleDir, 'tokenizer.json'), 'utf8')).model.vocab;
 const words = Object.keys(vocab).filter((w) => !w.startsWith('<'));
 

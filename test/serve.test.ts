@@ -42,6 +42,9 @@ after(async () => {
 const maxAbs = (a: number[][], b: Float32Array[]) => Math.max(...a.flatMap((row, i) => row.map((v, j) => Math.abs(v - b[i]![j]!))));
 
 test('task endpoints give the runtime outputs (encode, generate greedy and sample, reconstruct, sample, beam)', async () => {
+  // The step graph has the decoding heads, so greedy and top-k/top-p steps fetch them, not the logits.
+  const step = (await request(`${server.url}/v2/models/toy_decoder_step`, 'GET')).json();
+  assert.ok(step.outputs.some((t: { name: string }) => t.name === 'top_ids'), 'decoder_step has its decoding heads');
   const sentences = ['the cat sat on the mat today .', 'a dog ran to the park .', 'unknownword reads a book'];
   const enc = await postOk(`${server.url}/v1/models/toy:encode`, { sentences });
   const ref = await vae.encode(sentences);
@@ -51,6 +54,8 @@ test('task endpoints give the runtime outputs (encode, generate greedy and sampl
   for (const options of [
     { n: 5, seed: 7, strategy: 'sample' as const, maxTokens: 12, topK: 5 },
     { n: 3, seed: 1, strategy: 'greedy' as const, maxTokens: 10 },
+    { n: 4, seed: 3, strategy: 'sample' as const, maxTokens: 12, topP: 0.9 },
+    { n: 3, seed: 5, strategy: 'sample' as const, maxTokens: 12, temperature: 0.7 },
     { n: 2, seed: 2, strategy: 'beam' as const, beamWidth: 3, maxTokens: 8 },
   ]) {
     const got = await postOk(`${server.url}/v1/models/toy:generate`, options);

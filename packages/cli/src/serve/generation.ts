@@ -6,7 +6,19 @@
  * one. Token choice is the runtime's (`chooseToken`, one RNG stream per sequence index), so a sequence
  * gets the same tokens as `TextVae.generate` with the same options.
  */
-import { argmax, chooseToken, sequenceRng, type ResolvedDecodingOptions, type Rng, type TokenChoice } from '@vaekit/runtime';
+import { TEXT_MODEL } from '@vaekit/core';
+import {
+  argmax,
+  chooseToken,
+  chooseTokenFromHeads,
+  sequenceRng,
+  stepNeed,
+  type DecodingHeads,
+  type ResolvedDecodingOptions,
+  type Rng,
+  type StepNeed,
+  type TokenChoice,
+} from '@vaekit/runtime';
 import type { WorkerPool } from './pool.js';
 import { fromNumbers, type Dtype, type Tensor } from './tensors.js';
 
@@ -20,7 +32,15 @@ export interface DecoderInfo {
   tokenDtype: Dtype;
   bos: number;
   eos: number;
+  /**
+   * K of the step graph's decoding heads (TEXT_MODEL.graphs.decoderStep.heads), 0 when it has none:
+   * with them a step fetches the best token, the top K and log Z instead of every logit.
+   */
+  headsK: number;
 }
+
+const HEADS = TEXT_MODEL.graphs.decoderStep.heads;
+const NEED_RANK: Record<StepNeed, number> = { best: 0, top: 1, logits: 2 };
 
 /** One token chosen for one sequence. */
 export interface TokenEvent {
@@ -134,7 +154,7 @@ class Lane {
     });
   }
 
-  private async step(seqs: Sequence[]): Promise<void> {
+  private stepFeeds(seqs: Sequence[]): Record<string, Tensor> {
     const { latentSize: L, hiddenSize: H, lstm } = this.info;
     const n = seqs.length;
     const feeds: Record<string, Tensor> = {
@@ -143,22 +163,66 @@ class Lane {
       z: { dtype: 'float32', dims: [n, L], data: pack(seqs.map((s) => s.z), L) },
     };
     if (lstm) feeds.c = { dtype: 'float32', dims: [n, H], data: pack(seqs.map((s) => s.c!), H) };
-    // Greedy rows without a repetition penalty only need argmax and log Z: the worker computes log Z.
-    const { outputs: out, logSumExp: lse } = await this.pool.runWith(this.info.stepModel, feeds, 'logits');
-    this.observer?.step(this.bundle, n);
-    const logits = out.logits!.data as Float32Array;
-    const V = logits.length / n;
+    return feeds;
+  }
+
+  /**
+   * One step over the whole logits rows (no heads, or options the heads cannot serve). Greedy rows
+   * without a repetition penalty only need argmax and log Z: the worker computes log Z.
+   */
+  private async stepWithLogits(seqs: Sequence[]): Promise<{ choices: TokenChoice[]; outputs: Record<string, Tensor> }> {
+    const { outputs, logSumExp: lse } = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { logSumExpOf: 'logits' });
+    const logits = outputs.logits!.data as Float32Array;
+    const V = logits.length / seqs.length;
+    const choices = seqs.map((s, i) => {
+      const row = logits.subarray(i * V, (i + 1) * V);
+      if (lse && s.options.strategy !== 'sample' && s.options.repetitionPenalty === 1) {
+        // Exactly chooseToken's greedy branch, with logSumExp(row) computed by the worker.
+        const token = argmax(row);
+        return { token, logprob: row[token]! - lse[i]! };
+      }
+      return chooseToken(row, s.history, s.options, s.rng);
+    });
+    return { choices, outputs };
+  }
+
+  private async step(seqs: Sequence[]): Promise<void> {
+    const { hiddenSize: H, lstm, headsK } = this.info;
+    const stateOutputs = lstm ? ['h_out', 'c_out'] : ['h_out'];
+    // What this step must fetch: the most any of its sequences needs (stepNeed: best < top < logits).
+    const need = seqs.reduce<StepNeed>((a, s) => {
+      const b = stepNeed(s.options, headsK);
+      return NEED_RANK[b] > NEED_RANK[a] ? b : a;
+    }, 'best');
+    let choices: Array<TokenChoice | undefined>;
+    let out: Record<string, Tensor>;
+    if (need === 'logits') {
+      ({ choices, outputs: out } = await this.stepWithLogits(seqs));
+    } else {
+      const fetch = [...stateOutputs, HEADS.bestId, HEADS.bestLogit, HEADS.logZ, ...(need === 'top' ? [HEADS.topIds, HEADS.topLogits] : [])];
+      out = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { fetch }).then((r) => r.outputs);
+      const heads: DecodingHeads = {
+        bestId: out[HEADS.bestId]!.data as Int32Array,
+        bestLogit: out[HEADS.bestLogit]!.data as Float32Array,
+        logZ: out[HEADS.logZ]!.data as Float32Array,
+        k: headsK,
+        ...(need === 'top' ? { topIds: out[HEADS.topIds]!.data as Int32Array, topLogits: out[HEADS.topLogits]!.data as Float32Array } : {}),
+      };
+      choices = seqs.map((s, i) => chooseTokenFromHeads(heads, i, s.options, s.rng));
+      // Rows the heads cannot decide exactly (a nucleus larger than K, or a boundary within rounding):
+      // the same step again for those rows, with their whole logits (chooseTokenFromHeads drew nothing).
+      const undecided = seqs.flatMap((s, i) => (choices[i] === undefined ? [i] : []));
+      if (undecided.length > 0) {
+        const again = await this.stepWithLogits(undecided.map((i) => seqs[i]!));
+        undecided.forEach((i, j) => (choices[i] = again.choices[j]));
+      }
+    }
+    this.observer?.step(this.bundle, seqs.length);
     const h = out.h_out!.data as Float32Array;
     const c = lstm ? (out.c_out!.data as Float32Array) : undefined;
     seqs.forEach((s, i) => {
       if (s.job.cancelled) return;
-      const row = logits.subarray(i * V, (i + 1) * V);
-      let choice: TokenChoice;
-      if (lse && s.options.strategy !== 'sample' && s.options.repetitionPenalty === 1) {
-        // Exactly chooseToken's greedy branch, with logSumExp(row) computed by the worker.
-        const token = argmax(row);
-        choice = { token, logprob: row[token]! - lse[i]! };
-      } else choice = chooseToken(row, s.history, s.options, s.rng);
+      const choice = choices[i]!;
       s.history.push(choice.token);
       const done = choice.token === this.info.eos || s.t === s.options.maxTokens - 1;
       s.t++;

@@ -100,14 +100,18 @@ export class WorkerPool {
     return this.runWith(model, feeds).then((r) => r.outputs);
   }
 
-  /** {@link WorkerPool.run}, also returning the per-row log-sum-exp of output `logSumExpOf`. */
-  runWith(model: string, feeds: Record<string, Tensor>, logSumExpOf?: string): Promise<RunResult> {
+  /**
+   * {@link WorkerPool.run} with options: `logSumExpOf` also returns the per-row log-sum-exp of that
+   * output; `fetch` names the outputs to compute and return (default: all).
+   */
+  runWith(model: string, feeds: Record<string, Tensor>, options: { logSumExpOf?: string; fetch?: string[] } = {}): Promise<RunResult> {
+    const { logSumExpOf, fetch } = options;
     const live = this.slots.filter((s) => s.alive);
     if (live.length === 0) return Promise.reject(new InferenceError('No inference worker is running (they exited); restart the server.'));
     const slot = live.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
-    const req: WorkerRequest = { id, model, feeds, ...(logSumExpOf ? { logSumExpOf } : {}) };
+    const req: WorkerRequest = { id, model, feeds, ...(logSumExpOf ? { logSumExpOf } : {}), ...(fetch ? { fetch } : {}) };
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       slot.worker.postMessage(req);

@@ -18,6 +18,7 @@ import {
   type StepFn,
   type TensorSpec,
 } from '@vaekit/runtime';
+import { TEXT_MODEL } from '@vaekit/core';
 import { DynamicBatcher, type BatchingOptions } from './batcher.js';
 import { GenerationScheduler, type DecoderInfo, type TokenEvent } from './generation.js';
 import { ServeMetrics } from './metrics.js';
@@ -189,6 +190,17 @@ function unpack(data: Float32Array, rows: number): number[][] {
   return Array.from({ length: rows }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width)));
 }
 
+/**
+ * K of a step graph's decoding heads (TEXT_MODEL.graphs.decoderStep.heads), 0 when it lacks any of
+ * them (bundles of vaekit 0.1, the fused Triton decoder).
+ */
+function decodingHeadsK(outputs: readonly TensorSpec[]): number {
+  const names = new Set(outputs.map((t) => t.name));
+  if (!Object.values(TEXT_MODEL.graphs.decoderStep.heads).every((n) => names.has(n))) return 0;
+  const k = outputs.find((t) => t.name === TEXT_MODEL.graphs.decoderStep.heads.topIds)!.shape[1];
+  return typeof k === 'number' && k > 0 ? k : 0;
+}
+
 /** Starts the worker pool and the HTTP server for `bundles`. */
 export async function startServer(bundles: ServedBundle[], options: ServeOptions): Promise<RunningServer> {
   const maxItems = options.maxItems ?? 1024;
@@ -212,6 +224,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
         tokenDtype: (step.inputs.find((t) => t.name === 'token')?.dtype ?? 'int32') as Dtype,
         bos: b.manifest.text.specialTokens.bos,
         eos: b.manifest.text.specialTokens.eos,
+        headsK: decodingHeadsK(step.outputs),
       };
       entry.scheduler = new GenerationScheduler(b.name, pool, info, options.maxBatch, metrics);
     }

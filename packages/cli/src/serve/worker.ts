@@ -26,6 +26,8 @@ export interface WorkerRequest {
    * normaliser, the costliest per-token work), so the main thread does not have to.
    */
   logSumExpOf?: string;
+  /** Outputs to fetch (ORT computes only what they need); all outputs when absent. */
+  fetch?: string[];
 }
 
 /** The answer to a {@link WorkerRequest}. */
@@ -58,7 +60,7 @@ async function run(req: WorkerRequest): Promise<WorkerResponse> {
   for (const [name, t] of Object.entries(req.feeds)) {
     feeds[name] = new ort.Tensor(ORT_TYPE[t.dtype], t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data, t.dims);
   }
-  const result = await session.run(feeds);
+  const result = req.fetch ? await session.run(feeds, req.fetch) : await session.run(feeds);
   const outputs: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(result)) {
     const dtype = t.type === 'float32' || t.type === 'int32' || t.type === 'int64' || t.type === 'bool' ? t.type : undefined;
