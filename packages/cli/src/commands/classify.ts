@@ -95,9 +95,6 @@ export function registerTrainClassify(train: Command): void {
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainClassifyOptions, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
-      if (opts.remedy !== 'none' && !opts.imbalance && cmd.getOptionValueSource('remedy') === 'cli') {
-        process.stderr.write(`note: --remedy ${opts.remedy} without --imbalance: the remedy applies to the data's own class balance.\n`);
-      }
       const source = /\.jsonl?$/i.test(opts.data) ? path.resolve(opts.data) : opts.data;
       if (source !== 'imdb' && !/\.jsonl?$/i.test(source)) throw new UsageError(`Unknown --data "${opts.data}". Should be imdb or a .jsonl file of {"text", "label"} lines.`);
       if (source !== 'imdb') {
