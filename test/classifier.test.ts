@@ -17,7 +17,7 @@ import { tempDir, vaekit, vaekitOk } from './helpers.js';
 
 let dir: string;
 let data: string;
-const small = ['--labels', '40', '--valid-size', '40', '--max-length', '12', '--min-count', '1', '--latent', '4', '--embedding', '8', '--hidden', '12', '--batch-size', '32', '--lr', '0.01'];
+const small = ['--bow-skip', '0', '--labels', '40', '--valid-size', '40', '--max-length', '12', '--min-count', '1', '--latent', '4', '--embedding', '8', '--hidden', '12', '--batch-size', '32', '--lr', '0.01'];
 const texts = ['the movie was great and superb', 'awful boring film', 'a story'];
 
 before(async () => {

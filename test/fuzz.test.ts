@@ -149,7 +149,7 @@ test('mutated classifier manifests (the classifier section): parseManifest and l
   const data = path.join(dir, 'reviews.jsonl');
   await fs.writeFile(data, syntheticReviews(200).map((r) => JSON.stringify(r)).join('\n') + '\n');
   const run = path.join(dir, 'run');
-  vaekitOk(['train', 'classify', '--data', data, '--model', 'supervised', '--encoder', 'bow', '--labels', '40', '--valid-size', '20', '--max-length', '12', '--min-count', '1', '--epochs', '1', '--out', run]);
+  vaekitOk(['train', 'classify', '--data', data, '--model', 'supervised', '--encoder', 'bow', '--bow-skip', '0', '--labels', '40', '--valid-size', '20', '--max-length', '12', '--min-count', '1', '--epochs', '1', '--out', run]);
   const bundle = path.join(dir, 'bundle');
   vaekitOk(['export', run, bundle]);
   const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8')) as { classifier: Json } & Record<string, Json>;

@@ -110,7 +110,7 @@ class OnnxClassifier implements TextClassifier {
     if (this.spec.encoder === 'bow') {
       const V = this.spec.vocabSize;
       const features = new Float32Array(texts.length * V);
-      ids.forEach((row, i) => bowFeatures(row, V, features, i * V));
+      ids.forEach((row, i) => bowFeatures(row, V, features, i * V, this.spec.bowSkip ?? 0));
       return { [I.features]: { data: features, dims: [texts.length, V] } };
     }
     const rows = ids.map((r) => [...r, EOS_ID]);

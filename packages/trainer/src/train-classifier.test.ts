@@ -46,6 +46,7 @@ const tiny = (over: Partial<ClassifierTrainConfig> = {}): ClassifierTrainConfig 
   defaultClassifierConfig({
     embedding: 8,
     hidden: 12,
+    bowSkip: 0,
     latent: 4,
     epochs: 2,
     batchSize: 32,

@@ -34,6 +34,7 @@ interface TrainClassifyOptions {
   latent: number;
   embedding: number;
   hidden: number;
+  bowSkip: number;
   beta: number;
   anneal: ClassifierTrainConfig['anneal']['schedule'];
   annealSteps: number;
@@ -76,6 +77,7 @@ export function registerTrainClassify(train: Command): void {
     .option('--latent <z>', 'latent size (m1, m2)', positiveInt(4096), d.latent)
     .option('--embedding <e>', 'word embedding size (gru)', positiveInt(8192), d.embedding)
     .option('--hidden <h>', 'GRU state or bag-of-words hidden layer size', positiveInt(8192), d.hidden)
+    .option('--bow-skip <n>', 'bag-of-words models ignore the n most frequent words (function words)', intIn(0, 1_000_000), d.bowSkip)
     .option('--beta <b>', 'weight of the KL term after annealing', numberIn(0, 1000), d.beta)
     .option('--anneal <schedule>', `KL annealing: ${ANNEAL_SCHEDULES.join(' | ')}`, oneOf(ANNEAL_SCHEDULES), d.anneal.schedule)
     .option('--anneal-steps <n>', 'linear: steps to reach full weight', intIn(0, 100_000_000), d.anneal.steps)
@@ -108,6 +110,7 @@ export function registerTrainClassify(train: Command): void {
         latent: opts.latent,
         embedding: opts.embedding,
         hidden: opts.hidden,
+        bowSkip: opts.bowSkip,
         beta: opts.beta,
         anneal: { ...d.anneal, schedule: opts.anneal, steps: opts.annealSteps },
         freeBits: opts.freeBits,

@@ -142,6 +142,7 @@ async function classifierSource(runDir: string, checkpoint: Checkpoint, s: Summa
     tokenizer,
     labels: info.labels,
     maxLength: config.data.maxLength,
+    bowSkip: config.bowSkip ?? 0,
     ...(config.model !== 'supervised' ? { latentSize: config.latent } : {}),
     ...(typeof threshold === 'number' ? { threshold: { label: info.minority, value: threshold } } : {}),
     training: {

@@ -63,6 +63,8 @@ export interface ClassifierTrainConfig {
   embedding: number;
   /** Hidden size: GRU state (gru) or the encoder's hidden layer (bow). */
   hidden: number;
+  /** Bag-of-words models ignore the `bowSkip` most frequent words (function words: "the", ",", "and", ...). */
+  bowSkip: number;
   /** Latent size Z (m1, m2). */
   latent: number;
   beta: number;
@@ -95,6 +97,7 @@ export function defaultClassifierConfig(overrides: Partial<ClassifierTrainConfig
     encoder: 'bow',
     embedding: 64,
     hidden: 256,
+    bowSkip: 100,
     latent: 32,
     beta: 1,
     anneal: { schedule: 'linear', steps: 2000, k: 0.0025, x0: 2500, cycles: 4, ratio: 0.5 },
@@ -159,14 +162,15 @@ export const CLASSIFIER_MODEL = {
 } as const;
 
 /**
- * Bag-of-words features of a text's token ids: `log(1 + count)` per vocabulary id, special tokens
- * left at 0. The one definition the trainer, the exporter's parity inputs and the runtime use.
+ * Bag-of-words features of a text's token ids: `log(1 + count)` per vocabulary id, special tokens and
+ * the `skip` most frequent words (ids 4 .. 3 + skip: vocabularies are sorted by frequency) left at 0.
+ * The one definition the trainer and the runtime use.
  */
-export function bowFeatures(ids: ArrayLike<number>, vocabSize: number, out = new Float32Array(vocabSize), offset = 0): Float32Array {
+export function bowFeatures(ids: ArrayLike<number>, vocabSize: number, out = new Float32Array(vocabSize), offset = 0, skip = 0): Float32Array {
   const counts = new Map<number, number>();
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    if (id >= SPECIAL_TOKENS.length && id < vocabSize) counts.set(id, (counts.get(id) ?? 0) + 1);
+    if (id >= SPECIAL_TOKENS.length + skip && id < vocabSize) counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   for (const [id, c] of counts) out[offset + id] = Math.log1p(c);
   return out;
@@ -181,6 +185,8 @@ export interface ClassifierSpec {
   vocabSize: number;
   /** Tokens read per text (longer texts are cut). */
   maxLength: number;
+  /** Bag-of-words models: the most frequent words ignored (see {@link bowFeatures}). */
+  bowSkip?: number;
   /** Latent size (m1, m2). */
   latentSize?: number;
   /** Hidden size of the label-conditioned decoder (m2 with a GRU). */
@@ -214,6 +220,7 @@ export const CLASSIFIER_BUNDLE_KIND = {
     for (const key of ['latentSize', 'hiddenSize'] as const) {
       if (c[key] !== undefined && !isPositiveInt(c[key])) throw new BundleError(`manifest.json: classifier.${key} must be a positive integer when present.`);
     }
+    if (c.bowSkip !== undefined && !(Number.isInteger(c.bowSkip) && (c.bowSkip as number) >= 0)) throw new BundleError('manifest.json: classifier.bowSkip must be an integer >= 0 when present.');
     if (c.threshold !== undefined) {
       const t = c.threshold;
       if (!isRecord(t) || !labels.includes(t.label) || typeof t.value !== 'number' || !(t.value >= 0 && t.value <= 1)) {

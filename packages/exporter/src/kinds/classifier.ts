@@ -35,6 +35,8 @@ export interface ClassifierBundleSource {
   labels: string[];
   /** Tokens read per text. */
   maxLength: number;
+  /** Bag-of-words models: the most frequent words their features ignore. */
+  bowSkip?: number;
   latentSize?: number;
   threshold?: { label: string; value: number };
   training?: TrainingSummary;
@@ -80,6 +82,7 @@ export async function classifierPlan(source: ClassifierBundleSource): Promise<Ex
     labels: source.labels,
     vocabSize: V,
     maxLength: source.maxLength,
+    ...(bow ? { bowSkip: source.bowSkip ?? 0 } : {}),
     ...(source.latentSize ? { latentSize: source.latentSize } : {}),
     ...(built ? { hiddenSize: built.hiddenSize } : {}),
     ...(source.threshold ? { threshold: source.threshold } : {}),

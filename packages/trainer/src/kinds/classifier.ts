@@ -37,7 +37,7 @@ import type { Checkpoint } from '../checkpoint.js';
 import { bestThreshold, classificationMetrics, predictWithThreshold, type ClassificationMetrics } from '../classification-metrics.js';
 import { loadLabeledSource, prepareLabeled, type ClassifierCorpus } from '../data/labeled.js';
 import { CheckpointError, DataError, TrainerError } from '../errors.js';
-import { bernoulliNll, freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from '../losses.js';
+import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from '../losses.js';
 import { buildClassifier, classifierViews, type ClassifierNet } from '../models/classifier.js';
 import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
@@ -137,6 +137,7 @@ export function validateClassifierConfig(config: ClassifierTrainConfig): void {
     ['unlabeledLimit', d.unlabeledLimit],
     ['testLimit', d.testLimit],
     ['patience', config.patience],
+    ['bowSkip', config.bowSkip],
   ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new TrainerError(`${name} must be an integer >= 0, got ${v}.`);
   }
@@ -153,6 +154,7 @@ export function validateClassifierConfig(config: ClassifierTrainConfig): void {
   if (config.alpha !== null && !(config.alpha >= 0 && Number.isFinite(config.alpha))) throw new TrainerError(`alpha must be a finite number >= 0, got ${config.alpha}.`);
   if (!(d.imbalance >= 1) || !Number.isFinite(d.imbalance)) throw new TrainerError(`imbalance must be a number > 1 (1 = as is), got ${d.imbalance}.`);
   if (!(d.testFraction > 0 && d.testFraction < 1)) throw new TrainerError(`testFraction must be in (0, 1), got ${d.testFraction}.`);
+  if (config.bowSkip >= d.maxVocab - 4) throw new TrainerError(`bowSkip (${config.bowSkip}) must be smaller than the vocabulary without its special tokens (${d.maxVocab - 4}).`);
   if (config.remedy === 'augment' && config.model !== 'm1') {
     throw new TrainerError('Remedy "augment" draws minority examples from M1\'s latent space; use it with --model m1.');
   }
@@ -197,16 +199,20 @@ export async function loadClassifierData(config: ClassifierTrainConfig): Promise
   const base = Array.from(corpus.labeled.ids, (_, i) => i);
   const labeledRows = resampleRows(base, labels, C, config.remedy, config.seed);
   const classWeights = remedyClassWeights(config.remedy, corpus.stats.labeledPerClass);
+  const words = corpus.tokenizer.vocabSize - SPECIAL_TOKENS.length;
+  if (config.encoder === 'bow' && config.bowSkip >= words) {
+    throw new DataError(`--bow-skip ${config.bowSkip} ignores every word: the vocabulary has ${words} words; use a smaller --bow-skip.`);
+  }
   const perEpoch = config.model === 'supervised' ? labeledRows.length : texts.length;
   if (perEpoch < 1) throw new DataError('The training split is empty.');
   return { corpus, texts, labels, labeledRows, classWeights, trainRows: perEpoch };
 }
 
 /** The network's input `x` for rows of token ids: bag-of-words features or `tokens` (ids + `<eos>`). */
-export function classifierInput(config: Pick<ClassifierTrainConfig, 'encoder'>, rows: readonly Int32Array[], vocabSize: number, seqLength: number): tf.Tensor {
+export function classifierInput(config: Pick<ClassifierTrainConfig, 'encoder' | 'bowSkip'>, rows: readonly Int32Array[], vocabSize: number, seqLength: number): tf.Tensor {
   if (config.encoder === 'bow') {
     const features = new Float32Array(rows.length * vocabSize);
-    rows.forEach((ids, i) => bowFeatures(ids, vocabSize, features, i * vocabSize));
+    rows.forEach((ids, i) => bowFeatures(ids, vocabSize, features, i * vocabSize, config.bowSkip ?? 0));
     return tf.tensor2d(features, [rows.length, vocabSize]);
   }
   const batch = textBatchTensors(rows, seqLength);
@@ -214,13 +220,13 @@ export function classifierInput(config: Pick<ClassifierTrainConfig, 'encoder'>, 
   return batch.target;
 }
 
-/** Which vocabulary words occur in each text (special tokens excluded): the bag-of-words decoder's targets. */
-function bowPresence(rows: readonly Int32Array[], vocabSize: number): tf.Tensor2D {
-  const present = new Float32Array(rows.length * vocabSize);
+/** Word counts of each text (special tokens and the `skip` most frequent words excluded): the bag-of-words decoder's targets. */
+function bowCounts(rows: readonly Int32Array[], vocabSize: number, skip: number): tf.Tensor2D {
+  const counts = new Float32Array(rows.length * vocabSize);
   rows.forEach((ids, i) => {
-    for (const id of ids) if (id >= SPECIAL_TOKENS.length) present[i * vocabSize + id] = 1;
+    for (const id of ids) if (id >= SPECIAL_TOKENS.length + skip) counts[i * vocabSize + id]! += 1;
   });
-  return tf.tensor2d(present, [rows.length, vocabSize]);
+  return tf.tensor2d(counts, [rows.length, vocabSize]);
 }
 
 /** Per-example labelled loss: class-weighted cross-entropy, times (1 - p_y)^gamma for focal loss. */
@@ -246,15 +252,14 @@ function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, tr
   const T = run.data.corpus.seqLength + 1;
   const gen = run.models.views.generate!;
   if (config.encoder === 'bow') {
-    // Independent Bernoulli per vocabulary word (does the text contain it?): every word of a review
-    // weighs the same, where a multinomial over counts lets frequent function words dominate the
-    // likelihood (and the latent space); measured in docs/classifier.md.
+    // A multinomial over the words of the text (Miao et al. 2016's NVDM), function words excluded
+    // (bowSkip): they would dominate the likelihood and so the latent space (docs/classifier.md).
     const x = classifierInput(config, rows, V, T);
-    const present = bowPresence(rows, V);
+    const counts = bowCounts(rows, V, config.bowSkip);
     return {
       x,
-      recon: (z) => tf.tidy(() => bernoulliNll(gen.apply(z, { training }) as tf.Tensor2D, present)),
-      dispose: () => tf.dispose([x, present]),
+      recon: (z) => tf.tidy(() => counts.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg()) as tf.Tensor1D,
+      dispose: () => tf.dispose([x, counts]),
     };
   }
   const uniform = createRng(seed).uniform;
@@ -367,7 +372,7 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
 }
 
 /** Runs `view` on rows in batches and returns the outputs' values, row-major. */
-export async function predictRows(view: tf.LayersModel, config: Pick<ClassifierTrainConfig, 'encoder'>, rows: readonly Int32Array[], vocabSize: number, seqLength: number, extra?: (start: number, n: number) => tf.Tensor[]): Promise<Float32Array[]> {
+export async function predictRows(view: tf.LayersModel, config: Pick<ClassifierTrainConfig, 'encoder' | 'bowSkip'>, rows: readonly Int32Array[], vocabSize: number, seqLength: number, extra?: (start: number, n: number) => tf.Tensor[]): Promise<Float32Array[]> {
   const outs: number[][] = [];
   for (let start = 0; start < rows.length; start += 256) {
     const chunk = rows.slice(start, start + 256);
