@@ -36,6 +36,10 @@ export interface TextClassifier {
   readonly kind: 'classifier';
   readonly manifest: ClassifierBundleManifest;
   readonly backend: BackendName;
+  /** Export profile of the graphs in use (`default`, `webgl`). */
+  readonly variant: string;
+  /** Latent size (m1, m2; the number of classes for a supervised bundle). */
+  readonly latentSize: number;
   /** Class names, in output order. */
   readonly labels: readonly string[];
   readonly tokenizer: WordTokenizer;
@@ -58,6 +62,7 @@ class OnnxClassifier implements TextClassifier {
   readonly kind = 'classifier' as const;
   readonly labels: readonly string[];
   readonly canGenerate: boolean;
+  readonly latentSize: number;
   private readonly spec: ClassifierSpec;
   private readonly decoder?: TextVae;
   private disposed = false;
@@ -65,12 +70,13 @@ class OnnxClassifier implements TextClassifier {
   constructor(
     readonly manifest: ClassifierBundleManifest,
     readonly backend: BackendName,
-    variant: string,
+    readonly variant: string,
     readonly tokenizer: WordTokenizer,
     private readonly sessions: Record<string, GraphSession>,
     graphs: Record<string, GraphSpec>,
   ) {
     this.spec = manifest.classifier;
+    this.latentSize = manifest.latentSize;
     this.labels = this.spec.labels;
     this.canGenerate = Boolean(sessions.decoder_init && sessions.decoder_step && this.spec.hiddenSize && this.spec.latentSize);
     if (this.canGenerate) {
