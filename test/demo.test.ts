@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -20,6 +20,8 @@ import { HAVE_CHROMIUM, launchChromium, requireChromium } from './fixtures/chrom
 import { serveDemo as serve } from './fixtures/serve-demo.mjs';
 // @ts-expect-error plain .mjs fixture without types
 import { writeToyTextBundle } from './fixtures/toy-text-bundle.mjs';
+// @ts-expect-error plain .mjs fixture without types
+import { syntheticReviews } from './fixtures/reviews.mjs';
 
 type Demo = {
   ready: boolean;
@@ -28,6 +30,7 @@ type Demo = {
   encodings: number;
   lastMapZ?: number[];
   lastWalkZ?: number[];
+  lastClassification?: { label: string; probabilities: Record<string, number> };
   progress: { loaded: number; total: number; files: Map<string, number> };
   drawnPixels(): number[] | undefined;
   encode(x: number[][]): Promise<{ mu: number[][] }>;
@@ -247,6 +250,38 @@ describe('demo page views in headless Chromium', { timeout: 1_200_000 }, () => {
       await page.click('#clear');
       await idle(page);
       assert.equal(await page.locator('#code span').count(), 0);
+    }
+    await node.dispose();
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  it('classifier view on wasm: type a review, see the probabilities Node computes', async (t) => {
+    if (!browser) return t.skip('no Chromium');
+    const dir = tempDir();
+    const data = path.join(dir, 'reviews.jsonl');
+    writeFileSync(data, syntheticReviews(200).map((r: object) => JSON.stringify(r)).join('\n') + '\n');
+    const run = path.join(dir, 'run');
+    vaekitOk(['train', 'classify', '--data', data, '--model', 'supervised', '--encoder', 'gru', '--bow-skip', '0', '--labels', '40', '--valid-size', '20', '--max-length', '12', '--min-count', '1', '--embedding', '8', '--hidden', '8', '--epochs', '2', '--out', run]);
+    const bundle = path.join(dir, 'bundle');
+    vaekitOk(['export', run, bundle]);
+    const node = await loadVae(bundle, { kind: 'classifier' });
+    const { url, proc } = await serve(bundle);
+    servers.push(proc);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    assert.match(await open(page, url, 'wasm'), /classifier bundle on wasm/);
+    for (const review of ['the film was superb and lovely', 'boring and awful, a weak plot']) {
+      await page.fill('#review', review);
+      await page.click('#classify');
+      await idle(page);
+      const shownResult = (await page.evaluate(() => vaekitDemo.lastClassification))!;
+      const [expected] = await node.classify([review]);
+      assert.equal(shownResult.label, expected!.label);
+      for (const [label, p] of Object.entries(expected!.probabilities)) assert.ok(Math.abs(shownResult.probabilities[label]! - p) < 1e-4, `${label}: ${shownResult.probabilities[label]} vs ${p}`);
+      assert.equal(await page.textContent('#verdict'), expected!.label);
+      assert.equal(await page.locator('#probabilities li').count(), 2);
     }
     await node.dispose();
     assert.deepEqual(errors, []);

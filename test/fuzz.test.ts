@@ -15,7 +15,8 @@ import { BundleError, InputError, RuntimeError, createRng, loadVae, parseManifes
 import { TokenizerError, WordTokenizer } from '@vaekit/core';
 import { CheckpointError, TrainerError, loadCheckpoint } from '@vaekit/trainer';
 import * as tf from '@tensorflow/tfjs';
-import { tempDir, trainedBundle } from './helpers.js';
+import { tempDir, trainedBundle, vaekitOk } from './helpers.js';
+import { syntheticReviews } from './fixtures/reviews.mjs';
 
 const SEED = 20261124;
 
@@ -141,6 +142,39 @@ test('mutated manifests: parseManifest and loadVae accept or refuse with BundleE
   }
   t.diagnostic(JSON.stringify(tally));
   assert.ok(tally.refused > 150, `most mutations are refused: ${JSON.stringify(tally)}`);
+});
+
+test('mutated classifier manifests (the classifier section): parseManifest and loadVae accept or refuse with BundleError', { timeout: 300_000 }, async (t) => {
+  const dir = tempDir();
+  const data = path.join(dir, 'reviews.jsonl');
+  await fs.writeFile(data, syntheticReviews(200).map((r) => JSON.stringify(r)).join('\n') + '\n');
+  const run = path.join(dir, 'run');
+  vaekitOk(['train', 'classify', '--data', data, '--model', 'supervised', '--encoder', 'bow', '--bow-skip', '0', '--labels', '40', '--valid-size', '20', '--max-length', '12', '--min-count', '1', '--epochs', '1', '--out', run]);
+  const bundle = path.join(dir, 'bundle');
+  vaekitOk(['export', run, bundle]);
+  const manifest = JSON.parse(await fs.readFile(path.join(bundle, 'manifest.json'), 'utf8')) as { classifier: Json } & Record<string, Json>;
+  const rng = createRng(SEED + 13);
+  const tally = { ok: 0, refused: 0 };
+  for (let i = 0; i < 150; i++) {
+    const what = `classifier manifest seed ${SEED + 13} iteration ${i}`;
+    let section = manifest.classifier;
+    for (let k = 0, n = 1 + rng.int(3); k < n; k++) section = mutateJson(section, rng);
+    const doc = { ...manifest, classifier: section };
+    await expectOwnError(`${what} (parseManifest)`, () => parseManifest(JSON.parse(JSON.stringify(doc))), [BundleError]);
+    await fs.writeFile(path.join(bundle, 'manifest.json'), JSON.stringify(doc));
+    const outcome = await expectOwnError(what, async () => {
+      const classifier = await loadVae(bundle, { kind: 'classifier' });
+      try {
+        // A manifest that loads must also classify, or refuse its input with the runtime's own error.
+        await classifier.classify(['the movie was great', 'awful']);
+      } finally {
+        await classifier.dispose();
+      }
+    }, RUNTIME_ERRORS);
+    tally[outcome]++;
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 50, `most mutations are refused: ${JSON.stringify(tally)}`);
 });
 
 test('mutated tokenizer.json: WordTokenizer.fromJSON accepts or refuses with TokenizerError', { timeout: 120_000 }, async (t) => {

@@ -27,14 +27,16 @@ function killedRun(args: string[], env: Record<string, string>): { status: numbe
 }
 
 /** What must be identical between an interrupted-and-resumed run and an uninterrupted one. */
-function finalState(run: string, kind: 'image' | 'text' = 'image'): { latest: unknown; files: Record<string, string>; metrics: unknown[] } {
+function finalState(run: string, kind: 'image' | 'text' | 'classifier' = 'image'): { latest: unknown; files: Record<string, string>; metrics: unknown[] } {
   const latest = JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8'));
   const ckpt = path.join(run, latest.checkpoint);
   const files: Record<string, string> = {};
-  const optimizers = kind === 'image' ? ['optimizer.bin', 'optimizer.json'] : ['optimizer-encoder.bin', 'optimizer-decoder.bin'];
+  const optimizers = kind === 'text' ? ['optimizer-encoder.bin', 'optimizer-decoder.bin'] : ['optimizer.bin', 'optimizer.json'];
   // Text topologies gain a "dtype" key when tfjs re-serializes a loaded model: compare weights, not JSON layout.
   const topology = kind === 'image' ? ['encoder/model.json', 'decoder/model.json'] : [];
-  for (const rel of ['encoder/weights.bin', 'decoder/weights.bin', ...optimizers, ...topology]) {
+  // A classifier run keeps its one network in the checkpoint's decoder folder.
+  const models = kind === 'classifier' ? ['decoder/weights.bin'] : ['encoder/weights.bin', 'decoder/weights.bin'];
+  for (const rel of [...models, ...optimizers, ...topology]) {
     files[rel] = readFileSync(path.join(ckpt, rel)).toString('base64');
   }
   const metrics = readFileSync(path.join(run, 'metrics.jsonl'), 'utf8')
@@ -119,6 +121,28 @@ test('text: SIGKILL mid-epoch and during a checkpoint write; --resume ends with 
     assert.equal(killedRun([...TEXT, '--out', run], env).signal, 'SIGKILL');
     vaekitOk(['train', 'text', '--resume', '--out', run]);
     const got = finalState(run, 'text');
+    assert.deepEqual(got.latest, expected.latest);
+    assert.deepEqual(got.metrics, expected.metrics);
+    for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${file} is byte-identical`);
+    assert.deepEqual(temporaries(run), []);
+  }
+});
+
+test('classifier (M2, GRU): SIGKILL mid-epoch and during a checkpoint write; --resume ends with the weights of an uninterrupted run', async () => {
+  const dir = tempDir();
+  const { syntheticReviews } = await import('./fixtures/reviews.mjs');
+  const data = path.join(dir, 'reviews.jsonl');
+  writeFileSync(data, syntheticReviews(200).map((r: object) => JSON.stringify(r)).join('\n') + '\n');
+  const CLS = ['train', 'classify', '--data', data, '--model', 'm2', '--encoder', 'gru', '--labels', '20', '--valid-size', '20', '--max-length', '10', '--min-count', '1', '--latent', '3', '--embedding', '6', '--hidden', '8', '--batch-size', '32', '--epochs', '3', '--seed', '5'];
+  const ref = path.join(dir, 'ref');
+  vaekitOk([...CLS, '--out', ref]);
+  const expected = finalState(ref, 'classifier');
+  // 148 training texts (20 labelled), batch 32: 5 steps per epoch; 6 steps = epoch 2, batch 1.
+  for (const env of [{ VAEKIT_KILL_AFTER_STEPS: '6' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/optimizer\\.bin' }]) {
+    const run = path.join(tempDir(), 'run');
+    assert.equal(killedRun([...CLS, '--out', run], env).signal, 'SIGKILL');
+    vaekitOk(['train', 'classify', '--resume', '--out', run]);
+    const got = finalState(run, 'classifier');
     assert.deepEqual(got.latest, expected.latest);
     assert.deepEqual(got.metrics, expected.metrics);
     for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${file} is byte-identical`);

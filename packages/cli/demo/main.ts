@@ -19,6 +19,7 @@ import {
   type BundleManifest,
   type Generation,
   type ImageVae,
+  type TextClassifier,
   type TextVae,
   type Vae,
 } from '@vaekit/runtime';
@@ -33,7 +34,7 @@ const threads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareC
 // The server exposes onnxruntime-web's .wasm files here; threads need a cross-origin isolated page.
 configureWasm({ wasmPaths: new URL('ort/', location.href).href, numThreads: threads });
 
-let vae: Vae | undefined;
+let vae: Vae | TextClassifier | undefined;
 let manifest: BundleManifest | undefined;
 
 // ---------------------------------------------------------------------------------------------
@@ -158,6 +159,10 @@ function describe(): string {
 function summary(m: BundleManifest): string {
   const t = m.training as (Record<string, unknown> & { metrics?: Record<string, number> }) | undefined;
   if (!t) return `${m.kind} VAE, latent size ${m.latentSize}.`;
+  if ((m.kind as string) === 'classifier') {
+    const labels = (m as unknown as { classifier: { labels: string[] } }).classifier.labels;
+    return `Classifier (${String(t.arch ?? '')}) of ${labels.join(' / ')} trained on ${String(t.dataset ?? '').split(/[\\/]/).pop()} for ${String(t.epochs ?? '?')} epochs.`;
+  }
   const data = String(t.dataset ?? '').split(/[\\/]/).pop();
   const elbo = t.metrics?.elbo;
   return `${m.kind === 'text' ? 'Sentence' : 'Image'} VAE (${String(t.arch ?? '')}, latent ${m.latentSize}) trained on ${data} for ${String(t.epochs ?? '?')} epochs${
@@ -173,7 +178,10 @@ function clearResults(): void {
   }
   $('text').hidden = true;
   $('image').hidden = true;
+  $('classifier').hidden = true;
   $('strip').hidden = true;
+  $('probabilities').replaceChildren();
+  $('verdict').textContent = '';
 }
 
 /** Loads the bundle: `requested` backends, or the best usable ones when `auto`. */
@@ -196,7 +204,8 @@ async function load(requested: string): Promise<void> {
   const list = requested === 'auto' ? checks.filter((c) => c.usable).map((c) => c.backend) : (requested.split(',') as BackendName[]);
   // The files the first backend needs are the total to expect; others are added if it falls back.
   const first = pickVariant(manifest, list[0] ?? 'wasm');
-  const files = [...Object.values(first.graphs).map((g) => g.file), ...(manifest.kind === 'text' ? [manifest.text.tokenizer] : [])];
+  const tokenizer = manifest.kind === 'text' ? manifest.text.tokenizer : (manifest as unknown as { classifier?: { tokenizer: string } }).classifier?.tokenizer;
+  const files = [...Object.values(first.graphs).map((g) => g.file), ...(tokenizer ? [tokenizer] : [])];
   for (const f of files) {
     const path = new URL(f, BUNDLE).pathname;
     expected.add(path);
@@ -208,7 +217,7 @@ async function load(requested: string): Promise<void> {
   const t0 = performance.now();
   demo.backendChecks = checks;
   try {
-    vae = await loadVae(BUNDLE, {
+    vae = (await loadVae(BUNDLE, {
       backend: list.length === 1 ? list[0]! : list,
       onProgress: (e) => {
         if (e.stage === 'verify') show(`downloading and verifying ${e.file}…`);
@@ -221,7 +230,7 @@ async function load(requested: string): Promise<void> {
         if (e.stage === 'session') show(`compiling ${e.file} for ${e.backend}…`);
         if (e.stage === 'fallback') failures.set(list[list.indexOf(e.backend!) - 1] ?? '?', e.message ?? '');
       },
-    });
+    })) as Vae | TextClassifier;
   } finally {
     renderWhy(checks, vae?.backend, failures, list);
   }
@@ -229,8 +238,39 @@ async function load(requested: string): Promise<void> {
   demo.vae = vae;
   $('progressBox').classList.add('done');
   if (vae.kind === 'text') await openText(vae);
+  else if (vae.kind === 'classifier') await openClassifier();
   else await openImage(vae);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Classifier view: type a text, see the probability of each class
+
+function classifier(): TextClassifier {
+  if (vae?.kind !== 'classifier') throw new Error('Load a classifier bundle first.');
+  return vae;
+}
+
+async function classifyReview(): Promise<void> {
+  const [result] = await classifier().classify([$<HTMLTextAreaElement>('review').value]);
+  demo.lastClassification = result;
+  $('verdict').textContent = result!.label;
+  $('probabilities').replaceChildren(
+    ...Object.entries(result!.probabilities).map(([label, p]) => {
+      const li = document.createElement('li');
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${(p * 100).toFixed(1)}%`;
+      li.append(`${label} ${(p * 100).toFixed(1)}% `, bar);
+      return li;
+    }),
+  );
+}
+
+async function openClassifier(): Promise<void> {
+  $('classifier').hidden = false;
+  await classifyReview();
+}
+$('classify').addEventListener('click', () => void run('classify', classifyReview));
 
 /**
  * Model calls run one at a time: onnxruntime-web's WebGPU backend fails ("Session mismatch") when a
@@ -649,7 +689,8 @@ setUpPad();
 
 /** What the end-to-end tests drive: the loaded model and page state, plain arrays in and out. */
 const demo = {
-  vae: undefined as Vae | undefined,
+  vae: undefined as Vae | TextClassifier | undefined,
+  lastClassification: undefined as { label: string; probabilities: Record<string, number> } | undefined,
   loadMs: 0,
   ready: false,
   /** Operations in flight. */

@@ -8,6 +8,7 @@
  * Commands never import one another; what they share lives in `shared/`.
  */
 import { Command } from 'commander';
+import { registerClassify, registerTrainClassify } from './commands/classify.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport, registerExportModel } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
@@ -30,9 +31,12 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerTrainText(registerTrain(program));
+const train = registerTrain(program);
+registerTrainText(train);
+registerTrainClassify(train);
 for (const register of [
   registerEval,
+  registerClassify,
   registerExport,
   registerExportModel,
   registerSample,

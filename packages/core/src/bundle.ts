@@ -194,6 +194,7 @@ import { BundleError, quote } from './errors.js';
 import type { TextCell } from './kinds/text.js';
 import { IMAGE_BUNDLE_KIND } from './kinds/image.js';
 import { TEXT_BUNDLE_KIND } from './kinds/text.js';
+import { CLASSIFIER_BUNDLE_KIND } from './kinds/classifier.js';
 import { isRecord } from './manifest-checks.js';
 
 export { BundleError };
@@ -208,6 +209,8 @@ export interface BundleKindSpec {
   kind: string;
   /** Keys of `manifest.graphs` (and of every variant's graphs) the kind requires. */
   graphNames: readonly string[];
+  /** Keys of `manifest.graphs` the kind may have besides {@link graphNames} (checked, and opened by the runtime, when present). */
+  optionalGraphNames?: readonly string[];
   /**
    * Checks the kind's section of a parsed manifest (throws {@link BundleError} naming the field) and
    * returns the extra files it refers to, each with the field naming it (they must be listed in `files`).
@@ -218,6 +221,7 @@ export interface BundleKindSpec {
 const bundleKinds = new Map<string, BundleKindSpec>([
   [IMAGE_BUNDLE_KIND.kind, IMAGE_BUNDLE_KIND],
   [TEXT_BUNDLE_KIND.kind, TEXT_BUNDLE_KIND],
+  [CLASSIFIER_BUNDLE_KIND.kind, CLASSIFIER_BUNDLE_KIND],
 ]);
 
 /** Registers a plug-in model kind with the bundle format. Registering a kind twice throws. */
@@ -236,6 +240,12 @@ export function graphNamesOf(kind: string): readonly string[] {
   const spec = bundleKinds.get(kind);
   if (!spec) throw new BundleError(`Bundle kind ${quote(kind)} is not supported. Should be one of: ${registeredBundleKinds().join(', ')}.`);
   return spec.graphNames;
+}
+
+/** The graph names of a bundle of `kind` that `graphs` holds: the required ones, then the optional ones present. */
+export function presentGraphNames(kind: string, graphs: Record<string, unknown>): string[] {
+  const optional = bundleKinds.get(kind)?.optionalGraphNames ?? [];
+  return [...graphNamesOf(kind), ...optional.filter((name) => name in graphs)];
 }
 
 /**
@@ -329,14 +339,15 @@ export function parseManifest(json: unknown): BundleManifest {
     assertSafeBundlePath(file);
     if (!(file in json.files)) throw new BundleError(`manifest.json: ${field} has no entry in files (no sha256 to verify).`);
   }
-  checkGraphs('graphs', json.graphs, spec.graphNames, json.files);
+  const present = (graphs: Record<string, unknown>) => [...spec.graphNames, ...(spec.optionalGraphNames ?? []).filter((n) => n in graphs)];
+  checkGraphs('graphs', json.graphs, present(json.graphs), json.files);
   if (json.variants !== undefined) {
     if (!isRecord(json.variants)) throw new BundleError('manifest.json: variants must be an object keyed by profile.');
     for (const [profile, v] of Object.entries(json.variants)) {
       if (!isRecord(v) || typeof v.profile !== 'string' || !isRecord(v.graphs)) {
         throw new BundleError(`manifest.json: variants.${profile} must give its profile and graphs.`);
       }
-      checkGraphs(`variants.${profile}.graphs`, v.graphs, spec.graphNames, json.files);
+      checkGraphs(`variants.${profile}.graphs`, v.graphs, present(v.graphs), json.files);
     }
   }
   if (json.dtypes !== undefined) {
@@ -345,7 +356,7 @@ export function parseManifest(json: unknown): BundleManifest {
       if (!isRecord(v) || v.dtype !== dtype || !isRecord(v.graphs)) {
         throw new BundleError(`manifest.json: dtypes.${dtype} must give its dtype and graphs.`);
       }
-      checkGraphs(`dtypes.${dtype}.graphs`, v.graphs, spec.graphNames, json.files);
+      checkGraphs(`dtypes.${dtype}.graphs`, v.graphs, present(v.graphs), json.files);
     }
   }
   return json as unknown as BundleManifest;

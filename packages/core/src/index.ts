@@ -13,3 +13,4 @@ export * from './bundle.js';
 export * from './run-config.js';
 export * from './kinds/text.js';
 export * from './kinds/image.js';
+export * from './kinds/classifier.js';

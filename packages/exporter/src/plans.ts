@@ -33,6 +33,7 @@ import { parseWeightDtype, type WeightDtype } from './passes/weight-dtype.js';
 import { variantErrorVsFp32, variantReport, type MeasuredGraph } from './variants.js';
 import { imagePlan, type ImageBundleSource } from './kinds/image.js';
 import { textPlan, type TextBundleSource } from './kinds/text.js';
+import { classifierPlan, type ClassifierBundleSource } from './kinds/classifier.js';
 
 /** A step of an export, reported through `onProgress`. */
 export interface ExportProgress {
@@ -133,7 +134,7 @@ export interface BundleSourceBase {
 }
 
 /** A source of a registered kind. */
-export type BundleSource = ImageBundleSource | TextBundleSource | BundleSourceBase;
+export type BundleSource = ImageBundleSource | TextBundleSource | ClassifierBundleSource | BundleSourceBase;
 
 /** Makes the plan of one source; may check the source and throw {@link ExportError}. */
 export type ExportPlanFactory<S extends BundleSourceBase = BundleSourceBase> = (source: S) => ExportPlan | Promise<ExportPlan>;
@@ -141,6 +142,7 @@ export type ExportPlanFactory<S extends BundleSourceBase = BundleSourceBase> = (
 const planFactories = new Map<string, ExportPlanFactory>([
   ['image', imagePlan as ExportPlanFactory],
   ['text', textPlan as ExportPlanFactory],
+  ['classifier', classifierPlan as ExportPlanFactory],
 ]);
 
 /**

@@ -9,6 +9,7 @@ import { WordTokenizer, type BundleManifest, type GraphSpec, type ImageBundleMan
 import { checkImageInterface } from './checks.js';
 import type { GraphSession } from './engine.js';
 import { BundleError, quote } from './errors.js';
+import { createClassifier, type ClassifierBundleManifest } from './classifier.js';
 import { createImageVae } from './image-vae.js';
 import { createTextVae } from './text-vae.js';
 import type { BackendName } from './types.js';
@@ -70,22 +71,24 @@ registerRuntimeKind<ReturnType<typeof createImageVae>, void, ImageBundleManifest
   create: (c) => createImageVae(c.manifest, c.backend, c.profile, c.sessions.encoder!, c.sessions.decoder!, c.graphs as unknown as ImageGraphs),
 });
 
+/** Reads and checks a bundle's tokenizer file against the vocabulary size its manifest states. */
+async function readTokenizer(read: (file: string) => Promise<Uint8Array>, file: string, vocabSize: number): Promise<WordTokenizer> {
+  const bytes = await read(file);
+  let tokenizer: WordTokenizer;
+  try {
+    tokenizer = WordTokenizer.fromJSON(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new BundleError(`${file} is not a valid tokenizer: ${(err as Error).message}`);
+  }
+  if (tokenizer.vocabSize !== vocabSize) {
+    throw new BundleError(`${file} has ${tokenizer.vocabSize} tokens but manifest.json says vocabSize ${vocabSize}.`);
+  }
+  return tokenizer;
+}
+
 registerRuntimeKind<ReturnType<typeof createTextVae>, WordTokenizer, TextBundleManifest>({
   kind: 'text',
-  async prepare(manifest, read) {
-    const file = manifest.text.tokenizer;
-    const bytes = await read(file);
-    let tokenizer: WordTokenizer;
-    try {
-      tokenizer = WordTokenizer.fromJSON(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    } catch (err) {
-      throw new BundleError(`${file} is not a valid tokenizer: ${(err as Error).message}`);
-    }
-    if (tokenizer.vocabSize !== manifest.text.vocabSize) {
-      throw new BundleError(`${file} has ${tokenizer.vocabSize} tokens but manifest.json says vocabSize ${manifest.text.vocabSize}.`);
-    }
-    return tokenizer;
-  },
+  prepare: (manifest, read) => readTokenizer(read, manifest.text.tokenizer, manifest.text.vocabSize),
   // onnxruntime-web 1.30's WebGPU `LSTM` kernel returns wrong numbers (one decoder step already differs
   // from WASM and onnxruntime-node; GRU is right).
   unsuitable: (manifest, backend) =>
@@ -94,4 +97,10 @@ registerRuntimeKind<ReturnType<typeof createTextVae>, WordTokenizer, TextBundleM
       : undefined,
   create: (c) =>
     createTextVae(c.manifest, c.backend, c.profile, c.prepared, { encoder: c.sessions.encoder!, decoder_init: c.sessions.decoder_init!, decoder_step: c.sessions.decoder_step! }, c.graphs),
+});
+
+registerRuntimeKind<ReturnType<typeof createClassifier>, WordTokenizer, ClassifierBundleManifest>({
+  kind: 'classifier',
+  prepare: (manifest, read) => readTokenizer(read, manifest.classifier.tokenizer, manifest.classifier.vocabSize),
+  create: (c) => createClassifier(c.manifest, c.backend, c.profile, c.prepared, c.sessions, c.graphs),
 });

@@ -1,5 +1,5 @@
 /** Bundle loading shared by every platform: manifest checks, hash verification, backend choice, session checks. */
-import { graphNamesOf, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from '@vaekit/core';
+import { presentGraphNames, MANIFEST_FILE, parseManifest, verifyFile, type BundleManifest, type GraphSpec } from '@vaekit/core';
 import { BackendUnavailableError } from './backend-error.js';
 import { assertGraphTypes } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
@@ -167,7 +167,7 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
     try {
       const unsuitable = unsuitableBackend(manifest, backend, profile);
       if (unsuitable) throw new BackendLoadError(`This bundle cannot run on ${backend}: ${unsuitable}.`);
-      for (const key of graphNamesOf(manifest.kind)) {
+      for (const key of presentGraphNames(manifest.kind, graphs)) {
         const spec = graphs[key]!;
         sessions[key] = await openGraph(spec, await readVerified(spec.file), engine, backend, options);
       }

@@ -85,3 +85,12 @@ export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunRe
 export { registerTrainingKind, trainingKind, trainingKinds } from './kinds/registry.js';
 export type { AnyTrainingKind, KindRun, RunConfigBase, StepContext, StepOutcome, TrainingKind } from './kinds/types.js';
 export { guardedStep, restoreAdam } from './step.js';
+
+// Classifier kind: train, resume, evaluate; labelled corpora and metrics.
+export { defaultClassifierConfig, type ClassifierTrainConfig, type ClassifierDataConfig } from '@vaekit/core';
+export { evaluateClassifierRun, loadClassifierRun, resumeClassifier, trainClassifier, type ClassifierReport, type ClassifierRun, type ClassifierTrainHooks } from './train-classifier.js';
+export { classifierViews, type ClassifierNet } from './models/classifier.js';
+export { classifierInput } from './kinds/classifier.js';
+export { CLASSIFIER_RUN_FILE, loadClassifierData, validateClassifierConfig, type ClassifierEpochMetrics, type ClassifierValidMetrics } from './kinds/classifier.js';
+export { labeledCorpora, readLabeledJsonl, registerLabeledCorpus, type LabeledSource, type LabeledText, type ClassifierCorpus } from './data/labeled.js';
+export { averagePrecision, bestThreshold, classificationMetrics, confusionMatrix, type ClassificationMetrics } from './classification-metrics.js';

@@ -229,8 +229,8 @@ async function assertRunFolder(dir: string): Promise<void> {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a text run: -ELBO, IW-NLL, perplexity, mutual information, active units, samples and reconstructions')
-    .argument('<run>', 'run folder made by vaekit train text')
+    .description('evaluate a run: text (-ELBO, IW-NLL, perplexity, mutual information, active units, samples) or classifier (accuracy, macro-F1, balanced accuracy, recall, AUPRC, confusion)')
+    .argument('<run>', 'run folder made by vaekit train text or vaekit train classify')
     .option('--data <source>', "evaluate on sotu or a file (one sentence per line) instead of the run's test split")
     .option('--k <n>', 'importance samples for the IW-NLL (0 = skip)', intIn(0, 100_000), 500)
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
@@ -240,6 +240,19 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the report as JSON on stdout')
     .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: TfBackend; json?: boolean }, cmd: Command) => {
       await assertRunFolder(runDir);
+      const kind = await fs
+        .readFile(path.join(runDir, 'config.json'), 'utf8')
+        .then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => undefined);
+      if (kind === 'classifier') {
+        // A classifier run: accuracy, macro-F1, balanced accuracy, recall, AUPRC and confusion on its test split.
+        const { classifierTable, evaluateClassifier, CLASSIFIER_EVAL_FILE } = await import('../shared/classifier.js');
+        const { startTfBackend } = await import('../shared/tf-backend.js');
+        process.stderr.write((await startTfBackend(opts.backend, isVerbose(cmd))).line + '\n');
+        const report = await evaluateClassifier(runDir);
+        if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        else process.stdout.write(`${classifierTable(report)}\nReport written to ${path.join(runDir, CLASSIFIER_EVAL_FILE)}\n`);
+        return;
+      }
       if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');
       const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
       const { printJson } = await import('../shared/output.js');

@@ -11,8 +11,18 @@ import {
   type ExportBundleOptions,
   type ExportBundleResult,
 } from '@vaekit/exporter';
-import type { ImageTrainConfig, TextTrainConfig, TrainingSummary } from '@vaekit/core';
-import { defaultImageConfig, initBackend, loadCheckpoint, loadImageSplit, loadTextCorpus, readRunTokenizer, type Checkpoint } from '@vaekit/trainer';
+import type { ClassifierTrainConfig, ImageTrainConfig, TextTrainConfig, TrainingSummary } from '@vaekit/core';
+import {
+  CLASSIFIER_RUN_FILE,
+  classifierViews,
+  defaultImageConfig,
+  initBackend,
+  loadCheckpoint,
+  loadImageSplit,
+  loadTextCorpus,
+  readRunTokenizer,
+  type Checkpoint,
+} from '@vaekit/trainer';
 
 /**
  * Selects tfjs' own CPU backend for exporting: the parity check then compares ONNX Runtime with tfjs'
@@ -60,6 +70,7 @@ export async function loadRunSource(runDir: string, opts: RunSourceOptions = {})
   try {
     const { config, state, encoder, decoder } = checkpoint;
     const summary = { epochs: state.epoch, ...(state.metrics ? { metrics: state.metrics } : {}) };
+    if ((config.kind as string) === 'classifier') return { source: await classifierSource(runDir, checkpoint, summary), dispose };
     if (config.kind === 'text') {
       if (config.model !== 'vae' || !encoder) {
         throw new ExportError(
@@ -107,6 +118,47 @@ export async function exportRunBundle(
 }
 
 type Summary = Pick<TrainingSummary, 'epochs' | 'metrics'>;
+
+/** A classifier run as an exporter source: the network's views, tokenizer, class names and moved threshold. */
+async function classifierSource(runDir: string, checkpoint: Checkpoint, s: Summary): Promise<BundleSource> {
+  const config = checkpoint.config as unknown as ClassifierTrainConfig;
+  let info: { labels: string[]; minority: string };
+  let tokenizer;
+  try {
+    info = JSON.parse(await fs.readFile(path.join(runDir, CLASSIFIER_RUN_FILE), 'utf8'));
+    tokenizer = await readRunTokenizer(runDir);
+  } catch (err) {
+    throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${CLASSIFIER_RUN_FILE} or tokenizer.json cannot be read (${(err as Error).message})`, { cause: err });
+  }
+  const views = classifierViews(checkpoint.decoder, config);
+  const threshold = (checkpoint.state as unknown as { classifier?: { threshold?: number | null } }).classifier?.threshold;
+  return {
+    kind: 'classifier',
+    model: config.model,
+    encoder: config.encoder,
+    classify: views.classify,
+    ...(views.encode ? { encode: views.encode } : {}),
+    ...(config.model === 'm2' && config.encoder === 'gru' && views.generate ? { generate: views.generate } : {}),
+    tokenizer,
+    labels: info.labels,
+    maxLength: config.data.maxLength,
+    bowSkip: config.bowSkip ?? 0,
+    ...(config.model !== 'supervised' ? { latentSize: config.latent } : {}),
+    ...(typeof threshold === 'number' ? { threshold: { label: info.minority, value: threshold } } : {}),
+    training: {
+      dataset: path.basename(config.data.source),
+      arch: `${config.model}-${config.encoder}`,
+      ...s,
+      plannedEpochs: config.epochs,
+      latent: config.latent,
+      hidden: config.hidden,
+      batchSize: config.batchSize,
+      learningRate: config.learningRate,
+      seed: config.seed,
+      data: { ...config.data, source: path.basename(config.data.source) },
+    },
+  } as BundleSource;
+}
 
 // Bundles are published: they record the data's base name, never a local path (issue 12).
 function imageTraining(config: ImageTrainConfig, s: Summary): TrainingSummary {

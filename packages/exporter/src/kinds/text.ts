@@ -28,7 +28,7 @@ import { ExportError } from '../errors.js';
 import { ConversionContext, DataType, attr, type IrValueInfo } from '../ir.js';
 import { textHeldOutLoss } from '../held-out.js';
 import { rowLengths } from '../parity.js';
-import type { ExportPlan } from '../plans.js';
+import type { ExportPlan, PlanGraph } from '../plans.js';
 
 const L = TEXT_MODEL.layers;
 const G = TEXT_MODEL.graphs;
@@ -257,6 +257,30 @@ export async function textSpecFor(graphs: TextInferenceGraphs, tokenizer: WordTo
   };
 }
 
+/** The plan entries of the step decoder's two graphs (`decoder_init`, `decoder_step`), also used by kinds that reuse the sentence decoder. */
+export function textDecoderPlanGraphs(graphs: TextInferenceGraphs): PlanGraph[] {
+  const states = stateNames(graphs.cell);
+  return [
+    {
+      key: 'decoder_init',
+      file: G.decoderInit.file,
+      model: graphs.decoderInit,
+      convert: { inputNames: [G.decoderInit.inputs.z], outputNames: states },
+    },
+    {
+      key: 'decoder_step',
+      file: G.decoderStep.file,
+      model: graphs.decoderStep,
+      convert: {
+        inputNames: [G.decoderStep.inputs.token, ...states, G.decoderStep.inputs.z],
+        outputNames: [G.decoderStep.outputs.logits, ...states.map(stateOutputName)],
+        extraOutputs: decodingHeads(graphs.vocabSize),
+      },
+      parity: { ids: { vocab: graphs.vocabSize } },
+    },
+  ];
+}
+
 /**
  * The export plan of a sentence VAE. Throws {@link ExportError} when the tokenizer cannot be read or
  * does not match the embedding, or when a layer named by the contract is missing.
@@ -289,23 +313,7 @@ export async function textPlan(source: TextBundleSource): Promise<ExportPlan> {
           },
           parity: { ids: { vocab: graphs.vocabSize, padRight: true }, extraInputs: ([tokens]) => ({ [G.encoder.inputs.lengths]: rowLengths(tokens!) }) },
         },
-        {
-          key: 'decoder_init',
-          file: G.decoderInit.file,
-          model: graphs.decoderInit,
-          convert: { inputNames: [G.decoderInit.inputs.z], outputNames: states },
-        },
-        {
-          key: 'decoder_step',
-          file: G.decoderStep.file,
-          model: graphs.decoderStep,
-          convert: {
-            inputNames: [G.decoderStep.inputs.token, ...states, G.decoderStep.inputs.z],
-            outputNames: [G.decoderStep.outputs.logits, ...states.map(stateOutputName)],
-            extraOutputs: decodingHeads(graphs.vocabSize),
-          },
-          parity: { ids: { vocab: graphs.vocabSize } },
-        },
+        ...textDecoderPlanGraphs(graphs),
       ],
       section: { text },
       metadata: { 'vaekit.cell': graphs.cell, 'vaekit.vocabulary_sha256': text.vocabularySha256 ?? '' },

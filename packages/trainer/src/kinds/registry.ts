@@ -1,9 +1,10 @@
 /**
  * The training kinds by `config.kind`, so that `resumeRun` (and the CLI) find a run's kind from its
- * folder. Image and text are registered here; another kind registers itself with
+ * folder. Image, text and classifier are registered here; another kind registers itself with
  * {@link registerTrainingKind} (from its own module, or a test file) and needs no change here.
  */
 import { TrainerError } from '../errors.js';
+import { classifierKind } from './classifier.js';
 import { imageKind } from './image.js';
 import { textKind } from './text.js';
 import type { AnyTrainingKind } from './types.js';
@@ -30,3 +31,4 @@ export function trainingKinds(): string[] {
 
 registerTrainingKind(imageKind);
 registerTrainingKind(textKind);
+registerTrainingKind(classifierKind);

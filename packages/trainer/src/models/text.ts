@@ -17,7 +17,8 @@ export interface TextModelShape {
   seqLength: number;
 }
 
-function seededInitializers(seed: number) {
+/** Seeded weight initializers, drawn in a fixed order so a seed gives the same weights every time. */
+export function seededInitializers(seed: number) {
   let n = 0;
   return {
     glorot: () => tf.initializers.glorotUniform({ seed: seed * 1000 + n++ }),
@@ -25,8 +26,13 @@ function seededInitializers(seed: number) {
     uniform: () => tf.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: seed * 1000 + n++ }),
   };
 }
+/** The initializers of one model build. */
+export type SeededInitializers = ReturnType<typeof seededInitializers>;
 
-function recurrentLayer(config: TextTrainConfig, name: string, returnSequences: boolean, init: ReturnType<typeof seededInitializers>) {
+/** The sizes of the sentence encoder and decoder layers. */
+export type RecurrentSizes = Pick<TextTrainConfig, 'cell' | 'hidden' | 'embedding'>;
+
+function recurrentLayer(config: RecurrentSizes, name: string, returnSequences: boolean, init: SeededInitializers) {
   const args = {
     units: config.hidden,
     returnSequences,
@@ -37,34 +43,58 @@ function recurrentLayer(config: TextTrainConfig, name: string, returnSequences: 
   return config.cell === 'lstm' ? tf.layers.lstm(args) : tf.layers.gru(args);
 }
 
+/**
+ * The sentence encoder's summary of `tokens [B,T]`: Embedding (mask on `<pad>`) -> GRU|LSTM final
+ * state `[B,H]`, with the layer names `names` (the text kind's by default; the classifier kind's
+ * classifier uses its own).
+ */
+export function textEncoderSummary(
+  config: RecurrentSizes,
+  vocabSize: number,
+  tokens: tf.SymbolicTensor,
+  init: SeededInitializers,
+  names: { embedding: string; rnn: string } = TEXT_MODEL.layers.encoder,
+): tf.SymbolicTensor {
+  const embedded = tf.layers
+    .embedding({ inputDim: vocabSize, outputDim: config.embedding, maskZero: true, name: names.embedding, embeddingsInitializer: init.uniform() })
+    .apply(tokens) as tf.SymbolicTensor;
+  return recurrentLayer(config, names.rnn, false, init).apply(embedded) as tf.SymbolicTensor;
+}
+
+/**
+ * The sentence decoder on `tokens_in [B,T]` and `z [B,Z]` -> logits `[B,T,V]`: the initial state from z
+ * (Dense, tanh) and z concatenated to every input embedding (TEXT_MODEL layer names).
+ */
+export function textDecoderLogits(config: RecurrentSizes, vocabSize: number, seqLength: number, tokensIn: tf.SymbolicTensor, z: tf.SymbolicTensor, init: SeededInitializers): tf.SymbolicTensor {
+  const D = TEXT_MODEL.layers.decoder;
+  const initState = (name: string) =>
+    tf.layers.dense({ units: config.hidden, activation: 'tanh', name, kernelInitializer: init.glorot() }).apply(z) as tf.SymbolicTensor;
+  const states = config.cell === 'lstm' ? [initState(D.initH), initState(D.initC)] : [initState(D.initH)];
+  const x = tf.layers
+    .embedding({ inputDim: vocabSize, outputDim: config.embedding, name: D.embedding, embeddingsInitializer: init.uniform() })
+    .apply(tokensIn) as tf.SymbolicTensor;
+  const zs = tf.layers.repeatVector({ n: seqLength, name: D.repeatZ }).apply(z) as tf.SymbolicTensor;
+  const xz = tf.layers.concatenate({ axis: -1, name: D.concat }).apply([x, zs]) as tf.SymbolicTensor;
+  const y = recurrentLayer(config, D.rnn, true, init).apply(xz, { initialState: states }) as tf.SymbolicTensor;
+  return tf.layers.dense({ units: vocabSize, name: D.logits, kernelInitializer: init.glorot() }).apply(y) as tf.SymbolicTensor;
+}
+
 /** Builds the encoder and decoder with weights initialised from `config.seed`. */
 export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): VaeModels {
   const { vocabSize: V, seqLength: T } = shape;
   const init = seededInitializers(config.seed);
-  const { encoder: E, decoder: D } = TEXT_MODEL.layers;
+  const { encoder: E } = TEXT_MODEL.layers;
   const I = TEXT_MODEL.trainingInputs;
 
   const tokens = tf.input({ shape: [T], dtype: 'int32', name: I.encoderTokens });
-  const embedded = tf.layers
-    .embedding({ inputDim: V, outputDim: config.embedding, maskZero: true, name: E.embedding, embeddingsInitializer: init.uniform() })
-    .apply(tokens) as tf.SymbolicTensor;
-  const summary = recurrentLayer(config, E.rnn, false, init).apply(embedded) as tf.SymbolicTensor;
+  const summary = textEncoderSummary(config, V, tokens, init);
   const mu = tf.layers.dense({ units: config.latent, name: E.mu, kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
   const logvar = tf.layers.dense({ units: config.latent, name: E.logvar, kernelInitializer: init.glorot() }).apply(summary) as tf.SymbolicTensor;
   const encoder = tf.model({ inputs: tokens, outputs: [mu, logvar], name: 'encoder' });
 
   const tokensIn = tf.input({ shape: [T], dtype: 'int32', name: I.decoderTokens });
   const z = tf.input({ shape: [config.latent], name: I.z });
-  const initState = (name: string) =>
-    tf.layers.dense({ units: config.hidden, activation: 'tanh', name, kernelInitializer: init.glorot() }).apply(z) as tf.SymbolicTensor;
-  const states = config.cell === 'lstm' ? [initState(D.initH), initState(D.initC)] : [initState(D.initH)];
-  const x = tf.layers
-    .embedding({ inputDim: V, outputDim: config.embedding, name: D.embedding, embeddingsInitializer: init.uniform() })
-    .apply(tokensIn) as tf.SymbolicTensor;
-  const zs = tf.layers.repeatVector({ n: T, name: D.repeatZ }).apply(z) as tf.SymbolicTensor;
-  const xz = tf.layers.concatenate({ axis: -1, name: D.concat }).apply([x, zs]) as tf.SymbolicTensor;
-  const y = recurrentLayer(config, D.rnn, true, init).apply(xz, { initialState: states }) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: V, name: D.logits, kernelInitializer: init.glorot() }).apply(y) as tf.SymbolicTensor;
+  const logits = textDecoderLogits(config, V, T, tokensIn, z, init);
   const decoder = tf.model({ inputs: [tokensIn, z], outputs: logits, name: 'decoder' });
   return { encoder, decoder };
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env node
+// Sentiment on IMDB (issue 13): test accuracy on the deduplicated Stanford test split of a
+// bag-of-words logistic regression, the GRU classifier, M1 (bag-of-words VAE + classifier on its
+// posterior means) and M2 (the GRU SSVAE, label fed to the decoder at every step), trained on exactly
+// the same N labels, reviews cut to 100 tokens; mean ± sd over seeds. With SENTIMENT_IMBALANCE=1 also the
+// imbalance table at R = 100: balanced accuracy, macro-F1 and minority recall per remedy (M1, bag of words).
+// Writes bench/results/sentiment.json and prints markdown tables. Run after `npm run build`:
+//   npm run bench -- sentiment
+// Environment (defaults in brackets):
+//   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500)
+//   SENTIMENT_SEEDS [3]              seeds per cell
+//   SENTIMENT_ARMS [lr,gru,m1,m2]    arms to run
+//   SENTIMENT_M1_EPOCHS [3]          passes of M1's VAE over the 24,500 training reviews
+//   SENTIMENT_SEQ_UNLABELED [4000]   unlabelled reviews M2 reads (its GRU decoder is the slow part)
+//   SENTIMENT_SEQ_VOCAB [5000]       vocabulary of the two GRU arms (same for both)
+//   SENTIMENT_TEST_LIMIT [0]         test reviews evaluated (0 = all 24,877)
+//   SENTIMENT_IMBALANCE [0]          1: also the R = 100 imbalance table
+//   SENTIMENT_OUT [sentiment]        results file name
+import { execSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultClassifierConfig, evaluateClassifierRun, initBackend, labeledCorpora, registerLabeledCorpus, trainClassifier } from '@vaekit/trainer';
+import { loadImdb } from '../packages/cli/dist/shared/imdb.js';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const env = (k, d) => process.env[k] ?? d;
+const NS = env('SENTIMENT_NS', '100,1000').split(',').map(Number);
+const SEEDS = Number(env('SENTIMENT_SEEDS', '3'));
+const ARMS = env('SENTIMENT_ARMS', 'lr,gru,m1,m2').split(',');
+const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '3'));
+const SEQ_UNLABELED = Number(env('SENTIMENT_SEQ_UNLABELED', '4000'));
+const SEQ_VOCAB = Number(env('SENTIMENT_SEQ_VOCAB', '5000'));
+const TEST_LIMIT = Number(env('SENTIMENT_TEST_LIMIT', '0'));
+const IMBALANCE = env('SENTIMENT_IMBALANCE', '0') === '1';
+const OUT = env('SENTIMENT_OUT', 'sentiment');
+
+// Steps of the supervised arms: about 300 updates whatever N (batches of 32 labelled reviews).
+const supervisedEpochs = (n, batch) => Math.max(5, Math.ceil(300 / Math.ceil(n / batch)));
+
+/** The configuration of one arm at N labels and a seed. */
+function armConfig(arm, n, seed) {
+  const data = { source: 'imdb', labels: n, maxLength: 100, testLimit: TEST_LIMIT };
+  switch (arm) {
+    case 'lr':
+      return defaultClassifierConfig({ model: 'supervised', encoder: 'bow', epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 5e-3, seed, data });
+    case 'gru':
+      return defaultClassifierConfig({ model: 'supervised', encoder: 'gru', embedding: 64, hidden: 128, epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 1e-3, seed, data: { ...data, maxVocab: SEQ_VOCAB } });
+    case 'm1':
+      return defaultClassifierConfig({ model: 'm1', encoder: 'bow', latent: 50, epochs: M1_EPOCHS, batchSize: 64, seed, data });
+    case 'm2':
+      return defaultClassifierConfig({
+        model: 'm2',
+        encoder: 'gru',
+        embedding: 64,
+        hidden: 128,
+        latent: 32,
+        epochs: 1,
+        batchSize: 32,
+        learningRate: 1e-3,
+        anneal: { ...defaultClassifierConfig().anneal, steps: 100 },
+        seed,
+        data: { ...data, maxVocab: SEQ_VOCAB, unlabeledLimit: SEQ_UNLABELED },
+      });
+    default:
+      throw new Error(`Unknown arm ${arm}. Should be one of: lr, gru, m1, m2.`);
+  }
+}
+
+const ARM_NAMES = { lr: 'bag-of-words logistic regression', gru: 'GRU supervised', m1: 'M1 (bag-of-words VAE + classifier on means)', m2: 'M2 (GRU SSVAE)' };
+const REFERENCE = { 100: { lr: 59.9, gru: 53.5, m1: 71.5, m2: 50.1 }, 1000: { lr: 71.6, gru: 59.2, m1: 77.6, m2: 55.6 }, 2500: { lr: 74.8, gru: 69.8, m1: 77.8, m2: 69.6 } };
+
+async function runOne(config, tag) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `vaekit-sentiment-${tag}-`));
+  const t0 = Date.now();
+  try {
+    await trainClassifier(config, dir);
+    const r = await evaluateClassifierRun(dir);
+    return { seconds: (Date.now() - t0) / 1000, labels: r.labels, test: r.test, valid: { accuracy: r.valid.accuracy, balancedAccuracy: r.valid.balancedAccuracy }, stats: r.stats, minority: r.minority, threshold: r.threshold };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+const meanSd = (xs) => {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean: +m.toFixed(4), sd: +sd.toFixed(4), n: xs.length };
+};
+const fmt = (s) => `${(s.mean * 100).toFixed(1)} ± ${(s.sd * 100).toFixed(1)}`;
+
+await initBackend('wasm');
+// One read of the 50,000 reviews for every run.
+let cached;
+if (!labeledCorpora().includes('imdb')) registerLabeledCorpus('imdb', async () => (cached ??= await loadImdb()));
+const commit = execSync('git rev-parse --short HEAD', { cwd: here }).toString().trim();
+const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: here }).toString().trim() !== '';
+const loadBefore = os.loadavg();
+const started = Date.now();
+const results = { table: {}, imbalance: null };
+for (const n of NS) {
+  results.table[n] = {};
+  for (const arm of ARMS) {
+    const runs = [];
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = await runOne(armConfig(arm, n, seed), `${arm}-${n}-${seed}`);
+      runs.push(r);
+      process.stderr.write(`N=${n} ${arm} seed ${seed}: test accuracy ${(r.test.accuracy * 100).toFixed(1)}% (${r.seconds.toFixed(0)}s)\n`);
+    }
+    results.table[n][arm] = { accuracy: meanSd(runs.map((r) => r.test.accuracy)), seconds: meanSd(runs.map((r) => r.seconds)), perSeed: runs.map((r) => +r.test.accuracy.toFixed(4)), testExamples: runs[0].test.examples };
+  }
+}
+if (IMBALANCE) {
+  results.imbalance = {};
+  for (const remedy of ['none', 'inverse', 'effective', 'oversample', 'undersample', 'focal', 'augment', 'threshold']) {
+    const runs = [];
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const config = defaultClassifierConfig({ ...armConfig('m1', 1000, seed), remedy, data: { ...armConfig('m1', 1000, seed).data, imbalance: 100, labels: 0 } });
+      const r = await runOne(config, `imb-${remedy}-${seed}`);
+      const minority = r.labels.indexOf(r.minority);
+      runs.push({ balanced: r.test.balancedAccuracy, macroF1: r.test.macroF1, minorityRecall: r.test.recall[minority] });
+      process.stderr.write(`R=100 ${remedy} seed ${seed}: balanced accuracy ${(r.test.balancedAccuracy * 100).toFixed(1)}%\n`);
+    }
+    results.imbalance[remedy] = { balancedAccuracy: meanSd(runs.map((r) => r.balanced)), macroF1: meanSd(runs.map((r) => r.macroF1)), minorityRecall: meanSd(runs.map((r) => r.minorityRecall)) };
+  }
+}
+const out = {
+  benchmark: 'sentiment',
+  command: 'npm run bench -- sentiment',
+  commit: `${commit}${dirty ? '+uncommitted' : ''}`,
+  settings: { NS, SEEDS, ARMS, M1_EPOCHS, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
+  arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0], 1) }])),
+  machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
+  load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), note: 'shared machine: other jobs may be running' },
+  minutes: +((Date.now() - started) / 60000).toFixed(1),
+  reference: { what: 'PyTorch reference of the same design, one seed (issue 13), test accuracy %', ...REFERENCE },
+  targets: {
+    'best semi-supervised arm at N = 100 (target >= 72%)': NS.includes(100) ? Math.max(...['m1', 'm2'].filter((a) => results.table[100]?.[a]).map((a) => results.table[100][a].accuracy.mean)) : null,
+    'best semi-supervised arm at N = 1000 (target >= 78%)': NS.includes(1000) ? Math.max(...['m1', 'm2'].filter((a) => results.table[1000]?.[a]).map((a) => results.table[1000][a].accuracy.mean)) : null,
+    'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') ? NS.every((n) => results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
+    ...(results.imbalance
+      ? {
+          'every remedy beats none on balanced accuracy at R = 100': Object.entries(results.imbalance).every(([k, v]) => k === 'none' || v.balancedAccuracy.mean > results.imbalance.none.balancedAccuracy.mean),
+          'VAE augmentation beats random oversampling (balanced accuracy)': results.imbalance.augment.balancedAccuracy.mean > results.imbalance.oversample.balancedAccuracy.mean,
+        }
+      : {}),
+  },
+  results,
+};
+await fs.mkdir(path.join(here, 'results'), { recursive: true });
+await fs.writeFile(path.join(here, 'results', `${OUT}.json`), JSON.stringify(out, null, 2) + '\n');
+const lines = [`| N | ${ARMS.map((a) => ARM_NAMES[a]).join(' | ')} |`, `|---|${ARMS.map(() => '---').join('|')}|`];
+for (const n of NS) lines.push(`| ${n} | ${ARMS.map((a) => `${fmt(results.table[n][a].accuracy)}${REFERENCE[n] ? ` (ref ${REFERENCE[n][a]})` : ''}`).join(' | ')} |`);
+if (results.imbalance) {
+  lines.push('', '| remedy (R = 100, M1 bow) | balanced accuracy | macro-F1 | minority recall |', '|---|---|---|---|');
+  for (const [k, v] of Object.entries(results.imbalance)) lines.push(`| ${k} | ${fmt(v.balancedAccuracy)} | ${fmt(v.macroF1)} | ${fmt(v.minorityRecall)} |`);
+}
+console.log(lines.join('\n'));
+console.log(`\nTest accuracy %, mean ± sd over ${SEEDS} seed(s); commit ${out.commit}; load ${out.load.before.join(' ')} -> ${out.load.after.join(' ')}; ${out.minutes} min. Written to bench/results/${OUT}.json`);
