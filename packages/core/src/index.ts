@@ -14,5 +14,6 @@ export * from './bundle.js';
 export * from './run-config.js';
 export * from './kinds/text.js';
 export * from './kinds/image.js';
+export * from './kinds/seq2seq.js';
 export * from './metrics/bleu.js';
 export * from './metrics/diversity.js';

@@ -33,6 +33,7 @@ import { parseWeightDtype, type WeightDtype } from './passes/weight-dtype.js';
 import { variantErrorVsFp32, variantReport, type MeasuredGraph } from './variants.js';
 import { imagePlan, type ImageBundleSource } from './kinds/image.js';
 import { textPlan, type TextBundleSource } from './kinds/text.js';
+import { seq2seqPlan, type Seq2SeqBundleSource } from './kinds/seq2seq.js';
 
 /** A step of an export, reported through `onProgress`. */
 export interface ExportProgress {
@@ -101,7 +102,7 @@ export interface PlanGraph {
    */
   convert: Pick<ConvertOptions, 'inputNames' | 'outputNames' | 'lengthsInput' | 'dynamicDims' | 'registry'>;
   /** How to make its parity inputs (token ids, extra ONNX inputs). */
-  parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'scale'>;
+  parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'scale' | 'makeInput'>;
 }
 
 /** Everything a kind tells the pipeline about one export. */
@@ -133,7 +134,7 @@ export interface BundleSourceBase {
 }
 
 /** A source of a registered kind. */
-export type BundleSource = ImageBundleSource | TextBundleSource | BundleSourceBase;
+export type BundleSource = ImageBundleSource | TextBundleSource | Seq2SeqBundleSource | BundleSourceBase;
 
 /** Makes the plan of one source; may check the source and throw {@link ExportError}. */
 export type ExportPlanFactory<S extends BundleSourceBase = BundleSourceBase> = (source: S) => ExportPlan | Promise<ExportPlan>;
@@ -141,6 +142,7 @@ export type ExportPlanFactory<S extends BundleSourceBase = BundleSourceBase> = (
 const planFactories = new Map<string, ExportPlanFactory>([
   ['image', imagePlan as ExportPlanFactory],
   ['text', textPlan as ExportPlanFactory],
+  ['seq2seq', seq2seqPlan as ExportPlanFactory],
 ]);
 
 /**
