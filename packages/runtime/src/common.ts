@@ -63,4 +63,5 @@ export { pickVariant, unsuitableBackend } from './load.js';
 export { BACKEND_NAMES } from './types.js';
 export type * from './types.js';
 export { registerRuntimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';
+export type { TranslateOptions, Translation, TranslationToken, Translator } from './translator.js';
 export type { EngineTensor, GraphSession, GraphValueInfo } from './engine.js';

@@ -11,6 +11,8 @@ import type { GraphSession } from './engine.js';
 import { BundleError, quote } from './errors.js';
 import { createImageVae } from './image-vae.js';
 import { createTextVae } from './text-vae.js';
+import { createTranslator } from './translator.js';
+import type { Seq2SeqBundleManifest } from '@vaekit/core';
 import type { BackendName } from './types.js';
 
 /** What the loader hands a kind's facade factory once every session is open. */
@@ -94,4 +96,25 @@ registerRuntimeKind<ReturnType<typeof createTextVae>, WordTokenizer, TextBundleM
       : undefined,
   create: (c) =>
     createTextVae(c.manifest, c.backend, c.profile, c.prepared, { encoder: c.sessions.encoder!, decoder_init: c.sessions.decoder_init!, decoder_step: c.sessions.decoder_step! }, c.graphs),
+});
+
+function readTokenizer(bytes: Uint8Array, file: string): WordTokenizer {
+  try {
+    return WordTokenizer.fromJSON(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (err) {
+    throw new BundleError(`${file} is not a valid tokenizer: ${(err as Error).message}`);
+  }
+}
+
+registerRuntimeKind<ReturnType<typeof createTranslator>, { source: WordTokenizer; target: WordTokenizer }, Seq2SeqBundleManifest>({
+  kind: 'seq2seq',
+  async prepare(manifest, read) {
+    const s = manifest.seq2seq;
+    const source = readTokenizer(await read(s.sourceTokenizer), s.sourceTokenizer);
+    const target = readTokenizer(await read(s.targetTokenizer), s.targetTokenizer);
+    if (source.vocabSize !== s.sourceVocabSize) throw new BundleError(`${s.sourceTokenizer} has ${source.vocabSize} tokens but manifest.json says sourceVocabSize ${s.sourceVocabSize}.`);
+    if (target.vocabSize !== s.targetVocabSize) throw new BundleError(`${s.targetTokenizer} has ${target.vocabSize} tokens but manifest.json says targetVocabSize ${s.targetVocabSize}.`);
+    return { source, target };
+  },
+  create: (c) => createTranslator(c.manifest, c.backend, c.prepared, { encoder: c.sessions.encoder!, decoder_step: c.sessions.decoder_step! }, c.graphs),
 });
