@@ -20,6 +20,7 @@ import { registerServe } from './commands/serve.js';
 import { registerExportTriton } from './commands/export-triton.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
+import { registerTrainTranslate, registerTranslate } from './commands/translate.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -30,9 +31,12 @@ const program = new Command('vaekit')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-registerTrainText(registerTrain(program));
+const train = registerTrain(program);
+registerTrainText(train);
+registerTrainTranslate(train);
 for (const register of [
   registerEval,
+  registerTranslate,
   registerExport,
   registerExportModel,
   registerSample,
