@@ -220,8 +220,11 @@ export const SEQ2SEQ_BUNDLE_KIND = {
       throw new BundleError(`manifest.json: latentSize (${quote(manifest.latentSize)}) and seq2seq.latentSize (${quote(s.latentSize)}) disagree.`);
     }
     const special = s.specialTokens;
-    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
-      throw new BundleError('manifest.json: seq2seq.specialTokens must give integer pad, unk, bos and eos ids.');
+    // The ids are fixed by the tokenizer format (tokens 0..3): any other value would feed the graphs ids
+    // outside the vocabulary.
+    const fixed = { pad: PAD_ID, unk: UNK_ID, bos: BOS_ID, eos: EOS_ID };
+    if (!isRecord(special) || !Object.entries(fixed).every(([k, id]) => special[k] === id)) {
+      throw new BundleError(`manifest.json: seq2seq.specialTokens must be ${JSON.stringify(fixed)} (the tokenizer's fixed ids).`);
     }
     for (const key of ['sourceTokenizer', 'targetTokenizer'] as const) {
       if (typeof s[key] !== 'string') throw new BundleError(`manifest.json: seq2seq.${key} must name a tokenizer file.`);
