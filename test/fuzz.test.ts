@@ -15,7 +15,9 @@ import { BundleError, InputError, RuntimeError, createRng, loadVae, parseManifes
 import { TokenizerError, WordTokenizer } from '@vaekit/core';
 import { CheckpointError, TrainerError, loadCheckpoint } from '@vaekit/trainer';
 import * as tf from '@tensorflow/tfjs';
-import { tempDir, trainedBundle, vaekitOk } from './helpers.js';
+import { ROOT, tempDir, trainedBundle, vaekitOk } from './helpers.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Translator } from '@vaekit/runtime';
 import { syntheticReviews } from './fixtures/reviews.mjs';
 
 const SEED = 20261124;
@@ -175,6 +177,48 @@ test('mutated classifier manifests (the classifier section): parseManifest and l
   }
   t.diagnostic(JSON.stringify(tally));
   assert.ok(tally.refused > 50, `most mutations are refused: ${JSON.stringify(tally)}`);
+});
+
+/** A tiny seq2seq bundle (VNMT with variational attention, so every optional input is present). */
+function trainedSeq2SeqBundle(): string {
+  const dir = tempDir('vaekit-fuzz-s2s-');
+  const data = path.join(dir, 'pairs.tsv');
+  writeFileSync(data, readFileSync(path.resolve(ROOT, '../shared/data/tatoeba-fra-eng/fra-eng.tsv'), 'utf8').split('\n').slice(2000, 2600).join('\n') + '\n');
+  const run = path.join(dir, 'run');
+  vaekitOk(['train', 'translate', '--data', data, '--embedding', '8', '--hidden', '8', '--latent', '2', '--attention', 'variational', '--epochs', '1', '--min-count', '1', '--limit', '64', '--eval-limit', '8', '--batch-size', '32', '--out', run]);
+  vaekitOk(['export', run, path.join(dir, 'bundle')]);
+  return path.join(dir, 'bundle');
+}
+
+test('mutated seq2seq manifests: the seq2seq section is checked field by field, never crashes the translator', { timeout: 300_000 }, async (t) => {
+  const source = trainedSeq2SeqBundle();
+  const rng = createRng(SEED + 7);
+  const manifest = JSON.parse(await fs.readFile(path.join(source, 'manifest.json'), 'utf8')) as Record<string, Json>;
+  const dir = path.join(tempDir(), 'b');
+  await fs.cp(source, dir, { recursive: true });
+  const tally = { ok: 0, refused: 0 };
+  for (let i = 0; i < 200; i++) {
+    const what = `seq2seq manifest seed ${SEED + 7} iteration ${i}`;
+    // Most mutations hit the seq2seq section (the kind's own check); some the whole document.
+    let doc: Json = JSON.parse(JSON.stringify(manifest)) as Json;
+    for (let k = 0, n = 1 + rng.int(3); k < n; k++) {
+      if (rng.uniform() < 0.75) (doc as Record<string, Json>).seq2seq = mutateJson((doc as Record<string, Json>).seq2seq!, rng);
+      else doc = mutateJson(doc, rng);
+    }
+    await expectOwnError(`${what} (parseManifest)`, () => parseManifest(JSON.parse(JSON.stringify(doc))), [BundleError]);
+    await fs.writeFile(path.join(dir, 'manifest.json'), JSON.stringify(doc));
+    const outcome = await expectOwnError(what, async () => {
+      const translator = (await loadVae(dir)) as unknown as Translator;
+      try {
+        await translator.translate(['je suis là .', 'bonjour'], { n: 2, seed: i, attention: true });
+      } finally {
+        await translator.dispose();
+      }
+    }, RUNTIME_ERRORS);
+    tally[outcome]++;
+  }
+  t.diagnostic(JSON.stringify(tally));
+  assert.ok(tally.refused > 100, `most mutations are refused: ${JSON.stringify(tally)}`);
 });
 
 test('mutated tokenizer.json: WordTokenizer.fromJSON accepts or refuses with TokenizerError', { timeout: 120_000 }, async (t) => {

@@ -21,6 +21,7 @@ import { registerServe } from './commands/serve.js';
 import { registerExportTriton } from './commands/export-triton.js';
 import { registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
+import { registerTrainTranslate, registerTranslate } from './commands/translate.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -34,9 +35,11 @@ const program = new Command('vaekit')
 const train = registerTrain(program);
 registerTrainText(train);
 registerTrainClassify(train);
+registerTrainTranslate(train);
 for (const register of [
   registerEval,
   registerClassify,
+  registerTranslate,
   registerExport,
   registerExportModel,
   registerSample,

@@ -195,6 +195,7 @@ import type { TextCell } from './kinds/text.js';
 import { IMAGE_BUNDLE_KIND } from './kinds/image.js';
 import { TEXT_BUNDLE_KIND } from './kinds/text.js';
 import { CLASSIFIER_BUNDLE_KIND } from './kinds/classifier.js';
+import { SEQ2SEQ_BUNDLE_KIND, type Seq2SeqSpec } from './kinds/seq2seq.js';
 import { isRecord } from './manifest-checks.js';
 
 export { BundleError };
@@ -211,6 +212,8 @@ export interface BundleKindSpec {
   graphNames: readonly string[];
   /** Keys of `manifest.graphs` the kind may have besides {@link graphNames} (checked, and opened by the runtime, when present). */
   optionalGraphNames?: readonly string[];
+  /** True when a model of the kind may have no latent (`latentSize` 0, e.g. a seq2seq baseline). */
+  latentOptional?: boolean;
   /**
    * Checks the kind's section of a parsed manifest (throws {@link BundleError} naming the field) and
    * returns the extra files it refers to, each with the field naming it (they must be listed in `files`).
@@ -222,7 +225,26 @@ const bundleKinds = new Map<string, BundleKindSpec>([
   [IMAGE_BUNDLE_KIND.kind, IMAGE_BUNDLE_KIND],
   [TEXT_BUNDLE_KIND.kind, TEXT_BUNDLE_KIND],
   [CLASSIFIER_BUNDLE_KIND.kind, CLASSIFIER_BUNDLE_KIND],
+  // The seq2seq kind (kinds/seq2seq.ts) is registered like a plug-in kind would be, so every reader of
+  // the format knows it without an import side effect.
+  [SEQ2SEQ_BUNDLE_KIND.kind, SEQ2SEQ_BUNDLE_KIND],
 ]);
+
+/** The graphs of a seq2seq bundle. */
+export interface Seq2SeqGraphs {
+  encoder: GraphSpec;
+  decoder_step: GraphSpec;
+}
+
+/**
+ * `manifest.json` of a seq2seq bundle (docs/seq2seq-model.md): `encoder.onnx`, `decoder_step.onnx` and
+ * the source and target tokenizers. Not part of the {@link BundleManifest} union of the first kinds, as
+ * a plug-in kind's manifest: its section is checked by `SEQ2SEQ_BUNDLE_KIND.checkSection`.
+ */
+export interface Seq2SeqBundleManifest extends BundleManifestBase, ManifestGraphs<Seq2SeqGraphs> {
+  kind: 'seq2seq';
+  seq2seq: Seq2SeqSpec;
+}
 
 /** Registers a plug-in model kind with the bundle format. Registering a kind twice throws. */
 export function registerBundleKind(spec: BundleKindSpec): void {
@@ -323,8 +345,8 @@ export function parseManifest(json: unknown): BundleManifest {
   if (!spec) {
     throw new BundleError(`manifest.json: kind ${quote(json.kind)} is not supported. Should be one of: ${registeredBundleKinds().join(', ')}.`);
   }
-  if (!Number.isInteger(json.latentSize) || (json.latentSize as number) <= 0) {
-    throw new BundleError('manifest.json: latentSize must be a positive integer.');
+  if (!Number.isInteger(json.latentSize) || (json.latentSize as number) < (spec.latentOptional ? 0 : 1)) {
+    throw new BundleError(`manifest.json: latentSize must be ${spec.latentOptional ? 'an integer >= 0' : 'a positive integer'}.`);
   }
   const extraFiles = spec.checkSection(json);
   if (!isRecord(json.graphs)) throw new BundleError('manifest.json: graphs is missing.');

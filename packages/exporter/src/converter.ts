@@ -47,9 +47,9 @@ export interface ConvertOptions {
    */
   lengthsInput?: string;
   /**
-   * Dimensions of graph inputs to declare dynamic although tfjs fixed them, by input name and axis,
-   * with the symbolic name to use: `{ tokens: { 1: 'time' } }` lets a text encoder trained on padded
-   * length T read any length. Only for graphs whose ops do not depend on that size.
+   * Dimensions of graph inputs (and outputs) to declare dynamic although tfjs fixed them, by tensor name
+   * and axis, with the symbolic name to use: `{ tokens: { 1: 'time' } }` lets a text encoder trained on
+   * padded length T read any length. Only for graphs whose ops do not depend on that size.
    */
   dynamicDims?: Record<string, Record<number, string>>;
   /** Weight storage: `fp32` (default), `fp16` or `int8` (see passes/weight-dtype.ts). */
@@ -311,7 +311,12 @@ export function convertLayersModel(model: tf.LayersModel, opts: ConvertOptions =
     return v;
   });
   if (opts.lengthsInput !== undefined) inputs.push({ name: opts.lengthsInput, elemType: DataType.INT32, shape: ['batch'] });
-  const outputs = model.outputs.map((t, i) => valueInfo(outputNames[i]!, t));
+  const outputs = model.outputs.map((t, i) => {
+    const v = valueInfo(outputNames[i]!, t);
+    const dyn = opts.dynamicDims?.[v.name];
+    if (dyn) v.shape = v.shape.map((d, axis) => dyn[axis] ?? d);
+    return v;
+  });
   if (opts.extraOutputs) {
     ctx.scope = '';
     outputs.push(...opts.extraOutputs(ctx, outputNames));

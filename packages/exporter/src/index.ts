@@ -24,6 +24,7 @@ export type { ImageBundleSource } from './kinds/image.js';
 export type { TextBundleSource } from './kinds/text.js';
 export { decodingHeads } from './kinds/text.js';
 export type { ClassifierBundleSource } from './kinds/classifier.js';
+export { buildSeq2SeqGraphs, type Seq2SeqBundleSource, type Seq2SeqInferenceGraphs } from './kinds/seq2seq.js';
 export { exportModelFile, type ExportModelFileOptions, type ExportModelFileResult } from './model-file.js';
 export { DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, convertLayersModel, type ConvertOptions, type ConvertResult } from './converter.js';
 export { WEIGHT_DTYPES, type WeightDtype } from './passes/weight-dtype.js';

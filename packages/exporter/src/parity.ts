@@ -32,6 +32,11 @@ export interface ParityOptions {
    */
   extraInputs?: (inputs: ParityInput[]) => Record<string, ParityInput>;
   /**
+   * Inputs that random normals or ids would not exercise well (a 0/1 mask): returns the input at
+   * `index` (tfjs input order) for `shape`, or undefined for the default draw.
+   */
+  makeInput?: (index: number, shape: number[], rng: ReturnType<typeof createRng>) => ParityInput | undefined;
+  /**
    * Compare against this ONNX model (run with onnxruntime-node on the same inputs) instead of tfjs:
    * how far a compressed variant is from the fp32 export.
    */
@@ -133,7 +138,7 @@ export async function checkParity(
     // A float input that feeds an Embedding still carries ids (tfjs casts them): negative or fractional
     // values would index outside the table, so it gets ids like an int32 input, as floats.
     const idsDtype = t.dtype === 'float32' && feedsEmbedding(model, i) ? 'int32' : t.dtype;
-    const drawn = randomInput(shape, idsDtype, rng, scale, opts.ids ?? defaultIds(model));
+    const drawn = opts.makeInput?.(i, shape, rng) ?? randomInput(shape, idsDtype, rng, scale, opts.ids ?? defaultIds(model));
     const input: ParityInput = idsDtype === t.dtype ? drawn : { dtype: 'float32', shape, data: Float32Array.from(drawn.data) };
     generated.push(input);
     tfInputs.push(tf.tensor(input.data, shape, input.dtype));

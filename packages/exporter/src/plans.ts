@@ -34,6 +34,7 @@ import { variantErrorVsFp32, variantReport, type MeasuredGraph } from './variant
 import { imagePlan, type ImageBundleSource } from './kinds/image.js';
 import { textPlan, type TextBundleSource } from './kinds/text.js';
 import { classifierPlan, type ClassifierBundleSource } from './kinds/classifier.js';
+import { seq2seqPlan, type Seq2SeqBundleSource } from './kinds/seq2seq.js';
 
 /** A step of an export, reported through `onProgress`. */
 export interface ExportProgress {
@@ -102,7 +103,7 @@ export interface PlanGraph {
    */
   convert: Pick<ConvertOptions, 'inputNames' | 'outputNames' | 'lengthsInput' | 'dynamicDims' | 'registry' | 'extraOutputs'>;
   /** How to make its parity inputs (token ids, extra ONNX inputs). */
-  parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'scale'>;
+  parity?: Pick<ParityOptions, 'ids' | 'extraInputs' | 'scale' | 'makeInput'>;
 }
 
 /** Everything a kind tells the pipeline about one export. */
@@ -134,7 +135,7 @@ export interface BundleSourceBase {
 }
 
 /** A source of a registered kind. */
-export type BundleSource = ImageBundleSource | TextBundleSource | ClassifierBundleSource | BundleSourceBase;
+export type BundleSource = ImageBundleSource | TextBundleSource | ClassifierBundleSource | Seq2SeqBundleSource | BundleSourceBase;
 
 /** Makes the plan of one source; may check the source and throw {@link ExportError}. */
 export type ExportPlanFactory<S extends BundleSourceBase = BundleSourceBase> = (source: S) => ExportPlan | Promise<ExportPlan>;
@@ -143,6 +144,7 @@ const planFactories = new Map<string, ExportPlanFactory>([
   ['image', imagePlan as ExportPlanFactory],
   ['text', textPlan as ExportPlanFactory],
   ['classifier', classifierPlan as ExportPlanFactory],
+  ['seq2seq', seq2seqPlan as ExportPlanFactory],
 ]);
 
 /**

@@ -14,6 +14,7 @@ import { openBundle } from './load.js';
 import { mapReader, urlReader } from './sources.js';
 import type { BundleSource, ImageVae, LoadOptions, TextVae, Vae } from './types.js';
 import type { TextClassifier } from './classifier.js';
+import type { Translator } from './translator.js';
 
 /**
  * Loads a bundle from a base URL (relative URLs resolve against the page) or from its files in memory
@@ -23,8 +24,9 @@ import type { TextClassifier } from './classifier.js';
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'text' }): Promise<TextVae>;
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'image' }): Promise<ImageVae>;
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'classifier' }): Promise<TextClassifier>;
+export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'seq2seq' }): Promise<Translator>;
 export async function loadVae(source: BundleSource, options?: LoadOptions): Promise<Vae>;
-export async function loadVae(source: BundleSource, options: LoadOptions = {}): Promise<Vae | TextClassifier> {
+export async function loadVae(source: BundleSource, options: LoadOptions = {}): Promise<Vae | TextClassifier | Translator> {
   const fromUrl = typeof source === 'string' || source instanceof URL;
   let read = fromUrl ? urlReader(source) : mapReader(source);
   const cache = fromUrl ? resolveCache(options.cache) : undefined;

@@ -18,6 +18,7 @@ import { openBundle, type FileReader } from './load.js';
 import { mapReader, urlReader } from './sources.js';
 import type { BundleSource, ImageVae, LoadOptions, TextVae, Vae } from './types.js';
 import type { TextClassifier } from './classifier.js';
+import type { Translator } from './translator.js';
 
 async function folderReader(dir: string): Promise<FileReader> {
   let stat;
@@ -48,8 +49,9 @@ async function folderReader(dir: string): Promise<FileReader> {
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'text' }): Promise<TextVae>;
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'image' }): Promise<ImageVae>;
 export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'classifier' }): Promise<TextClassifier>;
+export async function loadVae(source: BundleSource, options: LoadOptions & { kind: 'seq2seq' }): Promise<Translator>;
 export async function loadVae(source: BundleSource, options?: LoadOptions): Promise<Vae>;
-export async function loadVae(source: BundleSource, options: LoadOptions = {}): Promise<Vae | TextClassifier> {
+export async function loadVae(source: BundleSource, options: LoadOptions = {}): Promise<Vae | TextClassifier | Translator> {
   let read: FileReader;
   if (typeof source === 'string' && !/^(https?|file):/.test(source)) read = await folderReader(source);
   else if (typeof source === 'string' || source instanceof URL) {

@@ -12,6 +12,8 @@ import { BundleError, quote } from './errors.js';
 import { createClassifier, type ClassifierBundleManifest } from './classifier.js';
 import { createImageVae } from './image-vae.js';
 import { createTextVae } from './text-vae.js';
+import { createTranslator } from './translator.js';
+import type { Seq2SeqBundleManifest } from '@vaekit/core';
 import type { BackendName } from './types.js';
 
 /** What the loader hands a kind's facade factory once every session is open. */
@@ -103,4 +105,13 @@ registerRuntimeKind<ReturnType<typeof createClassifier>, WordTokenizer, Classifi
   kind: 'classifier',
   prepare: (manifest, read) => readTokenizer(read, manifest.classifier.tokenizer, manifest.classifier.vocabSize),
   create: (c) => createClassifier(c.manifest, c.backend, c.profile, c.prepared, c.sessions, c.graphs),
+});
+
+registerRuntimeKind<ReturnType<typeof createTranslator>, { source: WordTokenizer; target: WordTokenizer }, Seq2SeqBundleManifest>({
+  kind: 'seq2seq',
+  async prepare(manifest, read) {
+    const s = manifest.seq2seq;
+    return { source: await readTokenizer(read, s.sourceTokenizer, s.sourceVocabSize), target: await readTokenizer(read, s.targetTokenizer, s.targetVocabSize) };
+  },
+  create: (c) => createTranslator(c.manifest, c.backend, c.prepared, { encoder: c.sessions.encoder!, decoder_step: c.sessions.decoder_step! }, c.graphs),
 });

@@ -80,6 +80,30 @@ export type { TextEvalMetrics, TextModels } from './text-vae.js';
 export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';
 export { generateFromLatents, type TfDecodeOptions } from './text-decode.js';
 
+// Translate kind (seq2seq): train, resume, evaluate, translate with tfjs.
+export {
+  applyInitWeights,
+  evaluateTranslateRun,
+  loadTranslateCorpus,
+  loadTranslateRun,
+  readInitWeights,
+  readTranslateTokenizers,
+  resumeTranslate,
+  trainTranslate,
+  translateKind,
+  validateTranslateConfig,
+  type TranslateEpochMetrics,
+  type TranslateEvalOptions,
+  type TranslateEvalReport,
+  type TranslateHooks,
+  type TranslateRun,
+  type TranslateTrainAverages,
+} from './kinds/translate.js';
+export { parseParallelTsv, prepareParallel, readParallelTsv, type ParallelCorpus, type PairSet, type SentencePair } from './data/parallel.js';
+export { buildSeq2Seq, seq2seqDims, type Seq2SeqDims, type Seq2SeqModels, type Seq2SeqShape } from './models/seq2seq.js';
+export { Attention, GaussianSample, MaskedMean, SequenceMask } from './models/attention.js';
+export { evaluateSeq2Seq, scoreTranslations, translateIds, type Seq2SeqEvalMetrics, type TfTranslateOptions, type TranslationScores } from './seq2seq.js';
+
 // The model-kind seam: one loop for every kind.
 export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';
 export { registerTrainingKind, trainingKind, trainingKinds } from './kinds/registry.js';

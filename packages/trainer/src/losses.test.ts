@@ -65,3 +65,20 @@ test('reparameterize is mu + exp(logvar/2) * eps and the loss weights KL by beta
   assert.equal(vaeLoss(terms, 1).arraySync(), 17);
   assert.equal(vaeLoss(terms, 0.5).arraySync(), 16);
 });
+
+test('gaussianKlBetween: closed form equals a Monte Carlo estimate, and gaussianKlPerDim for N(0, I)', async () => {
+  const { gaussianKlBetween, gaussianKlPerDim } = await import('./losses.js');
+  const [muQ, lvQ, muP, lvP] = [0.7, -0.4, -0.3, 0.5];
+  const kl = gaussianKlBetween(tf.scalar(muQ), tf.scalar(lvQ), tf.scalar(muP), tf.scalar(lvP)).dataSync()[0]!;
+  // E_q[log q(z) - log p(z)] with 200,000 draws from q (seeded).
+  const n = 200_000;
+  const z = tf.randomNormal([n], muQ, Math.exp(lvQ / 2), 'float32', 11);
+  const logN = (x: tf.Tensor, mu: number, lv: number) => tf.mul(-0.5, tf.add(lv + Math.log(2 * Math.PI), tf.div(tf.square(tf.sub(x, mu)), Math.exp(lv))));
+  const mc = tf.mean(tf.sub(logN(z, muQ, lvQ), logN(z, muP, lvP))).dataSync()[0]!;
+  assert.ok(Math.abs(kl - mc) < 0.01, `closed form ${kl} vs Monte Carlo ${mc}`);
+  const mu = tf.tensor2d([[0.3, -1.2]]);
+  const lv = tf.tensor2d([[0.1, -0.7]]);
+  const a = gaussianKlBetween(mu, lv, tf.zerosLike(mu), tf.zerosLike(lv)).dataSync();
+  const b = gaussianKlPerDim(mu, lv).dataSync();
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-6));
+});

@@ -76,3 +76,14 @@ export function freeBitsKl(klPerDim: tf.Tensor2D, lambda: number): tf.Scalar {
     return (lambda > 0 ? tf.maximum(perDim, lambda) : perDim).sum() as tf.Scalar;
   });
 }
+
+/**
+ * KL(N(muQ, exp(logvarQ)) || N(muP, exp(logvarP))) per example and dimension, in closed form:
+ * `0.5 * (logvarP - logvarQ + (exp(logvarQ) + (muQ - muP)^2) / exp(logvarP) - 1)`. With a standard
+ * normal prior it equals {@link gaussianKlPerDim}. Any rank (the attention context's KL is `[B,T,D]`).
+ */
+export function gaussianKlBetween(muQ: tf.Tensor, logvarQ: tf.Tensor, muP: tf.Tensor, logvarP: tf.Tensor): tf.Tensor {
+  return tf.tidy(() =>
+    tf.mul(0.5, tf.sub(logvarP, logvarQ).add(tf.exp(logvarQ).add(tf.square(tf.sub(muQ, muP))).div(tf.exp(logvarP))).sub(1)),
+  );
+}

@@ -229,8 +229,8 @@ async function assertRunFolder(dir: string): Promise<void> {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a run: text (-ELBO, IW-NLL, perplexity, mutual information, active units, samples) or classifier (accuracy, macro-F1, balanced accuracy, recall, AUPRC, confusion)')
-    .argument('<run>', 'run folder made by vaekit train text or vaekit train classify')
+    .description('evaluate a run: text (-ELBO, IW-NLL, perplexity, mutual information, active units, samples), classifier (accuracy, macro-F1, balanced accuracy, recall, AUPRC, confusion) or translate (BLEU greedy and beam, chrF, KL, diversity)')
+    .argument('<run>', 'run folder made by vaekit train text, vaekit train classify or vaekit train translate')
     .option('--data <source>', "evaluate on sotu or a file (one sentence per line) instead of the run's test split")
     .option('--k <n>', 'importance samples for the IW-NLL (0 = skip)', intIn(0, 100_000), 500)
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
@@ -238,7 +238,10 @@ export function registerEval(program: Command): void {
     .option('--examples <n>', 'prior samples and reconstructions to print', intIn(0, 1000), 5)
     .addOption(tfBackendOption())
     .option('--json', 'print the report as JSON on stdout')
-    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: TfBackend; json?: boolean }, cmd: Command) => {
+    .option('--beam <width>', 'translate runs: beam width of the beam BLEU (0 = skip)', intIn(0, 256), 4)
+    .option('--samples <n>', 'translate runs: translations per source for the diversity (distinct-n, self-BLEU)', intIn(0, 1000), 10)
+    .option('--diversity-pairs <n>', 'translate runs: sources for the diversity', intIn(0, 100_000), 100)
+    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: TfBackend; json?: boolean; beam: number; samples: number; diversityPairs: number }, cmd: Command) => {
       await assertRunFolder(runDir);
       const kind = await fs
         .readFile(path.join(runDir, 'config.json'), 'utf8')
@@ -251,6 +254,24 @@ export function registerEval(program: Command): void {
         const report = await evaluateClassifier(runDir);
         if (opts.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
         else process.stdout.write(`${classifierTable(report)}\nReport written to ${path.join(runDir, CLASSIFIER_EVAL_FILE)}\n`);
+        return;
+      }
+      if (kind === 'translate') {
+        const { evaluateTranslation, translationReportText } = await import('../shared/translate-eval.js');
+        const { printJson } = await import('../shared/output.js');
+        const { startTfBackend } = await import('../shared/tf-backend.js');
+        const backend = await startTfBackend(opts.backend, isVerbose(cmd));
+        process.stderr.write(backend.line + '\n');
+        const report = await evaluateTranslation(runDir, {
+          limit: opts.limit,
+          beamWidth: opts.beam,
+          samples: opts.samples,
+          diversityPairs: opts.diversityPairs,
+          ...(opts.data !== undefined ? { data: path.resolve(opts.data) } : {}),
+          log: (line) => process.stderr.write(line + '\n'),
+        });
+        if (opts.json) printJson(report);
+        else process.stdout.write(translationReportText(report) + `\nReport written to ${path.join(runDir, 'eval.json')}\n`);
         return;
       }
       if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');

@@ -11,7 +11,7 @@ import { IMAGE_ARCHS } from '@vaekit/core';
 
 /** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
 export function registerTrain(program: Command): Command {
-  const train = program.command('train').description('train a VAE (see: vaekit train image --help, vaekit train text --help)');
+  const train = program.command('train').description('train a VAE (see: vaekit train image --help, vaekit train text --help, vaekit train translate --help)');
   addTfBackendOption(
     train
       .command('image')

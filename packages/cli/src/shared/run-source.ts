@@ -11,7 +11,7 @@ import {
   type ExportBundleOptions,
   type ExportBundleResult,
 } from '@vaekit/exporter';
-import type { ClassifierTrainConfig, ImageTrainConfig, TextTrainConfig, TrainingSummary } from '@vaekit/core';
+import type { ClassifierTrainConfig, ImageTrainConfig, TextTrainConfig, TrainingSummary, TranslateTrainConfig } from '@vaekit/core';
 import {
   CLASSIFIER_RUN_FILE,
   classifierViews,
@@ -21,6 +21,7 @@ import {
   loadImageSplit,
   loadTextCorpus,
   readRunTokenizer,
+  readTranslateTokenizers,
   type Checkpoint,
 } from '@vaekit/trainer';
 
@@ -71,6 +72,28 @@ export async function loadRunSource(runDir: string, opts: RunSourceOptions = {})
     const { config, state, encoder, decoder } = checkpoint;
     const summary = { epochs: state.epoch, ...(state.metrics ? { metrics: state.metrics } : {}) };
     if ((config.kind as string) === 'classifier') return { source: await classifierSource(runDir, checkpoint, summary), dispose };
+    if ((config.kind as string) === 'translate') {
+      if (!encoder) throw new ExportError(`${runDir}: the checkpoint has no encoder graph.`);
+      let tokenizers;
+      try {
+        tokenizers = await readTranslateTokenizers(runDir);
+      } catch (err) {
+        throw new ExportError(`Cannot load a checkpoint from ${runDir}: ${(err as Error).message}`, { cause: err });
+      }
+      const t = config as unknown as TranslateTrainConfig;
+      return {
+        source: {
+          kind: 'seq2seq',
+          encoder,
+          decoder,
+          sourceTokenizer: tokenizers.source,
+          targetTokenizer: tokenizers.target,
+          ...languagesOf(t.data.source, t.data.reverse),
+          training: translateTraining(t, summary),
+        } as BundleSource,
+        dispose,
+      };
+    }
     if (config.kind === 'text') {
       if (config.model !== 'vae' || !encoder) {
         throw new ExportError(
@@ -204,4 +227,30 @@ async function heldOutImages(config: ImageTrainConfig, n: number): Promise<Float
   const { test } = await loadImageSplit({ ...defaultImageConfig(), ...config });
   const count = Math.min(n, test.count);
   return Array.from({ length: count }, (_, i) => test.images.slice(i * test.pixels, (i + 1) * test.pixels));
+}
+
+/** Language tags of the standard Tatoeba file (`fra-eng.tsv`: English first, French → English); none otherwise. */
+function languagesOf(source: string, reverse: boolean): { sourceLanguage?: string; targetLanguage?: string } {
+  const m = /^([a-z]{3})-([a-z]{3})\.(tsv|txt)$/.exec(path.basename(source));
+  if (!m) return {};
+  const [other, english] = [m[1]!, m[2]!];
+  const short = (code: string) => ({ fra: 'fr', eng: 'en', deu: 'de', spa: 'es', ita: 'it' })[code] ?? code;
+  return reverse ? { sourceLanguage: short(english), targetLanguage: short(other) } : { sourceLanguage: short(other), targetLanguage: short(english) };
+}
+
+function translateTraining(config: TranslateTrainConfig, s: Summary): TrainingSummary {
+  return {
+    dataset: path.basename(config.data.source),
+    arch: `${config.attention} ${config.attentionScore} attention`,
+    ...s,
+    plannedEpochs: config.epochs,
+    latent: config.latent,
+    hidden: config.hidden,
+    embedding: config.embedding,
+    beta: config.beta,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    seed: config.seed,
+    data: { ...config.data, source: path.basename(config.data.source) },
+  };
 }

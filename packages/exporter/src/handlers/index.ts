@@ -1,5 +1,6 @@
 /** The built-in handler set. */
 import { activationHandlers } from './activation.js';
+import { attentionHandlers } from './attention.js';
 import { convHandlers } from './conv.js';
 import { coreHandlers } from './core.js';
 import { embeddingHandlers } from './embedding.js';
@@ -19,6 +20,7 @@ export const HANDLER_FAMILIES: Readonly<Record<string, readonly LayerHandler[]>>
   merge: mergeHandlers,
   pooling: poolingHandlers,
   normalization: normalizationHandlers,
+  attention: attentionHandlers,
 };
 
 /** A new registry holding every built-in handler (the families of {@link HANDLER_FAMILIES}). */

@@ -3,9 +3,9 @@
  * backward, as one kernel call each (with a custom gradient), instead of dozens of small tfjs ops per time
  * step. It is swapped in under tfjs-layers' own `GRU` and `LSTM` classes (their `call` method), so models
  * keep their class names, configs and weights: checkpoints stay standard `model.json` and the exporter
- * sees nothing new. Whenever a layer uses a feature the fused kernel does not implement (dropout, go
- * backwards, stateful, returnState, activations other than tanh with hardSigmoid/sigmoid gates, another
- * backend), the layer runs tfjs' own code path.
+ * sees nothing new (`goBackwards` runs fused too, on time-reversed inputs). Whenever a layer uses a
+ * feature the fused kernel does not implement (dropout, stateful, returnState, activations other than
+ * tanh with hardSigmoid/sigmoid gates, another backend), the layer runs tfjs' own code path.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NativeAddon } from './native.js';
@@ -111,7 +111,7 @@ interface Plan {
 /** Decides whether the fused kernel implements this call exactly; undefined sends it to tfjs' code. */
 function planCall(layer: RnnLayerLike, kind: number, inputs: tf.Tensor | tf.Tensor[], kwargs: CallKwargs): Plan | undefined {
   if (!enabled || tf.getBackend() !== 'wasm') return undefined;
-  if (layer.goBackwards || layer.stateful || layer.returnState) return undefined;
+  if (layer.stateful || layer.returnState) return undefined;
   const cell = layer.cell;
   const act = RECURRENT_ACTIVATION[className(cell.recurrentActivation) ?? ''];
   if (act === undefined || className(cell.activation) !== 'tanh') return undefined;
@@ -132,7 +132,10 @@ function planCall(layer: RnnLayerLike, kind: number, inputs: tf.Tensor | tf.Tens
 }
 
 function fusedCall(layer: RnnLayerLike, plan: Plan): tf.Tensor {
-  const { kind, act, x } = plan;
+  const { kind, act } = plan;
+  // tfjs' goBackwards reverses the inputs and the mask in time and returns the outputs in that reversed
+  // order (Bidirectional turns them back); the same reversal around the fused kernel is exact.
+  const x = layer.goBackwards ? (tf.reverse(plan.x, 1) as tf.Tensor3D) : plan.x;
   const cell = layer.cell;
   const [B, T] = x.shape;
   const H = cell.units;
@@ -143,7 +146,8 @@ function fusedCall(layer: RnnLayerLike, plan: Plan): tf.Tensor {
   const h0 = plan.initial?.[0] ?? tf.zeros([B, H]);
   const c0 = kind === KIND.LSTM ? (plan.initial?.[1] ?? tf.zeros([B, H])) : undefined;
   // tfjs-layers casts the mask to bool, then float (any non-zero keeps the step).
-  const mask = plan.mask ? tf.cast(tf.cast(plan.mask, 'bool'), 'float32').reshape([B, T]) : undefined;
+  const forwardMask = plan.mask ? tf.cast(tf.cast(plan.mask, 'bool'), 'float32').reshape([B, T]) : undefined;
+  const mask = forwardMask && layer.goBackwards ? tf.reverse(forwardMask, 1) : forwardMask;
   const attrs = { kind, act, seq, hasBias: bias !== undefined };
   const args: tf.Tensor[] = [x, kernel, recurrentKernel, ...(bias ? [bias] : []), h0, ...(c0 ? [c0] : []), ...(mask ? [mask] : [])];
   const run = tf.customGrad((...all: unknown[]) => {

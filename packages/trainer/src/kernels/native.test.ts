@@ -221,6 +221,7 @@ interface RnnCase {
   initialState: boolean;
   recurrentActivation: 'hardSigmoid' | 'sigmoid';
   useBias: boolean;
+  goBackwards?: boolean;
 }
 const rnnCases: RnnCase[] = [];
 for (const cell of ['gru', 'lstm'] as const) {
@@ -228,6 +229,7 @@ for (const cell of ['gru', 'lstm'] as const) {
     { name: 'sequences, mask, initial state', cell, returnSequences: true, mask: true, initialState: true, recurrentActivation: 'hardSigmoid', useBias: true },
     { name: 'last output, mask', cell, returnSequences: false, mask: true, initialState: false, recurrentActivation: 'hardSigmoid', useBias: true },
     { name: 'sequences, no mask, sigmoid, no bias', cell, returnSequences: true, mask: false, initialState: false, recurrentActivation: 'sigmoid', useBias: false },
+    { name: 'go backwards, sequences, mask (a Bidirectional layer\'s backward half)', cell, returnSequences: true, mask: true, initialState: true, recurrentActivation: 'hardSigmoid', useBias: true, goBackwards: true },
   );
 }
 
@@ -241,6 +243,7 @@ for (const c of rnnCases) {
       returnSequences: c.returnSequences,
       recurrentActivation: c.recurrentActivation,
       useBias: c.useBias,
+      goBackwards: c.goBackwards ?? false,
       kernelInitializer: tf.initializers.randomNormal({ seed: 8, stddev: 0.5 }),
       recurrentInitializer: tf.initializers.randomNormal({ seed: 9, stddev: 0.5 }),
       biasInitializer: tf.initializers.randomNormal({ seed: 10, stddev: 0.5 }),
@@ -378,7 +381,6 @@ test('recurrent layers with features the fused kernel lacks run tfjs-layers own 
   await tf.setBackend('wasm');
   const x = tf.randomNormal([2, 4, 3], 0, 1, 'float32', 24);
   const variants = [
-    tf.layers.gru({ units: 5, goBackwards: true }),
     tf.layers.gru({ units: 5, recurrentDropout: 0.3 }),
     tf.layers.lstm({ units: 5, activation: 'relu' }),
     tf.layers.gru({ units: 5, returnState: true }),
