@@ -72,6 +72,6 @@ export { pickVariant, unsuitableBackend } from './load.js';
 export { BACKEND_NAMES } from './types.js';
 export type * from './types.js';
 export { createClassifier, type Classification, type ClassGenerateOptions, type ClassifierBundleManifest, type TextClassifier } from './classifier.js';
-export { registerRuntimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';
+export { registerRuntimeKind, runtimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';
 export type { TranslateOptions, Translation, TranslationToken, Translator } from './translator.js';
 export type { EngineTensor, GraphSession, GraphValueInfo } from './engine.js';

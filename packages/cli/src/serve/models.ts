@@ -6,11 +6,12 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { graphNamesOf } from '@vaekit/core';
+import { graphNamesOf, presentGraphNames } from '@vaekit/core';
 import {
   BundleError,
   MANIFEST_FILE,
   parseManifest,
+  runtimeKind,
   sha256Hex,
   verifyFile,
   WordTokenizer,
@@ -46,7 +47,15 @@ export interface ServedBundle {
   tokenizer?: WordTokenizer;
   /** By graph key (`encoder`, `decoder_step`, ...). */
   models: Record<string, ServedModel>;
+  /**
+   * For kinds other than text and image (classifier, seq2seq, plug-ins): what the runtime kind's
+   * `prepare` read (tokenizers), to build its facade over the server's batched sessions.
+   */
+  prepared?: unknown;
 }
+
+/** Kinds whose task endpoints the server implements itself (shared-step generation, image rows). */
+const OWN_TASK_KINDS = new Set(['text', 'image']);
 
 /** Sidecar of each model folder of a vaekit-written Triton repository. */
 export interface TritonSidecar {
@@ -117,13 +126,22 @@ export async function loadBundleFolder(dir: string, name = bundleName(dir)): Pro
     return bytes;
   };
   const tokenizer = manifest.kind === 'text' ? loadTokenizer(await read(manifest.text.tokenizer), path.join(dir, manifest.text.tokenizer), manifest) : undefined;
+  let prepared: unknown;
+  if (!OWN_TASK_KINDS.has(manifest.kind)) {
+    // The runtime kind reads and checks its own extra files (tokenizers), as loadVae does.
+    try {
+      prepared = await runtimeKind(manifest.kind).prepare?.(manifest, read);
+    } catch (err) {
+      throw err instanceof BundleError ? err : new BundleError(`${dir}: ${(err as Error).message}`);
+    }
+  }
   const models: Record<string, ServedModel> = {};
   const graphs = manifest.graphs as unknown as Record<string, { file: string; inputs: TensorSpec[]; outputs: TensorSpec[] }>;
-  for (const key of graphNamesOf(manifest.kind)) {
+  for (const key of presentGraphNames(manifest.kind, graphs)) {
     const spec = graphs[key]!;
     models[key] = { name: `${name}_${key}`, bundle: name, graph: key, inputs: spec.inputs, outputs: spec.outputs, bytes: await read(spec.file) };
   }
-  return { name, manifest, ...(tokenizer ? { tokenizer } : {}), models };
+  return { name, manifest, ...(tokenizer ? { tokenizer } : {}), models, ...(prepared !== undefined ? { prepared } : {}) };
 }
 
 /**
@@ -147,6 +165,9 @@ export async function loadRepository(repo: string): Promise<ServedBundle[]> {
       throw new BundleError(`${sidecarFile} is not a vaekit model sidecar (format "vaekit-triton-model").`);
     }
     const manifest = parseManifest(sidecar.manifest);
+    if (!OWN_TASK_KINDS.has(manifest.kind)) {
+      throw new BundleError(`${sidecarFile}: vaekit serve --repository serves text and image models; serve the ${manifest.kind} bundle folder itself (vaekit serve BUNDLE).`);
+    }
     const modelFile = path.join(repo, dir, '1', 'model.onnx');
     const bytes = await readFile(modelFile, 'Model file');
     const actual = await sha256Hex(bytes);

@@ -1,7 +1,8 @@
 /**
  * The HTTP side of `vaekit serve` (fastify): the Open Inference Protocol REST API (KServe v2, as
  * Triton speaks it) with one model per graph, task endpoints per bundle (`/v1/models/{bundle}:encode`,
- * `:generate` with server-sent events, `:reconstruct`, `:sample`, `:decode`), Prometheus metrics, and
+ * `:generate` with server-sent events, `:reconstruct`, `:sample`, `:decode`; `:classify` and
+ * `:translate` through the runtime's own facades, see facades.ts), Prometheus metrics, and
  * errors as `{"error": "..."}` with a 4xx status for bad requests.
  */
 import http from 'node:http';
@@ -20,6 +21,7 @@ import {
 } from '@vaekit/runtime';
 import { TEXT_MODEL } from '@vaekit/core';
 import { DynamicBatcher, type BatchingOptions } from './batcher.js';
+import { servedFacade } from './facades.js';
 import { GenerationScheduler, type DecoderInfo, type TokenEvent } from './generation.js';
 import { ServeMetrics } from './metrics.js';
 import type { ServedBundle, ServedModel } from './models.js';
@@ -69,6 +71,8 @@ interface ModelEntry {
 interface BundleEntry {
   bundle: ServedBundle;
   scheduler?: GenerationScheduler;
+  /** The runtime facade of a classifier, seq2seq or plug-in bundle, over batched sessions. */
+  facade?: unknown;
 }
 
 const oipShape = (spec: TensorSpec): number[] => spec.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));
@@ -86,6 +90,19 @@ const DECODING_PROPS = {
 } as const;
 
 const numberRows = { type: 'array', minItems: 1, items: { type: 'array', items: { type: 'number' } } } as const;
+
+/** The task endpoints of each kind, for messages. */
+const TASKS_OF: Record<string, string> = {
+  text: 'encode, generate, reconstruct, sample',
+  image: 'encode, decode, reconstruct, sample',
+  classifier: 'classify, encode',
+  seq2seq: 'translate',
+};
+
+/** "an image", "a text": a kind with its article, for messages. */
+const kindWithArticle = (kind: string): string => `${/^[aeiou]/i.test(kind) ? 'an' : 'a'} ${kind}`;
+
+const texts = (maxItems: number) => ({ type: 'array', minItems: 1, maxItems, items: { type: 'string', maxLength: 10_000 } }) as const;
 
 function taskSchema(maxItems: number) {
   const rows = { ...numberRows, maxItems };
@@ -108,6 +125,13 @@ function taskSchema(maxItems: number) {
       properties: { ...DECODING_PROPS, n: { type: 'integer', minimum: 1, maximum: maxItems }, latentSeed: { type: 'integer' }, latentTemperature: { type: 'number' }, stream: { type: 'boolean' } },
     },
     decode: { type: 'object', additionalProperties: false, required: ['z'], properties: { z: rows } },
+    classify: { type: 'object', additionalProperties: false, required: ['texts'], properties: { texts: texts(maxItems) } },
+    translate: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['texts'],
+      properties: { ...DECODING_PROPS, texts: texts(maxItems), n: { type: 'integer', minimum: 1, maximum: 64 }, latent: { type: 'string', enum: ['mean', 'sample'] }, attention: { type: 'boolean' } },
+    },
   } as const;
 }
 
@@ -228,6 +252,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       };
       entry.scheduler = new GenerationScheduler(b.name, pool, info, options.maxBatch, metrics);
     }
+    if (b.prepared !== undefined) entry.facade = servedFacade(b, (m) => models.get(m.name)!.batcher);
     bundleMap.set(b.name, entry);
   }
 
@@ -456,7 +481,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
   const schemas = taskSchema(maxItems);
 
   async function encodeText(b: ServedBundle, sentences: string[]): Promise<{ mu: number[][]; logvar: number[][] }> {
-    if (b.manifest.kind !== 'text') throw new HttpError(400, `Bundle "${b.name}" is an image bundle: send "images", not "sentences".`);
+    if (b.manifest.kind !== 'text') throw new HttpError(400, `Bundle "${b.name}" is ${kindWithArticle(b.manifest.kind)} bundle: ${b.manifest.kind === 'image' ? 'send "images", not "sentences"' : 'encode takes "sentences" for text and classifier bundles'}.`);
     const { maxLength } = b.manifest.text;
     const { eos } = b.manifest.text.specialTokens;
     // Every request is padded to the training length T = maxLength + 1, so all encode requests share
@@ -484,7 +509,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
   }
 
   function imageRows(b: ServedBundle, images: number[][]): Float32Array[] {
-    if (b.manifest.kind !== 'image') throw new HttpError(400, `Bundle "${b.name}" is a text bundle: send "sentences", not "images".`);
+    if (b.manifest.kind !== 'image') throw new HttpError(400, `Bundle "${b.name}" is ${kindWithArticle(b.manifest.kind)} bundle: ${b.manifest.kind === 'text' ? 'send "sentences", not "images"' : '"images" are for image bundles'}.`);
     const { height, width, channels } = b.manifest.image;
     return rowsOf('images', images, height * width * channels);
   }
@@ -501,7 +526,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     stream: boolean,
   ): Promise<unknown> {
     const b = entry.bundle;
-    if (b.manifest.kind !== 'text') throw new HttpError(400, `Bundle "${b.name}" is an image bundle: generate is for text bundles. Image endpoints: encode, decode, reconstruct, sample.`);
+    if (b.manifest.kind !== 'text') throw new HttpError(400, `Bundle "${b.name}" is ${kindWithArticle(b.manifest.kind)} bundle: generate, reconstruct and sample of sentences are for text bundles. Its endpoints: ${TASKS_OF[b.manifest.kind] ?? 'the Open Inference Protocol (/v2/models/...)'}.`);
     const tokenizer = b.tokenizer!;
     const seqs: GeneratedSequence[] = z.map(() => ({ tokens: [], logprobs: [], logprob: 0, finished: false }));
     const special = b.manifest.text.specialTokens;
@@ -614,7 +639,18 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       seed: body.seed,
     } as DecodingOptions);
 
+  /** The bundle's facade method `method`, or a 400 naming the kinds that have it. */
+  function facadeMethod<F>(entry: BundleEntry, method: string, task: string, kinds: string): F {
+    const facade = entry.facade as Record<string, unknown> | undefined;
+    const fn = facade?.[method];
+    if (typeof fn !== 'function') throw new HttpError(400, `${task} is for ${kinds} bundles; bundle "${entry.bundle.name}" is ${kindWithArticle(entry.bundle.manifest.kind)} bundle.`);
+    return (fn as (...a: unknown[]) => unknown).bind(facade) as F;
+  }
+
   type TaskBody = DecodingOptions & {
+    texts?: string[];
+    latent?: 'mean' | 'sample';
+    attention?: boolean;
     sentences?: string[];
     images?: number[][];
     z?: number[][];
@@ -624,7 +660,13 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     stream?: boolean;
   };
   const tasks: Record<string, (entry: BundleEntry, body: TaskBody, req: FastifyRequest, reply: FastifyReply) => Promise<unknown>> = {
-    encode: async ({ bundle: b }, body) => {
+    encode: async (entry, body) => {
+      const b = entry.bundle;
+      if (body.sentences && entry.facade) {
+        // A classifier's posterior (m1, m2), through the runtime facade.
+        const { mu, logvar } = await facadeMethod<(t: string[]) => Promise<{ mu: Float32Array[]; logvar: Float32Array[] }>>(entry, 'encode', 'encode', 'text and classifier')(body.sentences);
+        return { mu: mu.map((r) => Array.from(r)), logvar: logvar.map((r) => Array.from(r)) };
+      }
       if (body.sentences) return encodeText(b, body.sentences);
       if (body.images) {
         const out = await runImageGraph(b, 'encoder', imageRows(b, body.images));
@@ -634,7 +676,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       throw new HttpError(400, 'encode needs "sentences" (text bundles) or "images" (image bundles).');
     },
     decode: async ({ bundle: b }, body) => {
-      if (b.manifest.kind !== 'image') throw new HttpError(400, `decode is for image bundles; bundle "${b.name}" is text: use generate with "z".`);
+      if (b.manifest.kind !== 'image') throw new HttpError(400, `decode is for image bundles; bundle "${b.name}" is ${kindWithArticle(b.manifest.kind)} bundle${b.manifest.kind === 'text' ? ': use generate with "z"' : ''}.`);
       const out = await runImageGraph(b, 'decoder', rowsOf('z', body.z!, b.manifest.latentSize));
       return { images: sigmoidRows(out[b.models.decoder!.outputs[0]!.name]!) };
     },
@@ -653,6 +695,16 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       const decoding = decodingOf(body);
       const { mu } = await encodeText(b, body.sentences);
       return generate(entry, mu.map((r) => Float32Array.from(r)), decoding, req, reply, body.stream === true);
+    },
+    classify: async (entry, body) => {
+      const classify = facadeMethod<(t: string[]) => Promise<unknown[]>>(entry, 'classify', 'classify', 'classifier');
+      return { classifications: await classify(body.texts!) };
+    },
+    translate: async (entry, body) => {
+      const translate = facadeMethod<(t: string[], o: object) => Promise<Array<Array<{ z?: Float32Array }>>>>(entry, 'translate', 'translate', 'seq2seq');
+      const { texts: sources, ...options } = body;
+      const out = await translate(sources!, options);
+      return { translations: out.map((list) => list.map(({ z, ...t }) => ({ ...t, ...(z ? { z: Array.from(z) } : {}) }))) };
     },
     sample: async (entry, body, req, reply) => {
       const b = entry.bundle;
