@@ -14,6 +14,10 @@ import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
 import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 import { bernoulliNll } from '../losses.js';
+import { defaultImageConfig } from '@vaekit/core';
+import { imageTrainingLoss } from '../kinds/image.js';
+import { buildImageVae, denseVaeParams } from '../models/image.js';
+import { nativeDenseVaeCallCount, setNativeDenseVaeEnabled } from './dense-vae.js';
 import { checkWasmInternals } from './wasm-internals.js';
 
 const CI = Boolean(process.env.CI);
@@ -212,6 +216,67 @@ for (const [n, d] of [[1, 1], [3, 17], [128, 784]] as const) {
     );
   });
 }
+
+// The dense image VAE's fused loss op against elboTerms + vaeLoss as tfjs ops (CPU reference kernels, and
+// WASM with the fused op off): the loss, the summed terms and the gradient of every weight. Large logits
+// (weights scaled up) exercise both branches of the stable BCE and of the ReLUs.
+for (const hidden of [[17], [13, 7], []] as number[][]) {
+  isaTest(`fused dense VAE loss (hidden [${hidden}]) matches elboTerms + vaeLoss: loss, terms and every weight gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const [B, beta] = [9, 0.7];
+    const config = defaultImageConfig({ arch: 'dense', hidden, latent: 3, image: { height: 5, width: 6, channels: 1 }, seed: 3 });
+    const { encoder, decoder } = buildImageVae(config);
+    assert.ok(denseVaeParams(encoder, decoder), 'the dense VAE was not recognised');
+    const weights = [...encoder.getWeights(), ...decoder.getWeights()].map((w) => Array.from(w.mul(3).dataSync()));
+    const shapes = [...encoder.getWeights(), ...decoder.getWeights()].map((w) => w.shape);
+    const x = Array.from(tf.randomUniform([B, 30], 0, 1, 'float32', 30).dataSync());
+    const eps = rand([B, 3], 31);
+    const run = () => {
+      const ws = weights.map((w, i) => tf.tensor(w, shapes[i]));
+      encoder.setWeights(ws.slice(0, encoder.getWeights().length));
+      decoder.setWeights(ws.slice(encoder.getWeights().length));
+      const xt = tf.tensor2d(x, [B, 30]);
+      const et = tf.tensor2d(eps, [B, 3]);
+      let sums: tf.Tensor | undefined;
+      const vars = [...encoder.trainableWeights, ...decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => {
+        const out = imageTrainingLoss(encoder, decoder, xt, et, beta);
+        sums = out.sums;
+        return out.loss;
+      }, vars);
+      const kept = sums!.clone();
+      sums!.dispose();
+      return [value, kept, ...vars.map((v) => grads[v.name]!)];
+    };
+    assertClose(await onBoth(run));
+    await tf.setBackend('wasm');
+    const data = (ts: tf.Tensor[]) => {
+      const arrays = ts.map((r) => r.dataSync() as Float32Array);
+      tf.dispose(ts);
+      return arrays;
+    };
+    const before = tf.memory().numTensors;
+    const calls = nativeDenseVaeCallCount();
+    const fused = data(tf.tidy(run));
+    assert.equal(nativeDenseVaeCallCount(), calls + 1, 'the fused op did not run');
+    assert.equal(tf.memory().numTensors, before, 'the fused op leaked tensors');
+    setNativeDenseVaeEnabled(false);
+    try {
+      const plain = data(tf.tidy(run));
+      assertClose(plain.map((p, i) => [p, fused[i]!]));
+    } finally {
+      setNativeDenseVaeEnabled(true);
+    }
+  });
+}
+
+test('the fused loss op recognises only dense VAEs (conv VAEs run tfjs ops)', () => {
+  const conv = buildImageVae(defaultImageConfig({ arch: 'conv', hidden: [8], latent: 2, image: { height: 8, width: 8, channels: 1 } }));
+  assert.equal(denseVaeParams(conv.encoder, conv.decoder), undefined);
+  const dense = buildImageVae(defaultImageConfig({ arch: 'dense', hidden: [8], latent: 2, image: { height: 8, width: 8, channels: 1 } }));
+  assert.equal(denseVaeParams(dense.encoder, dense.decoder)?.params.length, 10);
+  tf.dispose([conv, dense].flatMap((m) => [...m.encoder.getWeights(), ...m.decoder.getWeights()]));
+});
 
 interface RnnCase {
   name: string;
