@@ -6,7 +6,8 @@
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
-// model (~2 minutes a step, skipped by default).
+// model (~2 minutes a step, skipped by default), BENCH_CONFIGS=dense,text picks configurations (default
+// both; a run of a subset still rewrites bench/results/train.json, so commit only full runs).
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
@@ -15,10 +16,18 @@ import { createInterface } from 'node:readline';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CONFIGS = {
+const ALL_CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
   text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
 };
+const picked = (process.env.BENCH_CONFIGS ?? 'dense,text').split(',').map((c) => c.trim());
+for (const c of picked) {
+  if (!ALL_CONFIGS[c]) {
+    console.error(`Unknown configuration "${c}" in BENCH_CONFIGS. Should be one of: ${Object.keys(ALL_CONFIGS).join(', ')}.`);
+    process.exit(2);
+  }
+}
+const CONFIGS = Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([c]) => picked.includes(c)));
 // Steps per chunk for the slow pure-JS backend (its text step takes minutes).
 const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null };
 
