@@ -8,7 +8,7 @@
  *
  * Replaced on WASM: `BatchMatMul` and `_FusedMatMul` (blocked SIMD sgemm, all transposed variants, both
  * cores), `Sum` over leading axes; added: fused softmax cross-entropy, and (other files) fused GRU/LSTM,
- * the dense image VAE's whole loss and Adam. Anything a native kernel does not cover (other dtypes,
+ * a sentence decoder's logits layer with its cross-entropy, the dense image VAE's whole loss and Adam. Anything a native kernel does not cover (other dtypes,
  * PReLU, unusual broadcasts) goes to the kernel tfjs registered.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BCE_LOGITS, BCE_LOGITS_GRAD } from './bce.js';
 import { installNativeDenseVae } from './dense-vae.js';
+import { installNativeLogitsXent } from './logits-xent.js';
 import { installNativeAdam } from './native-adam.js';
 import { installNativeRnn } from './native-rnn.js';
 import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
@@ -170,6 +171,7 @@ export function installNativeKernels(file: string = NATIVE_ADDON_PATH): { native
   installNativeRnn(addon);
   installNativeAdam(addon);
   installNativeDenseVae(addon);
+  installNativeLogitsXent(addon);
   const forced = process.env.VAEKIT_NATIVE_ISA ? ' (VAEKIT_NATIVE_ISA)' : '';
   return { native: `${addon.simd()}${forced}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}` };
 }
@@ -260,7 +262,7 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Bernoulli NLL', 'dense VAE loss', 'Adam'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'logits + cross-entropy', 'Bernoulli NLL', 'dense VAE loss', 'Adam'] as const;
 
 /**
  * Registers the native kernels on the WASM backend (call after the backend initialised). Idempotent.
