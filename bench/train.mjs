@@ -131,6 +131,7 @@ for (const [config, spec] of Object.entries(CONFIGS)) {
       samples: times.get(w.name).length,
       vaekit_threads: setups.get(w.name).threads ?? null,
       pytorch_threads: torchSetup?.threads ?? null,
+      ...(w.info.native && setups.get(w.name).real_positions ? { real_positions: setups.get(w.name).real_positions } : {}),
     });
   }
 }
@@ -144,6 +145,8 @@ const result = {
   configurations: Object.fromEntries(Object.entries(CONFIGS).map(([k, v]) => [k, v.label])),
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
+  text_logits:
+    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides',
   machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
   load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
   vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { initBackend } from '@vaekit/trainer';
 import { setNativeThreads } from '@vaekit/trainer/internal';
 import { buildDenseStep } from './dense-model.mjs';
-import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
+import { TEXT_CONFIG, buildTextStep, textBatch } from './text-model.mjs';
 
 const which = process.argv[2] ?? 'wasm';
 const info = await initBackend(which === 'cpu' ? 'cpu' : 'wasm', { native: which !== 'wasm-plain' });
@@ -45,7 +45,9 @@ async function handle(msg) {
       }
       threads[msg.config] = Number(Object.entries(trial).sort((a, b) => a[1] - b[1])[0][0]);
     }
-    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial };
+    // Positions that are real tokens (the rest is padding after <eos>): vaekit forms logits only there.
+    const positions = msg.config === 'text' ? textBatch(TEXT_CONFIG).tokens.filter((t) => t !== 0).length : undefined;
+    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial, ...(positions ? { real_positions: positions } : {}) };
   }
   if (msg.cmd === 'peak') {
     if (!info.native) return {};
