@@ -6,7 +6,8 @@
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
-// model (~2 minutes a step, skipped by default). Also records the peak RSS of a default
+// model (~2 minutes a step, skipped by default), BENCH_CONFIGS=dense,text picks configurations (default
+// both; a run of a subset still rewrites bench/results/train.json, so commit only full runs). Also records the peak RSS of a default
 // `vaekit train text --data sotu` (issue 16 target: <= 1.5 GB), shortened to one epoch on 8000 training
 // sentences (bench/lib/sotu-bundle.mjs, shared with the generation benchmark; all 63,874 sentences are
 // still read and tokenized, the model has the default sizes with a 10,000-word vocabulary).
@@ -43,10 +44,18 @@ if (process.env.BENCH_TRAIN_ONLY === 'rss') {
   process.exit(0);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CONFIGS = {
+const ALL_CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
   text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
 };
+const picked = (process.env.BENCH_CONFIGS ?? 'dense,text').split(',').map((c) => c.trim());
+for (const c of picked) {
+  if (!ALL_CONFIGS[c]) {
+    console.error(`Unknown configuration "${c}" in BENCH_CONFIGS. Should be one of: ${Object.keys(ALL_CONFIGS).join(', ')}.`);
+    process.exit(2);
+  }
+}
+const CONFIGS = Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([c]) => picked.includes(c)));
 // Steps per chunk for the slow pure-JS backend (its text step takes minutes).
 const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null };
 
@@ -150,6 +159,7 @@ for (const [config, spec] of Object.entries(CONFIGS)) {
       samples: times.get(w.name).length,
       vaekit_threads: setups.get(w.name).threads ?? null,
       pytorch_threads: torchSetup?.threads ?? null,
+      ...(w.info.native && setups.get(w.name).real_positions ? { real_positions: setups.get(w.name).real_positions } : {}),
     });
   }
 }
@@ -163,6 +173,8 @@ const result = {
   configurations: Object.fromEntries(Object.entries(CONFIGS).map(([k, v]) => [k, v.label])),
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
+  text_logits:
+    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides',
   machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
   load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
   vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),

@@ -1,9 +1,9 @@
 // The training benchmark's sentence VAE: vaekit's own text model (buildTextVae, docs/text-model.md, GRU)
-// and loss (tokenCrossEntropy + closed-form KL), one Adam step on a fixed random batch, at the issue's
-// reference size: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32.
+// and the text kind's own loss (textTerms + textLoss: token cross-entropy + closed-form KL), one Adam step
+// on a fixed random batch, at the reference size: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32.
 import * as tf from '@tensorflow/tfjs';
 import { buildTextVae, defaultTextConfig } from '@vaekit/trainer';
-import { gaussianKl, reparameterize, tokenCrossEntropy } from '@vaekit/trainer/internal';
+import { textLoss as trainerTextLoss, textTerms } from '@vaekit/trainer/internal';
 
 /** The reference configuration. */
 export const TEXT_CONFIG = { vocab: 5000, emb: 128, hidden: 256, latent: 32, length: 25, batch: 32 };
@@ -23,12 +23,10 @@ export function textBatch(c, seed = 1) {
   return { tokens, tokensIn };
 }
 
-/** Mean over sentences of (token cross-entropy summed over real positions + KL), as the trainer's loss. */
+/** Mean over sentences of (token cross-entropy summed over real positions + KL), the text kind's loss (KL weight 1, no free bits). */
 export function textLoss(encoder, decoder, tokens, tokensIn, mask, eps) {
-  const [mu, logvar] = encoder.apply(tokens, { training: true });
-  const z = reparameterize(mu, logvar, eps);
-  const logits = decoder.apply([tokensIn, z], { training: true });
-  return tf.mean(tokenCrossEntropy(logits, tokens, mask).add(gaussianKl(mu, logvar)));
+  const terms = textTerms({ encoder, decoder }, { target: tokens, decoderInput: tokensIn, mask }, eps, true);
+  return trainerTextLoss(terms, 1, 0);
 }
 
 /** Returns an async function running one Adam step (lr 1e-3) and resolving to the loss. */

@@ -6,27 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { buildImageVae, defaultImageConfig, initBackend } from '@vaekit/trainer';
-import { elboTerms, setNativeThreads, vaeLoss } from '@vaekit/trainer/internal';
-import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
+import { initBackend } from '@vaekit/trainer';
+import { setNativeThreads } from '@vaekit/trainer/internal';
+import { buildDenseStep } from './dense-model.mjs';
+import { TEXT_CONFIG, buildTextStep, textBatch } from './text-model.mjs';
 
 const which = process.argv[2] ?? 'wasm';
 const info = await initBackend(which === 'cpu' ? 'cpu' : 'wasm', { native: which !== 'wasm-plain' });
-
-function denseStep() {
-  const config = defaultImageConfig({ arch: 'dense' });
-  const { encoder, decoder } = buildImageVae(config);
-  const optimizer = tf.train.adam(config.learningRate);
-  const b = config.batchSize;
-  const x = tf.tensor2d(Float32Array.from({ length: b * 784 }, (_, i) => ((i * 7919) % 1000) / 1000), [b, 784]);
-  const eps = tf.randomNormal([b, config.latent], 0, 1, 'float32', 1);
-  return async () => {
-    const loss = optimizer.minimize(() => vaeLoss(elboTerms(encoder, decoder, x, eps, true), config.beta), true);
-    const value = (await loss.data())[0];
-    loss.dispose();
-    return value;
-  };
-}
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function timed(step, n) {
@@ -44,7 +30,7 @@ const threads = {};
 async function handle(msg) {
   if (msg.cmd === 'info') return { backend: info.name, note: info.note, native: info.native ?? null, tfjs: tf.version.tfjs };
   if (msg.cmd === 'setup') {
-    const step = (steps[msg.config] = msg.config === 'dense' ? denseStep() : buildTextStep(TEXT_CONFIG));
+    const step = (steps[msg.config] = msg.config === 'dense' ? buildDenseStep() : buildTextStep(TEXT_CONFIG));
     const t0 = performance.now();
     const loss = await step();
     const first = performance.now() - t0;
@@ -59,7 +45,9 @@ async function handle(msg) {
       }
       threads[msg.config] = Number(Object.entries(trial).sort((a, b) => a[1] - b[1])[0][0]);
     }
-    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial };
+    // Positions that are real tokens (the rest is padding after <eos>): vaekit forms logits only there.
+    const positions = msg.config === 'text' ? textBatch(TEXT_CONFIG).tokens.filter((t) => t !== 0).length : undefined;
+    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial, ...(positions ? { real_positions: positions } : {}) };
   }
   if (msg.cmd === 'peak') {
     if (!info.native) return {};

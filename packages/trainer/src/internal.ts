@@ -3,7 +3,7 @@
  * assemble their own training steps. Not part of the public API: names here may change in any release.
  */
 export { bernoulliNll, freeBitsKl, gaussianKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy, vaeLoss, type ElboTerms } from './losses.js';
-export { elboTerms } from './kinds/image.js';
+export { elboTerms, imageTrainingLoss } from './kinds/image.js';
 export { textBatchTensors, textLoss, textTerms, type TextBatchTensors, type TextTerms } from './text-vae.js';
 export { setNativeThreads } from './kernels/native.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';

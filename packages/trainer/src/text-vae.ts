@@ -6,7 +6,9 @@ import * as tf from '@tensorflow/tfjs';
 import { createRng, evalSeed } from '@vaekit/core';
 import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
+import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
 import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from './losses.js';
+import { decoderTrunk } from './models/text.js';
 import { activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';
 
 /** The models of a text run; `encoder` is absent for the language-model baseline. */
@@ -50,6 +52,22 @@ export function latentSizeOf(decoder: tf.LayersModel): number {
 }
 
 /**
+ * Token cross-entropy of the decoder's logits summed over each sentence's real positions, `[B]`. With
+ * vaekit's native kernels on WASM the logits layer and the cross-entropy run as one fused op over the
+ * unmasked positions only (`kernels/logits-xent.ts`); elsewhere the decoder's logits go through
+ * {@link tokenCrossEntropy}. Both compute the same numbers (native.test.ts).
+ */
+function reconstruction(decoder: tf.LayersModel, batch: TextBatchTensors, z: tf.Tensor2D, training: boolean): tf.Tensor1D {
+  const split = nativeLogitsXentAvailable() && batch.target.dtype === 'int32' && batch.mask.dtype === 'float32' ? decoderTrunk(decoder) : undefined;
+  if (split) {
+    const y = split.trunk.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
+    return logitsCrossEntropyNative(y, split.kernel, split.bias, batch.target, batch.mask);
+  }
+  const logits = decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
+  return tokenCrossEntropy(logits, batch.target, batch.mask);
+}
+
+/**
  * Encoder, reparameterization with the given noise `eps` `[B, Z]`, decoder with teacher forcing.
  * The baseline (no encoder) decodes with z = 0.
  */
@@ -58,13 +76,11 @@ export function textTerms(models: TextModels, batch: TextBatchTensors, eps: tf.T
   const latent = latentSizeOf(models.decoder);
   if (!models.encoder) {
     const z = tf.zeros([b, latent]) as tf.Tensor2D;
-    const logits = models.decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-    return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
+    return { reconstruction: reconstruction(models.decoder, batch, z, training), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
   }
   const [mu, logvar] = models.encoder.apply(batch.target, { training }) as tf.Tensor2D[];
   const z = reparameterize(mu!, logvar!, eps);
-  const logits = models.decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-  return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
+  return { reconstruction: reconstruction(models.decoder, batch, z, training), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
 }
 
 /**

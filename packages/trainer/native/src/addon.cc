@@ -191,7 +191,7 @@ napi_value sum_leading(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// bceLogits(logits, x, loss, n, d) and bceLogitsGrad(logits, x, dy, dl, dx, n, d), all float32.
+// bceLogits(logits, x, loss, n, d) and bceLogitsGrad(logits, x, dy, dl, dx|null, n, d), all float32.
 napi_value bce_logits(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, a, 5)) return fail(env, "bceLogits: 5 arguments expected");
@@ -216,7 +216,7 @@ napi_value bce_logits_grad(napi_env env, napi_callback_info info) {
     return fail(env, "bceLogitsGrad: typed arrays expected");
   const int64_t n = num(env, a.v[5]), d = num(env, a.v[6]);
   const size_t nd = static_cast<size_t>(n * d);
-  if (n < 0 || d < 1 || ll < nd || lx < nd || ldl < nd || ldx < nd || ld < static_cast<size_t>(n))
+  if (n < 0 || d < 1 || ll < nd || lx < nd || !pdl || ldl < nd || (pdx && ldx < nd) || ld < static_cast<size_t>(n))
     return fail(env, "bceLogitsGrad: array too short for the given shape");
   vk::kernels().bce_logits_sum_grad(static_cast<const float*>(pl), static_cast<const float*>(px), static_cast<const float*>(pd),
                           static_cast<float*>(pdl), static_cast<float*>(pdx), n, d);
@@ -360,6 +360,57 @@ napi_value rnn_backward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// vaeLatent(mu, logvar, eps, z, kl, n, zd): z = mu + exp(logvar/2) eps, kl[n] (see vae.h).
+napi_value vae_latent(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 7)) return fail(env, "vaeLatent: 7 arguments expected");
+  const int64_t n = i64(env, a.v[5]), zd = i64(env, a.v[6]);
+  const size_t nz = static_cast<size_t>(n * zd);
+  bool ok = n > 0 && zd > 0;
+  float* mu = f32(env, a.v[0], nz, false, &ok);
+  float* lv = f32(env, a.v[1], nz, false, &ok);
+  float* eps = f32(env, a.v[2], nz, false, &ok);
+  float* z = f32(env, a.v[3], nz, false, &ok);
+  float* kl = f32(env, a.v[4], n, false, &ok);
+  if (!ok) return fail(env, "vaeLatent: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().vae_latent(mu, lv, eps, z, kl, n, zd);
+  return nullptr;
+}
+
+// vaeLatentGrad(mu, logvar, eps, dz, coef, dmu, dlogvar, n, zd) (see vae.h).
+napi_value vae_latent_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 9)) return fail(env, "vaeLatentGrad: 9 arguments expected");
+  const int64_t n = i64(env, a.v[7]), zd = i64(env, a.v[8]);
+  const size_t nz = static_cast<size_t>(n * zd);
+  bool ok = n > 0 && zd > 0;
+  float* mu = f32(env, a.v[0], nz, false, &ok);
+  float* lv = f32(env, a.v[1], nz, false, &ok);
+  float* eps = f32(env, a.v[2], nz, false, &ok);
+  float* dz = f32(env, a.v[3], nz, false, &ok);
+  const float coef = static_cast<float>(num(env, a.v[4]));
+  float* dmu = f32(env, a.v[5], nz, false, &ok);
+  float* dlv = f32(env, a.v[6], nz, false, &ok);
+  if (!ok) return fail(env, "vaeLatentGrad: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().vae_latent_grad(mu, lv, eps, dz, coef, dmu, dlv, n, zd);
+  return nullptr;
+}
+
+// reluGrad(y, a, b|null, out, n): out = y > 0 ? a + b : 0.
+napi_value relu_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 5)) return fail(env, "reluGrad: 5 arguments expected");
+  const int64_t n = i64(env, a.v[4]);
+  bool ok = n >= 0;
+  float* y = f32(env, a.v[0], n, false, &ok);
+  float* da = f32(env, a.v[1], n, false, &ok);
+  float* db = f32(env, a.v[2], n, true, &ok);
+  float* out = f32(env, a.v[3], n, false, &ok);
+  if (!ok) return fail(env, "reluGrad: bad size or a missing / too short Float32Array");
+  vk::kernels().relu_grad(y, da, db, out, n);
+  return nullptr;
+}
+
 napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -376,6 +427,9 @@ napi_value init(napi_env env, napi_value exports) {
       {"setIsa", nullptr, set_isa, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rnnForward", nullptr, rnn_forward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"rnnBackward", nullptr, rnn_backward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"vaeLatent", nullptr, vae_latent, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"vaeLatentGrad", nullptr, vae_latent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reluGrad", nullptr, relu_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -14,7 +14,7 @@ struct RnnDims {
   int64_t B, T, I, H, G;
 };
 
-/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc for what each computes). */
+/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc, vae.h for what each computes). */
 struct Kernels {
   const char* name;
   void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
@@ -33,6 +33,10 @@ struct Kernels {
   void (*rnn_backward)(int kind, int act, bool seq, const RnnDims& d, const float* X, const float* W, const float* U,
                        const float* mask, const float* WS, const float* HP, const float* AUX, const float* dY,
                        float* dX, float* dW, float* dU, float* db, float* dh0, float* dc0);
+  void (*vae_latent)(const float* mu, const float* lv, const float* eps, float* z, float* kl, int64_t n, int64_t zd);
+  void (*vae_latent_grad)(const float* mu, const float* lv, const float* eps, const float* dz, float coef, float* dmu,
+                          float* dlv, int64_t n, int64_t zd);
+  void (*relu_grad)(const float* y, const float* a, const float* b, float* out, int64_t n);
 };
 
 /** The kernels in use (chosen on first call from the CPU's features and VAEKIT_NATIVE_ISA). */

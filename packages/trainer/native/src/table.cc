@@ -3,6 +3,7 @@
 #include "kernels.h"
 #include "optim.h"
 #include "rnn.h"
+#include "vae.h"
 #include "xent.h"
 
 #define VK_STR2(x) #x
@@ -13,7 +14,7 @@ namespace VK_ISA {
 
 extern const Kernels table = {
     VK_STR(VK_ISA),   sgemm, softmax_xent, softmax_xent_grad, bce_logits_sum, bce_logits_sum_grad, adam,
-    rnn_forward, rnn_backward,
+    rnn_forward, rnn_backward, vae_latent, vae_latent_grad, relu_grad,
 };
 
 }  // namespace VK_ISA

@@ -151,7 +151,7 @@ void bce_backward_part(void* ctx, int part) {
     const float* l = j.logits + r * j.d;
     const float* x = j.x + r * j.d;
     float* dl = j.dl + r * j.d;
-    float* dx = j.dx + r * j.d;
+    float* dx = j.dx ? j.dx + r * j.d : nullptr;
     const float g = j.dy[r];
     int64_t c = 0;
     for (; c + VW <= j.d; c += VW) {
@@ -160,13 +160,13 @@ void bce_backward_part(void* ctx, int part) {
       const vf e = vexp(lv < 0.f ? lv : -lv);  // exp(-|l|)
       const vf sig = lv >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
       *reinterpret_cast<vfu*>(dl + c) = (sig - xv) * g;
-      *reinterpret_cast<vfu*>(dx + c) = -lv * g;
+      if (dx) *reinterpret_cast<vfu*>(dx + c) = -lv * g;
     }
     for (; c < j.d; c++) {
       const float e = std::exp(-std::fabs(l[c]));
       const float sig = l[c] >= 0.f ? 1.f / (1.f + e) : e / (1.f + e);
       dl[c] = (sig - x[c]) * g;
-      dx[c] = -l[c] * g;
+      if (dx) dx[c] = -l[c] * g;
     }
   }
 }

@@ -11,7 +11,7 @@ void softmax_xent_grad(const float* logits, const int32_t* labels, const float* 
                        int64_t n, int64_t v);
 /** loss[n] = sum_d max(l,0) - l*x + log1p(exp(-|l|)) over rows of [n, d] (Bernoulli NLL with logits). */
 void bce_logits_sum(const float* logits, const float* x, float* loss, int64_t n, int64_t d);
-/** dl = (sigmoid(l) - x) * dy[n], dx = -l * dy[n]. */
+/** dl = (sigmoid(l) - x) * dy[n], dx = -l * dy[n] (dx may be null: not written). */
 void bce_logits_sum_grad(const float* logits, const float* x, const float* dy, float* dl, float* dx, int64_t n, int64_t d);
 }  // namespace VK_ISA
 }  // namespace vk

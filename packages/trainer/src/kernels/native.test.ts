@@ -14,6 +14,12 @@ import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
 import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 import { bernoulliNll } from '../losses.js';
+import { defaultImageConfig } from '@vaekit/core';
+import { imageTrainingLoss } from '../kinds/image.js';
+import { buildImageVae, denseVaeParams } from '../models/image.js';
+import { nativeDenseVaeCallCount, setNativeDenseVaeEnabled } from './dense-vae.js';
+import { logitsCrossEntropyNative, nativeLogitsXentCallCount } from './logits-xent.js';
+import { tokenCrossEntropy } from '../losses.js';
 import { checkWasmInternals } from './wasm-internals.js';
 
 const CI = Boolean(process.env.CI);
@@ -212,6 +218,106 @@ for (const [n, d] of [[1, 1], [3, 17], [128, 784]] as const) {
     );
   });
 }
+
+// The dense image VAE's fused loss op against elboTerms + vaeLoss as tfjs ops (CPU reference kernels, and
+// WASM with the fused op off): the loss, the summed terms and the gradient of every weight. Large logits
+// (weights scaled up) exercise both branches of the stable BCE and of the ReLUs.
+for (const hidden of [[17], [13, 7], []] as number[][]) {
+  isaTest(`fused dense VAE loss (hidden [${hidden}]) matches elboTerms + vaeLoss: loss, terms and every weight gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const [B, beta] = [9, 0.7];
+    const config = defaultImageConfig({ arch: 'dense', hidden, latent: 3, image: { height: 5, width: 6, channels: 1 }, seed: 3 });
+    const { encoder, decoder } = buildImageVae(config);
+    assert.ok(denseVaeParams(encoder, decoder), 'the dense VAE was not recognised');
+    const weights = [...encoder.getWeights(), ...decoder.getWeights()].map((w) => Array.from(w.mul(3).dataSync()));
+    const shapes = [...encoder.getWeights(), ...decoder.getWeights()].map((w) => w.shape);
+    const x = Array.from(tf.randomUniform([B, 30], 0, 1, 'float32', 30).dataSync());
+    const eps = rand([B, 3], 31);
+    const run = () => {
+      const ws = weights.map((w, i) => tf.tensor(w, shapes[i]));
+      encoder.setWeights(ws.slice(0, encoder.getWeights().length));
+      decoder.setWeights(ws.slice(encoder.getWeights().length));
+      const xt = tf.tensor2d(x, [B, 30]);
+      const et = tf.tensor2d(eps, [B, 3]);
+      let sums: tf.Tensor | undefined;
+      const vars = [...encoder.trainableWeights, ...decoder.trainableWeights].map((w) => w.read() as tf.Variable);
+      const { value, grads } = tf.variableGrads(() => {
+        const out = imageTrainingLoss(encoder, decoder, xt, et, beta);
+        sums = out.sums;
+        return out.loss;
+      }, vars);
+      const kept = sums!.clone();
+      sums!.dispose();
+      return [value, kept, ...vars.map((v) => grads[v.name]!)];
+    };
+    assertClose(await onBoth(run));
+    await tf.setBackend('wasm');
+    const data = (ts: tf.Tensor[]) => {
+      const arrays = ts.map((r) => r.dataSync() as Float32Array);
+      tf.dispose(ts);
+      return arrays;
+    };
+    const before = tf.memory().numTensors;
+    const calls = nativeDenseVaeCallCount();
+    const fused = data(tf.tidy(run));
+    assert.equal(nativeDenseVaeCallCount(), calls + 1, 'the fused op did not run');
+    assert.equal(tf.memory().numTensors, before, 'the fused op leaked tensors');
+    setNativeDenseVaeEnabled(false);
+    try {
+      const plain = data(tf.tidy(run));
+      assertClose(plain.map((p, i) => [p, fused[i]!]));
+    } finally {
+      setNativeDenseVaeEnabled(true);
+    }
+  });
+}
+
+test('the fused loss op recognises only dense VAEs (conv VAEs run tfjs ops)', () => {
+  const conv = buildImageVae(defaultImageConfig({ arch: 'conv', hidden: [8], latent: 2, image: { height: 8, width: 8, channels: 1 } }));
+  assert.equal(denseVaeParams(conv.encoder, conv.decoder), undefined);
+  const dense = buildImageVae(defaultImageConfig({ arch: 'dense', hidden: [8], latent: 2, image: { height: 8, width: 8, channels: 1 } }));
+  assert.equal(denseVaeParams(dense.encoder, dense.decoder)?.params.length, 10);
+  tf.dispose([conv, dense].flatMap((m) => [...m.encoder.getWeights(), ...m.decoder.getWeights()]));
+});
+
+// The sentence decoder's fused logits layer + masked cross-entropy against tokenCrossEntropy of the
+// tfjs logits (CPU reference kernels): per-sentence loss and the gradients of the recurrent outputs, the
+// kernel and the bias. Rows end at different lengths, one sentence is entirely padding, one label is
+// outside the vocabulary, and the mask has a non-binary weight.
+isaTest('fused logits + masked token cross-entropy matches tokenCrossEntropy(dense(y)), with gradients', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const [B, T, H, V] = [4, 6, 9, 23];
+  const y = rand([B, T, H], 40);
+  const w = rand([H, V], 41);
+  const bias = rand([V], 42);
+  const target = Array.from({ length: B * T }, (_, i) => (i * 7) % V);
+  target[5] = V + 3;
+  const mask = [1, 1, 1, 1, 1, 0.5, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1];
+  const dyScale = rand([B], 43);
+  const run = (fused: boolean) => () => {
+    const [yt, wt, bt] = [tf.tensor3d(y, [B, T, H]), tf.tensor2d(w, [H, V]), tf.tensor1d(bias)];
+    const tt = tf.tensor2d(target, [B, T], 'int32');
+    const mt = tf.tensor2d(mask, [B, T]);
+    const loss = (a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) =>
+      fused
+        ? logitsCrossEntropyNative(a as tf.Tensor3D, k as tf.Tensor2D, c as tf.Tensor1D, tt, mt)
+        : tokenCrossEntropy(tf.add(tf.matMul(a.reshape([B * T, H]), k), c).reshape([B, T, V]) as tf.Tensor3D, tt, mt);
+    const f = (a: tf.Tensor, k: tf.Tensor, c: tf.Tensor) => loss(a, k, c).mul(tf.tensor1d(dyScale)).sum();
+    return [loss(yt, wt, bt), ...tf.grads(f)([yt, wt, bt])];
+  };
+  await tf.setBackend('cpu');
+  const ref = tf.tidy(run(false)).map((r) => r.dataSync() as Float32Array);
+  await tf.setBackend('wasm');
+  const calls = nativeLogitsXentCallCount();
+  const before = tf.memory().numTensors;
+  const outs = tf.tidy(run(true));
+  const got = outs.map((r) => r.dataSync() as Float32Array);
+  tf.dispose(outs);
+  assert.ok(nativeLogitsXentCallCount() > calls, 'the fused op did not run');
+  assert.equal(tf.memory().numTensors, before, 'the fused op leaked tensors');
+  assert.equal(got[0]![2], 0, 'an all-padding sentence has no loss');
+  assertClose(ref.map((r, i) => [r, got[i]!]));
+});
 
 interface RnnCase {
   name: string;

@@ -7,9 +7,9 @@
  * the tfjs internals wrapped (and checked at start-up) in wasm-internals.ts.
  *
  * Replaced on WASM: `BatchMatMul` and `_FusedMatMul` (blocked SIMD sgemm, all transposed variants, both
- * cores), `Sum` over leading axes; added: fused softmax cross-entropy, and (other files) fused GRU/LSTM
- * and Adam. Anything a native kernel does not cover (other dtypes, PReLU, unusual broadcasts) goes to
- * the kernel tfjs registered.
+ * cores), `Sum` over leading axes; added: fused softmax cross-entropy, and (other files) fused GRU/LSTM,
+ * a sentence decoder's logits layer with its cross-entropy, the dense image VAE's whole loss and Adam. Anything a native kernel does not cover (other dtypes,
+ * PReLU, unusual broadcasts) goes to the kernel tfjs registered.
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BCE_LOGITS, BCE_LOGITS_GRAD } from './bce.js';
+import { installNativeDenseVae } from './dense-vae.js';
+import { installNativeLogitsXent } from './logits-xent.js';
 import { installNativeAdam } from './native-adam.js';
 import { installNativeRnn } from './native-rnn.js';
 import { SOFTMAX_XENT, SOFTMAX_XENT_GRAD } from './softmax-xent.js';
@@ -56,7 +58,11 @@ export interface NativeAddon extends NativeRnnAddon {
     n: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, oneMinusAccBeta1: number,
     oneMinusAccBeta2: number, epsilon: number, negLr: number): void;
   bceLogits(logits: Float32Array, x: Float32Array, loss: Float32Array, n: number, d: number): void;
-  bceLogitsGrad(logits: Float32Array, x: Float32Array, dy: Float32Array, dl: Float32Array, dx: Float32Array, n: number, d: number): void;
+  bceLogitsGrad(logits: Float32Array, x: Float32Array, dy: Float32Array, dl: Float32Array, dx: Float32Array | null, n: number, d: number): void;
+  vaeLatent(mu: Float32Array, logvar: Float32Array, eps: Float32Array, z: Float32Array, kl: Float32Array, n: number, zd: number): void;
+  vaeLatentGrad(mu: Float32Array, logvar: Float32Array, eps: Float32Array, dz: Float32Array, klCoef: number, dmu: Float32Array,
+    dlogvar: Float32Array, n: number, zd: number): void;
+  reluGrad(y: Float32Array, a: Float32Array, b: Float32Array | null, out: Float32Array, n: number): void;
   sumLeading(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
   setThreads(n: number): void;
   threads(): number;
@@ -164,6 +170,8 @@ export function installNativeKernels(file: string = NATIVE_ADDON_PATH): { native
   registerNativeWasmKernels(addon);
   installNativeRnn(addon);
   installNativeAdam(addon);
+  installNativeDenseVae(addon);
+  installNativeLogitsXent(addon);
   const forced = process.env.VAEKIT_NATIVE_ISA ? ' (VAEKIT_NATIVE_ISA)' : '';
   return { native: `${addon.simd()}${forced}, ${addon.threads()} threads: ${NATIVE_WASM_KERNELS.join(', ')}` };
 }
@@ -254,7 +262,7 @@ function runMatMul(
 }
 
 /** Kernel names {@link registerNativeWasmKernels} replaced or added. */
-export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'Bernoulli NLL', 'Adam'] as const;
+export const NATIVE_WASM_KERNELS = ['BatchMatMul', '_FusedMatMul', 'Sum', 'GRU', 'LSTM', 'softmax cross-entropy', 'logits + cross-entropy', 'Bernoulli NLL', 'dense VAE loss', 'Adam'] as const;
 
 /**
  * Registers the native kernels on the WASM backend (call after the backend initialised). Idempotent.

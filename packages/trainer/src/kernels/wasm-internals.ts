@@ -31,6 +31,11 @@ export function makeOutput(backend: Backend, shape: number[], dtype: tf.DataType
   return internals(backend).makeOutput(shape, dtype);
 }
 
+/** Frees an output allocated with {@link makeOutput} that the kernel does not return (scratch memory). */
+export function releaseOutput(backend: Backend, info: tf.TensorInfo): void {
+  (backend as tf.KernelBackend).disposeData(info.dataId, true);
+}
+
 /** A float32 view of a tensor's memory in the WASM heap (no copy; writes go to the tensor). */
 export function heapF32(backend: Backend, info: tf.TensorInfo): Float32Array {
   return internals(backend).typedArrayFromHeap(info) as Float32Array;

@@ -9,7 +9,8 @@ import { loadImageSplit } from '../data/images.js';
 import type { ImageSet, ImageSplit } from '../data/mnist.js';
 import { CheckpointError, TrainerError } from '../errors.js';
 import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } from '../losses.js';
-import { buildImageVae } from '../models/image.js';
+import { denseVaeLossNative, nativeDenseVaeAvailable } from '../kernels/dense-vae.js';
+import { buildImageVae, denseVaeParams } from '../models/image.js';
 import { guardedStep, restoreAdam } from '../step.js';
 import type { TrainingKind } from './types.js';
 
@@ -49,6 +50,26 @@ export function elboTerms(
   const z = reparameterize(mu!, logvar!, eps);
   const logits = decoder.apply(z, { training }) as tf.Tensor2D;
   return { reconstruction: bernoulliNll(logits, x), kl: gaussianKl(mu!, logvar!) };
+}
+
+/**
+ * The training loss of one batch, `mean(reconstruction + beta * kl)`, and the batch's summed
+ * reconstruction and KL (`sums [2]`, kept: the caller disposes it). A dense VAE on WASM with vaekit's
+ * native kernels runs as one fused op with one gradient op (`kernels/dense-vae.ts`); anything else runs
+ * {@link elboTerms} and `vaeLoss` as tfjs ops. Both compute the same numbers (native.test.ts).
+ */
+export function imageTrainingLoss(
+  encoder: tf.LayersModel,
+  decoder: tf.LayersModel,
+  x: tf.Tensor2D,
+  eps: tf.Tensor2D,
+  beta: number,
+): { loss: tf.Scalar; sums: tf.Tensor1D } {
+  const fused = nativeDenseVaeAvailable() && x.dtype === 'float32' && eps.dtype === 'float32' ? denseVaeParams(encoder, decoder) : undefined;
+  if (fused) return denseVaeLossNative(fused, x, eps, beta);
+  const terms = elboTerms(encoder, decoder, x, eps, true);
+  const sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.kl.sum()]) as tf.Tensor1D);
+  return { loss: vaeLoss(terms, beta), sums };
 }
 
 /**
@@ -153,9 +174,9 @@ export const imageKind: TrainingKind<ImageTrainConfig, ImageSplit, ImageModels, 
     let result: { loss: number; applied: boolean };
     try {
       result = await guardedStep(models.optimizer, () => {
-        const terms = elboTerms(models.encoder, models.decoder, x, eps, true);
-        sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.kl.sum()]));
-        return vaeLoss(terms, config.beta);
+        const out = imageTrainingLoss(models.encoder, models.decoder, x, eps, config.beta);
+        sums = out.sums;
+        return out.loss;
       });
     } finally {
       tf.dispose([x, eps]);

@@ -99,6 +99,44 @@ export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): Va
   return { encoder, decoder };
 }
 
+/** A decoder split before its logits layer (see {@link decoderTrunk}). */
+export interface DecoderTrunk {
+  /** Decoder inputs -> the recurrent layer's outputs `[B, T, H]` (the same layers and weights). */
+  trunk: tf.LayersModel;
+  /** The logits layer's kernel `[H, V]` and bias `[V]`. */
+  kernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+}
+
+const trunks = new WeakMap<tf.LayersModel, DecoderTrunk | null>();
+
+/**
+ * The decoder up to its logits layer, and that layer's weights, so that training can fuse the logits
+ * with the cross-entropy (`kernels/logits-xent.ts`); undefined when the output layer is not the linear,
+ * biased, float32 `Dense` that {@link buildTextVae} makes (also after a checkpoint reload).
+ */
+export function decoderTrunk(decoder: tf.LayersModel): DecoderTrunk | undefined {
+  const hit = trunks.get(decoder);
+  if (hit !== undefined) return hit ?? undefined;
+  let found: DecoderTrunk | null = null;
+  const out = decoder.outputLayers[0];
+  if (decoder.outputLayers.length === 1 && out?.name === TEXT_MODEL.layers.decoder.logits && out.getClassName() === 'Dense') {
+    const config = out.getConfig();
+    const weights = out.trainableWeights.map((w) => w.read());
+    const input = out.input as tf.SymbolicTensor;
+    if (config.activation === 'linear' && config.useBias === true && weights.length === 2 && weights.every((w) => w.dtype === 'float32') &&
+      !Array.isArray(input) && input.shape.length === 3) {
+      found = {
+        trunk: tf.model({ inputs: decoder.inputs, outputs: input, name: `${decoder.name}_trunk` }),
+        kernel: weights[0] as tf.Tensor2D,
+        bias: weights[1] as tf.Tensor1D,
+      };
+    }
+  }
+  trunks.set(decoder, found);
+  return found ?? undefined;
+}
+
 /**
  * Two tfjs warnings that say nothing actionable to a vaekit user are dropped, once for the process:
  * that `initialState` is a "non-serializable keyword argument" (printed on every checkpoint and export,
