@@ -18,7 +18,7 @@ import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';
 import { registerServe } from './commands/serve.js';
 import { registerExportTriton } from './commands/export-triton.js';
-import { registerEval, registerTrainText } from './commands/text.js';
+import { registerDistill, registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { reportError } from './errors.js';
 import { VERSION } from './version.js';
@@ -33,6 +33,7 @@ const program = new Command('vaekit')
 registerTrainText(registerTrain(program));
 for (const register of [
   registerEval,
+  registerDistill,
   registerExport,
   registerExportModel,
   registerSample,
