@@ -48,6 +48,26 @@ const RECIPES = ['random', 'glove', 'glove_lm', 'ae', 'imdb'];
 const recipes = env.PRETRAINED_RECIPES ? env.PRETRAINED_RECIPES.split(',') : RECIPES;
 const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
 
+/** Training commands already run in this process (the same options but --out give the same run: seeds are fixed). */
+const trained = new Map();
+
+/** `vaekit train text ... --out DIR`, copied from an identical earlier run of this process when there is one. */
+async function trainOnce(args) {
+  const i = args.indexOf('--out');
+  const key = [...args.slice(0, i), ...args.slice(i + 2)].join(' ');
+  const dir = args[i + 1];
+  const earlier = trained.get(key);
+  if (earlier) {
+    console.error(`$ (same run as ${earlier.dir}) vaekit ${args.join(' ')}`);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.cp(earlier.dir, dir, { recursive: true });
+    return { ...earlier.result, reused_from: earlier.dir };
+  }
+  const result = vaekit(args);
+  trained.set(key, { dir, result });
+  return result;
+}
+
 function vaekit(args) {
   const started = performance.now();
   console.error(`$ vaekit ${args.join(' ')}`);
@@ -106,24 +126,24 @@ async function recipePart(name, limit) {
   const d = (n) => path.join(dir, n);
   const base = [...common(limit), '--data', 'sotu'];
   const runs = {};
-  const train = (key, args) => {
-    const r = vaekit([...base, ...args, '--out', d(key)]);
-    runs[key] = { train_seconds: r.seconds, cli: `vaekit ${[...base, ...args, '--out', d(key)].join(' ')}` };
+  const train = async (key, args) => {
+    const r = await trainOnce([...base, ...args, '--out', d(key)]);
+    runs[key] = { train_seconds: r.seconds, cli: `vaekit ${[...base, ...args, '--out', d(key)].join(' ')}`, ...(r.reused_from ? { same_run_as: r.reused_from } : {}) };
   };
-  train('lm', ['--model', 'lm']);
-  if (recipes.includes('random')) train('random', []);
-  if (recipes.includes('glove')) train('glove', ['--embeddings', 'glove']);
+  await train('lm', ['--model', 'lm']);
+  if (recipes.includes('random')) await train('random', []);
+  if (recipes.includes('glove')) await train('glove', ['--embeddings', 'glove']);
   if (recipes.includes('glove_lm')) {
-    train('lm_glove', ['--model', 'lm', '--embeddings', 'glove']);
-    train('glove_lm', ['--embeddings', 'glove', '--init-decoder', d('lm_glove')]);
+    await train('lm_glove', ['--model', 'lm', '--embeddings', 'glove']);
+    await train('glove_lm', ['--embeddings', 'glove', '--init-decoder', d('lm_glove')]);
   }
-  if (recipes.includes('ae')) train('ae', ['--pretrain', 'ae']);
+  if (recipes.includes('ae')) await train('ae', ['--pretrain', 'ae']);
   if (recipes.includes('imdb')) {
     const imdb = await imdbFile();
     const pre = [...common('0'), '--data', imdb, '--out', d('imdb_pretrain')];
     const r = vaekit(pre);
     runs.imdb_pretrain = { train_seconds: r.seconds, cli: `vaekit ${pre.join(' ')}`, sentences: imdbSentences };
-    train('imdb', ['--init', d('imdb_pretrain')]);
+    await train('imdb', ['--init', d('imdb_pretrain')]);
   }
   const rows = {};
   for (const key of Object.keys(runs)) {
@@ -167,8 +187,8 @@ async function distillPart() {
   await fs.mkdir(dir, { recursive: true });
   const d = (n) => path.join(dir, n);
   const base = [...common(distillLimit), '--data', 'sotu'];
-  const teacher = vaekit([...base, '--out', d('teacher')]);
-  const lm = vaekit([...base, '--model', 'lm', '--out', d('lm')]);
+  const teacher = await trainOnce([...base, '--out', d('teacher')]);
+  await trainOnce([...base, '--model', 'lm', '--out', d('lm')]);
   const student = vaekit(['distill', d('teacher'), '--hidden', studentHidden, '--temperature', temperature, '--k', '0', '--force', '--json', '--out', d('student')]);
   const scratch = vaekit([...base, '--hidden', studentHidden, '--out', d('scratch')]);
   const rows = {};
