@@ -11,10 +11,9 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { TEXT_MODEL, type TextTrainConfig, type WordTokenizer } from '@vaekit/core';
-import { readRunJson, writeFileAtomic } from '@vaekit/core/node';
+import { readRunJson, readRunTokenizer, writeFileAtomic } from '@vaekit/core/node';
 import { loadCheckpoint } from './checkpoint.js';
 import { TrainerError } from './errors.js';
-import { readRunTokenizer } from '@vaekit/core/node';
 import type { TextModels } from './text-vae.js';
 
 /** Pretrained input that cannot be used (missing package, wrong kind of run, mismatched sizes). */

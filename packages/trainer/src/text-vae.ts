@@ -42,6 +42,8 @@ export interface TextTerms {
   klPerDim: tf.Tensor2D;
   mu?: tf.Tensor2D;
   logvar?: tf.Tensor2D;
+  /** The decoder's logits `[B, T, V]` (distillation compares them with a teacher's). */
+  logits: tf.Tensor3D;
 }
 
 /** Latent size of a text decoder (its `z` input). */
@@ -59,12 +61,12 @@ export function textTerms(models: TextModels, batch: TextBatchTensors, eps: tf.T
   if (!models.encoder) {
     const z = tf.zeros([b, latent]) as tf.Tensor2D;
     const logits = models.decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-    return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
+    return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D, logits };
   }
   const [mu, logvar] = models.encoder.apply(batch.target, { training }) as tf.Tensor2D[];
   const z = reparameterize(mu!, logvar!, eps);
   const logits = models.decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-  return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
+  return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar!, logits };
 }
 
 /**

@@ -30,7 +30,7 @@ import { readFileSync } from 'node:fs';
 import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
 import { evaluateText, textBatchTensors, textLoss, textTerms, type TextEvalMetrics, type TextModels } from '../text-vae.js';
-import { gaussianKlPerDim, reparameterize, tokenCrossEntropy } from '../losses.js';
+import { reparameterize } from '../losses.js';
 import type { KindRun, TrainingKind } from './types.js';
 
 /** Training-set averages of one epoch. */
@@ -255,19 +255,12 @@ function update(run: Run, rows: Int32Array[], seed: number, klScale: number, par
       : undefined;
   let sums: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    if (fromTeacher) {
-      const [mu, logvar] = models.encoder!.apply(batch.target, { training: true }) as tf.Tensor2D[];
-      const logits = models.decoder.apply([batch.decoderInput, reparameterize(mu!, logvar!, eps)], { training: true }) as tf.Tensor3D;
-      const terms = { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), klPerDim: gaussianKlPerDim(mu!, logvar!) };
-      const d = distillTerms(fromTeacher.logits, fromTeacher.mu, fromTeacher.logvar, { logits, mu: mu!, logvar: logvar! }, batch.mask, distill!.temperature);
-      sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
-      return textLoss(terms, klScale, config.freeBits)
-        .add(d.tokens.mean().mul(distill!.weight * distill!.temperature ** 2))
-        .add(d.posterior.mean().mul(distill!.posteriorWeight)) as tf.Scalar;
-    }
     const terms = textTerms(models, batch, eps, true);
     sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
-    return textLoss(terms, klScale, config.freeBits);
+    const loss = textLoss(terms, klScale, config.freeBits);
+    if (!fromTeacher) return loss;
+    const d = distillTerms(fromTeacher.logits, fromTeacher.mu, fromTeacher.logvar, { logits: terms.logits, mu: terms.mu!, logvar: terms.logvar! }, batch.mask, distill!.temperature);
+    return loss.add(d.tokens.mean().mul(distill!.weight * distill!.temperature ** 2)).add(d.posterior.mean().mul(distill!.posteriorWeight)) as tf.Scalar;
   }, [...encVars, ...decVars]);
   const clipped = clipByGlobalNorm(grads, config.clipNorm);
   // A NaN or infinite loss or gradient is never applied: the weights stay those of the last good step.
