@@ -48,8 +48,12 @@ const RECIPES = ['random', 'glove', 'glove_lm', 'ae', 'imdb'];
 const recipes = env.PRETRAINED_RECIPES ? env.PRETRAINED_RECIPES.split(',') : RECIPES;
 const commit = execSync('git rev-parse --short HEAD', { cwd: root }).toString().trim();
 
-/** Training commands already run in this process (the same options but --out give the same run: seeds are fixed). */
-const trained = new Map();
+/**
+ * Training commands already run (the same options but --out give the same run: seeds are fixed), kept in
+ * bench/out/pretrained/trained.json so a later invocation (another part) reuses them too.
+ */
+const trainedFile = path.join(out, 'trained.json');
+const trained = new Map(Object.entries(JSON.parse(await fs.readFile(trainedFile, 'utf8').catch(() => '{}'))));
 
 /** `vaekit train text ... --out DIR`, copied from an identical earlier run of this process when there is one. */
 async function trainOnce(args) {
@@ -57,14 +61,15 @@ async function trainOnce(args) {
   const key = [...args.slice(0, i), ...args.slice(i + 2)].join(' ');
   const dir = args[i + 1];
   const earlier = trained.get(key);
-  if (earlier) {
+  if (earlier && (await fs.stat(path.join(earlier.dir, 'latest.json')).catch(() => null))) {
     console.error(`$ (same run as ${earlier.dir}) vaekit ${args.join(' ')}`);
     await fs.rm(dir, { recursive: true, force: true });
     await fs.cp(earlier.dir, dir, { recursive: true });
     return { ...earlier.result, reused_from: earlier.dir };
   }
   const result = vaekit(args);
-  trained.set(key, { dir, result });
+  trained.set(key, { dir, result: { seconds: result.seconds } });
+  await fs.writeFile(trainedFile, JSON.stringify(Object.fromEntries(trained), null, 1));
   return result;
 }
 
@@ -120,15 +125,23 @@ function evaluate(run, lm) {
   };
 }
 
+/** Writes a part's results so far (a long part leaves what it finished if it is stopped). */
+let savePartial = async () => {};
+
 async function recipePart(name, limit) {
   const dir = path.join(out, name);
   await fs.mkdir(dir, { recursive: true });
   const d = (n) => path.join(dir, n);
   const base = [...common(limit), '--data', 'sotu'];
   const runs = {};
+  const rows = {};
+  const helpers = new Set(['lm', 'lm_glove']);
   const train = async (key, args) => {
     const r = await trainOnce([...base, ...args, '--out', d(key)]);
     runs[key] = { train_seconds: r.seconds, cli: `vaekit ${[...base, ...args, '--out', d(key)].join(' ')}`, ...(r.reused_from ? { same_run_as: r.reused_from } : {}) };
+    if (helpers.has(key)) return;
+    rows[key] = { ...evaluate(d(key), d('lm')), train_seconds: r.seconds };
+    await savePartial({ training_sentences: limit === '0' ? 'all' : Number(limit), recipes: rows, runs, partial: true });
   };
   await train('lm', ['--model', 'lm']);
   if (recipes.includes('random')) await train('random', []);
@@ -144,11 +157,6 @@ async function recipePart(name, limit) {
     const r = vaekit(pre);
     runs.imdb_pretrain = { train_seconds: r.seconds, cli: `vaekit ${pre.join(' ')}`, sentences: imdbSentences };
     await train('imdb', ['--init', d('imdb_pretrain')]);
-  }
-  const rows = {};
-  for (const key of Object.keys(runs)) {
-    if (key === 'lm' || key === 'lm_glove' || key === 'imdb_pretrain') continue;
-    rows[key] = { ...evaluate(d(key), d('lm')), train_seconds: runs[key].train_seconds };
   }
   const random = rows.random?.iw_nll;
   const pretrainedKeys = Object.keys(rows).filter((r) => r !== 'random');
@@ -232,6 +240,19 @@ for (const part of parts) {
   const load = os.loadavg()[0];
   const started = performance.now();
   let body;
+  const meta = () => ({
+    epochs: Number(epochs),
+    k: Number(k),
+    eval_limit: Number(evalLimit),
+    commit,
+    seconds: (performance.now() - started) / 1000,
+    machine: { cpus: os.cpus().length, node: process.version, loadavg_at_start: load, loadavg_at_end: os.loadavg()[0] },
+    command: `PRETRAINED_PARTS=${part} PRETRAINED_EPOCHS=${epochs} PRETRAINED_K=${k} PRETRAINED_EVAL_LIMIT=${evalLimit} PRETRAINED_SMALL=${small} PRETRAINED_IMDB=${imdbSentences} PRETRAINED_DISTILL_LIMIT=${distillLimit}${env.PRETRAINED_RECIPES ? ` PRETRAINED_RECIPES=${env.PRETRAINED_RECIPES}` : ''} npm run bench -- pretrained`,
+  });
+  savePartial = async (partial) => {
+    results[part] = { ...partial, ...meta() };
+    await fs.writeFile(resultFile, JSON.stringify(results, null, 2) + '\n');
+  };
   if (part === 'small') body = await recipePart('small', small);
   else if (part === 'full') body = await recipePart('full', '0');
   else if (part === 'distill') body = await distillPart();
@@ -241,13 +262,7 @@ for (const part of parts) {
   }
   results[part] = {
     ...body,
-    epochs: Number(epochs),
-    k: Number(k),
-    eval_limit: Number(evalLimit),
-    commit,
-    seconds: (performance.now() - started) / 1000,
-    machine: { cpus: os.cpus().length, node: process.version, loadavg_at_start: load, loadavg_at_end: os.loadavg()[0] },
-    command: `PRETRAINED_PARTS=${part} PRETRAINED_EPOCHS=${epochs} PRETRAINED_K=${k} PRETRAINED_EVAL_LIMIT=${evalLimit} PRETRAINED_SMALL=${small} PRETRAINED_IMDB=${imdbSentences} PRETRAINED_DISTILL_LIMIT=${distillLimit}${env.PRETRAINED_RECIPES ? ` PRETRAINED_RECIPES=${env.PRETRAINED_RECIPES}` : ''} npm run bench -- pretrained`,
+    ...meta(),
   };
   await fs.writeFile(resultFile, JSON.stringify(results, null, 2) + '\n');
   const f = (x) => (typeof x === 'number' ? x.toFixed(2) : String(x ?? '-'));
