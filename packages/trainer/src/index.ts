@@ -14,6 +14,7 @@ export {
   ANNEAL_SCHEDULES,
   IMAGE_ARCHS,
   TEXT_CELLS,
+  TEXT_EMBEDDING_SOURCES,
   defaultImageConfig,
   defaultTextConfig,
   type AggressiveMode,
@@ -22,6 +23,8 @@ export {
   type ImageTrainConfig,
   type TextCell,
   type TextDataConfig,
+  type TextDistillConfig,
+  type TextPretrainedConfig,
   type TextTrainConfig,
   type TrainConfig,
 } from '@vaekit/core';
@@ -41,6 +44,19 @@ export { readRunTokenizer } from '@vaekit/core/node';
 
 // Errors.
 export { CheckpointError, DataError, NonFiniteLossError, TrainerError } from './errors.js';
+
+// Pretrained parts of text runs: word-vector sources (the CLI registers glove), the cached rows.
+export {
+  EMBEDDINGS_FILE,
+  PretrainedError,
+  readEmbeddingRows,
+  registerEmbeddingSource,
+  type EmbeddingCoverage,
+  type EmbeddingRows,
+  type InitReport,
+  type WordVectors,
+} from './pretrained.js';
+export type { TextPretrainedReport } from './kinds/text.js';
 
 // Data the CLI reads.
 export { loadMnist, type ImageSet, type ImageSplit } from './data/mnist.js';

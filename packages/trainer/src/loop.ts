@@ -235,7 +235,8 @@ export async function trainRun<K extends AnyTrainingKind>(
   kind.validate(config);
   new NonFiniteGuard(options, kind.advice); // checks the options before anything is written
   const data = await kind.loadData(config);
-  const models = kind.build(config, data);
+  await fs.mkdir(runDir, { recursive: true });
+  const models = await kind.build(config, data, runDir);
   try {
     await writeConfig(runDir, config as unknown as TrainConfig);
     await kind.writeRunFiles?.(runDir, config, data);

@@ -3,7 +3,7 @@
  * same decoder with z fixed at 0), shared by training, `vaekit eval` and the tests.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRng, evalSeed } from '@vaekit/core';
+import { TEXT_MODEL, createRng, evalSeed } from '@vaekit/core';
 import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
 import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
@@ -44,6 +44,8 @@ export interface TextTerms {
   klPerDim: tf.Tensor2D;
   mu?: tf.Tensor2D;
   logvar?: tf.Tensor2D;
+  /** The decoder's logits `[B, T, V]`, when asked for (distillation compares them with a teacher's). */
+  logits?: tf.Tensor3D;
 }
 
 /** Latent size of a text decoder (its `z` input). */
@@ -57,30 +59,31 @@ export function latentSizeOf(decoder: tf.LayersModel): number {
  * unmasked positions only (`kernels/logits-xent.ts`); elsewhere the decoder's logits go through
  * {@link tokenCrossEntropy}. Both compute the same numbers (native.test.ts).
  */
-function reconstruction(decoder: tf.LayersModel, batch: TextBatchTensors, z: tf.Tensor2D, training: boolean): tf.Tensor1D {
-  const split = nativeLogitsXentAvailable() && batch.target.dtype === 'int32' && batch.mask.dtype === 'float32' ? decoderTrunk(decoder) : undefined;
+function reconstruction(decoder: tf.LayersModel, batch: TextBatchTensors, z: tf.Tensor2D, training: boolean, withLogits: boolean): { reconstruction: tf.Tensor1D; logits?: tf.Tensor3D } {
+  const split = !withLogits && nativeLogitsXentAvailable() && batch.target.dtype === 'int32' && batch.mask.dtype === 'float32' ? decoderTrunk(decoder) : undefined;
   if (split) {
     const y = split.trunk.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-    return logitsCrossEntropyNative(y, split.kernel, split.bias, batch.target, batch.mask);
+    return { reconstruction: logitsCrossEntropyNative(y, split.kernel, split.bias, batch.target, batch.mask) };
   }
   const logits = decoder.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
-  return tokenCrossEntropy(logits, batch.target, batch.mask);
+  return { reconstruction: tokenCrossEntropy(logits, batch.target, batch.mask), ...(withLogits ? { logits } : {}) };
 }
 
 /**
  * Encoder, reparameterization with the given noise `eps` `[B, Z]`, decoder with teacher forcing.
- * The baseline (no encoder) decodes with z = 0.
+ * The baseline (no encoder) decodes with z = 0. `withLogits` also returns the decoder's logits (the
+ * fused logits + cross-entropy kernel never forms them, so it is not used then).
  */
-export function textTerms(models: TextModels, batch: TextBatchTensors, eps: tf.Tensor2D, training = false): TextTerms {
+export function textTerms(models: TextModels, batch: TextBatchTensors, eps: tf.Tensor2D, training = false, withLogits = false): TextTerms {
   const b = batch.target.shape[0];
   const latent = latentSizeOf(models.decoder);
   if (!models.encoder) {
     const z = tf.zeros([b, latent]) as tf.Tensor2D;
-    return { reconstruction: reconstruction(models.decoder, batch, z, training), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
+    return { ...reconstruction(models.decoder, batch, z, training, withLogits), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
   }
   const [mu, logvar] = models.encoder.apply(batch.target, { training }) as tf.Tensor2D[];
   const z = reparameterize(mu!, logvar!, eps);
-  return { reconstruction: reconstruction(models.decoder, batch, z, training), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
+  return { ...reconstruction(models.decoder, batch, z, training, withLogits), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
 }
 
 /**
@@ -121,6 +124,11 @@ export interface TextEvalOptions {
   /** Sentences per forward pass. Default 64. */
   batchSize?: number;
   seed?: number;
+  /**
+   * Decoder positions per forward pass of the IW bound (default {@link IW_POSITIONS_PER_PASS}); it changes
+   * memory and speed, never the estimate.
+   */
+  iwPositionsPerPass?: number;
   /** Progress: called after each forward pass with the work done and the total, for ETA display. */
   onProgress?: (done: number, total: number, stage: 'elbo' | 'iw') => void;
 }
@@ -186,7 +194,7 @@ export async function evaluateText(models: TextModels, set: SentenceSet, options
     metrics.au = activeUnits(mus, n, latent).active;
   }
   if (k > 0 && n > 0) {
-    const iw = await importanceWeightedNll(models, set, mus, logvars, { k, seed, batchSize, seqLength: T }, (done) =>
+    const iw = await importanceWeightedNll(models, set, mus, logvars, { k, seed, batchSize, seqLength: T, ...(options.iwPositionsPerPass ? { positionsPerPass: options.iwPositionsPerPass } : {}) }, (done) =>
       options.onProgress?.(n + done, totalWork, 'iw'),
     );
     metrics.iwNll = iw.total / n;
@@ -198,50 +206,107 @@ export async function evaluateText(models: TextModels, set: SentenceSet, options
 }
 
 /**
+ * The decoder's logits for the first `L` positions only (`tokensIn` `[B, L]`, `L <= T`), running the
+ * decoder's own layers: the decoder is causal, so these equal the first `L` positions of
+ * `decoder.apply` over the padded `[B, T]` input, at `L / T` of the cost (the vocabulary projection
+ * dominates). Used where every row is shorter than `T` (the importance-weighted bound).
+ */
+export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
+  const L = tokensIn.shape[1];
+  if (L === seqLengthOf(decoder)) return decoder.apply([tokensIn, z]) as tf.Tensor3D;
+  const D = TEXT_MODEL.layers.decoder;
+  const layer = (name: string) => decoder.getLayer(name);
+  return tf.tidy(() => {
+    const x = layer(D.embedding).apply(tokensIn) as tf.Tensor3D;
+    const zs = tf.tile(tf.expandDims(z, 1), [1, L, 1]);
+    const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
+    const lstm = decoder.layers.some((l) => l.name === D.initC);
+    const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
+    const y = layer(D.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
+    return layer(D.logits).apply(y) as tf.Tensor3D;
+  });
+}
+
+/** Decoder positions per forward pass of the IW bound (rows times their padded length): bounds the `[rows, L, V]` logits. */
+export const IW_POSITIONS_PER_PASS = 4096;
+
+/**
  * The IW bound -log p(x) <= -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x), for every sentence, with
- * the posteriors already computed. The K samples of a sentence are decoded as rows of one batch.
+ * the posteriors already computed. The samples are drawn sentence by sentence from one seeded stream
+ * (so the estimate does not depend on batching); rows of consecutive sentences share forward passes of
+ * up to {@link IW_POSITIONS_PER_PASS} positions, each pass cut to its longest sentence.
  */
 async function importanceWeightedNll(
   models: TextModels,
   set: SentenceSet,
   mus: Float32Array,
   logvars: Float32Array,
-  options: { k: number; seed: number; batchSize: number; seqLength: number },
+  options: { k: number; seed: number; batchSize: number; seqLength: number; positionsPerPass?: number },
   onProgress: (done: number) => void,
 ): Promise<{ total: number }> {
   const { k, seqLength } = options;
+  const budget = options.positionsPerPass ?? IW_POSITIONS_PER_PASS;
   const latent = latentSizeOf(models.decoder);
   const rng = createRng(options.seed * 104729 + 13);
-  // Rows per forward pass: whole chunks of one sentence's samples.
-  const chunk = Math.max(1, Math.min(k, options.batchSize));
+  const n = set.ids.length;
+  const lengthOf = (i: number) => Math.min(set.ids[i]!.length, seqLength - 1) + 1;
+  const logWeights = Array.from({ length: n }, () => new Float64Array(0));
   let total = 0;
   let done = 0;
-  for (let i = 0; i < set.ids.length; i++) {
-    const logWeights = new Float64Array(k);
-    for (let s0 = 0; s0 < k; s0 += chunk) {
-      const m = Math.min(chunk, k - s0);
-      const z = new Float32Array(m * latent);
-      for (let s = 0; s < m; s++) {
+  // The next sample to draw: sentence `si`, sample `ss`.
+  let si = 0;
+  let ss = 0;
+  while (si < n) {
+    // Rows of this pass: (sentence, first sample, count), consecutive in draw order.
+    const parts: Array<{ i: number; s0: number; m: number }> = [];
+    let rowsInPass = 0;
+    let maxLen = 0;
+    while (si < n) {
+      const len = Math.max(maxLen, lengthOf(si));
+      const room = Math.floor(budget / len) - rowsInPass;
+      if (room <= 0 && rowsInPass > 0) break;
+      const m = Math.min(k - ss, Math.max(1, room));
+      parts.push({ i: si, s0: ss, m });
+      rowsInPass += m;
+      maxLen = len;
+      ss += m;
+      if (ss === k) {
+        si++;
+        ss = 0;
+      }
+    }
+    const z = new Float32Array(rowsInPass * latent);
+    const rows: Int32Array[] = [];
+    let r = 0;
+    for (const { i, m } of parts) {
+      for (let s = 0; s < m; s++, r++) {
+        rows.push(set.ids[i]!);
         for (let d = 0; d < latent; d++) {
           const mu = mus[i * latent + d]!;
           const sd = Math.exp(0.5 * logvars[i * latent + d]!);
-          z[s * latent + d] = mu + sd * rng.normal();
+          z[r * latent + d] = mu + sd * rng.normal();
         }
       }
-      const batch = textBatchTensors(Array.from({ length: m }, () => set.ids[i]!), seqLength);
-      const recon = tf.tidy(() => {
-        const logits = models.decoder.apply([batch.decoderInput, tf.tensor2d(z, [m, latent])]) as tf.Tensor3D;
-        return tokenCrossEntropy(logits, batch.target, batch.mask);
-      });
-      const nll = await recon.data();
-      tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
-      for (let s = 0; s < m; s++) {
-        logWeights[s0 + s] = logImportanceWeight(-nll[s]!, z, s * latent, mus, logvars, i * latent, latent);
-      }
-      done += m;
-      onProgress(done);
     }
-    total -= logMeanExp(logWeights);
+    const batch = textBatchTensors(rows, maxLen);
+    const recon = tf.tidy(() => {
+      const logits = decoderLogitsPrefix(models.decoder, batch.decoderInput, tf.tensor2d(z, [rowsInPass, latent]));
+      return tokenCrossEntropy(logits, batch.target, batch.mask);
+    });
+    const nll = await recon.data();
+    tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
+    r = 0;
+    for (const { i, s0, m } of parts) {
+      if (s0 === 0) logWeights[i] = new Float64Array(k);
+      const w = logWeights[i]!;
+      for (let s = 0; s < m; s++, r++) w[s0 + s] = logImportanceWeight(-nll[r]!, z, r * latent, mus, logvars, i * latent, latent);
+      if (s0 + m === k) {
+        total -= logMeanExp(w);
+        logWeights[i] = new Float64Array(0);
+      }
+    }
+    done += rowsInPass;
+    onProgress(done);
   }
   return { total };
 }

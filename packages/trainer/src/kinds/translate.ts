@@ -334,8 +334,8 @@ export async function trainTranslate(config: TranslateTrainConfig, runDir: strin
     const kind: typeof translateKind = {
       ...translateKind,
       loadData: async () => corpus,
-      build(c, d) {
-        const built = translateKind.build(c, d);
+      async build(c, d, runDir) {
+        const built = await translateKind.build(c, d, runDir);
         try {
           applyInitWeights(built.models, init);
         } catch (err) {

@@ -84,8 +84,11 @@ export interface TrainingKind<
   loadData(config: C): Promise<D>;
   /** Writes the run-folder files of a fresh run besides `config.json` (text: `tokenizer.json`). */
   writeRunFiles?(runDir: string, config: C, data: D): Promise<void>;
-  /** Builds fresh models and optimizers. */
-  build(config: C, data: D): M;
+  /**
+   * Builds fresh models and optimizers (a fresh run only; may read pretrained parts and write files of
+   * its own into `runDir`, which exists by then).
+   */
+  build(config: C, data: D, runDir: string): M | Promise<M>;
   /** The extra state of a fresh run. */
   initialState(config: C): S;
   /**
