@@ -27,7 +27,7 @@ function killedRun(args: string[], env: Record<string, string>): { status: numbe
 }
 
 /** What must be identical between an interrupted-and-resumed run and an uninterrupted one. */
-function finalState(run: string, kind: 'image' | 'text' | 'classifier' = 'image'): { latest: unknown; files: Record<string, string>; metrics: unknown[] } {
+function finalState(run: string, kind: 'image' | 'text' | 'classifier' | 'translate' = 'image'): { latest: unknown; files: Record<string, string>; metrics: unknown[] } {
   const latest = JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8'));
   const ckpt = path.join(run, latest.checkpoint);
   const files: Record<string, string> = {};
@@ -183,6 +183,27 @@ test('text with AE pretraining and frozen word vectors, and a distillation: SIGK
       for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${args[0]} ${JSON.stringify(env)}: ${file} is byte-identical`);
       assert.deepEqual(temporaries(run), []);
     }
+  }
+});
+
+test('translate: SIGKILL mid-epoch and while the optimizer state is written; --resume ends with the weights of an uninterrupted run', () => {
+  const dir = tempDir();
+  const data = path.join(dir, 'pairs.tsv');
+  writeFileSync(data, readFileSync(path.resolve(ROOT, '../shared/data/tatoeba-fra-eng/fra-eng.tsv'), 'utf8').split('\n').slice(2000, 2400).join('\n') + '\n');
+  // VNMT with variational attention: both noises must be replayed exactly. 128 pairs, batch 32: 4 steps per epoch.
+  const TR = ['train', 'translate', '--data', data, '--epochs', '3', '--latent', '2', '--attention', 'variational', '--embedding', '8', '--hidden', '8', '--batch-size', '32', '--limit', '128', '--eval-limit', '8', '--min-count', '1', '--seed', '3'];
+  const ref = path.join(dir, 'ref');
+  vaekitOk([...TR, '--out', ref]);
+  const expected = finalState(ref, 'translate');
+  for (const env of [{ VAEKIT_KILL_AFTER_STEPS: '6' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/optimizer\\.bin' }]) {
+    const run = path.join(tempDir(), 'run');
+    assert.equal(killedRun([...TR, '--out', run], env).signal, 'SIGKILL');
+    vaekitOk(['train', 'translate', '--resume', '--out', run]);
+    const got = finalState(run, 'translate');
+    assert.deepEqual(got.latest, expected.latest);
+    assert.deepEqual(got.metrics, expected.metrics);
+    for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${file} is byte-identical`);
+    assert.deepEqual(temporaries(run), []);
   }
 });
 

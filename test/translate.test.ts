@@ -26,6 +26,10 @@ import {
 } from '@vaekit/trainer';
 import { runOnnxChecker } from '../packages/exporter/src/test-helpers.js';
 import { ROOT, tempDir, vaekit } from './helpers.js';
+// @ts-expect-error plain .mjs fixture without types
+import { HAVE_CHROMIUM, launchChromium, requireChromium } from './fixtures/chromium.mjs';
+// @ts-expect-error plain .mjs fixture without types
+import { serveDemo } from './fixtures/serve-demo.mjs';
 
 const SHARED = path.resolve(ROOT, '../shared/data/tatoeba-fra-eng/fra-eng.tsv');
 const dir = tempDir('vaekit-translate-');
@@ -207,4 +211,36 @@ test('CLI: bad input is one line and exit 2, with nothing written', () => {
   const r5 = vaekit(['translate', path.join(dir, 'varatt-bundle')]);
   assert.equal(r5.code, 2);
   assert.match(r5.stderr, /Nothing to translate/);
+});
+
+test('the demo page translates in Chromium (WASM) as Node does and draws the attention heatmap', { timeout: 300_000 }, async (t) => {
+  requireChromium(t, 'the translator demo test is');
+  if (!HAVE_CHROMIUM) return;
+  const bundleDir = path.join(dir, 'varatt-bundle');
+  const node = await loadVae(bundleDir, { kind: 'seq2seq' });
+  const sources = ['je suis fatigué .', "il fait froid aujourd'hui ."];
+  const expected = (await node.translate(sources)).map((list) => list.map((x) => x.text));
+  await node.dispose();
+  const { url, proc } = await serveDemo(bundleDir);
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e: Error) => errors.push(e.message));
+    await page.goto(`${url}?backend=wasm`);
+    type Demo = { ready: boolean; busy: number; translations?: string[][]; heatmap?: { rows: number; columns: number } };
+    await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo?: Demo }).vaekitDemo?.ready, null, { timeout: 180_000 });
+    await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo.busy === 0, null, { timeout: 120_000 });
+    const state = await page.evaluate(() => {
+      const d = (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo;
+      return { translations: d.translations, heatmap: d.heatmap, status: document.getElementById('status')?.textContent ?? '' };
+    });
+    assert.match(state.status, /seq2seq bundle on wasm/);
+    assert.deepEqual(state.translations, expected);
+    assert.ok(state.heatmap && state.heatmap.columns === 4 && state.heatmap.rows > 0, JSON.stringify(state.heatmap));
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    proc.kill();
+  }
 });

@@ -4,6 +4,8 @@
  * webgl, then wasm; it says why it skipped the others). Text bundles: streaming generation with
  * sampling controls, reconstruction, interpolation and a clickable latent map. Image bundles: a
  * drawing pad encoded and reconstructed live, latent sliders, a sample grid and an interpolation.
+ * Translator (seq2seq) bundles: translations of the typed sentences with the attention weights drawn as
+ * a heatmap.
  *
  * `window.vaekitDemo` exposes the loaded model and the page's state to the end-to-end tests. Query
  * `?backend=webgpu` (or a list, `webgpu,wasm`) asks for backends instead of choosing them.
@@ -21,6 +23,8 @@ import {
   type ImageVae,
   type TextClassifier,
   type TextVae,
+  type Translation,
+  type Translator,
   type Vae,
 } from '@vaekit/runtime';
 import { pca2 } from '../src/report/pca.js';
@@ -34,7 +38,7 @@ const threads = globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareC
 // The server exposes onnxruntime-web's .wasm files here; threads need a cross-origin isolated page.
 configureWasm({ wasmPaths: new URL('ort/', location.href).href, numThreads: threads });
 
-let vae: Vae | TextClassifier | undefined;
+let vae: Vae | TextClassifier | Translator | undefined;
 let manifest: BundleManifest | undefined;
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ function renderWhy(checks: BackendCheck[], chosen: BackendName | undefined, fail
 }
 
 function describe(): string {
+  if (vae?.kind === 'seq2seq') return `seq2seq bundle on ${vae.backend} (latent ${vae.latentSize}, threads ${globalThis.crossOriginIsolated ? 'on' : 'off'})`;
   return vae ? `${vae.kind} bundle on ${vae.backend} (graphs: ${vae.variant}, latent ${vae.latentSize}, threads ${globalThis.crossOriginIsolated ? 'on' : 'off'})` : 'not loaded';
 }
 
@@ -165,6 +170,10 @@ function summary(m: BundleManifest): string {
   }
   const data = String(t.dataset ?? '').split(/[\\/]/).pop();
   const elbo = t.metrics?.elbo;
+  if ((m.kind as string) === 'seq2seq') {
+    const s = (m as unknown as { seq2seq: { sourceLanguage?: string; targetLanguage?: string } }).seq2seq;
+    return `Translator ${s.sourceLanguage ?? ''}${s.sourceLanguage ? ' → ' : ''}${s.targetLanguage ?? ''} (${String(t.arch ?? '')}, latent ${m.latentSize}) trained on ${data} for ${String(t.epochs ?? '?')} epochs.`;
+  }
   return `${m.kind === 'text' ? 'Sentence' : 'Image'} VAE (${String(t.arch ?? '')}, latent ${m.latentSize}) trained on ${data} for ${String(t.epochs ?? '?')} epochs${
     typeof elbo === 'number' ? `; held-out −ELBO ${elbo.toFixed(1)} nats` : ''
   }.`;
@@ -179,6 +188,8 @@ function clearResults(): void {
   $('text').hidden = true;
   $('image').hidden = true;
   $('classifier').hidden = true;
+  $('translator').hidden = true;
+  $('translations').replaceChildren();
   $('strip').hidden = true;
   $('probabilities').replaceChildren();
   $('verdict').textContent = '';
@@ -204,8 +215,14 @@ async function load(requested: string): Promise<void> {
   const list = requested === 'auto' ? checks.filter((c) => c.usable).map((c) => c.backend) : (requested.split(',') as BackendName[]);
   // The files the first backend needs are the total to expect; others are added if it falls back.
   const first = pickVariant(manifest, list[0] ?? 'wasm');
-  const tokenizer = manifest.kind === 'text' ? manifest.text.tokenizer : (manifest as unknown as { classifier?: { tokenizer: string } }).classifier?.tokenizer;
-  const files = [...Object.values(first.graphs).map((g) => g.file), ...(tokenizer ? [tokenizer] : [])];
+  const s2s = (manifest as unknown as { seq2seq?: { sourceTokenizer: string; targetTokenizer: string } }).seq2seq;
+  const classifierTokenizer = (manifest as unknown as { classifier?: { tokenizer: string } }).classifier?.tokenizer;
+  const files = [
+    ...Object.values(first.graphs as Record<string, { file: string }>).map((g) => g.file),
+    ...(manifest.kind === 'text' ? [manifest.text.tokenizer] : []),
+    ...(classifierTokenizer ? [classifierTokenizer] : []),
+    ...(s2s ? [s2s.sourceTokenizer, s2s.targetTokenizer] : []),
+  ];
   for (const f of files) {
     const path = new URL(f, BUNDLE).pathname;
     expected.add(path);
@@ -230,7 +247,7 @@ async function load(requested: string): Promise<void> {
         if (e.stage === 'session') show(`compiling ${e.file} for ${e.backend}…`);
         if (e.stage === 'fallback') failures.set(list[list.indexOf(e.backend!) - 1] ?? '?', e.message ?? '');
       },
-    })) as Vae | TextClassifier;
+    })) as Vae | TextClassifier | Translator;
   } finally {
     renderWhy(checks, vae?.backend, failures, list);
   }
@@ -239,6 +256,7 @@ async function load(requested: string): Promise<void> {
   $('progressBox').classList.add('done');
   if (vae.kind === 'text') await openText(vae);
   else if (vae.kind === 'classifier') await openClassifier();
+  else if (vae.kind === 'seq2seq') await translate();
   else await openImage(vae);
 }
 
@@ -477,6 +495,77 @@ async function openText(v: TextVae): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Translator
+
+function translator(): Translator {
+  if (vae?.kind !== 'seq2seq') throw new Error('Load a translator bundle first.');
+  return vae;
+}
+
+/** The attention weights of one translation as a heatmap: target tokens down, source tokens across. */
+function drawHeatmap(t: Translation): void {
+  const canvas = $<HTMLCanvasElement>('heatmap');
+  const att = t.attention ?? [];
+  const rowsT = t.tokens.slice(0, att.length);
+  const ctx = canvas.getContext('2d')!;
+  const font = '13px ui-monospace, monospace';
+  ctx.font = font;
+  const cell = 28;
+  const left = Math.ceil(Math.max(40, ...rowsT.map((w) => ctx.measureText(w).width))) + 8;
+  const top = Math.ceil(Math.max(40, ...t.sourceTokens.map((w) => ctx.measureText(w).width))) + 8;
+  canvas.width = left + cell * t.sourceTokens.length + 4;
+  canvas.height = top + cell * rowsT.length + 4;
+  ctx.font = font;
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = '#1d2330';
+  ctx.textBaseline = 'middle';
+  t.sourceTokens.forEach((w, s) => {
+    ctx.save();
+    ctx.translate(left + s * cell + cell / 2, top - 6);
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillText(w, 0, 0);
+    ctx.restore();
+  });
+  rowsT.forEach((w, r) => {
+    ctx.fillStyle = '#1d2330';
+    ctx.fillText(w, 4, top + r * cell + cell / 2);
+    att[r]!.forEach((a, s) => {
+      const shade = Math.round(255 * (1 - a));
+      ctx.fillStyle = `rgb(${shade}, ${shade}, 255)`;
+      ctx.fillRect(left + s * cell + 1, top + r * cell + 1, cell - 2, cell - 2);
+    });
+  });
+  demo.heatmap = { rows: rowsT.length, columns: t.sourceTokens.length };
+}
+
+async function translate(): Promise<void> {
+  $('translator').hidden = false;
+  const sources = $<HTMLTextAreaElement>('sources').value.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (sources.length === 0) throw new Error('Type a sentence to translate.');
+  const strategy = $<HTMLSelectElement>('tStrategy').value as 'greedy' | 'sample' | 'beam';
+  const results = await translator().translate(sources, { strategy, beamWidth: num('tBeam'), n: num('tN'), seed: num('tSeed'), attention: true });
+  const items: HTMLLIElement[] = [];
+  results.forEach((list, i) =>
+    list.forEach((t, k) => {
+      const li = document.createElement('li');
+      li.className = 'pick';
+      li.title = 'show its attention weights';
+      li.replaceChildren(document.createTextNode(k === 0 ? `${sources[i]} → ` : '  … → '), ...sentenceNodes(t.tokens.filter((_, j) => !(j === t.tokens.length - 1 && t.finished)), t.finished));
+      li.onclick = () => {
+        items.forEach((x) => x.classList.remove('on'));
+        li.classList.add('on');
+        drawHeatmap(t);
+      };
+      items.push(li);
+    }),
+  );
+  $('translations').replaceChildren(...items);
+  items[0]?.click();
+  demo.translations = results.map((list) => list.map((t) => t.text));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Images
 
 function image(): ImageVae {
@@ -686,11 +775,14 @@ $('imageInterpolate').onclick = () =>
   });
 for (const id of ['sliderA', 'sliderB', 'dimA', 'dimB']) $(id).addEventListener('input', () => void run('walk', walk));
 setUpPad();
+$('translate').onclick = () => run('translate', translate);
 
 /** What the end-to-end tests drive: the loaded model and page state, plain arrays in and out. */
 const demo = {
-  vae: undefined as Vae | TextClassifier | undefined,
+  vae: undefined as Vae | TextClassifier | Translator | undefined,
   lastClassification: undefined as { label: string; probabilities: Record<string, number> } | undefined,
+  translations: undefined as string[][] | undefined,
+  heatmap: undefined as { rows: number; columns: number } | undefined,
   loadMs: 0,
   ready: false,
   /** Operations in flight. */

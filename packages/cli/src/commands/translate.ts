@@ -11,7 +11,7 @@ import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 interface TrainTranslateOptions {
-  data: string;
+  data?: string;
   reverse?: boolean;
   epochs: number;
   latent: number;
@@ -49,7 +49,7 @@ export function registerTrainTranslate(train: Command): void {
   train
     .command('translate')
     .description('train an attention translator (bidirectional GRU encoder, GRU decoder), optionally variational (VNMT latent, variational attention), on a TSV file of sentence pairs')
-    .requiredOption('--data <file.tsv>', 'sentence pairs, one a line: target<TAB>source (the Tatoeba/manythings fra-eng layout, English first); --reverse for source<TAB>target')
+    .option('--data <file.tsv>', 'sentence pairs, one a line: target<TAB>source (the Tatoeba/manythings fra-eng layout, English first); --reverse for source<TAB>target (required unless --resume)')
     .option('--reverse', 'the file is source<TAB>target')
     .option('--epochs <n>', 'passes over the training pairs', positiveInt(100_000), d.epochs)
     .option('--latent <z>', 'latent size (0 = the plain attention baseline; > 0: VNMT)', intIn(0, 4096), d.latent)
@@ -86,7 +86,8 @@ export function registerTrainTranslate(train: Command): void {
         const hasConfig = await fs.stat(path.join(opts.init, 'config.json')).then((s) => s.isFile(), () => false);
         if (!hasConfig) throw new UsageError(`--init ${opts.init} is not a run folder (no config.json); give an attention baseline run made by vaekit train translate.`);
       }
-      const dataFile = path.resolve(opts.data);
+      if (!opts.resume && opts.data === undefined) throw new UsageError('--data FILE.tsv is required: sentence pairs, one a line (e.g. fra-eng.txt of manythings.org/anki, English first).');
+      const dataFile = path.resolve(opts.data ?? '');
       if (!opts.resume && !(await fs.stat(dataFile).then((s) => s.isFile(), () => false))) {
         throw new UsageError(`--data ${opts.data}: no such file. Give a TSV file of sentence pairs (e.g. fra-eng.txt of manythings.org/anki).`);
       }
