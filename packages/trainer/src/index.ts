@@ -11,8 +11,11 @@ export { BACKEND_CHOICES, initBackend, parseBackendChoice, type BackendChoice, t
 
 // Configurations (the run-folder format lives in core).
 export {
+  ADVERSARIAL_MODES,
   ANNEAL_SCHEDULES,
   IMAGE_ARCHS,
+  defaultImageAdversarial,
+  type ImageAdversarialConfig,
   TEXT_CELLS,
   defaultImageConfig,
   defaultTextConfig,
@@ -57,6 +60,7 @@ export {
   resumeImageVae,
   trainImageVae,
   validateImageConfig,
+  type AdversarialAverages,
   type ElboMetrics,
   type EpochMetrics,
   type NonFinitePolicy,
@@ -79,6 +83,14 @@ export {
 export type { TextEvalMetrics, TextModels } from './text-vae.js';
 export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';
 export { generateFromLatents, type TfDecodeOptions } from './text-decode.js';
+
+// Sample quality (images): FID, precision/recall, confident share on vaekit's own MNIST classifier.
+export { confidentShare, featureStats, fid, frechetDistance, precisionRecall, type FeatureSet, type GaussianStats } from './sample-quality/fid.js';
+export { CLASSIFIER_FEATURES, defaultCacheDir, loadMnistClassifier, type ClassifierOutputs, type MnistClassifier, type MnistClassifierOptions } from './sample-quality/classifier.js';
+export { evaluateImageRun, imageSampleQuality, priorSamples, type ImageSampleQuality, type ImageSampleQualityOptions } from './sample-quality/image.js';
+
+// Adversarial training (VAE-GAN).
+export { DISCRIMINATOR, buildDiscriminator, validateImageAdversarial } from './adversarial/vaegan.js';
 
 // The model-kind seam: one loop for every kind.
 export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';
