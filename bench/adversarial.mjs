@@ -75,7 +75,8 @@ const targets = {
 const report = {
   benchmark: 'adversarial',
   commit: git(['rev-parse', 'HEAD']),
-  dirty: git(['status', '--porcelain']).length > 0,
+  // The files this run writes into bench/results do not count as uncommitted changes.
+  dirty: git(['status', '--porcelain', '--', '.', ':!bench/results']).length > 0,
   date: new Date().toISOString(),
   scale: { arch, epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), ganArgs },
   machine: { cpus: os.cpus().length, loadAverageStart: loadStart, loadAverageEnd: os.loadavg() },
