@@ -196,7 +196,7 @@ const CLI_ROWS: CliRow[] = [
   ['image: --resume of a text run', ['train', 'image', '--resume', '--out', '{f}/text-run'], 2, /is a text run; resume it with `vaekit train text --resume`/],
   // eval
   ['eval of a missing run', ['eval', '{tmp}/none'], 2, /Run folder not found/],
-  ['eval of an image run', ['eval', '{run}'], 2, /is an image run; vaekit eval evaluates text runs/],
+  ['eval of an image run with a text option', ['eval', '{run}', '--k', '5'], 2, /--k applies to text runs; .* is an image run/],
   ['eval of an empty folder', ['eval', '{f}/empty-dir'], 2, /Run configuration not found/],
   ['eval --baseline missing', ['eval', '{f}/text-run', '--baseline', '{tmp}/none'], 2, /Tokenizer not found: .*none.*is .* a text run folder/],
   ['eval --baseline an image run', ['eval', '{f}/text-run', '--baseline', '{run}'], 2, /Tokenizer not found/],

@@ -3,7 +3,7 @@
  * while a checkpoint is being written, between the checkpoint and its pointer, while old checkpoints are
  * pruned) by a preload (test/fixtures/kill-hook.mjs) that needs no hook in the product. `--resume` must
  * then finish the run with exactly the weights, optimizer state and metrics of a run that was never
- * interrupted (fixed seed), leaving no temporary files. A killed export leaves no bundle that looks
+ * interrupted (fixed seed), leaving no temporary files (VAE-GAN runs: the discriminator too). A killed export leaves no bundle that looks
  * complete, and an existing bundle survives a killed re-export.
  */
 import assert from 'node:assert/strict';
@@ -203,6 +203,29 @@ test('translate: SIGKILL mid-epoch and while the optimizer state is written; --r
     assert.deepEqual(got.latest, expected.latest);
     assert.deepEqual(got.metrics, expected.metrics);
     for (const [file, bytes] of Object.entries(expected.files)) assert.ok(got.files[file] === bytes, `${file} is byte-identical`);
+    assert.deepEqual(temporaries(run), []);
+  }
+});
+
+test('VAE-GAN: SIGKILL mid-epoch and while the checkpoint writes the discriminator; --resume ends with identical weights, discriminator included', () => {
+  // 2 epochs of 2 batches (128 digits, batch 64); D is updated every step (--disc-balance 0).
+  const GAN = ['train', 'image', '--adversarial', 'vaegan', '--disc-balance', '0', '--epochs', '2', '--limit', '128', '--batch-size', '64', '--hidden', '16', '--latent', '3', '--seed', '5'];
+  const files = ['train-discriminator/weights.bin', 'optimizer-discriminator.bin', 'optimizer-discriminator.json'];
+  const ref = path.join(tempDir(), 'ref');
+  vaekitOk([...GAN, '--out', ref]);
+  const expected = finalState(ref);
+  const ckpt = (run: string) => path.join(run, JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8')).checkpoint);
+  const bytes = (run: string) => Object.fromEntries(files.map((f) => [f, readFileSync(path.join(ckpt(run), f)).toString('base64')]));
+  // Each step applies two Adam updates (VAE, D): 5 updates = epoch 2, in its first batch.
+  for (const env of [{ VAEKIT_KILL_AFTER_STEPS: '5' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/train-discriminator/' }]) {
+    const run = path.join(tempDir(), 'run');
+    assert.equal(killedRun([...GAN, '--out', run], env).signal, 'SIGKILL');
+    vaekitOk(['train', 'image', '--resume', '--out', run]);
+    const got = finalState(run);
+    assert.deepEqual(got.latest, expected.latest);
+    assert.deepEqual(got.metrics, expected.metrics);
+    for (const [file, b] of Object.entries(expected.files)) assert.ok(got.files[file] === b, `${file} is byte-identical`);
+    assert.deepEqual(bytes(run), bytes(ref), 'the discriminator and its optimizer are byte-identical');
     assert.deepEqual(temporaries(run), []);
   }
 });

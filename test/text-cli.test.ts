@@ -68,9 +68,10 @@ describe('vaekit train text / eval', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /not UTF-8 text/);
     const image = trainedBundle('dense').runDir;
-    const e = vaekit(['eval', image]);
+    // Image runs are evaluated with their own metrics (docs/adversarial.md); text options are refused.
+    const e = vaekit(['eval', image, '--examples', '3']);
     assert.equal(e.code, 2);
-    assert.match(e.stderr, /image run; vaekit eval evaluates text runs/);
+    assert.match(e.stderr, /--examples applies to text runs; .* is an image run/);
   });
 
   test('--resume continues a text run to the requested epoch', () => {

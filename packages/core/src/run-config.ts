@@ -100,6 +100,38 @@ export interface ImageTrainConfig {
   testFraction: number;
   /** Use at most this many training examples (0 = all); for quick runs and tests. */
   trainLimit: number;
+  /** VAE-GAN training (docs/adversarial.md); absent: the plain VAE objective. */
+  adversarial?: ImageAdversarialConfig;
+}
+
+/** Adversarial training modes of each kind (`--adversarial`). */
+export const ADVERSARIAL_MODES = { image: ['vaegan'], text: ['latent'] } as const;
+
+/**
+ * VAE-GAN (Larsen et al. 2016): a convolutional discriminator D judges held-out-like images against
+ * reconstructions and prior samples; the reconstruction is also measured in D's hidden features, and the
+ * decoder is trained to make D call its images real. Training-only: D and its optimizer live in the
+ * checkpoints, never in bundles.
+ */
+export interface ImageAdversarialConfig {
+  mode: 'vaegan';
+  /** Weight of the decoder's "fool D" term (reconstructions and prior samples, nats per image). */
+  weight: number;
+  /** Weight of the reconstruction error in D's hidden features (0.5 * squared error, summed). */
+  featureWeight: number;
+  /** Weight of the pixel (Bernoulli) reconstruction term. */
+  pixelWeight: number;
+  /** Adam learning rate of D (its own optimizer). */
+  discLearningRate: number;
+  /** One-sided label smoothing: D's target for real images is 1 - labelSmoothing. */
+  labelSmoothing: number;
+  /** Balance control: D is updated only while its loss is at least this (0 = every step), so it cannot run away from the decoder. */
+  balance: number;
+}
+
+/** Defaults of {@link ImageAdversarialConfig}. */
+export function defaultImageAdversarial(overrides: Partial<ImageAdversarialConfig> = {}): ImageAdversarialConfig {
+  return { mode: 'vaegan', weight: 1, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, ...overrides };
 }
 
 /** The image architectures the trainer builds. */

@@ -53,6 +53,11 @@ export interface CheckpointContent {
   optimizer?: tf.Optimizer;
   /** Named optimizers, saved as `optimizer-NAME.*` and returned in `optimizerStates` (text: encoder, decoder). */
   optimizers?: Record<string, tf.Optimizer>;
+  /**
+   * Training-only models (VAE-GAN: `discriminator`), saved in folders of their name and loaded only for
+   * resuming (`optimizer` not false): export and evaluation never read them, so bundles never hold them.
+   */
+  trainingModels?: Record<string, tf.LayersModel>;
 }
 
 /**
@@ -69,11 +74,16 @@ export interface Checkpoint {
   optimizerWeights?: NamedTensor[];
   /** States of the named optimizers saved with `optimizers` (text runs: `encoder`, `decoder`). */
   optimizerStates?: Record<string, NamedTensor[]>;
+  /** The training-only models saved with `trainingModels` (loaded when the optimizer state is). */
+  trainingModels?: Record<string, tf.LayersModel>;
   /** Frees the models and every optimizer tensor (both fields). Safe to call twice. */
   dispose(): void;
   /** Frees the optimizer tensors only (both fields), for callers that keep the models. Safe to call twice. */
   disposeOptimizerState(): void;
 }
+
+/** Folder-name prefix of training-only models in a checkpoint (`train-discriminator`). */
+export const TRAINING_MODEL_PREFIX = 'train-';
 
 /** Options of {@link loadCheckpoint}. */
 export interface LoadCheckpointOptions {
@@ -96,6 +106,10 @@ export async function saveCheckpoint(runDir: string, checkpoint: CheckpointConte
   await fs.mkdir(tmpDir, { recursive: true });
   if (checkpoint.encoder) await checkpoint.encoder.save(folderIO(path.join(tmpDir, 'encoder')));
   await checkpoint.decoder.save(folderIO(path.join(tmpDir, 'decoder')));
+  for (const [name, model] of Object.entries(checkpoint.trainingModels ?? {})) {
+    if (!/^\w+$/.test(name) || name === 'encoder' || name === 'decoder') throw new CheckpointError(`Invalid training model name "${name}".`);
+    await model.save(folderIO(path.join(tmpDir, `${TRAINING_MODEL_PREFIX}${name}`)));
+  }
   await fs.writeFile(path.join(tmpDir, STATE_FILE), JSON.stringify(checkpoint.state, null, 2) + '\n');
   const optimizers: Array<[string, tf.Optimizer]> = Object.entries(checkpoint.optimizers ?? {}).map(([name, o]) => [`optimizer-${name}`, o]);
   if (checkpoint.optimizer) optimizers.push(['optimizer', checkpoint.optimizer]);
@@ -194,6 +208,7 @@ export async function loadCheckpoint(runDir: string, options: LoadCheckpointOpti
   let decoder: tf.LayersModel;
   let optimizerWeights: NamedTensor[] | undefined;
   const optimizerStates: Record<string, NamedTensor[]> = {};
+  const trainingModels: Record<string, tf.LayersModel> = {};
   try {
     encoder = (await isDirectory(path.join(dir, 'encoder'))) ? keep(await loadModel(path.join(dir, 'encoder'))) : undefined;
     decoder = keep(await loadModel(path.join(dir, 'decoder')));
@@ -202,6 +217,8 @@ export async function loadCheckpoint(runDir: string, options: LoadCheckpointOpti
       const name = /^optimizer-(\w+)\.json$/.exec(file)?.[1];
       const weights = name ? keepWeights(await loadOptimizer(dir, `optimizer-${name}`)) : undefined;
       if (name && weights) optimizerStates[name] = weights;
+      const model = new RegExp(`^${TRAINING_MODEL_PREFIX}(\\w+)$`).exec(file)?.[1];
+      if (model && (await isDirectory(path.join(dir, file)))) trainingModels[model] = keep(await loadModel(path.join(dir, file)));
     }
   } catch (err) {
     loaded.forEach((x) => x.dispose());
@@ -214,6 +231,7 @@ export async function loadCheckpoint(runDir: string, options: LoadCheckpointOpti
     state,
     ...(optimizerWeights ? { optimizerWeights } : {}),
     ...(Object.keys(optimizerStates).length ? { optimizerStates } : {}),
+    ...(Object.keys(trainingModels).length ? { trainingModels } : {}),
     disposeOptimizerState() {
       tf.dispose((checkpoint.optimizerWeights ?? []).map((w) => w.tensor));
       tf.dispose(Object.values(checkpoint.optimizerStates ?? {}).flatMap((ws) => ws.map((w) => w.tensor)));
@@ -221,7 +239,7 @@ export async function loadCheckpoint(runDir: string, options: LoadCheckpointOpti
     dispose() {
       checkpoint.disposeOptimizerState();
       // LayersModel.dispose throws on a second call: dispose each model once.
-      for (const m of [checkpoint.encoder, checkpoint.decoder]) {
+      for (const m of [checkpoint.encoder, checkpoint.decoder, ...Object.values(checkpoint.trainingModels ?? {})]) {
         if (m && !disposed.has(m)) {
           disposed.add(m);
           m.dispose();

@@ -11,8 +11,11 @@ export { BACKEND_CHOICES, initBackend, parseBackendChoice, type BackendChoice, t
 
 // Configurations (the run-folder format lives in core).
 export {
+  ADVERSARIAL_MODES,
   ANNEAL_SCHEDULES,
   IMAGE_ARCHS,
+  defaultImageAdversarial,
+  type ImageAdversarialConfig,
   TEXT_CELLS,
   TEXT_EMBEDDING_SOURCES,
   defaultImageConfig,
@@ -73,6 +76,7 @@ export {
   resumeImageVae,
   trainImageVae,
   validateImageConfig,
+  type AdversarialAverages,
   type ElboMetrics,
   type EpochMetrics,
   type NonFinitePolicy,
@@ -119,6 +123,13 @@ export { parseParallelTsv, prepareParallel, readParallelTsv, type ParallelCorpus
 export { buildSeq2Seq, seq2seqDims, type Seq2SeqDims, type Seq2SeqModels, type Seq2SeqShape } from './models/seq2seq.js';
 export { Attention, GaussianSample, MaskedMean, SequenceMask } from './models/attention.js';
 export { evaluateSeq2Seq, scoreTranslations, translateIds, type Seq2SeqEvalMetrics, type TfTranslateOptions, type TranslationScores } from './seq2seq.js';
+// Sample quality (images): FID, precision/recall, confident share on vaekit's own MNIST classifier.
+export { confidentShare, featureStats, fid, frechetDistance, precisionRecall, type FeatureSet, type GaussianStats } from './sample-quality/fid.js';
+export { CLASSIFIER_FEATURES, defaultCacheDir, loadMnistClassifier, type ClassifierOutputs, type MnistClassifier, type MnistClassifierOptions } from './sample-quality/classifier.js';
+export { evaluateImageRun, imageSampleQuality, priorSamples, type ImageSampleQuality, type ImageSampleQualityOptions } from './sample-quality/image.js';
+
+// Adversarial training (VAE-GAN).
+export { DISCRIMINATOR, buildDiscriminator, validateImageAdversarial } from './adversarial/vaegan.js';
 
 // The model-kind seam: one loop for every kind.
 export { resumeRun, runEpochs, trainRun, type LoopRun, type RunHooks, type RunResult } from './loop.js';

@@ -20,9 +20,11 @@ export interface TrainOptions {
  * One optimizer step that refuses non-finite values: computes the loss and gradients, and applies the
  * gradients only when the loss and every gradient are finite. Returns the loss and whether the update
  * was applied. Same arithmetic as `optimizer.minimize` (which is computeGradients + applyGradients).
+ * `varList` limits the update to those variables (default: every trainable variable), as when two
+ * players (a VAE and a discriminator) share one graph.
  */
-export async function guardedStep(optimizer: tf.Optimizer, lossFn: () => tf.Scalar): Promise<{ loss: number; applied: boolean }> {
-  const { value, grads } = optimizer.computeGradients(lossFn);
+export async function guardedStep(optimizer: tf.Optimizer, lossFn: () => tf.Scalar, varList?: tf.Variable[]): Promise<{ loss: number; applied: boolean }> {
+  const { value, grads } = optimizer.computeGradients(lossFn, varList);
   const loss = (await value.data())[0]!;
   const finite = allFinite(value, grads);
   value.dispose();

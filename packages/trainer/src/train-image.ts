@@ -7,7 +7,7 @@ import { imageKind, type EpochMetrics } from './kinds/image.js';
 import { resumeRun, trainRun, type RunHooks, type RunResult } from './loop.js';
 import type { TrainOptions } from './step.js';
 
-export { elboTerms, evaluateImageVae, validateImageConfig, type ElboMetrics, type EpochMetrics } from './kinds/image.js';
+export { elboTerms, evaluateImageVae, validateImageConfig, type AdversarialAverages, type ElboMetrics, type EpochMetrics } from './kinds/image.js';
 export type { NonFinitePolicy, TrainOptions } from './step.js';
 
 /** Callbacks through which image training reports progress (the library never prints). */

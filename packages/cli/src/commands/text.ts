@@ -290,31 +290,47 @@ async function assertNotBundle(dir: string, flag: string): Promise<void> {
 async function assertRunFolder(dir: string): Promise<void> {
   await assertNotBundle(dir, '');
   const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat) throw new UsageError(`Run folder not found: ${dir}. vaekit eval takes a run folder made by vaekit train text.`);
-  if (!stat.isDirectory()) throw new UsageError(`${dir} is not a folder. vaekit eval takes a run folder made by vaekit train text.`);
+  if (!stat) throw new UsageError(`Run folder not found: ${dir}. vaekit eval takes a run folder made by vaekit train text or vaekit train image.`);
+  if (!stat.isDirectory()) throw new UsageError(`${dir} is not a folder. vaekit eval takes a run folder made by vaekit train text or vaekit train image.`);
 }
 
 /** Registers `vaekit eval`. */
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a run: text (-ELBO, IW-NLL, perplexity, mutual information, active units, samples), classifier (accuracy, macro-F1, balanced accuracy, recall, AUPRC, confusion) or translate (BLEU greedy and beam, chrF, KL, diversity)')
-    .argument('<run>', 'run folder made by vaekit train text, vaekit train classify or vaekit train translate')
+    .description("evaluate a run. text: -ELBO, IW-NLL, perplexity, mutual information, active units, samples and reconstructions; image: FID, precision/recall, confident share (vaekit's own MNIST classifier), held-out -ELBO; classifier: accuracy, macro-F1, balanced accuracy, recall, AUPRC, confusion; translate: BLEU greedy and beam, chrF, KL, diversity")
+    .argument('<run>', 'run folder made by vaekit train text, image, classify or translate')
     .option('--data <source>', "evaluate on sotu or a file (one sentence per line) instead of the run's test split")
     .option('--k <n>', 'importance samples for the IW-NLL (0 = skip)', intIn(0, 100_000), 500)
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
     .option('--baseline <run>', 'a language-model baseline run (vaekit train text --model lm) to report beside the VAE')
     .option('--examples <n>', 'prior samples and reconstructions to print', intIn(0, 1000), 5)
+    .option('--samples <n>', 'image runs: prior samples compared with as many held-out digits (default 1000); translate runs: translations per source for the diversity (default 10)', intIn(1, 100_000))
+    .option('--grid <file.png>', 'image runs: also write a PNG grid of 64 prior samples')
+    .option('--seed <s>', 'image runs: seed of the prior samples', intIn(0, 2 ** 31 - 1), 0)
     .addOption(tfBackendOption())
     .option('--json', 'print the report as JSON on stdout')
     .option('--beam <width>', 'translate runs: beam width of the beam BLEU (0 = skip)', intIn(0, 256), 4)
-    .option('--samples <n>', 'translate runs: translations per source for the diversity (distinct-n, self-BLEU)', intIn(0, 1000), 10)
     .option('--diversity-pairs <n>', 'translate runs: sources for the diversity', intIn(0, 100_000), 100)
-    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; backend: TfBackend; json?: boolean; beam: number; samples: number; diversityPairs: number }, cmd: Command) => {
+    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; samples?: number; grid?: string; seed: number; backend: TfBackend; json?: boolean; beam: number; diversityPairs: number }, cmd: Command) => {
       await assertRunFolder(runDir);
-      const kind = await fs
-        .readFile(path.join(runDir, 'config.json'), 'utf8')
-        .then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => undefined);
+      const kind = await fs.readFile(path.join(runDir, 'config.json'), 'utf8').then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => undefined);
+      const given = <T extends string>(names: readonly T[]): T[] => names.filter((o) => cmd.getOptionValueSource(o) === 'cli');
+      if (kind === 'image') {
+        const textOnly = given(['data', 'k', 'limit', 'baseline', 'examples'] as const);
+        if (textOnly.length) throw new UsageError(`--${textOnly[0]} applies to text runs; ${runDir} is an image run (its options: --samples, --grid, --seed).`);
+        const samples = opts.samples ?? 1000;
+        if (samples < 10) throw new UsageError(`--samples must be at least 10 for an image run (prior samples compared with as many held-out digits), got ${samples}.`);
+        const { evaluateImageRunCli, imageQualityTable, IMAGE_EVAL_FILE } = await import('../shared/image-eval.js');
+        const { printJson } = await import('../shared/output.js');
+        const { startTfBackend } = await import('../shared/tf-backend.js');
+        const backend = await startTfBackend(opts.backend, isVerbose(cmd));
+        process.stderr.write(backend.line + '\n');
+        const quality = await evaluateImageRunCli(runDir, { samples, seed: opts.seed, ...(opts.grid ? { grid: opts.grid } : {}), log: (l) => process.stderr.write(l + '\n') });
+        if (opts.json) return printJson(quality);
+        process.stdout.write(`${imageQualityTable(quality)}\nReport written to ${path.join(runDir, IMAGE_EVAL_FILE)}${opts.grid ? `; samples: ${opts.grid}` : ''}\n`);
+        return;
+      }
       if (kind === 'classifier') {
         // A classifier run: accuracy, macro-F1, balanced accuracy, recall, AUPRC and confusion on its test split.
         const { classifierTable, evaluateClassifier, CLASSIFIER_EVAL_FILE } = await import('../shared/classifier.js');
@@ -334,7 +350,7 @@ export function registerEval(program: Command): void {
         const report = await evaluateTranslation(runDir, {
           limit: opts.limit,
           beamWidth: opts.beam,
-          samples: opts.samples,
+          samples: opts.samples ?? 10,
           diversityPairs: opts.diversityPairs,
           ...(opts.data !== undefined ? { data: path.resolve(opts.data) } : {}),
           log: (line) => process.stderr.write(line + '\n'),
@@ -343,6 +359,8 @@ export function registerEval(program: Command): void {
         else process.stdout.write(translationReportText(report) + `\nReport written to ${path.join(runDir, 'eval.json')}\n`);
         return;
       }
+      const imageOnly = given(['samples', 'grid', 'seed'] as const);
+      if (imageOnly.length) throw new UsageError(`--${imageOnly[0]} applies to image and translate runs; ${runDir} is a text run.`);
       if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');
       const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
       const { printJson } = await import('../shared/output.js');

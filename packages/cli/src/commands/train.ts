@@ -4,10 +4,11 @@ import path from 'node:path';
 import { REPORT_FILE } from '../report/file.js';
 import { UsageError } from '../errors.js';
 import type { ImageTrainCliOptions } from '../shared/image-training.js';
+import type { ImageAdversarialOptions } from '../shared/adversarial.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../shared/options.js';
 import { addTfBackendOption, isVerbose } from '../shared/tf-backend.js';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { IMAGE_ARCHS } from '@vaekit/core';
+import { ADVERSARIAL_MODES, IMAGE_ARCHS } from '@vaekit/core';
 
 /** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
 export function registerTrain(program: Command): Command {
@@ -32,14 +33,23 @@ export function registerTrain(program: Command): Command {
       .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
       .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42),
   )
+    .option('--adversarial <mode>', `adversarial training: ${ADVERSARIAL_MODES.image.join(' | ')} (VAE-GAN, Larsen et al. 2016; docs/adversarial.md)`, oneOf(ADVERSARIAL_MODES.image))
+    .option('--adversarial-weight <w>', '--adversarial vaegan: weight of the decoder\'s fool-the-discriminator term', numberIn(0, 1e6))
+    .option('--feature-weight <w>', '--adversarial vaegan: weight of the reconstruction in the discriminator\'s features', numberIn(0, 1e6))
+    .option('--pixel-weight <w>', '--adversarial vaegan: weight of the pixel reconstruction term', numberIn(0, 1e6))
+    .option('--disc-lr <rate>', '--adversarial vaegan: Adam learning rate of the discriminator', numberIn(1e-9, 10))
+    .option('--label-smoothing <s>', '--adversarial vaegan: the discriminator\'s target for real images is 1 - s', numberIn(0, 0.49))
+    .option('--disc-balance <loss>', '--adversarial vaegan: update the discriminator only while its loss is at least this (0 = always)', numberIn(0, 100))
     .option('--skip-nonfinite', 'skip batches whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
-    .action(async (opts: Omit<ImageTrainCliOptions, 'channels'> & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: Omit<ImageTrainCliOptions, 'channels' | 'adversarial'> & ImageAdversarialOptions & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
       if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      const { adversarialFromOptions } = await import('../shared/adversarial.js');
+      const adversarial = adversarialFromOptions(opts, cmd);
       const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
       const { runImageTraining } = await import('../shared/image-training.js');
-      const { result, backend } = await runImageTraining(opts.out, { ...opts, channels: Number(opts.channels), epochsGiven, quiet: false, verbose: isVerbose(cmd) });
+      const { result, backend } = await runImageTraining(opts.out, { ...opts, channels: Number(opts.channels), adversarial, epochsGiven, quiet: false, verbose: isVerbose(cmd) });
       const last = result.epochs[result.epochs.length - 1];
       if (opts.json) {
         process.stdout.write(JSON.stringify({ runDir: opts.out, ...(opts.report ? { report: path.join(opts.out, REPORT_FILE) } : {}), backend, seconds: result.seconds, epochs: result.epochs }, null, 2) + '\n');

@@ -49,6 +49,8 @@ export interface ImageTrainCliOptions {
   epochsGiven?: boolean;
   /** Rewrite RUN/report.html after every epoch (`--report`). */
   report?: boolean;
+  /** VAE-GAN training (`--adversarial vaegan` and its options). */
+  adversarial?: ImageTrainConfig['adversarial'];
 }
 
 const fmt = (v: number) => v.toFixed(2);
@@ -81,6 +83,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
     seed: options.seed,
     trainLimit: options.limit ?? 0,
     ...(options.hidden ? { hidden: options.hidden } : {}),
+    ...(options.adversarial ? { adversarial: options.adversarial } : {}),
   });
   if (!options.resume) validateImageConfig(config);
   if (!options.resume) await claimRunFolder(out, options.force);
@@ -102,7 +105,7 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
       log(
         options.resume
           ? `resuming ${out}: ${i.trainCount} training and ${i.testCount} held-out ${what}, up to epoch ${i.epochs}`
-          : `data: ${i.trainCount} training and ${i.testCount} held-out ${what}; ${config.arch} VAE, latent ${config.latent}, ${config.epochs} epochs`,
+          : `data: ${i.trainCount} training and ${i.testCount} held-out ${what}; ${config.arch} ${config.adversarial ? 'VAE-GAN' : 'VAE'}, latent ${config.latent}, ${config.epochs} epochs`,
       );
     },
     onBatch: (b) => {
@@ -115,7 +118,9 @@ export async function runImageTraining(out: string, options: ImageTrainCliOption
       completed = m.epoch;
       log(
         `epoch ${m.epoch}: train -ELBO ${fmt(m.train.elbo)} (rec ${fmt(m.train.reconstruction)}, KL ${fmt(m.train.kl)}) | ` +
-          `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ${m.seconds.toFixed(1)}s`,
+          `held-out -ELBO ${fmt(m.test.elbo)} (rec ${fmt(m.test.reconstruction)}, KL ${fmt(m.test.kl)}) | ` +
+          (m.train.adversarial ? `D loss ${fmt(m.train.adversarial.disc)} (updated ${Math.round(m.train.adversarial.discUpdates * 100)}%), fool ${fmt(m.train.adversarial.fool)}, feature ${fmt(m.train.adversarial.feature)} | ` : '') +
+          `${m.seconds.toFixed(1)}s`,
       );
       live?.epochDone(m.epoch);
     },

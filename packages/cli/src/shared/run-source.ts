@@ -199,6 +199,8 @@ function imageTraining(config: ImageTrainConfig, s: Summary): TrainingSummary {
     seed: config.seed,
     testFraction: config.testFraction,
     trainLimit: config.trainLimit,
+    // The training recipe (VAE-GAN); the discriminator itself never enters a bundle.
+    ...(config.adversarial ? { adversarial: config.adversarial } : {}),
   };
 }
 

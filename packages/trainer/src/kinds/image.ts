@@ -12,6 +12,7 @@ import { bernoulliNll, gaussianKl, reparameterize, vaeLoss, type ElboTerms } fro
 import { denseVaeLossNative, nativeDenseVaeAvailable } from '../kernels/dense-vae.js';
 import { buildImageVae, denseVaeParams } from '../models/image.js';
 import { guardedStep, restoreAdam } from '../step.js';
+import { DISCRIMINATOR, buildDiscriminator, validateImageAdversarial, vaeganStep, type VaeganModels } from '../adversarial/vaegan.js';
 import type { TrainingKind } from './types.js';
 
 /** Per-example averages over a data set, in nats. */
@@ -22,10 +23,22 @@ export interface ElboMetrics {
   kl: number;
 }
 
+/** Training averages of a VAE-GAN epoch (per image, over the applied batches). */
+export interface AdversarialAverages {
+  /** Reconstruction error in D's features (0.5 * squared error, summed). */
+  feature: number;
+  /** The decoder's "fool D" loss on a reconstruction plus a prior sample. */
+  fool: number;
+  /** D's loss (mean over the epoch's batches). */
+  disc: number;
+  /** Share of the batches whose D update was applied (balance control and skipped updates leave it out). */
+  discUpdates: number;
+}
+
 /** One line of `metrics.jsonl`. */
 export interface EpochMetrics {
   epoch: number;
-  train: ElboMetrics;
+  train: ElboMetrics & { adversarial?: AdversarialAverages };
   test: ElboMetrics;
   seconds: number;
   /** Batches skipped because of non-finite values (`nonFinite: 'skip'`); absent when none. */
@@ -129,18 +142,27 @@ export function validateImageConfig(config: ImageTrainConfig): void {
   if (config.arch === 'conv' && (height % 4 !== 0 || width % 4 !== 0)) {
     throw new TrainerError(`The conv architecture needs an image size divisible by 4, got ${height}x${width}. Use a size such as ${Math.max(4, Math.round(height / 4) * 4)}, or --arch dense.`);
   }
+  if (config.adversarial !== undefined) validateImageAdversarial(config.adversarial);
 }
 
-/** Models and optimizer of an image run. */
+/** Models and optimizer of an image run (VAE-GAN runs: the discriminator and its optimizer too). */
 export interface ImageModels {
   encoder: tf.LayersModel;
   decoder: tf.LayersModel;
   optimizer: tf.Optimizer;
+  discriminator?: tf.LayersModel;
+  discOptimizer?: tf.Optimizer;
 }
 
 interface ImageEpoch {
   recon: number;
   kl: number;
+  feature: number;
+  fool: number;
+  disc: number;
+  discUpdates: number;
+  /** Applied batches. */
+  batches: number;
   /** Examples of the applied batches. */
   n: number;
 }
@@ -154,21 +176,49 @@ export const imageKind: TrainingKind<ImageTrainConfig, ImageSplit, ImageModels, 
   loadData: (config) => loadImageSplit(config),
   build(config) {
     const { encoder, decoder } = buildImageVae(config);
-    return { encoder, decoder, optimizer: tf.train.adam(config.learningRate) };
+    const adversarial = config.adversarial ? { discriminator: buildDiscriminator(config), discOptimizer: tf.train.adam(config.adversarial.discLearningRate) } : {};
+    return { encoder, decoder, optimizer: tf.train.adam(config.learningRate), ...adversarial };
   },
   initialState: () => undefined,
   async restore(config, _data, checkpoint: Checkpoint, runDir) {
     if (!checkpoint.encoder) throw new CheckpointError(`The checkpoint in ${runDir} has no encoder.`);
     if (!checkpoint.optimizerWeights) throw new CheckpointError(`The checkpoint in ${runDir} has no optimizer state, so it cannot be resumed exactly.`);
+    if (config.adversarial) {
+      const discriminator = checkpoint.trainingModels?.[DISCRIMINATOR];
+      const discState = checkpoint.optimizerStates?.[DISCRIMINATOR];
+      if (!discriminator || !discState) throw new CheckpointError(`The checkpoint in ${runDir} has no discriminator (or its optimizer state), so this VAE-GAN run cannot be resumed exactly.`);
+      const optimizer = await restoreAdam(config.learningRate, checkpoint.optimizerWeights);
+      const discOptimizer = await restoreAdam(config.adversarial.discLearningRate, discState);
+      return { encoder: checkpoint.encoder, decoder: checkpoint.decoder, optimizer, discriminator, discOptimizer };
+    }
     const optimizer = await restoreAdam(config.learningRate, checkpoint.optimizerWeights);
     return { encoder: checkpoint.encoder, decoder: checkpoint.decoder, optimizer };
   },
   trainCount: (data) => data.train.count,
   startInfo: (run) => ({ trainCount: run.data.train.count, testCount: run.data.test.count }),
-  beginEpoch: () => ({ recon: 0, kl: 0, n: 0 }),
+  beginEpoch: () => ({ recon: 0, kl: 0, feature: 0, fool: 0, disc: 0, discUpdates: 0, batches: 0, n: 0 }),
   async step(run, acc, ctx) {
     const { config, models } = run;
     const x = batchTensor(run.data.train, ctx.rows);
+    if (config.adversarial) {
+      try {
+        const adversarialConfig = config as ImageTrainConfig & { adversarial: NonNullable<ImageTrainConfig['adversarial']> };
+        const { sums, ...outcome } = await vaeganStep(models as VaeganModels, adversarialConfig, x, ctx.step, ctx.accept);
+        if (outcome.applied) {
+          acc.recon += sums.recon;
+          acc.kl += sums.kl;
+          acc.feature += sums.feature;
+          acc.fool += sums.fool;
+          acc.disc += sums.disc;
+          acc.discUpdates += sums.discApplied;
+          acc.batches++;
+          acc.n += ctx.rows.length;
+        }
+        return outcome;
+      } finally {
+        x.dispose();
+      }
+    }
     const eps = tf.randomNormal([ctx.rows.length, config.latent], 0, 1, 'float32', noiseSeed(config.seed, ctx.step)) as tf.Tensor2D;
     let sums: tf.Tensor | undefined;
     let result: { loss: number; applied: boolean };
@@ -192,19 +242,30 @@ export const imageKind: TrainingKind<ImageTrainConfig, ImageSplit, ImageModels, 
   },
   evaluate: async (run) => evaluateImageVae(run.models.encoder, run.models.decoder, run.data.test, { seed: run.config.seed }),
   heldOutLoss: (m) => m.elbo,
-  metricsLine: (_run, acc, test, info) => {
+  metricsLine: (run, acc, test, info) => {
     const n = Math.max(1, acc.n);
+    const batches = Math.max(1, acc.batches);
+    const adversarial = run.config.adversarial ? { adversarial: { feature: acc.feature / n, fool: acc.fool / n, disc: acc.disc / batches, discUpdates: acc.discUpdates / batches } } : {};
     return {
       epoch: info.epoch,
-      train: { elbo: (acc.recon + acc.kl) / n, reconstruction: acc.recon / n, kl: acc.kl / n },
+      train: { elbo: (acc.recon + acc.kl) / n, reconstruction: acc.recon / n, kl: acc.kl / n, ...adversarial },
       test,
       seconds: info.seconds,
       ...(info.skippedBatches > 0 ? { skippedBatches: info.skippedBatches } : {}),
     };
   },
   stateMetrics: (m) => ({ elbo: m.elbo, reconstruction: m.reconstruction, kl: m.kl }),
-  checkpoint: (run) => ({ encoder: run.models.encoder, decoder: run.models.decoder, optimizer: run.models.optimizer }),
+  checkpoint: (run) => ({
+    encoder: run.models.encoder,
+    decoder: run.models.decoder,
+    optimizer: run.models.optimizer,
+    ...(run.models.discriminator && run.models.discOptimizer
+      ? { trainingModels: { [DISCRIMINATOR]: run.models.discriminator }, optimizers: { [DISCRIMINATOR]: run.models.discOptimizer } }
+      : {}),
+  }),
   dispose(models) {
+    models.discOptimizer?.dispose();
+    models.discriminator?.dispose();
     models.optimizer.dispose();
     models.encoder.dispose();
     models.decoder.dispose();
