@@ -7,7 +7,7 @@
 // Writes bench/results/sentiment.json and prints markdown tables. Run after `npm run build`:
 //   npm run bench -- sentiment
 // Environment (defaults in brackets):
-//   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500)
+//   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500; none: skip the table)
 //   SENTIMENT_SEEDS [3]              seeds per cell
 //   SENTIMENT_ARMS [lr,gru,m1,m2]    arms to run
 //   SENTIMENT_M1_EPOCHS [3]          passes of M1's VAE over the 24,500 training reviews
@@ -16,6 +16,8 @@
 //   SENTIMENT_SEQ_VOCAB [5000]       vocabulary of the two GRU arms (same for both)
 //   SENTIMENT_TEST_LIMIT [0]         test reviews evaluated (0 = all 24,877)
 //   SENTIMENT_IMBALANCE [0]          1: also the R = 100 imbalance table
+//   SENTIMENT_IMB_LABELS [0]         its labelled examples (0 = every label of the training split)
+//   SENTIMENT_IMB_UNLABELED [0]      its unlabelled reviews for M1's VAE (0 = all)
 //   SENTIMENT_OUT [sentiment]        results file name
 import { execSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -26,11 +28,13 @@ import { loadImdb } from '../packages/cli/dist/shared/imdb.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const env = (k, d) => process.env[k] ?? d;
-const NS = env('SENTIMENT_NS', '100,1000').split(',').map(Number);
+const NS = env('SENTIMENT_NS', '100,1000') === 'none' ? [] : env('SENTIMENT_NS', '100,1000').split(',').map(Number);
 const SEEDS = Number(env('SENTIMENT_SEEDS', '3'));
 const ARMS = env('SENTIMENT_ARMS', 'lr,gru,m1,m2').split(',');
 const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '3'));
 const IMB_EPOCHS = Number(env('SENTIMENT_IMB_EPOCHS', '1'));
+const IMB_LABELS = Number(env('SENTIMENT_IMB_LABELS', '0'));
+const IMB_UNLABELED = Number(env('SENTIMENT_IMB_UNLABELED', '0'));
 const SEQ_UNLABELED = Number(env('SENTIMENT_SEQ_UNLABELED', '2000'));
 const SEQ_VOCAB = Number(env('SENTIMENT_SEQ_VOCAB', '5000'));
 const TEST_LIMIT = Number(env('SENTIMENT_TEST_LIMIT', '0'));
@@ -107,8 +111,8 @@ function summarize(done) {
     complete: done,
     command: 'npm run bench -- sentiment',
     commit: `${commit}${dirty ? '+uncommitted' : ''}`,
-    settings: { NS, SEEDS, ARMS, M1_EPOCHS, IMB_EPOCHS, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
-    arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0], 1) }])),
+    settings: { NS, SEEDS, ARMS, M1_EPOCHS, IMB_EPOCHS, IMB_LABELS, IMB_UNLABELED, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
+    arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0] ?? 100, 1) }])),
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
     load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), note: 'shared machine: other jobs may be running' },
     minutes: +((Date.now() - started) / 60000).toFixed(1),
@@ -151,9 +155,9 @@ if (IMBALANCE) {
   for (const remedy of ['none', 'inverse', 'effective', 'oversample', 'undersample', 'focal', 'augment', 'threshold']) {
     const runs = [];
     for (let seed = 1; seed <= SEEDS; seed++) {
-      // Every label of the training split (12,250 negative, 122 positive at R = 100): the remedies, not label scarcity, are measured.
+      // By default every label of the training split (12,250 negative, 122 positive at R = 100).
       const base = armConfig('m1', 1000, seed);
-      const config = defaultClassifierConfig({ ...base, epochs: IMB_EPOCHS, remedy, data: { ...base.data, imbalance: 100, labels: 0 } });
+      const config = defaultClassifierConfig({ ...base, epochs: IMB_EPOCHS, remedy, data: { ...base.data, imbalance: 100, labels: IMB_LABELS, unlabeledLimit: IMB_UNLABELED } });
       const r = await runOne(config, `imb-${remedy}-${seed}`);
       const minority = r.labels.indexOf(r.minority);
       runs.push({ balanced: r.test.balancedAccuracy, macroF1: r.test.macroF1, minorityRecall: r.test.recall[minority] });
