@@ -7,14 +7,17 @@
 // Writes bench/results/sentiment.json and prints markdown tables. Run after `npm run build`:
 //   npm run bench -- sentiment
 // Environment (defaults in brackets):
-//   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500)
+//   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500; none: skip the table)
 //   SENTIMENT_SEEDS [3]              seeds per cell
 //   SENTIMENT_ARMS [lr,gru,m1,m2]    arms to run
 //   SENTIMENT_M1_EPOCHS [3]          passes of M1's VAE over the 24,500 training reviews
-//   SENTIMENT_SEQ_UNLABELED [4000]   unlabelled reviews M2 reads (its GRU decoder is the slow part)
+//   SENTIMENT_IMB_EPOCHS [1]         passes of M1's VAE in the imbalance table (over the 12,372 reviews left at R = 100)
+//   SENTIMENT_SEQ_UNLABELED [2000]   unlabelled reviews M2 reads (its GRU decoder is the slow part)
 //   SENTIMENT_SEQ_VOCAB [5000]       vocabulary of the two GRU arms (same for both)
 //   SENTIMENT_TEST_LIMIT [0]         test reviews evaluated (0 = all 24,877)
 //   SENTIMENT_IMBALANCE [0]          1: also the R = 100 imbalance table
+//   SENTIMENT_IMB_LABELS [0]         its labelled examples (0 = every label of the training split)
+//   SENTIMENT_IMB_UNLABELED [0]      its unlabelled reviews for M1's VAE (0 = all)
 //   SENTIMENT_OUT [sentiment]        results file name
 import { execSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -25,11 +28,14 @@ import { loadImdb } from '../packages/cli/dist/shared/imdb.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const env = (k, d) => process.env[k] ?? d;
-const NS = env('SENTIMENT_NS', '100,1000').split(',').map(Number);
+const NS = env('SENTIMENT_NS', '100,1000') === 'none' ? [] : env('SENTIMENT_NS', '100,1000').split(',').map(Number);
 const SEEDS = Number(env('SENTIMENT_SEEDS', '3'));
 const ARMS = env('SENTIMENT_ARMS', 'lr,gru,m1,m2').split(',');
 const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '3'));
-const SEQ_UNLABELED = Number(env('SENTIMENT_SEQ_UNLABELED', '4000'));
+const IMB_EPOCHS = Number(env('SENTIMENT_IMB_EPOCHS', '1'));
+const IMB_LABELS = Number(env('SENTIMENT_IMB_LABELS', '0'));
+const IMB_UNLABELED = Number(env('SENTIMENT_IMB_UNLABELED', '0'));
+const SEQ_UNLABELED = Number(env('SENTIMENT_SEQ_UNLABELED', '2000'));
 const SEQ_VOCAB = Number(env('SENTIMENT_SEQ_VOCAB', '5000'));
 const TEST_LIMIT = Number(env('SENTIMENT_TEST_LIMIT', '0'));
 const IMBALANCE = env('SENTIMENT_IMBALANCE', '0') === '1';
@@ -45,7 +51,8 @@ function armConfig(arm, n, seed) {
     case 'lr':
       return defaultClassifierConfig({ model: 'supervised', encoder: 'bow', epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 5e-3, seed, data });
     case 'gru':
-      return defaultClassifierConfig({ model: 'supervised', encoder: 'gru', embedding: 64, hidden: 128, epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 1e-3, seed, data: { ...data, maxVocab: SEQ_VOCAB } });
+      // M2's twin: the same encoder, vocabulary and data (the unlabelled texts only shape the vocabulary).
+      return defaultClassifierConfig({ model: 'supervised', encoder: 'gru', embedding: 64, hidden: 64, epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 1e-3, seed, data: { ...data, maxVocab: SEQ_VOCAB, unlabeledLimit: SEQ_UNLABELED } });
     case 'm1':
       return defaultClassifierConfig({ model: 'm1', encoder: 'bow', latent: 50, epochs: M1_EPOCHS, batchSize: 64, seed, data });
     case 'm2':
@@ -53,7 +60,7 @@ function armConfig(arm, n, seed) {
         model: 'm2',
         encoder: 'gru',
         embedding: 64,
-        hidden: 128,
+        hidden: 64,
         latent: 32,
         epochs: 1,
         batchSize: 32,
@@ -98,6 +105,38 @@ const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: her
 const loadBefore = os.loadavg();
 const started = Date.now();
 const results = { table: {}, imbalance: null };
+function summarize(done) {
+  return {
+    benchmark: 'sentiment',
+    complete: done,
+    command: 'npm run bench -- sentiment',
+    commit: `${commit}${dirty ? '+uncommitted' : ''}`,
+    settings: { NS, SEEDS, ARMS, M1_EPOCHS, IMB_EPOCHS, IMB_LABELS, IMB_UNLABELED, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
+    arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0] ?? 100, 1) }])),
+    machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
+    load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), note: 'shared machine: other jobs may be running' },
+    minutes: +((Date.now() - started) / 60000).toFixed(1),
+    reference: { what: 'PyTorch reference of the same design, one seed (issue 13), test accuracy %', ...REFERENCE },
+    targets: {
+      'best semi-supervised arm at N = 100 (target >= 72%)': NS.includes(100) ? Math.max(...['m1', 'm2'].filter((a) => results.table[100]?.[a]).map((a) => results.table[100][a].accuracy.mean)) : null,
+      'best semi-supervised arm at N = 1000 (target >= 78%)': NS.includes(1000) ? Math.max(...['m1', 'm2'].filter((a) => results.table[1000]?.[a]).map((a) => results.table[1000][a].accuracy.mean)) : null,
+      'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') ? NS.every((n) => results.table[n]?.m2 && results.table[n]?.gru && results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
+      ...(results.imbalance?.augment && results.imbalance?.oversample
+        ? {
+            'every remedy beats none on balanced accuracy at R = 100': Object.entries(results.imbalance).every(([k, v]) => k === 'none' || v.balancedAccuracy.mean > results.imbalance.none.balancedAccuracy.mean),
+            'VAE augmentation beats random oversampling (balanced accuracy)': results.imbalance.augment.balancedAccuracy.mean > results.imbalance.oversample.balancedAccuracy.mean,
+          }
+        : {}),
+    },
+    results,
+  };
+}
+
+async function save(done) {
+  await fs.mkdir(path.join(here, 'results'), { recursive: true });
+  await fs.writeFile(path.join(here, 'results', `${OUT}.json`), JSON.stringify(summarize(done), null, 2) + '\n');
+}
+
 for (const n of NS) {
   results.table[n] = {};
   for (const arm of ARMS) {
@@ -108,6 +147,7 @@ for (const n of NS) {
       process.stderr.write(`N=${n} ${arm} seed ${seed}: test accuracy ${(r.test.accuracy * 100).toFixed(1)}% (${r.seconds.toFixed(0)}s)\n`);
     }
     results.table[n][arm] = { accuracy: meanSd(runs.map((r) => r.test.accuracy)), seconds: meanSd(runs.map((r) => r.seconds)), perSeed: runs.map((r) => +r.test.accuracy.toFixed(4)), testExamples: runs[0].test.examples };
+    await save(false);
   }
 }
 if (IMBALANCE) {
@@ -115,40 +155,20 @@ if (IMBALANCE) {
   for (const remedy of ['none', 'inverse', 'effective', 'oversample', 'undersample', 'focal', 'augment', 'threshold']) {
     const runs = [];
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const config = defaultClassifierConfig({ ...armConfig('m1', 1000, seed), remedy, data: { ...armConfig('m1', 1000, seed).data, imbalance: 100, labels: 0 } });
+      // By default every label of the training split (12,250 negative, 122 positive at R = 100).
+      const base = armConfig('m1', 1000, seed);
+      const config = defaultClassifierConfig({ ...base, epochs: IMB_EPOCHS, remedy, data: { ...base.data, imbalance: 100, labels: IMB_LABELS, unlabeledLimit: IMB_UNLABELED } });
       const r = await runOne(config, `imb-${remedy}-${seed}`);
       const minority = r.labels.indexOf(r.minority);
       runs.push({ balanced: r.test.balancedAccuracy, macroF1: r.test.macroF1, minorityRecall: r.test.recall[minority] });
       process.stderr.write(`R=100 ${remedy} seed ${seed}: balanced accuracy ${(r.test.balancedAccuracy * 100).toFixed(1)}%\n`);
     }
     results.imbalance[remedy] = { balancedAccuracy: meanSd(runs.map((r) => r.balanced)), macroF1: meanSd(runs.map((r) => r.macroF1)), minorityRecall: meanSd(runs.map((r) => r.minorityRecall)) };
+    await save(false);
   }
 }
-const out = {
-  benchmark: 'sentiment',
-  command: 'npm run bench -- sentiment',
-  commit: `${commit}${dirty ? '+uncommitted' : ''}`,
-  settings: { NS, SEEDS, ARMS, M1_EPOCHS, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
-  arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0], 1) }])),
-  machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
-  load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), note: 'shared machine: other jobs may be running' },
-  minutes: +((Date.now() - started) / 60000).toFixed(1),
-  reference: { what: 'PyTorch reference of the same design, one seed (issue 13), test accuracy %', ...REFERENCE },
-  targets: {
-    'best semi-supervised arm at N = 100 (target >= 72%)': NS.includes(100) ? Math.max(...['m1', 'm2'].filter((a) => results.table[100]?.[a]).map((a) => results.table[100][a].accuracy.mean)) : null,
-    'best semi-supervised arm at N = 1000 (target >= 78%)': NS.includes(1000) ? Math.max(...['m1', 'm2'].filter((a) => results.table[1000]?.[a]).map((a) => results.table[1000][a].accuracy.mean)) : null,
-    'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') ? NS.every((n) => results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
-    ...(results.imbalance
-      ? {
-          'every remedy beats none on balanced accuracy at R = 100': Object.entries(results.imbalance).every(([k, v]) => k === 'none' || v.balancedAccuracy.mean > results.imbalance.none.balancedAccuracy.mean),
-          'VAE augmentation beats random oversampling (balanced accuracy)': results.imbalance.augment.balancedAccuracy.mean > results.imbalance.oversample.balancedAccuracy.mean,
-        }
-      : {}),
-  },
-  results,
-};
-await fs.mkdir(path.join(here, 'results'), { recursive: true });
-await fs.writeFile(path.join(here, 'results', `${OUT}.json`), JSON.stringify(out, null, 2) + '\n');
+await save(true);
+const out = summarize(true);
 const lines = [`| N | ${ARMS.map((a) => ARM_NAMES[a]).join(' | ')} |`, `|---|${ARMS.map(() => '---').join('|')}|`];
 for (const n of NS) lines.push(`| ${n} | ${ARMS.map((a) => `${fmt(results.table[n][a].accuracy)}${REFERENCE[n] ? ` (ref ${REFERENCE[n][a]})` : ''}`).join(' | ')} |`);
 if (results.imbalance) {

@@ -143,6 +143,6 @@ test('a registered plug-in kind parses; an unknown kind names the registered one
   m.graphs = { net: (m.graphs as Record<string, unknown>).encoder };
   assert.equal(parseManifest(m).kind, 'bundle-test-kind');
   assert.throws(() => parseManifest({ ...m, note: 1 }), /note must be a string/);
-  assert.throws(() => parseManifest({ ...m, kind: 'nope' }), /kind "nope" is not supported. Should be one of: image, text, seq2seq, bundle-test-kind/);
+  assert.throws(() => parseManifest({ ...m, kind: 'nope' }), /kind "nope" is not supported. Should be one of: image, text, classifier, seq2seq, bundle-test-kind/);
   assert.throws(() => registerBundleKind({ kind: 'image', graphNames: [], checkSection: () => [] }), /already registered/);
 });

@@ -91,6 +91,6 @@ describe('exportBundle', () => {
   });
 
   test('a kind without an export plan is refused, naming the registered kinds', async () => {
-    await assert.rejects(exportBundle({ kind: 'audio' }, path.join(tempDir(), 'b')), /Bundle kind "audio" has no export plan\. Should be one of: image, text, seq2seq\./);
+    await assert.rejects(exportBundle({ kind: 'audio' }, path.join(tempDir(), 'b')), /Bundle kind "audio" has no export plan\. Should be one of: image, text, classifier, seq2seq\./);
   });
 });

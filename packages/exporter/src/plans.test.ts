@@ -25,7 +25,7 @@ describe('export plans registry', () => {
       section: { toy: { note: 'plug-in section' } },
       files: [{ path: 'notes.txt', bytes: new TextEncoder().encode('hello\n') }],
     }));
-    assert.deepEqual(exportPlanKinds(), ['image', 'text', 'seq2seq', 'toy']);
+    assert.deepEqual(exportPlanKinds(), ['image', 'text', 'classifier', 'seq2seq', 'toy']);
     const net = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], activation: 'tanh' })] });
     const dir = path.join(tempDir(), 'toy-bundle');
     const result = await exportBundle({ kind: 'toy', net } as ToySource, dir, { dtype: 'fp16' });

@@ -127,3 +127,18 @@ for (const [model, encoder, epochs] of [
     assert.equal(tf.memory().numTensors < 10_000, true);
   });
 }
+
+test('remedies in training: M1 augmentation, focal loss, and the moved threshold kept in the state and applied by the report', async () => {
+  const dir = tmp();
+  const imbalanced = { imbalance: 6, labels: 0 } as unknown as ClassifierTrainConfig['data'];
+  for (const remedy of ['augment', 'focal', 'oversample'] as const) {
+    await trainClassifier(tiny({ model: 'm1', encoder: 'bow', epochs: 1, remedy, data: imbalanced }), path.join(dir, remedy));
+    const r = await evaluateClassifierRun(path.join(dir, remedy));
+    assert.ok(r.test.balancedAccuracy >= 0 && r.test.balancedAccuracy <= 1 && r.threshold === null);
+  }
+  await trainClassifier(tiny({ model: 'supervised', encoder: 'bow', epochs: 4, remedy: 'threshold', data: imbalanced }), path.join(dir, 'threshold'));
+  const r = await evaluateClassifierRun(path.join(dir, 'threshold'));
+  assert.equal(typeof r.threshold, 'number');
+  assert.ok(r.threshold! > 0 && r.threshold! < 1);
+  assert.equal(r.minority, r.labels[r.stats.labeledPerClass.indexOf(Math.min(...r.stats.labeledPerClass))]);
+});

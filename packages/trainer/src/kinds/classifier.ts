@@ -334,27 +334,37 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
       const epsL = tf.randomNormal([labRows.length, Z], 0, 1, 'float32', noise + 3 + C) as tf.Tensor2D;
       const classYs = Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C));
       cleanup.push(lab, yLab, epsL, ...epsU, ...classYs);
-      const elbo = (gb: Generative, y: tf.Tensor2D, eps: tf.Tensor2D) => {
-        const [mu, logvar] = run.models.views.encode!.apply([gb.x, y], { training: true }) as tf.Tensor2D[];
+      // The encoder's summary h is computed once per batch and shared by q(y|x) and q(z|x,y) for every y.
+      const net = run.models.views.net;
+      const layer = (name: string) => net.getLayer(name);
+      const heads = (h: tf.Tensor2D, y: tf.Tensor2D) => {
+        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([h, y]) as tf.Tensor2D;
+        return [layer(CLASSIFIER_MODEL.layers.mu).apply(hy), layer(CLASSIFIER_MODEL.layers.logvar).apply(hy)] as tf.Tensor2D[];
+      };
+      const elbo = (gb: Generative, h: tf.Tensor2D, y: tf.Tensor2D, eps: tf.Tensor2D) => {
+        const [mu, logvar] = heads(h, y);
         const z = reparameterize(mu!, logvar!, eps);
         const recon = gb.recon(tf.concat([z, y], 1) as tf.Tensor2D, true);
         const kl = gaussianKlPerDim(mu!, logvar!).sum(1);
         return { recon, kl, loss: recon.add(kl.mul(weight)) };
       };
+      const classify = (h: tf.Tensor2D) => layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
       lossFn = () => {
-        const q = (run.models.views.classify.apply(g.x, { training: true }) as tf.Tensor2D).clipByValue(1e-7, 1);
+        const hU = run.models.views.trunk!.apply(g.x, { training: true }) as tf.Tensor2D;
+        const q = classify(hU).clipByValue(1e-7, 1);
         let u: tf.Tensor = q.mul(q.log()).sum(1); // -H(q)
         let reconU: tf.Tensor = tf.scalar(0);
         let klU: tf.Tensor = tf.scalar(0);
         for (let c = 0; c < C; c++) {
-          const t = elbo(g, classYs[c]!, epsU[c]!);
+          const t = elbo(g, hU, classYs[c]!, epsU[c]!);
           const qc = q.slice([0, c], [B, 1]).reshape([B]);
           u = u.add(qc.mul(t.loss));
           reconU = reconU.add(qc.mul(t.recon).sum());
           klU = klU.add(qc.mul(t.kl).sum());
         }
-        const l = elbo(lab, yLab, epsL);
-        const qLab = run.models.views.classify.apply(lab.x, { training: true }) as tf.Tensor2D;
+        const hL = run.models.views.trunk!.apply(lab.x, { training: true }) as tf.Tensor2D;
+        const l = elbo(lab, hL, yLab, epsL);
+        const qLab = classify(hL);
         const ce = labeledLoss(qLab, yLab, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0);
         sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / labRows.length)]));
         return u.mean().add(l.loss.mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;

@@ -35,6 +35,8 @@ export interface ClassifierNet {
   encode?: tf.LayersModel;
   /** `(tokens_in,) z -> logits` (m1, m2). */
   generate?: tf.LayersModel;
+  /** m2: `x -> h`, the encoder's summary that q(y|x) and q(z|x,y) share (computed once per batch in training). */
+  trunk?: tf.LayersModel;
 }
 
 /** Builds the views of a network (fresh or loaded from a checkpoint) from its layer and input names. */
@@ -53,6 +55,7 @@ export function classifierViews(net: tf.LayersModel, config: Pick<ClassifierTrai
     const tokensIn = input(I.tokensIn);
     const logits = output(config.encoder === 'bow' ? L.bowLogits : TEXT_MODEL.layers.decoder.logits);
     views.generate = tf.model({ inputs: tokensIn ? [tokensIn, z] : z, outputs: logits, name: 'generate' });
+    if (y) views.trunk = tf.model({ inputs: x, outputs: output(config.encoder === 'bow' ? L.bowHidden : TEXT_MODEL.layers.encoder.rnn), name: 'trunk' });
   }
   return views;
 }
