@@ -233,6 +233,26 @@ async function distillPart() {
   };
 }
 
+/** bench/results/pretrained.md: one table per part, from the JSON. */
+async function writeTables(results) {
+  const f = (x) => (typeof x === 'number' ? x.toFixed(2) : String(x ?? '-'));
+  const lines = ['# Pretrained parts and distillation (bench/pretrained.mjs)', ''];
+  for (const [part, r] of Object.entries(results)) {
+    lines.push(`## ${part}${r.partial ? ' (partial: stopped before every recipe ran)' : ''}`, '');
+    lines.push(`commit ${r.commit}, ${r.training_sentences} training sentences, ${r.epochs} epochs, IW-NLL with K=${r.k} on ${r.eval_limit || 'all'} test sentences, load average ${f(r.machine?.loadavg_at_start)} -> ${f(r.machine?.loadavg_at_end)}, ${f(r.seconds / 60)} min`, '');
+    if (r.recipes) {
+      lines.push('| recipe | IW-NLL | LM NLL | gap to LM | -ELBO | KL | MI | AU | ppl (IW) |', '|---|---|---|---|---|---|---|---|---|');
+      for (const [name, x] of Object.entries(r.recipes)) lines.push(`| ${name} | ${f(x.iw_nll)} | ${f(x.lm_nll)} | ${f(x.gap_to_lm)} | ${f(x.elbo_nll)} | ${f(x.kl)} | ${f(x.mi)} | ${x.au ?? '-'} | ${f(x.ppl)} |`);
+    } else if (r.rows) {
+      lines.push('| model | bundle bytes | decoder_step p50 (ms) | IW-NLL | LM NLL | KL | MI | AU |', '|---|---|---|---|---|---|---|---|');
+      for (const [name, x] of Object.entries(r.rows)) lines.push(`| ${name} | ${x.bundle_bytes} | ${f(x.decoder_step_ms_p50)} | ${f(x.iw_nll ?? x.iw_nll_estimate)}${x.iw_nll === undefined ? ' (fp32 + exporter\'s int8 held-out delta)' : ''} | ${f(x.lm_nll)} | ${f(x.kl)} | ${f(x.mi)} | ${x.au ?? '-'} |`);
+    }
+    if (r.targets) lines.push('', `targets: ${JSON.stringify(r.targets)}`);
+    lines.push('', `command: \`${r.command}\``, '');
+  }
+  await fs.writeFile(path.join(root, 'bench/results/pretrained.md'), lines.join('\n'));
+}
+
 await fs.mkdir(out, { recursive: true });
 const previous = JSON.parse(await fs.readFile(resultFile, 'utf8').catch(() => '{}'));
 const results = { ...previous };
@@ -252,6 +272,7 @@ for (const part of parts) {
   savePartial = async (partial) => {
     results[part] = { ...partial, ...meta() };
     await fs.writeFile(resultFile, JSON.stringify(results, null, 2) + '\n');
+    await writeTables(results);
   };
   if (part === 'small') body = await recipePart('small', small);
   else if (part === 'full') body = await recipePart('full', '0');
@@ -276,3 +297,4 @@ for (const part of parts) {
   }
   console.log('targets:', JSON.stringify(body.targets));
 }
+await writeTables(results);
