@@ -80,3 +80,24 @@ export async function postOk(url: string, body: object): Promise<any> {
   if (r.status !== 200) throw new Error(`POST ${url} -> ${r.status}: ${r.body}`);
   return r.json();
 }
+
+/** A raw HTTP exchange: status, headers and the body's bytes. */
+export interface RawReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** POSTs raw bytes (e.g. a binary tensor data extension request) on a new connection. */
+export function postBytes(url: string, body: Buffer, headers: Record<string, string>): Promise<RawReply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-length': String(body.length), ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}

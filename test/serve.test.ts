@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadVae, type ImageVae, type TextVae } from '@vaekit/runtime';
 import { tempDir, trainedBundle, trainedTextBundle, vaekit } from './helpers.js';
-import { postOk, request, startServe, type ServeProcess } from './serve-helpers.js';
+import { postBytes, postOk, request, startServe, type ServeProcess } from './serve-helpers.js';
 
 let bundleDir: string;
 let imageDir: string;
@@ -105,6 +105,54 @@ test('Open Inference Protocol: metadata, readiness and infer on a graph match th
   assert.deepEqual(res.outputs[0].shape, [1, vae.latentSize]);
   const ref = await vae.encode(['the cat sat on the mat']);
   assert.ok(maxAbs([res.outputs[0].data], ref.mu) < 1e-5);
+});
+
+test('binary tensor data extension: binary inputs and outputs give the JSON answers; bad sizes are 400', async () => {
+  assert.deepEqual((await request(`${server.url}/v2`, 'GET')).json().extensions, ['binary_tensor_data']);
+  const ids = [...vae.tokenizer.encode('the cat sat on the mat'), vae.manifest.text.specialTokens.eos];
+  const tokens = Buffer.from(Int32Array.from(ids).buffer);
+  const lengths = Buffer.from(Int32Array.of(ids.length).buffer);
+  const binaryRequest = (head: object, ...tensors: Buffer[]) => {
+    const json = Buffer.from(JSON.stringify(head));
+    return postBytes(`${server.url}/v2/models/toy_encoder/infer`, Buffer.concat([json, ...tensors]), {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(json.length),
+    });
+  };
+  const inputs = [
+    { name: 'tokens', shape: [1, ids.length], datatype: 'INT32', parameters: { binary_data_size: tokens.length } },
+    { name: 'lengths', shape: [1], datatype: 'INT32', parameters: { binary_data_size: lengths.length } },
+  ];
+  const ref = await vae.encode(['the cat sat on the mat']);
+
+  // Binary inputs, mu as binary data and logvar as JSON (an output's binary_data overrides binary_data_output).
+  const res = await binaryRequest({ inputs, parameters: { binary_data_output: true }, outputs: [{ name: 'mu' }, { name: 'logvar', parameters: { binary_data: false } }] }, tokens, lengths);
+  assert.equal(res.status, 200, res.body.toString());
+  assert.equal(res.headers['content-type'], 'application/octet-stream');
+  const jsonLength = Number(res.headers['inference-header-content-length']);
+  const head = JSON.parse(res.body.subarray(0, jsonLength).toString());
+  assert.deepEqual(head.outputs[0], { name: 'mu', datatype: 'FP32', shape: [1, vae.latentSize], parameters: { binary_data_size: 4 * vae.latentSize } });
+  const mu = new Float32Array(res.body.buffer.slice(res.body.byteOffset + jsonLength, res.body.byteOffset + jsonLength + 4 * vae.latentSize));
+  assert.ok(maxAbs([Array.from(mu)], ref.mu) < 1e-5);
+  assert.ok(maxAbs([head.outputs[1].data], ref.logvar) < 1e-5);
+  assert.equal(res.body.length, jsonLength + 4 * vae.latentSize);
+
+  // Binary inputs, JSON outputs: an ordinary JSON answer.
+  const plain = await binaryRequest({ inputs }, tokens, lengths);
+  assert.equal(plain.status, 200);
+  assert.match(String(plain.headers['content-type']), /application\/json/);
+  assert.ok(maxAbs([JSON.parse(plain.body.toString()).outputs[0].data], ref.mu) < 1e-5);
+
+  // Sizes that do not add up, and a header longer than the body, are the client's mistakes.
+  for (const [what, reply] of [
+    ['too few bytes', await binaryRequest({ inputs }, tokens)],
+    ['bytes left over', await binaryRequest({ inputs }, tokens, lengths, Buffer.alloc(4))],
+    ['size not matching the shape', await binaryRequest({ inputs: [{ ...inputs[0], parameters: { binary_data_size: tokens.length - 4 } }, inputs[1]] }, tokens.subarray(4), lengths)],
+    ['header past the body', await postBytes(`${server.url}/v2/models/toy_encoder/infer`, Buffer.from('{}'), { 'content-type': 'application/octet-stream', 'inference-header-content-length': '99' })],
+  ] as const) {
+    assert.equal(reply.status, 400, `${what}: ${reply.body.toString()}`);
+    assert.ok(typeof JSON.parse(reply.body.toString()).error === 'string', what);
+  }
 });
 
 test('concurrent generations share decoder steps and each equals its solo result', async () => {

@@ -23,7 +23,7 @@ import { GenerationScheduler, type DecoderInfo, type TokenEvent } from './genera
 import { ServeMetrics } from './metrics.js';
 import type { ServedBundle, ServedModel } from './models.js';
 import { InferenceError, WorkerPool } from './pool.js';
-import { dtypeOfOip, elementCount, fromNumbers, OIP_DATATYPE, toNumbers, type Dtype, type Tensor } from './tensors.js';
+import { dtypeOfOip, elementCount, fromBytes, fromNumbers, OIP_DATATYPE, toBytes, toNumbers, type Dtype, type Tensor } from './tensors.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link startServer}. */
@@ -122,19 +122,49 @@ const INFER_SCHEMA = {
       maxItems: 64,
       items: {
         type: 'object',
-        required: ['name', 'shape', 'datatype', 'data'],
+        required: ['name', 'shape', 'datatype'],
         properties: {
           name: { type: 'string' },
           shape: { type: 'array', maxItems: 8, items: { type: 'integer', minimum: 0 } },
           datatype: { type: 'string' },
-          parameters: { type: 'object' },
+          parameters: { type: 'object', properties: { binary_data_size: { type: 'integer', minimum: 0 } } },
           data: { type: 'array' },
         },
       },
     },
-    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object' } } } },
+    outputs: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', properties: { binary_data: { type: 'boolean' } } } } } },
   },
 } as const;
+
+/**
+ * The binary tensor data extension (Triton, KServe v2): a request whose `Inference-Header-Content-Length`
+ * header is N carries its JSON in the first N bytes of the body and the tensors' raw bytes after it.
+ */
+const BINARY_HEADER = 'inference-header-content-length';
+
+/** The raw bytes after the JSON header of a binary-extension request (empty for plain JSON). */
+type WithBinary = { binaryData?: Buffer };
+
+/** Parses an infer request body: plain JSON, or the binary extension's JSON header + tensor bytes. */
+function parseInferBody(req: FastifyRequest, body: Buffer): unknown {
+  const header = req.headers[BINARY_HEADER];
+  let jsonBytes = body.length;
+  if (header !== undefined) {
+    const n = Number(header);
+    if (!Number.isInteger(n) || n < 0 || n > body.length) {
+      throw new HttpError(400, `Header Inference-Header-Content-Length is ${JSON.stringify(header)}; expected the byte length of the JSON part, 0 to ${body.length}.`);
+    }
+    jsonBytes = n;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8', 0, jsonBytes));
+  } catch (err) {
+    throw new HttpError(400, `Invalid JSON in the request body: ${(err as Error).message}.`);
+  }
+  (req as FastifyRequest & WithBinary).binaryData = body.subarray(jsonBytes);
+  return parsed;
+}
 
 function sendError(socket: Socket, status: number, message: string): void {
   const body = JSON.stringify({ error: message });
@@ -244,7 +274,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
   };
 
   // ---- Open Inference Protocol ----
-  app.get('/v2', async () => ({ name: 'vaekit', version: VERSION, extensions: [] }));
+  app.get('/v2', async () => ({ name: 'vaekit', version: VERSION, extensions: ['binary_tensor_data'] }));
   app.get('/v2/health/live', async () => ({ live: true }));
   app.get('/v2/health/ready', async (_req, reply) => (draining ? reply.code(503).send({ ready: false }) : { ready: true }));
   const metadata = async (req: FastifyRequest<{ Params: { model: string } }>) => {
@@ -278,14 +308,16 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
 
   type InferBody = {
     id?: string;
-    parameters?: { sequence_id?: unknown; sequence_start?: unknown; sequence_end?: unknown };
-    inputs: Array<{ name: string; shape: number[]; datatype: string; data: unknown[] }>;
-    outputs?: Array<{ name: string }>;
+    parameters?: { sequence_id?: unknown; sequence_start?: unknown; sequence_end?: unknown; binary_data_output?: unknown };
+    inputs: Array<{ name: string; shape: number[]; datatype: string; data?: unknown[]; parameters?: { binary_data_size?: number } }>;
+    outputs?: Array<{ name: string; parameters?: { binary_data?: boolean } }>;
   };
-  const infer = async (req: FastifyRequest<{ Params: { model: string; version?: string }; Body: InferBody }>) => {
+  const infer = async (req: FastifyRequest<{ Params: { model: string; version?: string }; Body: InferBody }>, reply: FastifyReply) => {
     const { model, batcher } = modelOf(req.params.model);
     if (req.params.version !== undefined && req.params.version !== '1') throw new HttpError(404, `Model "${model.name}" has no version "${req.params.version}". Served versions: 1.`);
     const body = req.body;
+    const binary = (req as FastifyRequest & WithBinary).binaryData ?? Buffer.alloc(0);
+    let binaryOffset = 0;
     const feeds: Record<string, Tensor> = {};
     let batch: number | undefined;
     for (const input of body.inputs) {
@@ -303,29 +335,58 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
       if (input.shape[0] === 0) throw new HttpError(400, `Input "${input.name}" has an empty batch (shape [${input.shape.join(', ')}]).`);
       if (batch === undefined) batch = input.shape[0];
       else if (input.shape[0] !== batch) throw new HttpError(400, `Input "${input.name}" has batch size ${input.shape[0]}, other inputs ${batch}: the first dimension must agree.`);
-      const flat = (input.data as unknown[]).flat(Infinity);
       const count = elementCount(input.shape);
-      if (flat.length !== count) throw new HttpError(400, `Input "${input.name}" has ${flat.length} values; shape [${input.shape.join(', ')}] needs ${count}.`);
-      feeds[input.name] = { dtype: spec.dtype as Dtype, dims: input.shape, data: fromNumbers(spec.dtype as Dtype, flat, `Input "${input.name}"`) };
+      const binarySize = input.parameters?.binary_data_size;
+      let data;
+      if (binarySize !== undefined) {
+        if (binaryOffset + binarySize > binary.length) {
+          throw new HttpError(400, `Input "${input.name}" has binary_data_size ${binarySize}, but only ${binary.length - binaryOffset} bytes of binary data remain after the JSON header.`);
+        }
+        data = fromBytes(spec.dtype as Dtype, binary.subarray(binaryOffset, binaryOffset + binarySize), `Input "${input.name}"`);
+        binaryOffset += binarySize;
+        if (data.length !== count) throw new HttpError(400, `Input "${input.name}" has ${data.length} values in its binary data; shape [${input.shape.join(', ')}] needs ${count}.`);
+      } else {
+        if (input.data === undefined) throw new HttpError(400, `Input "${input.name}" has neither "data" nor parameters.binary_data_size.`);
+        const flat = input.data.flat(Infinity);
+        if (flat.length !== count) throw new HttpError(400, `Input "${input.name}" has ${flat.length} values; shape [${input.shape.join(', ')}] needs ${count}.`);
+        data = fromNumbers(spec.dtype as Dtype, flat, `Input "${input.name}"`);
+      }
+      feeds[input.name] = { dtype: spec.dtype as Dtype, dims: input.shape, data };
+    }
+    if (binaryOffset !== binary.length) {
+      throw new HttpError(400, `${binary.length - binaryOffset} bytes of binary data after the JSON header belong to no input: each binary input needs parameters.binary_data_size.`);
     }
     const missing = model.inputs.filter((t) => !feeds[t.name]);
     if (missing.length) throw new HttpError(400, `Model "${model.name}" needs input(s) ${missing.map((t) => `"${t.name}"`).join(', ')}.`);
-    const wanted = body.outputs?.map((o) => o.name) ?? model.outputs.map((t) => t.name);
+    // binary_data_output asks for every output as binary data; an output's own binary_data overrides it.
+    const allBinary = body.parameters?.binary_data_output === true;
+    const wanted = body.outputs?.map((o) => ({ name: o.name, binary: o.parameters?.binary_data ?? allBinary })) ?? model.outputs.map((t) => ({ name: t.name, binary: allBinary }));
     for (const w of wanted) {
-      if (!model.outputs.some((t) => t.name === w)) throw new HttpError(400, `Model "${model.name}" has no output "${w}". Outputs: ${model.outputs.map((t) => t.name).join(', ')}.`);
+      if (!model.outputs.some((t) => t.name === w.name)) throw new HttpError(400, `Model "${model.name}" has no output "${w.name}". Outputs: ${model.outputs.map((t) => t.name).join(', ')}.`);
     }
     let out: Record<string, Tensor>;
     if (model.stateful) out = await runStateful(model, batcher, feeds, body, batch!);
     else out = await batcher.submit(feeds);
-    return {
+    const chunks: Uint8Array[] = [];
+    const response = {
       model_name: model.name,
       model_version: '1',
       ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: wanted.map((name) => {
+      outputs: wanted.map(({ name, binary: asBinary }) => {
         const t = out[name]!;
-        return { name, datatype: OIP_DATATYPE[t.dtype], shape: t.dims, data: toNumbers(t.data) };
+        const head = { name, datatype: OIP_DATATYPE[t.dtype], shape: t.dims };
+        if (!asBinary) return { ...head, data: toNumbers(t.data) };
+        const bytes = toBytes(t.data);
+        chunks.push(bytes);
+        return { ...head, parameters: { binary_data_size: bytes.byteLength } };
       }),
     };
+    if (chunks.length === 0) return response;
+    const json = Buffer.from(JSON.stringify(response));
+    return reply
+      .header('Inference-Header-Content-Length', String(json.byteLength))
+      .type('application/octet-stream')
+      .send(Buffer.concat([json, ...chunks]));
   };
   async function runStateful(model: ServedModel, batcher: DynamicBatcher, feeds: Record<string, Tensor>, body: InferBody, batch: number): Promise<Record<string, Tensor>> {
     const spec = model.stateful!;
@@ -362,8 +423,19 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
     }
   }
 
-  app.post('/v2/models/:model/infer', { schema: { body: INFER_SCHEMA } }, infer);
-  app.post('/v2/models/:model/versions/:version/infer', { schema: { body: INFER_SCHEMA } }, infer);
+  // The infer routes parse their own bodies (JSON, or the binary extension's JSON header + bytes).
+  await app.register(async (scope) => {
+    scope.removeContentTypeParser(['application/json']);
+    scope.addContentTypeParser(['application/json', 'application/octet-stream'], { parseAs: 'buffer' }, (req, body, done) => {
+      try {
+        done(null, parseInferBody(req, body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
+    scope.post('/v2/models/:model/infer', { schema: { body: INFER_SCHEMA } }, infer);
+    scope.post('/v2/models/:model/versions/:version/infer', { schema: { body: INFER_SCHEMA } }, infer);
+  });
 
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 

@@ -98,3 +98,27 @@ export function sliceRows(t: Tensor, start: number, count: number): Tensor {
   const width = t.dims[0] === 0 ? 0 : t.data.length / t.dims[0]!;
   return { dtype: t.dtype, dims: [count, ...t.dims.slice(1)], data: t.data.slice(start * width, (start + count) * width) };
 }
+
+/** Bytes per element of each dtype in the binary tensor data extension (BOOL: one byte). */
+export const BYTES_PER_ELEMENT: Record<Dtype, number> = { float32: 4, int32: 4, int64: 8, bool: 1 };
+
+/**
+ * A typed array of `dtype` from little-endian, row-major bytes (the binary tensor data extension's
+ * layout). Copies, so the result is aligned whatever the offset of `bytes` in the request body.
+ */
+export function fromBytes(dtype: Dtype, bytes: Uint8Array, what: string): TensorData {
+  const size = BYTES_PER_ELEMENT[dtype];
+  if (bytes.byteLength % size !== 0) throw new TypeError(`${what}: ${bytes.byteLength} bytes of binary data is not a whole number of ${OIP_DATATYPE[dtype]} elements (${size} bytes each).`);
+  const out = allocate(dtype, bytes.byteLength / size);
+  new Uint8Array(out.buffer).set(bytes);
+  if (dtype === 'float32') {
+    const f = out as Float32Array;
+    for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i]!)) throw new TypeError(`${what}: element ${i} is ${f[i]}; expected a finite number.`);
+  }
+  return out;
+}
+
+/** The little-endian bytes of a typed array (a view, no copy). */
+export function toBytes(data: TensorData): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
