@@ -88,8 +88,8 @@ describe('decoding heads', () => {
       const options = resolveDecodingOptions(o);
       for (let i = 0; i < 150; i++) {
         const row = randomRow(V, [0.3, 1, 2, 4, 8][i % 5]!, 1000 + i);
-        // log Z off by float64 rounding either way, as the graph's sum in another order may be.
-        for (const skew of [0, 3e-13, -3e-13]) {
+        // log Z off either way by as much as the graph's float32 exponentials may put it.
+        for (const skew of [0, 3e-6, -3e-6]) {
           const heads = headsOf([row], K, skew);
           const a = createRng(i);
           const b = createRng(i);
@@ -107,7 +107,7 @@ describe('decoding heads', () => {
           }
           decided++;
           assert.equal(got.token, want.token, `${JSON.stringify(o)} row ${i}`);
-          if (options.strategy === 'greedy') assert.ok(Math.abs(got.logprob - want.logprob) <= 1e-12);
+          if (options.strategy === 'greedy') assert.ok(Math.abs(got.logprob - want.logprob) <= 4e-6);
           else assert.equal(got.logprob, want.logprob, 'same float64 log-probability');
           assert.equal(a.uniform(), b.uniform(), 'same RNG use');
         }
@@ -125,7 +125,9 @@ describe('decoding heads', () => {
         const row = randomRow(V, [0.2, 1, 3, 6][i % 4]!, 5000 + i);
         if (i % 7 === 0) row.fill(row[5]!, 10, 40); // ties: same value, decided by lower id
         if (i % 11 === 0) row[3] = -0;
-        for (const skew of [0, 2e-13, -2e-13]) {
+        const exact = chooseTopPFromRow(row, logSumExp(row), options, createRng(i), 0);
+        assert.deepEqual(exact, chooseToken(row, [], options, createRng(i)), 'exact log Z, no slack: always decided, equal');
+        for (const skew of [0, 4e-6, -4e-6]) {
           const a = createRng(i);
           const b = createRng(i);
           const got = chooseTopPFromRow(row, logSumExp(row) + skew, options, a);
@@ -140,7 +142,7 @@ describe('decoding heads', () => {
         }
       }
     }
-    assert.ok(decided >= 3 * 120 * 3 - 5, `${decided} decided`);
+    assert.ok(decided >= 3 * 120 * 3 * 0.75, `${decided} decided`);
   });
 
   it('decodeBatchSteps with heads equals decodeSteps over logits, rows that need logits stepped again', async () => {
@@ -176,7 +178,7 @@ describe('decoding heads', () => {
       const fast = await collectSequences(decodeBatchSteps(decoder, initial, initial.length, special, options), initial.length, special.eos);
       const slow = await collectSequences(decodeSteps(stepFn, initial, special, options), initial.length, special.eos);
       assert.deepEqual(fast.map((s) => s.tokens), slow.map((s) => s.tokens), JSON.stringify(o));
-      fast.forEach((s, i) => s.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - slow[i]!.logprobs[j]!) <= 1e-12)));
+      fast.forEach((s, i) => s.logprobs.forEach((lp, j) => assert.ok(Math.abs(lp - slow[i]!.logprobs[j]!) <= 1e-9)));
       assert.equal(logitSteps, 0, 'top-p alone fetches the logits with the heads: no second step');
     }
   });

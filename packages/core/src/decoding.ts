@@ -327,12 +327,13 @@ export function stepNeed(options: ResolvedDecodingOptions, headsK: number): Step
 }
 
 /**
- * Slack on the heads' float64 log-sum-exp when deciding a nucleus from it: it is summed in another
- * order (and with another exp) than {@link logSoftmax}, each within float64 rounding, about 1e-12 at
- * worst for 10^4 terms; the margin is ten times that. A boundary that moves within it falls back to
- * the whole logits row.
+ * Slack on the heads' log-sum-exp when deciding a nucleus from it: the step graph sums float32
+ * exponentials of (logit - max) in float64, within about 1.5e-6 of {@link logSoftmax}'s float64
+ * value (each exponent's rounding is at most 2^-24 of its size, which averages below ln V + ... under
+ * the softmax weights); the margin is several times that. A boundary that moves within it is decided
+ * from the whole row with the exact float64 log Z.
  */
-const LOG_Z_SLACK = 1e-11;
+export const LOG_Z_SLACK = 1e-5;
 
 /**
  * Chooses row `r`'s token from the decoding heads exactly as {@link chooseToken} would from the whole
@@ -371,7 +372,7 @@ export function chooseTokenFromHeads(heads: DecodingHeads, r: number, options: R
  * nucleus lies among the others; only those are sorted (by value, ties by lower id). Returns undefined
  * (no draw) when the boundary lies within rounding of p: the caller then uses {@link chooseToken}.
  */
-export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng): TokenChoice | undefined {
+export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng, slack = LOG_Z_SLACK): TokenChoice | undefined {
   const V = row.length;
   if (V > 65536) return undefined; // ids must fit the sort keys' low 16 bits
   const cutoff = logZ + Math.log((1 - options.topP) / V) - 1;
@@ -394,7 +395,7 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     ids[j] = sorted[j]! % 65536;
     values[j] = row[ids[j]!]!;
   }
-  const keep = wholeRowNucleus(values, n, logZ, options.topP);
+  const keep = wholeRowNucleus(values, n, logZ, options.topP, slack);
   if (keep === undefined) return undefined;
   const keptIds = ids.slice(0, keep).sort();
   return sampleKept({ ids: keptIds, values: Float64Array.from(keptIds, (i) => row[i]!) }, values[0]!, rng);
@@ -405,8 +406,7 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
  * in sorted order) with the row's float64 log Z from the graph, taken with a margin either side: the
  * size when both agree and it fits in `limit`, else undefined.
  */
-function wholeRowNucleus(values: Float32Array, limit: number, logZ: number, p: number): number | undefined {
-  const slack = LOG_Z_SLACK + 1e-15 * Math.abs(logZ);
+function wholeRowNucleus(values: Float32Array, limit: number, logZ: number, p: number, slack = LOG_Z_SLACK): number | undefined {
   const fewest = nucleusSize(values, limit, logZ - slack, p);
   const most = nucleusSize(values, limit, logZ + slack, p);
   return fewest !== most || most > limit ? undefined : most;
@@ -505,7 +505,9 @@ export async function* decodeBatchSteps<B>(
       if (!choice && out.logits) {
         const row = out.logits(r);
         const logZ = out.heads!.logZ[2 * r]! + out.heads!.logZ[2 * r + 1]!;
-        choice = chooseTopPFromRow(row, logZ, options, rng) ?? chooseToken(row, history[index]!, options, rng);
+        // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
+        choice =
+          chooseTopPFromRow(row, logZ, options, rng) ?? chooseTopPFromRow(row, logSumExp(row), options, rng, 0) ?? chooseToken(row, history[index]!, options, rng);
       }
       if (choice) choices[r] = choice;
       else undecided.push(r);
