@@ -125,8 +125,8 @@ describe('webgl profile', () => {
     assert.ok(main.initializerBytes < 4 * main.parameterCount, 'default graphs are the fp16 ones');
     assert.equal(main.inputs[0]!.shape[0], 'batch', 'default graphs keep symbolic dimensions');
     assert.ok(main.opHistogram.TopK, 'default step graph has the decoding heads (the webgl one has none)');
-    const encoder = decodeModel(new Uint8Array(await fs.readFile(path.join(dir, 'encoder.onnx'))));
-    assert.ok(encoder.opHistogram.LSTM, 'default graphs keep the LSTM op');
+    const encoderGraph = decodeModel(new Uint8Array(await fs.readFile(path.join(dir, 'encoder.onnx'))));
+    assert.ok(encoderGraph.opHistogram.LSTM, 'default graphs keep the LSTM op');
     encoder.dispose();
     decoder.dispose();
   });
