@@ -213,7 +213,7 @@ for (const r of rows) {
     `${String(r.batch).padStart(5)}  ${r.run.padEnd(29)} ${r.strategy.padEnd(10)} ${String(r.generateTokensPerSecond).padStart(10)} ${String(r.ownLoopTokensPerSecond).padStart(9)} ${String(r.twinLoopTokensPerSecond).padStart(10)}  ${r.vsOwnLoop.toFixed(2).padStart(5)}x ${r.vsTwinLoop.toFixed(2).padStart(6)}x`,
   );
 }
-if (fit) console.log(`\nTop-p 0.9 nucleus within the graph's top ${fit.K}: ${(fit.share * 100).toFixed(1)}% of rows (${fit.steps} greedy steps, batch ${fit.batch}); the rest fetch logits again.`);
+if (fit) console.log(`\nTop-p 0.9 nucleus within the graph's top ${fit.K}: ${(fit.share * 100).toFixed(1)}% of rows (${fit.steps} greedy steps, batch ${fit.batch}); the rest are decided from the logits row fetched with them.`);
 
 const result = {
   benchmark: 'generate',

@@ -273,14 +273,14 @@ export interface DecodingHeads {
   logZ: Float32Array;
 }
 
-/** What one batched step must return: the whole logits, only the best token, or the top `K`. */
-export type StepNeed = 'logits' | 'best' | 'top';
+/** What one batched step must return: the whole logits, only the best token, the top `K`, or the top `K` and the logits. */
+export type StepNeed = 'logits' | 'best' | 'top' | 'top+logits';
 
 /** The result of one {@link BatchDecoder} step for its `n` rows. */
 export interface BatchStepOutput<B> {
-  /** Row `r`'s logits (a view, not a copy); present when `need` was `logits`. */
+  /** Row `r`'s logits (a view, not a copy); present when `need` was `logits` or `top+logits`. */
   logits?: (row: number) => ArrayLike<number>;
-  /** Present when `need` was `best` or `top`. */
+  /** Present when `need` was `best`, `top` or `top+logits`. */
   heads?: DecodingHeads;
   /** The state after the step, all `n` rows. */
   state: B;
@@ -312,24 +312,28 @@ export function stepFnDecoder<S>(step: StepFn<S>): BatchDecoder<S[]> {
 
 /**
  * What a step must fetch for these options, given the decoder's heads: `best` for greedy, `top` for
- * top-k (k <= K) and top-p sampling at temperature 1, `logits` for the rest (a repetition penalty,
- * another temperature, plain sampling over the whole vocabulary, k > K, or no heads).
+ * top-k (k <= K, with or without top-p) at temperature 1, `top+logits` for top-p alone at temperature
+ * 1 (its nucleus may be larger than K: then it is found in the row with the heads' log Z,
+ * {@link chooseTopPFromRow}), `logits` for the rest (a repetition penalty, another temperature, plain
+ * sampling over the whole vocabulary, k > K, or no heads).
  */
 export function stepNeed(options: ResolvedDecodingOptions, headsK: number): StepNeed {
   if (headsK <= 0 || options.repetitionPenalty !== 1) return 'logits';
   if (options.strategy !== 'sample') return 'best';
   if (options.temperature !== 1) return 'logits';
   if (options.topK > headsK) return 'logits';
-  return options.topK > 0 || options.topP < 1 ? 'top' : 'logits';
+  if (options.topK > 0) return 'top';
+  return options.topP < 1 ? 'top+logits' : 'logits';
 }
 
 /**
- * Slack on the heads' float64 log-sum-exp when deciding a nucleus from it: it is summed in another
- * order (and with another exp) than {@link logSoftmax}, each within float64 rounding, about 1e-12 at
- * worst for 10^4 terms; the margin is ten times that. A boundary that moves within it falls back to
- * the whole logits row.
+ * Slack on the heads' log-sum-exp when deciding a nucleus from it: the step graph sums float32
+ * exponentials of (logit - max) in float64, within about 1.5e-6 of {@link logSoftmax}'s float64
+ * value (each exponent's rounding is at most 2^-24 of its size, which averages below ln V + ... under
+ * the softmax weights); the margin is several times that. A boundary that moves within it is decided
+ * from the whole row with the exact float64 log Z.
  */
-const LOG_Z_SLACK = 1e-11;
+export const LOG_Z_SLACK = 1e-5;
 
 /**
  * Chooses row `r`'s token from the decoding heads exactly as {@link chooseToken} would from the whole
@@ -350,42 +354,94 @@ export function chooseTokenFromHeads(heads: DecodingHeads, r: number, options: R
     if (options.topK > 0) {
       // topPFilter after topKFilter: the log-softmax of the kept k (the rest are -Infinity, and a
       // nucleus that rounding leaves short of p keeps all k).
-      keep = Math.min(keep, nucleusSize(values, keep, logSoftmaxNormalizer(values, ids, keep), options.topP));
+      keep = Math.min(keep, nucleusSize(values, keep, normalizer(kept(ids, values, keep).values, values[0]!), options.topP));
     } else {
-      // Of the whole row: the float64 log Z from the graph, with a margin either side.
-      const slack = LOG_Z_SLACK + 1e-15 * Math.abs(logZ);
-      const fewest = nucleusSize(values, K, logZ - slack, options.topP);
-      const most = nucleusSize(values, K, logZ + slack, options.topP);
-      if (fewest !== most || most > K) return undefined;
-      keep = most;
+      const n = wholeRowNucleus(values, K, logZ, options.topP);
+      if (n === undefined) return undefined;
+      keep = n;
     }
   }
-  // logSoftmax of the filtered row then sampleFromLogProbs: both walk ids in ascending order.
-  const order = Array.from({ length: keep }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
-  const logZKept = logSoftmaxNormalizer(values, ids, keep, order);
-  const u = rng.uniform();
-  let cumulative = 0;
-  let last = -1;
-  for (const i of order) {
-    const p = Math.exp(values[i]! - logZKept);
-    if (p === 0) continue;
-    cumulative += p;
-    last = i;
-    if (u < cumulative) break;
-  }
-  return { token: ids[last]!, logprob: values[last]! - logZKept };
+  return sampleKept(kept(ids, values, keep), values[0]!, rng);
 }
 
 /**
- * {@link logSoftmax}'s normalizer `max + log(sum exp(l - max))` of a row whose only finite logits are
- * the first `keep` top values, summed in ascending id order as logSoftmax does (bit-equal to it).
+ * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row, exactly as
+ * {@link chooseToken} does it, given the row's float64 log-sum-exp from the step graph (`logZ`, within
+ * float64 rounding of logSoftmax's): without a log-softmax or a sort of the whole vocabulary. Tokens
+ * below `logZ + log((1 - p) / V) - 1` together hold less than `1 - p` of the probability, so the
+ * nucleus lies among the others; only those are sorted (by value, ties by lower id). Returns undefined
+ * (no draw) when the boundary lies within rounding of p: the caller then uses {@link chooseToken}.
  */
-function logSoftmaxNormalizer(values: Float32Array, ids: Int32Array, keep: number, order?: number[]): number {
-  const byId = order ?? Array.from({ length: keep }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
-  const max = values[0]!;
+export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng, slack = LOG_Z_SLACK): TokenChoice | undefined {
+  const V = row.length;
+  if (V > 65536) return undefined; // ids must fit the sort keys' low 16 bits
+  const cutoff = logZ + Math.log((1 - options.topP) / V) - 1;
+  const keys: number[] = [];
+  const bits = new Uint32Array(1);
+  const f32 = new Float32Array(bits.buffer);
+  for (let i = 0; i < V; i++) {
+    const v = row[i]!;
+    if (!(v >= cutoff)) continue;
+    f32[0] = v + 0; // -0 and +0 tie, as in sortedIndices
+    const u = bits[0]!;
+    const ord = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0; // float order as unsigned ints
+    keys.push((0xffffffff - ord) * 65536 + i); // ascending: value descending, then id ascending
+  }
+  const sorted = Float64Array.from(keys).sort();
+  const n = sorted.length;
+  const ids = new Int32Array(n);
+  const values = new Float32Array(n);
+  for (let j = 0; j < n; j++) {
+    ids[j] = sorted[j]! % 65536;
+    values[j] = row[ids[j]!]!;
+  }
+  const keep = wholeRowNucleus(values, n, logZ, options.topP, slack);
+  if (keep === undefined) return undefined;
+  const keptIds = ids.slice(0, keep).sort();
+  return sampleKept({ ids: keptIds, values: Float64Array.from(keptIds, (i) => row[i]!) }, values[0]!, rng);
+}
+
+/**
+ * {@link topPFilter}'s nucleus size over the descending `values` (the first `limit` of a row's tokens
+ * in sorted order) with the row's float64 log Z from the graph, taken with a margin either side: the
+ * size when both agree and it fits in `limit`, else undefined.
+ */
+function wholeRowNucleus(values: Float32Array, limit: number, logZ: number, p: number, slack = LOG_Z_SLACK): number | undefined {
+  const fewest = nucleusSize(values, limit, logZ - slack, p);
+  const most = nucleusSize(values, limit, logZ + slack, p);
+  return fewest !== most || most > limit ? undefined : most;
+}
+
+/** The first `keep` tokens of descending `ids`/`values`, reordered by ascending id. */
+function kept(ids: Int32Array, values: ArrayLike<number>, keep: number): { ids: Int32Array; values: Float64Array } {
+  const order = Array.from({ length: keep }, (_, i) => i).sort((a, b) => ids[a]! - ids[b]!);
+  return { ids: Int32Array.from(order, (i) => ids[i]!), values: Float64Array.from(order, (i) => values[i]!) };
+}
+
+/** {@link logSoftmax}'s normalizer `max + log(sum exp(l - max))` of values in ascending id order (bit-equal to it). */
+function normalizer(values: ArrayLike<number>, max: number): number {
   let sum = 0;
-  for (const i of byId) sum += Math.exp(values[i]! - max);
+  for (let j = 0; j < values.length; j++) sum += Math.exp(values[j]! - max);
   return max + Math.log(sum);
+}
+
+/**
+ * logSoftmax of the filtered row then {@link sampleFromLogProbs}, over the kept tokens only (in
+ * ascending id order; the rest are -Infinity and add nothing): bit-equal to the whole-row path.
+ */
+function sampleKept(k: { ids: Int32Array; values: ArrayLike<number> }, max: number, rng: Rng): TokenChoice {
+  const logZKept = normalizer(k.values, max);
+  const u = rng.uniform();
+  let cumulative = 0;
+  let last = -1;
+  for (let j = 0; j < k.ids.length; j++) {
+    const p = Math.exp(k.values[j]! - logZKept);
+    if (p === 0) continue;
+    cumulative += p;
+    last = j;
+    if (u < cumulative) break;
+  }
+  return { token: k.ids[last]!, logprob: k.values[last]! - logZKept };
 }
 
 /**
@@ -444,7 +500,15 @@ export async function* decodeBatchSteps<B>(
     const undecided: number[] = [];
     for (let r = 0; r < live.length; r++) {
       const index = live[r]!;
-      const choice = out.heads ? chooseTokenFromHeads(out.heads, r, options, rngs[index]!) : chooseToken(out.logits!(r), history[index]!, options, rngs[index]!);
+      const rng = rngs[index]!;
+      let choice = out.heads ? chooseTokenFromHeads(out.heads, r, options, rng) : chooseToken(out.logits!(r), history[index]!, options, rng);
+      if (!choice && out.logits) {
+        const row = out.logits(r);
+        const logZ = out.heads!.logZ[2 * r]! + out.heads!.logZ[2 * r + 1]!;
+        // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
+        choice =
+          chooseTopPFromRow(row, logZ, options, rng) ?? chooseTopPFromRow(row, logSumExp(row), options, rng, 0) ?? chooseToken(row, history[index]!, options, rng);
+      }
       if (choice) choices[r] = choice;
       else undecided.push(r);
     }

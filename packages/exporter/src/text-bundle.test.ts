@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { parseManifest, verifyFile, type TextBundleManifest } from '@vaekit/core';
 import { WordTokenizer } from '@vaekit/core';
-import { argmax, createRng, logSumExp, topIndices } from '@vaekit/core';
+import { LOG_Z_SLACK, argmax, createRng, logSumExp, topIndices } from '@vaekit/core';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -44,7 +44,7 @@ function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /**
  * The step graph's decoding heads against the same run's logits: best and top ids exactly as core's
  * argmax / topIndices choose them (ties by lower id), their logits bit-equal, and log_z's hi + lo
- * equal to core's float64 logSumExp of the row to float64 rounding.
+ * within a fifth of core's LOG_Z_SLACK of its float64 logSumExp of the row.
  */
 function checkHeads(out: Record<string, ort.Tensor>, logits: Float32Array, B: number, V: number): void {
   const K = out.top_ids!.dims[1]!;
@@ -57,7 +57,7 @@ function checkHeads(out: Record<string, ort.Tensor>, logits: Float32Array, B: nu
     assert.deepEqual([...(out.top_logits!.data as Float32Array).subarray(b * K, (b + 1) * K)], top.map((i) => row[i]));
     const lz = out.log_z!.data as Float32Array;
     const want = logSumExp(row);
-    assert.ok(Math.abs(lz[2 * b]! + lz[2 * b + 1]! - want) <= 1e-14 * Math.max(1, Math.abs(want)), `log_z ${lz[2 * b]! + lz[2 * b + 1]!} vs ${want}`);
+    assert.ok(Math.abs(lz[2 * b]! + lz[2 * b + 1]! - want) <= LOG_Z_SLACK / 5, `log_z ${lz[2 * b]! + lz[2 * b + 1]!} vs ${want}`);
   }
 }
 
@@ -116,7 +116,11 @@ for (const cell of ['gru', 'lstm'] as const) {
       for (const rel of Object.keys(manifest.files)) await verifyFile(manifest, rel, await fs.readFile(path.join(dir, rel)));
       assert.equal(tokenizer().vocabSize, WordTokenizer.fromJSON(await fs.readFile(path.join(dir, 'tokenizer.json'), 'utf8')).vocabSize);
       const step = decodeModel(await fs.readFile(path.join(dir, 'decoder_step.onnx')));
-      assert.equal(step.opHistogram[cell.toUpperCase()], 1, 'one recurrent op, one step');
+      // One step: the cell as MatMul and element-wise ops, no GRU/LSTM op (its set-up costs more than a step).
+      assert.equal(step.opHistogram[cell.toUpperCase()], undefined, 'no recurrent op in the step graph');
+      assert.ok((step.opHistogram.MatMul ?? 0) >= 2, 'the cell as MatMuls');
+      const enc = decodeModel(await fs.readFile(path.join(dir, 'encoder.onnx')));
+      assert.equal(enc.opHistogram[cell.toUpperCase()], 1, 'the encoder keeps one recurrent op over the sequence');
       assert.equal(step.metadata['vaekit.kind'], 'text');
       await runOnnxChecker(t, ['encoder.onnx', 'decoder_init.onnx', 'decoder_step.onnx'].map((f) => path.join(dir, f)));
       encoder.dispose();

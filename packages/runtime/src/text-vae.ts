@@ -189,21 +189,28 @@ class OnnxTextVae implements TextVae {
     this.stateNames.forEach((name, k) => (feeds[name] = { data: state.rnn[k]!, dims: [n, H] }));
     const stateOuts = this.stateNames.map(stateOutputName);
     const wanted =
-      need === 'logits' ? [G.decoderStep.outputs.logits] : need === 'best' ? [HEADS.bestId, HEADS.bestLogit, HEADS.logZ] : [HEADS.topIds, HEADS.topLogits, HEADS.logZ];
+      need === 'logits'
+        ? [G.decoderStep.outputs.logits]
+        : need === 'best'
+          ? [HEADS.bestId, HEADS.bestLogit, HEADS.logZ]
+          : [HEADS.topIds, HEADS.topLogits, HEADS.logZ, ...(need === 'top+logits' ? [G.decoderStep.outputs.logits] : [])];
     const file = this.graphs.decoder_step!.file;
     const out = await this.sessions.decoder_step.run(feeds, [...wanted, ...stateOuts]);
     const next: PackedState = { n, rnn: stateOuts.map((name) => output(out, name, file)), z: state.z };
-    if (need === 'logits') {
-      const logits = output(out, G.decoderStep.outputs.logits, file);
-      const V = logits.length / n;
-      return { logits: (r) => logits.subarray(r * V, (r + 1) * V), state: next };
+    let logits: BatchStepOutput<PackedState>['logits'];
+    if (need === 'logits' || need === 'top+logits') {
+      const data = output(out, G.decoderStep.outputs.logits, file);
+      const V = data.length / n;
+      logits = (r) => data.subarray(r * V, (r + 1) * V);
     }
+    if (need === 'logits') return { logits, state: next };
     const logZ = output(out, HEADS.logZ, file);
     if (need === 'best') {
       return { heads: { k: this.headsK, bestId: intOutput(out, HEADS.bestId, file), bestLogit: output(out, HEADS.bestLogit, file), logZ }, state: next };
     }
     return {
       heads: { k: this.headsK, bestId: new Int32Array(0), bestLogit: new Float32Array(0), topIds: intOutput(out, HEADS.topIds, file), topLogits: output(out, HEADS.topLogits, file), logZ },
+      ...(logits ? { logits } : {}),
       state: next,
     };
   }

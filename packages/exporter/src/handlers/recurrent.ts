@@ -386,6 +386,9 @@ function convertRnn(ctx: ConversionContext, layer: TfRnnLayer, inputs: string[])
   const kind = cellKind(layer.cell)!;
   const [x, ...initial] = inputs;
   const lengths = lengthsFor(ctx, x!);
+  // A single step (the text decoder_step graph) as plain MatMul and element-wise ops: ONNX Runtime's
+  // GRU/LSTM kernels carry per-call set-up made for sequences, which dominates one step.
+  if (ctx.shapeOf(x!)?.[1] === 1 && !lengths) return convertRnnUnrolled(ctx, layer, inputs);
   const { y, yh, yc } = emitRecurrent(ctx, {
     kind,
     cells: [layer.cell],
