@@ -365,6 +365,29 @@ export function chooseTokenFromHeads(heads: DecodingHeads, r: number, options: R
 }
 
 /**
+ * Row `r`'s token from one step's outputs, exactly as {@link chooseToken} would choose it from the
+ * whole row: from the decoding `heads` when they decide, else from its `logits` row when the step
+ * fetched it (top-p from the heads' log Z, or logSoftmax's exact one within its slack); without heads,
+ * {@link chooseToken} on the row. Undefined, without a draw from `rng`, when neither can decide: the
+ * caller then steps that row again for its logits.
+ */
+export function chooseFromStep(
+  heads: DecodingHeads | undefined,
+  logits: ArrayLike<number> | undefined,
+  r: number,
+  previous: readonly number[],
+  options: ResolvedDecodingOptions,
+  rng: Rng,
+): TokenChoice | undefined {
+  if (!heads) return chooseToken(logits!, previous, options, rng);
+  const choice = chooseTokenFromHeads(heads, r, options, rng);
+  if (choice || !logits) return choice;
+  const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
+  // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
+  return chooseTopPFromRow(logits, logZ, options, rng) ?? chooseTopPFromRow(logits, logSumExp(logits), options, rng, 0) ?? chooseToken(logits, previous, options, rng);
+}
+
+/**
  * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row, exactly as
  * {@link chooseToken} does it, given the row's float64 log-sum-exp from the step graph (`logZ`, within
  * float64 rounding of logSoftmax's): without a log-softmax or a sort of the whole vocabulary. Tokens
@@ -501,14 +524,7 @@ export async function* decodeBatchSteps<B>(
     for (let r = 0; r < live.length; r++) {
       const index = live[r]!;
       const rng = rngs[index]!;
-      let choice = out.heads ? chooseTokenFromHeads(out.heads, r, options, rng) : chooseToken(out.logits!(r), history[index]!, options, rng);
-      if (!choice && out.logits) {
-        const row = out.logits(r);
-        const logZ = out.heads!.logZ[2 * r]! + out.heads!.logZ[2 * r + 1]!;
-        // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
-        choice =
-          chooseTopPFromRow(row, logZ, options, rng) ?? chooseTopPFromRow(row, logSumExp(row), options, rng, 0) ?? chooseToken(row, history[index]!, options, rng);
-      }
+      const choice = chooseFromStep(out.heads, out.logits?.(r), r, history[index]!, options, rng);
       if (choice) choices[r] = choice;
       else undecided.push(r);
     }

@@ -35,6 +35,7 @@ export {
   argmax,
   beamScore,
   beamSearch,
+  chooseFromStep,
   chooseToken,
   chooseTokenFromHeads,
   collectSequences,

@@ -9,8 +9,8 @@
 import { TEXT_MODEL } from '@vaekit/core';
 import {
   argmax,
+  chooseFromStep,
   chooseToken,
-  chooseTokenFromHeads,
   sequenceRng,
   stepNeed,
   type DecodingHeads,
@@ -40,7 +40,7 @@ export interface DecoderInfo {
 }
 
 const HEADS = TEXT_MODEL.graphs.decoderStep.heads;
-const NEED_RANK: Record<StepNeed, number> = { best: 0, top: 1, logits: 2 };
+const NEED_RANK: Record<StepNeed, number> = { best: 0, top: 1, 'top+logits': 2, logits: 3 };
 
 /** One token chosen for one sequence. */
 export interface TokenEvent {
@@ -189,7 +189,7 @@ class Lane {
   private async step(seqs: Sequence[]): Promise<void> {
     const { hiddenSize: H, lstm, headsK } = this.info;
     const stateOutputs = lstm ? ['h_out', 'c_out'] : ['h_out'];
-    // What this step must fetch: the most any of its sequences needs (stepNeed: best < top < logits).
+    // What this step must fetch: the most any of its sequences needs (stepNeed: best < top < top+logits < logits).
     const need = seqs.reduce<StepNeed>((a, s) => {
       const b = stepNeed(s.options, headsK);
       return NEED_RANK[b] > NEED_RANK[a] ? b : a;
@@ -199,16 +199,19 @@ class Lane {
     if (need === 'logits') {
       ({ choices, outputs: out } = await this.stepWithLogits(seqs));
     } else {
-      const fetch = [...stateOutputs, HEADS.bestId, HEADS.bestLogit, HEADS.logZ, ...(need === 'top' ? [HEADS.topIds, HEADS.topLogits] : [])];
+      const top = need !== 'best';
+      const fetch = [...stateOutputs, HEADS.bestId, HEADS.bestLogit, HEADS.logZ, ...(top ? [HEADS.topIds, HEADS.topLogits] : []), ...(need === 'top+logits' ? ['logits'] : [])];
       out = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { fetch }).then((r) => r.outputs);
       const heads: DecodingHeads = {
         bestId: out[HEADS.bestId]!.data as Int32Array,
         bestLogit: out[HEADS.bestLogit]!.data as Float32Array,
         logZ: out[HEADS.logZ]!.data as Float32Array,
         k: headsK,
-        ...(need === 'top' ? { topIds: out[HEADS.topIds]!.data as Int32Array, topLogits: out[HEADS.topLogits]!.data as Float32Array } : {}),
+        ...(top ? { topIds: out[HEADS.topIds]!.data as Int32Array, topLogits: out[HEADS.topLogits]!.data as Float32Array } : {}),
       };
-      choices = seqs.map((s, i) => chooseTokenFromHeads(heads, i, s.options, s.rng));
+      const logits = out.logits?.data as Float32Array | undefined;
+      const V = logits ? logits.length / seqs.length : 0;
+      choices = seqs.map((s, i) => chooseFromStep(heads, logits?.subarray(i * V, (i + 1) * V), i, s.history, s.options, s.rng));
       // Rows the heads cannot decide exactly (a nucleus larger than K, or a boundary within rounding):
       // the same step again for those rows, with their whole logits (chooseTokenFromHeads drew nothing).
       const undecided = seqs.flatMap((s, i) => (choices[i] === undefined ? [i] : []));
