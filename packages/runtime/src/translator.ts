@@ -24,7 +24,7 @@ import {
 } from '@vaekit/core';
 import { floatOutput, type EngineTensor, type GraphSession } from './engine.js';
 import { InputError, RuntimeError } from './errors.js';
-import type { BackendName } from './types.js';
+import type { BackendName, Generation } from './types.js';
 
 const G = SEQ2SEQ_MODEL.graphs;
 /** Sources encoded together; more are translated in several batches. */
@@ -44,16 +44,8 @@ export interface TranslateOptions extends DecodingOptions {
   attention?: boolean;
 }
 
-/** One translation. */
-export interface Translation {
-  text: string;
-  /** Target token ids (with `<eos>` when it was produced). */
-  tokenIds: number[];
-  tokens: string[];
-  logprobs: number[];
-  logprob: number;
-  /** True when the translation ended with `<eos>`, false when it hit `maxTokens`. */
-  finished: boolean;
+/** One translation: a generation of the target sentence, with what the source and the latent were. */
+export interface Translation extends Omit<Generation, 'z'> {
   /** The source as the model read it (its tokens, `<unk>` for unknown words). */
   sourceTokens: string[];
   /** The latent z it was decoded from (absent for a bundle without latent). */
