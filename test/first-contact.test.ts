@@ -153,7 +153,7 @@ describe('train image --data: your own images', () => {
     assert.deepEqual(config.image, { height: 10, width: 10, channels: 1 });
     assert.equal(config.dataset, images);
     const help = vaekitOk(['train', 'image', '--help']).stdout;
-    assert.match(help, /--data <source>.*\(default: "mnist"\)/s);
+    assert.match(help, /--data <source>.*\(default:\s+"mnist"\)/s);
   });
 });
 
