@@ -178,11 +178,12 @@ export async function loadRepository(repo: string): Promise<ServedBundle[]> {
     let stateful: StatefulSpec | undefined;
     let spec = graphs[sidecar.graph];
     if (sidecar.graph === 'decoder_stateful' && manifest.kind === 'text') {
-      // The fused decoder of export-triton: clients send token and z and get logits; START and the
-      // states h (, c) stay on the server.
+      // The fused decoder of export-triton: clients send token and z and get logits (and the decoding
+      // heads); START and the states h (, c) stay on the server.
       const step = graphs.decoder_step!;
-      spec = { inputs: step.inputs.filter((t) => t.name === 'token' || t.name === 'z'), outputs: step.outputs.filter((t) => t.name === 'logits') };
       stateful = { control: 'START', states: manifest.text.stateNames.map((n) => ({ input: n, output: `${n}_out`, size: manifest.text.hiddenSize })) };
+      const stateOutputs = new Set(stateful.states.map((s) => s.output));
+      spec = { inputs: step.inputs.filter((t) => t.name === 'token' || t.name === 'z'), outputs: step.outputs.filter((t) => !stateOutputs.has(t.name)) };
     }
     if (!spec) throw new BundleError(`${sidecarFile}: graph "${sidecar.graph}" is not in its manifest. Should be one of: ${Object.keys(graphs).join(', ')}.`);
     let b = bundles.get(sidecar.bundle);

@@ -166,7 +166,9 @@ export async function exportTritonRepository(bundleDir: string, repoDir: string,
     const step = graphs.decoder_step!;
     const modelName = `${name}_decoder_stateful`;
     const inputs = step.inputs.filter((t) => t.name === 'token' || t.name === 'z').map(tritonTensor);
-    const outputs = step.outputs.filter((t) => t.name === 'logits').map(tritonTensor);
+    // Every output of the step but the states, which the sequence batcher keeps (logits and the decoding heads).
+    const stateOutputs = new Set(stateNames.map((s) => `${s}_out`));
+    const outputs = step.outputs.filter((t) => !stateOutputs.has(t.name)).map(tritonTensor);
     const H = manifest.text.hiddenSize;
     const config = modelConfigText(modelName, inputs, outputs, modelOptions, {
       controlInput: START_INPUT,
