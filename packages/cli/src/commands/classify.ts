@@ -8,6 +8,7 @@ import { ANNEAL_SCHEDULES, CLASSIFIER_ENCODERS, CLASSIFIER_MODELS, REMEDIES, def
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 function imbalanceRatio(value: string): number {
@@ -96,7 +97,7 @@ export function registerTrainClassify(train: Command): void {
     .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainClassifyOptions, cmd: Command) => {
-      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      assertResumeWithoutForce(opts);
       const source = /\.jsonl?$/i.test(opts.data) ? path.resolve(opts.data) : opts.data;
       if (source !== 'imdb' && !/\.jsonl?$/i.test(source)) throw new UsageError(`Unknown --data "${opts.data}". Should be imdb or a .jsonl file of {"text", "label"} lines.`);
       if (source !== 'imdb') {
@@ -137,7 +138,6 @@ export function registerTrainClassify(train: Command): void {
       });
       const { resumeClassifier, trainClassifier, validateClassifierConfig } = await import('@vaekit/trainer');
       (await import('../shared/imdb.js')).registerImdb();
-      const { claimRunFolder } = await import('../shared/run-folder.js');
       const { createProgress } = await import('../shared/progress.js');
       const { classifierTable, evaluateClassifier } = await import('../shared/classifier.js');
       const { printJson } = await import('../shared/output.js');
@@ -170,18 +170,13 @@ export function registerTrainClassify(train: Command): void {
         },
         onNotice: log,
       };
-      let result;
-      try {
-        const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
-        const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
-        result = opts.resume
-          ? await resumeClassifier(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite })
-          : await trainClassifier(config, opts.out, hooks, { nonFinite });
-      } catch (err) {
-        bar?.stop();
-        if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
-        throw err;
-      }
+      const result = await trainOrResume(
+        opts,
+        cmd,
+        { train: (o) => trainClassifier(config, opts.out, hooks, o), resume: (o) => resumeClassifier(opts.out, hooks, o) },
+        () => completed,
+        () => bar?.stop(),
+      );
       const report = await evaluateClassifier(opts.out);
       if (opts.json) {
         printJson({ runDir: opts.out, backend: backend.name, seconds: result.seconds, stoppedEarly: result.stoppedEarly ?? null, epochs: result.epochs, test: report.test, valid: report.valid, labels: report.labels });

@@ -8,6 +8,7 @@ import { ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 function aggressiveMode(value: string): AggressiveMode {
@@ -142,7 +143,7 @@ export function registerTrainText(train: Command): void {
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
-      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      assertResumeWithoutForce(opts);
       const pretrained = opts.resume ? undefined : pretrainedOptions(opts);
       if (opts.embeddings && cmd.getOptionValueSource('embedding') !== 'cli') opts.embedding = 100;
       if (pretrained?.init) await assertSourceRun(opts.init!, '--init');
@@ -201,7 +202,6 @@ type RunOptions = Pick<TrainTextOptions, 'out' | 'force' | 'resume' | 'backend' 
 async function trainTextRun(config: TextTrainConfig, opts: RunOptions, cmd: Command): Promise<void> {
   const { resumeTextVae, trainTextVae } = await import('@vaekit/trainer');
   if (config.pretrained?.embeddings === 'glove') await (await import('../shared/glove.js')).registerGlove();
-  const { claimRunFolder } = await import('../shared/run-folder.js');
   const { createProgress } = await import('../shared/progress.js');
   const { EVAL_FILE, evaluateWithProgress, f2, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
   const { printJson } = await import('../shared/output.js');
@@ -252,20 +252,17 @@ async function trainTextRun(config: TextTrainConfig, opts: RunOptions, cmd: Comm
     },
     onNotice: log,
   };
-  let result;
-  try {
-    const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
-    const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
-    result = opts.resume
-      ? await resumeTextVae(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite })
-      : await trainTextVae(config, opts.out, hooks, { nonFinite });
-  } catch (err) {
-    bar?.stop();
-    evalBar?.stop();
-    await live?.flush();
-    if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
-    throw err;
-  }
+  const result = await trainOrResume(
+    opts,
+    cmd,
+    { train: (o) => trainTextVae(config, opts.out, hooks, o), resume: (o) => resumeTextVae(opts.out, hooks, o) },
+    () => completed,
+    async () => {
+      bar?.stop();
+      evalBar?.stop();
+      await live?.flush();
+    },
+  );
   await live?.flush();
   const { vae } = await evaluateWithProgress(opts.out, { k: opts.k, limit: 0, examples: opts.model === 'vae' ? 5 : 0 });
   // The final report also shows the test-split evaluation just written to eval.json.
@@ -423,7 +420,7 @@ export function registerDistill(program: Command): void {
     .option('--report', 'rewrite RUN/report.html after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (teacherDir: string, opts: DistillOptions, cmd: Command) => {
-      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      assertResumeWithoutForce(opts);
       await assertSourceRun(teacherDir, 'vaekit distill');
       const { readRunConfig, readLatestPointer } = await import('@vaekit/core/node');
       const teacher = await readRunConfig(teacherDir);

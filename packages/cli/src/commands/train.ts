@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { REPORT_FILE } from '../report/file.js';
-import { UsageError } from '../errors.js';
 import type { ImageTrainCliOptions } from '../shared/image-training.js';
 import type { ImageAdversarialOptions } from '../shared/adversarial.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { assertResumeWithoutForce } from '../shared/run-folder.js';
 import { addTfBackendOption, isVerbose } from '../shared/tf-backend.js';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
 import { ADVERSARIAL_MODES, IMAGE_ARCHS } from '@vaekit/core';
@@ -44,7 +44,7 @@ export function registerTrain(program: Command): Command {
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: Omit<ImageTrainCliOptions, 'channels' | 'adversarial'> & ImageAdversarialOptions & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
-      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      assertResumeWithoutForce(opts);
       const { adversarialFromOptions } = await import('../shared/adversarial.js');
       const adversarial = adversarialFromOptions(opts, cmd);
       const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';

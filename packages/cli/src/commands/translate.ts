@@ -8,6 +8,7 @@ import { ANNEAL_SCHEDULES, ATTENTION_KINDS, ATTENTION_SCORES, defaultTranslateCo
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
+import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 interface TrainTranslateOptions {
@@ -80,7 +81,7 @@ export function registerTrainTranslate(train: Command): void {
     .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTranslateOptions, cmd: Command) => {
-      if (opts.resume && opts.force) throw new UsageError('--resume and --force cannot be used together.');
+      assertResumeWithoutForce(opts);
       if (opts.init && opts.resume) throw new UsageError('--init and --resume cannot be used together (a resumed run keeps its own weights).');
       if (opts.init) {
         const hasConfig = await fs.stat(path.join(opts.init, 'config.json')).then((s) => s.isFile(), () => false);
@@ -120,7 +121,6 @@ export function registerTrainTranslate(train: Command): void {
         },
       });
       const { resumeTranslate, trainTranslate } = await import('@vaekit/trainer');
-      const { claimRunFolder } = await import('../shared/run-folder.js');
       const { createProgress } = await import('../shared/progress.js');
       const { printJson } = await import('../shared/output.js');
       const { startTfBackend } = await import('../shared/tf-backend.js');
@@ -153,16 +153,13 @@ export function registerTrainTranslate(train: Command): void {
         },
         onNotice: log,
       };
-      let result;
-      try {
-        const epochsGiven = cmd.getOptionValueSource('epochs') === 'cli';
-        const nonFinite = opts.skipNonfinite ? ('skip' as const) : ('stop' as const);
-        result = opts.resume ? await resumeTranslate(opts.out, hooks, { ...(epochsGiven ? { epochs: opts.epochs } : {}), nonFinite }) : await trainTranslate(config, opts.out, hooks, { nonFinite });
-      } catch (err) {
-        bar?.stop();
-        if (completed === 0 && !opts.resume) await fs.rm(opts.out, { recursive: true, force: true });
-        throw err;
-      }
+      const result = await trainOrResume(
+        opts,
+        cmd,
+        { train: (o) => trainTranslate(config, opts.out, hooks, o), resume: (o) => resumeTranslate(opts.out, hooks, o) },
+        () => completed,
+        () => bar?.stop(),
+      );
       if (opts.json) {
         printJson({ runDir: opts.out, backend: backend.name, seconds: result.seconds, epochs: result.epochs });
         return;
