@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AggressiveMode, TextTrainConfig, TextTrainHooks } from '@vaekit/trainer';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig, type TextEmbeddingSource, type TextPretrainedConfig } from '@vaekit/core';
+import { ADVERSARIAL_MODES, ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig, type TextEmbeddingSource, type TextPretrainedConfig } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
@@ -62,6 +62,10 @@ interface TrainTextOptions {
   init?: string;
   pretrain?: 'ae';
   pretrainEpochs?: number;
+  adversarial?: 'latent';
+  adversarialWeight?: number;
+  criticLr?: number;
+  criticHidden?: number;
 }
 
 /** `config.pretrained` from the options (undefined when none is given); `--pretrain-epochs` needs `--pretrain`. */
@@ -140,10 +144,16 @@ export function registerTrainText(train: Command): void {
     .option('--init <run>', 'initialise encoder and decoder from an earlier text run, another corpus too (vocabularies mapped by word, unmatched rows fresh)')
     .option('--pretrain <mode>', 'ae: train an autoencoder first, reset the decoder, then the VAE with free bits (Li et al. 2019)', oneOf(['ae'] as const))
     .option('--pretrain-epochs <n>', 'epochs of the autoencoder phase, counted in --epochs (default 1)', positiveInt(100_000))
+    .option('--adversarial <mode>', `adversarial training: ${ADVERSARIAL_MODES.text.join(' | ')} (a critic matches the aggregate posterior to the prior, Makhzani et al. 2015; with --beta 0 it replaces the KL term; docs/adversarial.md)`, oneOf(ADVERSARIAL_MODES.text))
+    .option('--adversarial-weight <w>', "--adversarial latent: weight of the encoder's fool-the-critic term (default 1)", numberIn(0, 1e6))
+    .option('--critic-lr <rate>', '--adversarial latent: Adam learning rate of the critic (default 5e-4)', numberIn(1e-9, 10))
+    .option('--critic-hidden <n>', "--adversarial latent: units of the critic's two hidden layers (default 64)", positiveInt(65_536))
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
+      const { textAdversarialFromOptions } = await import('../shared/adversarial.js');
+      const adversarial = textAdversarialFromOptions(opts, cmd);
       const pretrained = opts.resume ? undefined : pretrainedOptions(opts);
       if (opts.embeddings && cmd.getOptionValueSource('embedding') !== 'cli') opts.embedding = 100;
       if (pretrained?.init) await assertSourceRun(opts.init!, '--init');
@@ -167,6 +177,7 @@ export function registerTrainText(train: Command): void {
         patience: opts.patience,
         seed: opts.seed,
         ...(pretrained ? { pretrained } : {}),
+        ...(adversarial ? { adversarial } : {}),
         data: {
           ...d.data,
           source: opts.data === 'sotu' ? 'sotu' : path.resolve(opts.data),
@@ -246,7 +257,8 @@ async function trainTextRun(config: TextTrainConfig, opts: RunOptions, cmd: Comm
       log(
         `epoch ${m.epoch}: train loss ${f2(m.train.loss)} (rec ${f2(m.train.reconstruction)}, KL ${f2(m.train.kl)}, KL weight ${m.train.klWeight.toFixed(3)}) | ` +
           `valid -ELBO ${f2(v.elbo)} (rec ${f2(v.reconstruction)}, KL ${f2(v.kl)}) ppl<=${f2(v.ppl)} MI ${f2(v.mi)} AU ${v.au ?? '-'}` +
-          `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''} | ${m.seconds.toFixed(0)}s`,
+          `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''}` +
+          `${m.train.adversarial ? ` | critic loss ${f2(m.train.adversarial.critic)} (updated ${Math.round(m.train.adversarial.criticUpdates * 100)}%), fool ${f2(m.train.adversarial.fool)}` : ''} | ${m.seconds.toFixed(0)}s`,
       );
       live?.epochDone(m.epoch);
     },
