@@ -314,19 +314,20 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
     .option('--baseline <run>', 'a language-model baseline run (vaekit train text --model lm) to report beside the VAE')
     .option('--examples <n>', 'prior samples and reconstructions to print', intIn(0, 1000), 5)
-    .option('--samples <n>', 'image runs: prior samples compared with as many held-out digits (default 1000); translate runs: translations per source for the diversity (default 10)', intIn(1, 100_000))
+    .option('--samples <n>', 'image runs: prior samples compared with as many held-out digits (default 1000); translate runs: translations per source for the diversity (default 10); text VAE runs: measure n prior samples (forward perplexity under --baseline, reverse perplexity, distinct-1/2, self-BLEU; 10000 in the benchmark)', intIn(1, 100_000))
+    .option('--reverse-epochs <n>', 'text runs with --samples: epochs of the language model trained on the samples (reverse perplexity)', positiveInt(1000), 2)
     .option('--grid <file.png>', 'image runs: also write a PNG grid of 64 prior samples')
-    .option('--seed <s>', 'image runs: seed of the prior samples', intIn(0, 2 ** 31 - 1), 0)
+    .option('--seed <s>', 'image and text runs: seed of the prior samples', intIn(0, 2 ** 31 - 1), 0)
     .addOption(tfBackendOption())
     .option('--json', 'print the report as JSON on stdout')
     .option('--beam <width>', 'translate runs: beam width of the beam BLEU (0 = skip)', intIn(0, 256), 4)
     .option('--diversity-pairs <n>', 'translate runs: sources for the diversity', intIn(0, 100_000), 100)
-    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; samples?: number; grid?: string; seed: number; backend: TfBackend; json?: boolean; beam: number; diversityPairs: number }, cmd: Command) => {
+    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; samples?: number; reverseEpochs: number; grid?: string; seed: number; backend: TfBackend; json?: boolean; beam: number; diversityPairs: number }, cmd: Command) => {
       await assertRunFolder(runDir);
       const kind = await fs.readFile(path.join(runDir, 'config.json'), 'utf8').then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => undefined);
       const given = <T extends string>(names: readonly T[]): T[] => names.filter((o) => cmd.getOptionValueSource(o) === 'cli');
       if (kind === 'image') {
-        const textOnly = given(['data', 'k', 'limit', 'baseline', 'examples'] as const);
+        const textOnly = given(['data', 'k', 'limit', 'baseline', 'examples', 'reverseEpochs'] as const);
         if (textOnly.length) throw new UsageError(`--${textOnly[0]} applies to text runs; ${runDir} is an image run (its options: --samples, --grid, --seed).`);
         const samples = opts.samples ?? 1000;
         if (samples < 10) throw new UsageError(`--samples must be at least 10 for an image run (prior samples compared with as many held-out digits), got ${samples}.`);
@@ -368,10 +369,12 @@ export function registerEval(program: Command): void {
         else process.stdout.write(translationReportText(report) + `\nReport written to ${path.join(runDir, 'eval.json')}\n`);
         return;
       }
-      const imageOnly = given(['samples', 'grid', 'seed'] as const);
-      if (imageOnly.length) throw new UsageError(`--${imageOnly[0]} applies to image and translate runs; ${runDir} is a text run.`);
+      if (given(['grid'] as const).length) throw new UsageError(`--grid applies to image runs; ${runDir} is a text run.`);
+      const sampleOnly = given(['seed', 'reverseEpochs'] as const);
+      if (sampleOnly.length && opts.samples === undefined) throw new UsageError(`--${sampleOnly[0] === 'reverseEpochs' ? 'reverse-epochs' : sampleOnly[0]} applies to the sample-quality metrics of a text run; add --samples N.`);
+      if (opts.samples !== undefined && opts.samples < 10) throw new UsageError(`--samples must be at least 10 for a text run (prior samples measured), got ${opts.samples}.`);
       if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');
-      const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
+      const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText, sampleQualityTable } = await import('../shared/text-eval.js');
       const { printJson } = await import('../shared/output.js');
       const { startTfBackend } = await import('../shared/tf-backend.js');
       const backend = await startTfBackend(opts.backend, isVerbose(cmd));
@@ -382,12 +385,14 @@ export function registerEval(program: Command): void {
         examples: opts.examples,
         ...(opts.data !== undefined ? { data: opts.data === 'sotu' ? 'sotu' : path.resolve(opts.data) } : {}),
         ...(opts.baseline ? { baseline: opts.baseline } : {}),
+        ...(opts.samples !== undefined ? { sampleQuality: { samples: opts.samples, seed: opts.seed, reverseEpochs: opts.reverseEpochs, log: (l: string) => process.stderr.write(l + '\n') } } : {}),
       });
       if (opts.json) {
         printJson(report);
         return;
       }
       process.stdout.write(`Data: ${report.vae.data}\n${metricsTable(report.vae.metrics, report.baseline?.metrics, report.vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(report.vae)}\n`);
+      if (report.sampleQuality) process.stdout.write(`${sampleQualityTable(report.sampleQuality)}\n`);
       process.stdout.write(`Report written to ${path.join(runDir, EVAL_FILE)}\n`);
     });
 }

@@ -63,7 +63,7 @@ export interface TextSampleQuality {
 }
 
 /** The draw of the prior: row-major normals from one seeded RNG (the runtime's `samplePrior`). */
-function priorDraws(count: number, latent: number, seed: number): Float32Array {
+export function priorDraws(count: number, latent: number, seed: number): Float32Array {
   const rng = createRng(seed);
   return Float32Array.from({ length: count * latent }, () => rng.normal());
 }
