@@ -125,8 +125,27 @@ const cpuSecondsOf = (pid) => {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 };
 
+/** Sum and count of one Prometheus histogram series of the server's /metrics (0, 0 before its first observation). */
+async function histogramOf(url, name, label) {
+  const text = await new Promise((resolve) => {
+    http.get(`${url}/metrics`, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', () => resolve(''));
+  });
+  const value = (suffix) => Number(new RegExp(`^${name}_${suffix}\\{${label}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: value('sum'), count: value('count') };
+}
+
+/** Rows per ONNX Runtime call during a level: the encoder's batches, or the sequences per shared decoder step. */
+const batchSeries = (task) => (task === 'encode' ? ['vaekit_batch_size', 'model="bench_encoder"'] : task === 'generate' ? ['vaekit_decoder_step_sequences', 'bundle="bench"'] : undefined);
+
 async function level(url, task, clients, seconds = SECONDS, serverPid = undefined) {
   const cpu0 = { server: serverPid ? cpuSecondsOf(serverPid) : 0, client: process.cpuUsage() };
+  const series = batchSeries(task);
+  const batches0 = series ? await histogramOf(url, ...series) : undefined;
   const probeAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   seq += 1_000_000;
   const worker = new Worker(new URL(import.meta.url), { workerData: { url, task, clients, seconds, seqStart: seq, work } });
@@ -148,6 +167,8 @@ async function level(url, task, clients, seconds = SECONDS, serverPid = undefine
   const { wall, latencies, errors, tokens, requests } = await done;
   probeAgent.destroy();
   const clientUsage = process.cpuUsage(cpu0.client);
+  const batches1 = series ? await histogramOf(url, ...series) : undefined;
+  const rowsPerRun = batches1 && batches1.count > batches0.count ? round((batches1.sum - batches0.sum) / (batches1.count - batches0.count), 1) : null;
   const perRequestUs = (seconds) => (requests > 0 ? round((seconds / requests) * 1e6) : null);
   return {
     task,
@@ -163,6 +184,7 @@ async function level(url, task, clients, seconds = SECONDS, serverPid = undefine
     readyProbes: ready.length,
     ...(serverPid ? { serverCpuUsPerRequest: perRequestUs(cpuSecondsOf(serverPid) - cpu0.server) } : {}),
     clientCpuUsPerRequest: perRequestUs((clientUsage.user + clientUsage.system) / 1e6),
+    ...(series ? { rowsPerOnnxRun: rowsPerRun } : {}),
   };
 }
 
@@ -262,12 +284,12 @@ const targets = {
   [`most an encode on / off ratio can reach here: HTTP ceiling / batching off`]: round(ceiling.requestsPerSecond / encOff.requestsPerSecond, 2),
   [`/v2/health/ready p99 at ${top} clients, worst (target <= 50 ms)`]: Math.max(...results.filter((r) => r.clients === top).map((r) => r.readyP99Ms ?? Infinity)),
 };
-console.log('\n| mode | task | clients | req/s | tok/s | p50 ms | p99 ms | errors | ready p99 ms | CPU us/request server, client | RSS MB start -> end |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('\n| mode | task | clients | req/s | tok/s | p50 ms | p99 ms | errors | ready p99 ms | rows per ORT run | CPU us/request server, client | RSS MB start -> end |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of results) {
-  console.log(`| ${r.mode} | ${r.task} | ${r.clients} | ${r.requestsPerSecond} | ${r.tokensPerSecond ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.readyP99Ms} | ${r.serverCpuUsPerRequest}, ${r.clientCpuUsPerRequest} | ${r.rssStartMB} -> ${r.rssEndMB} |`);
+  console.log(`| ${r.mode} | ${r.task} | ${r.clients} | ${r.requestsPerSecond} | ${r.tokensPerSecond ?? ''} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.readyP99Ms} | ${r.rowsPerOnnxRun} | ${r.serverCpuUsPerRequest}, ${r.clientCpuUsPerRequest} | ${r.rssStartMB} -> ${r.rssEndMB} |`);
 }
-console.log(`| HTTP ceiling | GET /v2/health/live | ${top} | ${ceiling.requestsPerSecond} | | ${ceiling.p50Ms} | ${ceiling.p99Ms} | ${ceiling.errors} | | ${ceiling.serverCpuUsPerRequest}, ${ceiling.clientCpuUsPerRequest} | |`);
+console.log(`| HTTP ceiling | GET /v2/health/live | ${top} | ${ceiling.requestsPerSecond} | | ${ceiling.p50Ms} | ${ceiling.p99Ms} | ${ceiling.errors} | | | ${ceiling.serverCpuUsPerRequest}, ${ceiling.clientCpuUsPerRequest} | |`);
 console.log('\nTargets:');
 for (const [k, v] of Object.entries(targets)) console.log(`  ${k}: ${v}`);
 
