@@ -552,14 +552,14 @@ export const textKind: TrainingKind<
   evaluate: (run, onProgress) =>
     evaluateText(run.models.models, run.data.valid, { seqLength: run.data.seqLength, seed: run.config.seed, onProgress: (done, total) => onProgress(done, total) }),
   heldOutLoss: (m) => m.elbo,
-  metricsLine: (_run, acc, valid, info) => ({
+  metricsLine: (run, acc, valid, info) => ({
     epoch: info.epoch,
     train: {
       loss: acc.lossSum / acc.batches,
       reconstruction: acc.recon / acc.rows,
       kl: acc.kl / acc.rows,
       klWeight: acc.weight,
-      ...(_run.config.adversarial ? { adversarial: { fool: acc.fool / acc.rows, critic: acc.critic / Math.max(1, acc.criticUpdates), criticUpdates: acc.criticUpdates / Math.max(1, acc.batches) } } : {}),
+      ...(run.config.adversarial ? { adversarial: { fool: acc.fool / acc.rows, critic: acc.critic / Math.max(1, acc.criticUpdates), criticUpdates: acc.criticUpdates / Math.max(1, acc.batches) } } : {}),
     },
     valid,
     aggressive: acc.aggressive,
