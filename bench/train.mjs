@@ -47,8 +47,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ALL_CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
   text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
+  translate: {
+    label: 'attention translator (baseline): source vocab 8221, target vocab 5256, emb 128, bidirectional GRU 256 encoder, GRU 256 decoder, additive attention 256, length 13, batch 64, one Adam step',
+    steps: 3,
+    warmup: 2,
+  },
 };
-const picked = (process.env.BENCH_CONFIGS ?? 'dense,text').split(',').map((c) => c.trim());
+const picked = (process.env.BENCH_CONFIGS ?? 'dense,text,translate').split(',').map((c) => c.trim());
 for (const c of picked) {
   if (!ALL_CONFIGS[c]) {
     console.error(`Unknown configuration "${c}" in BENCH_CONFIGS. Should be one of: ${Object.keys(ALL_CONFIGS).join(', ')}.`);
@@ -57,7 +62,7 @@ for (const c of picked) {
 }
 const CONFIGS = Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([c]) => picked.includes(c)));
 // Steps per chunk for the slow pure-JS backend (its text step takes minutes).
-const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null };
+const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null, translate: null };
 
 /** Matrix-multiply FLOPs of one training step (forward + both gradients; none for the data's own gradient). */
 function stepFlops(config) {
@@ -65,6 +70,13 @@ function stepFlops(config) {
   if (config === 'dense') {
     const b = 128;
     return mm(b, 784, 400, 2) + 2 * mm(b, 400, 20) + mm(b, 20, 400) + mm(b, 400, 784);
+  }
+  if (config === 'translate') {
+    // Encoder GRU both ways, init state, decoder GRU, attention projections (queries, keys) and context,
+    // the output layer on [output, context], the logits at every position (what PyTorch computes).
+    const [tv, e, h, t, b] = [5256, 128, 256, 13, 64];
+    const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
+    return 2 * gru(e) + mm(b, 2 * h, h) + gru(e) + mm(b * t, h, h) + mm(b * t, 2 * h, h) + mm(b * t, t, 2 * h) + mm(b * t, 3 * h, h) + mm(b * t, h, tv);
   }
   const [v, e, h, z, t, b] = [5000, 128, 256, 32, 25, 32];
   const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
@@ -174,7 +186,7 @@ const result = {
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
   text_logits:
-    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides',
+    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides; the translate step likewise (real_positions of 832)',
   machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
   load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
   vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),
