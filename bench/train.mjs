@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // Training step time: vaekit (its default backend and every other available backend) against PyTorch on
-// CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's two reference configurations,
+// CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's reference configurations (dense and
+// sentence VAE, and the attention translator),
 // same shapes, loss and optimizer (Adam 1e-3). Every participant is a long-lived process; their timed
 // chunks interleave round by round, so load from other processes on the machine hits all of them alike.
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
 // model (~2 minutes a step, skipped by default), BENCH_CONFIGS=dense,text picks configurations (default
-// both; a run of a subset still rewrites bench/results/train.json, so commit only full runs). Also records the peak RSS of a default
+// all three: dense, text, translate; a run of a subset replaces only its configurations' rows in
+// bench/results/train.json and keeps the others', each row naming the commit and load that produced it). Also records the peak RSS of a default
 // `vaekit train text --data sotu` (issue 16 target: <= 1.5 GB), shortened to one epoch on 8000 training
 // sentences (bench/lib/sotu-bundle.mjs, shared with the generation benchmark; all 63,874 sentences are
 // still read and tokenized, the model has the default sizes with a 10,000-word vocabulary).
 // BENCH_TRAIN_ONLY=rss measures only that and updates train.json's textTrainMemory.
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -179,10 +181,25 @@ for (const w of workers) w.close();
 torch.close();
 
 const cpu = os.cpus();
+// Each row says which commit and load produced it; a run of a subset of configurations (BENCH_CONFIGS)
+// keeps the previous file's rows of the others, and its memory measurement.
+const commit = (() => {
+  try {
+    const git = (args) => execSync(`git ${args}`, { cwd: path.join(here, '..') }).toString().trim();
+    return git('rev-parse --short HEAD') + (git('status --porcelain --untracked-files=no') ? ' (uncommitted changes)' : '');
+  } catch {
+    return 'unknown';
+  }
+})();
+const runLoad = [loadBefore, os.loadavg()].map((l) => +l[0].toFixed(2));
+for (const r of rows) Object.assign(r, { commit, loadavg_1min: runLoad });
+const subset = Object.keys(CONFIGS).length < Object.keys(ALL_CONFIGS).length;
+const previous = subset ? await fs.readFile(path.join(here, 'results', 'train.json'), 'utf8').then(JSON.parse).catch(() => undefined) : undefined;
+if (previous) rows.unshift(...previous.rows.filter((r) => !CONFIGS[r.config]));
 const result = {
   benchmark: 'train',
   command: 'npm run bench -- train',
-  configurations: Object.fromEntries(Object.entries(CONFIGS).map(([k, v]) => [k, v.label])),
+  configurations: Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([k]) => CONFIGS[k] || rows.some((r) => r.config === k)).map(([k, v]) => [k, v.label])),
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
   text_logits:
@@ -193,7 +210,7 @@ const result = {
   pytorch: torchInfo ?? 'unavailable',
   matmul_peak: peak,
   rows,
-  textTrainMemory: await textTrainMemory(),
+  textTrainMemory: subset && previous?.textTrainMemory ? previous.textTrainMemory : await textTrainMemory(),
 };
 console.table(rows);
 console.log(JSON.stringify(result, null, 2));
