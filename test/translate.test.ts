@@ -155,6 +155,16 @@ test('a VNMT + variational attention run exports with parity and the checker, an
     );
     for (const report of Object.values(result.parity)) for (const e of Object.values(report.maxAbsError)) assert.ok(e <= 1e-4);
     await runOnnxChecker(t, [path.join(bundleDir, 'encoder.onnx'), path.join(bundleDir, 'decoder_step.onnx')]);
+    // The webgl variant (WebGL lacks GRU, ReduceSum and Max: recurrences unrolled, the masked mean as products).
+    const webglDir = path.join(dir, 'varatt-bundle-webgl');
+    const webgl = await exportBundle(
+      { kind: 'seq2seq', encoder: run.models.encoder, decoder: run.models.decoder, sourceTokenizer: run.corpus.sourceTokenizer, targetTokenizer: run.corpus.targetTokenizer } as never,
+      webglDir,
+      { webglVariant: true },
+    );
+    assert.deepEqual(Object.keys(webgl.parity).filter((g) => g.startsWith('webgl/')).sort(), ['webgl/decoder_step', 'webgl/encoder']);
+    for (const report of Object.values(webgl.parity)) for (const e of Object.values(report.maxAbsError)) assert.ok(e <= 1e-4);
+    await runOnnxChecker(t, [path.join(webglDir, 'webgl', 'encoder.onnx'), path.join(webglDir, 'webgl', 'decoder_step.onnx')]);
     const translator = await loadVae(bundleDir, { kind: 'seq2seq' });
     try {
       const set = run.corpus.test;
