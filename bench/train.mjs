@@ -108,6 +108,16 @@ function participant(name, cmd, args) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const loadBefore = os.loadavg();
+// Each row says which commit and load produced it; a run of a subset of configurations (BENCH_CONFIGS)
+// keeps the previous file's rows of the others, and its memory measurement.
+const commit = (() => {
+  try {
+    const git = (args) => execSync(`git ${args}`, { cwd: path.join(here, '..') }).toString().trim();
+    return git('rev-parse --short HEAD') + (git('status --porcelain --untracked-files=no') ? ' (uncommitted changes)' : '');
+  } catch {
+    return 'unknown';
+  }
+})();
 
 const torch = participant('pytorch', '/usr/bin/python3', [path.join(here, 'peers', 'train_torch.py')]);
 let torchInfo;
@@ -181,16 +191,6 @@ for (const w of workers) w.close();
 torch.close();
 
 const cpu = os.cpus();
-// Each row says which commit and load produced it; a run of a subset of configurations (BENCH_CONFIGS)
-// keeps the previous file's rows of the others, and its memory measurement.
-const commit = (() => {
-  try {
-    const git = (args) => execSync(`git ${args}`, { cwd: path.join(here, '..') }).toString().trim();
-    return git('rev-parse --short HEAD') + (git('status --porcelain --untracked-files=no') ? ' (uncommitted changes)' : '');
-  } catch {
-    return 'unknown';
-  }
-})();
 const runLoad = [loadBefore, os.loadavg()].map((l) => +l[0].toFixed(2));
 for (const r of rows) Object.assign(r, { commit, loadavg_1min: runLoad });
 const subset = Object.keys(CONFIGS).length < Object.keys(ALL_CONFIGS).length;
