@@ -8,7 +8,7 @@ import { ANNEAL_SCHEDULES, CLASSIFIER_ENCODERS, CLASSIFIER_MODELS, REMEDIES, def
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
-import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
+import { addRunFolderOptions, assertResumeWithoutForce, claimRunFolder, trainOrResume, type RunFlags } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 function imbalanceRatio(value: string): number {
@@ -17,7 +17,7 @@ function imbalanceRatio(value: string): number {
   return n;
 }
 
-interface TrainClassifyOptions {
+interface TrainClassifyOptions extends RunFlags {
   data: string;
   model: ClassifierTrainConfig['model'];
   encoder: ClassifierTrainConfig['encoder'];
@@ -48,17 +48,13 @@ interface TrainClassifyOptions {
   lr: number;
   seed: number;
   backend: TfBackend;
-  out: string;
-  force?: boolean;
-  resume?: boolean;
-  skipNonfinite?: boolean;
   json?: boolean;
 }
 
 /** Registers `vaekit train classify` under `train`. */
 export function registerTrainClassify(train: Command): void {
   const d = defaultClassifierConfig();
-  train
+  addRunFolderOptions(train
     .command('classify')
     .description('train a text classifier: supervised baselines, M1 (VAE + classifier on its means) or M2 (semi-supervised VAE) on IMDB or a JSONL file')
     .option('--data <source>', 'imdb (50,000 reviews, the Stanford split) or a JSONL file of {"text": ..., "label": ...} lines (no label: unlabelled)', 'imdb')
@@ -90,12 +86,7 @@ export function registerTrainClassify(train: Command): void {
     .option('--batch-size <n>', 'texts per step', positiveInt(65_536), d.batchSize)
     .option('--lr <rate>', 'Adam learning rate', numberIn(1e-9, 10), d.learningRate)
     .option('--seed <s>', 'seed for the split, labels, initialisation and noise', intIn(0, 2 ** 31 - 1), d.seed)
-    .addOption(tfBackendOption())
-    .option('--out <dir>', 'run folder to create', 'runs/classify')
-    .option('--force', 'replace the run folder if it exists')
-    .option('--resume', 'continue the run in --out from its newest complete checkpoint (--epochs may extend it)')
-    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite')
-    .option('--json', 'print the result as JSON on stdout')
+    .addOption(tfBackendOption()), 'runs/classify')
     .action(async (opts: TrainClassifyOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
       const source = /\.jsonl?$/i.test(opts.data) ? path.resolve(opts.data) : opts.data;

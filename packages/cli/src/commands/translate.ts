@@ -8,10 +8,10 @@ import { ANNEAL_SCHEDULES, ATTENTION_KINDS, ATTENTION_SCORES, defaultTranslateCo
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
-import { assertResumeWithoutForce, claimRunFolder, trainOrResume } from '../shared/run-folder.js';
+import { addRunFolderOptions, assertResumeWithoutForce, claimRunFolder, trainOrResume, type RunFlags } from '../shared/run-folder.js';
 import { isVerbose, tfBackendOption } from '../shared/tf-backend.js';
 
-interface TrainTranslateOptions {
+interface TrainTranslateOptions extends RunFlags {
   data?: string;
   reverse?: boolean;
   epochs: number;
@@ -37,17 +37,13 @@ interface TrainTranslateOptions {
   evalLimit: number;
   seed: number;
   backend: TfBackend;
-  out: string;
-  force?: boolean;
-  resume?: boolean;
-  skipNonfinite?: boolean;
   json?: boolean;
 }
 
 /** Registers `vaekit train translate` under `train`. */
 export function registerTrainTranslate(train: Command): void {
   const d = defaultTranslateConfig();
-  train
+  addRunFolderOptions(train
     .command('translate')
     .description('train an attention translator (bidirectional GRU encoder, GRU decoder), optionally variational (VNMT latent, variational attention), on a TSV file of sentence pairs')
     .option('--data <file.tsv>', 'sentence pairs, one a line: target<TAB>source (the Tatoeba/manythings fra-eng layout, English first); --reverse for source<TAB>target (required unless --resume)')
@@ -74,12 +70,7 @@ export function registerTrainTranslate(train: Command): void {
     .option('--limit <n>', 'train on at most n pairs (quick runs)', positiveInt(100_000_000))
     .option('--eval-limit <n>', 'validation/test pairs used (0 = all)', intIn(0, 100_000_000), d.data.evalLimit)
     .option('--seed <s>', 'seed for the split, initialisation and noise', intIn(0, 2 ** 31 - 1), d.seed)
-    .addOption(tfBackendOption())
-    .option('--out <dir>', 'run folder to create', 'runs/translate')
-    .option('--force', 'replace the run folder if it exists')
-    .option('--resume', 'continue the run in --out from its newest complete checkpoint (--epochs may extend it)')
-    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
-    .option('--json', 'print the result as JSON on stdout')
+    .addOption(tfBackendOption()), 'runs/translate')
     .action(async (opts: TrainTranslateOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
       if (opts.init && opts.resume) throw new UsageError('--init and --resume cannot be used together (a resumed run keeps its own weights).');

@@ -29,6 +29,20 @@ export interface RunFlags {
   resume?: boolean;
   force?: boolean;
   skipNonfinite?: boolean;
+  json?: boolean;
+}
+
+/**
+ * Adds the run-folder flags every training command shares, worded once: `--out` (required when
+ * `defaultOut` is undefined), `--force`, `--resume`, `--skip-nonfinite` and `--json`; they fill {@link RunFlags}.
+ */
+export function addRunFolderOptions(cmd: Command, defaultOut: string | undefined): Command {
+  const withOut = defaultOut === undefined ? cmd.requiredOption('--out <dir>', 'run folder to create') : cmd.option('--out <dir>', 'run folder to create', defaultOut);
+  return withOut
+    .option('--force', 'replace the run folder if it exists')
+    .option('--resume', 'continue the run in --out from its newest complete checkpoint (its saved configuration applies; --epochs may extend it)')
+    .option('--skip-nonfinite', 'skip updates whose loss or gradients are NaN or infinite (default: stop, keeping the last good checkpoint)')
+    .option('--json', 'print the result as JSON on stdout');
 }
 
 /** Refuses `--resume` together with `--force` (a resumed run keeps its folder). */
