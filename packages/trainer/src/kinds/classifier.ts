@@ -160,13 +160,23 @@ export function validateClassifierConfig(config: ClassifierTrainConfig): void {
   }
 }
 
-/** Class weights of a remedy from the labelled counts: `inverse` n / (C n_c); `effective` (Cui et al. 2019, beta 0.999) normalised to sum C. */
+/** The beta of the effective-number class weights (Cui et al. 2019). */
+export const EFFECTIVE_NUMBER_BETA = 0.9999;
+
+/**
+ * Class weights of a remedy from the labelled counts: `inverse` n / (C n_c); `effective` the
+ * effective numbers of Cui et al. 2019, (1 - beta) / (1 - beta^n_c) with beta = 0.9999 (their best
+ * softmax value on long-tailed CIFAR; 0.999 saturates at about 1,000 examples, so at 1,980 vs 20 it
+ * corrected 43x where the imbalance is 99x and left the classifier on the majority class), normalised
+ * to sum C; `focal` the same effective-number weights (Cui et al.'s class-balanced focal loss: the
+ * focusing term alone does not move a classifier off a 99:1 majority); otherwise 1.
+ */
 export function remedyClassWeights(remedy: ClassifierTrainConfig['remedy'], counts: number[]): number[] {
   const C = counts.length;
   const n = counts.reduce((a, b) => a + b, 0);
   if (remedy === 'inverse') return counts.map((c) => n / (C * Math.max(1, c)));
-  if (remedy === 'effective') {
-    const beta = 0.999;
+  if (remedy === 'effective' || remedy === 'focal') {
+    const beta = EFFECTIVE_NUMBER_BETA;
     const raw = counts.map((c) => (1 - beta) / (1 - Math.pow(beta, Math.max(1, c))));
     const sum = raw.reduce((a, b) => a + b, 0);
     return raw.map((w) => (w * C) / sum);
@@ -330,10 +340,12 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
       const labRows = Array.from({ length: Math.min(config.batchSize, data.labeledRows.length) }, () => data.labeledRows[rng.int(data.labeledRows.length)]!);
       const lab = generativeBatch(run, labRows.map((r) => data.texts[r]!), noise + 2, true);
       const yLab = oneHot(labRows.map((r) => data.labels[r]!), C);
-      const epsU = Array.from({ length: C }, (_, c) => tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3 + c) as tf.Tensor2D);
+      // One noise draw shared by every class (common random numbers): the unlabelled gradient of q(y|x)
+      // follows the differences L(x,y) - L(x,y'), which independent draws per class would bury in noise.
+      const epsU = tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3) as tf.Tensor2D;
       const epsL = tf.randomNormal([labRows.length, Z], 0, 1, 'float32', noise + 3 + C) as tf.Tensor2D;
       const classYs = Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C));
-      cleanup.push(lab, yLab, epsL, ...epsU, ...classYs);
+      cleanup.push(lab, yLab, epsL, epsU, ...classYs);
       // The encoder's summary h is computed once per batch and shared by q(y|x) and q(z|x,y) for every y.
       const net = run.models.views.net;
       const layer = (name: string) => net.getLayer(name);
@@ -356,7 +368,7 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
         let reconU: tf.Tensor = tf.scalar(0);
         let klU: tf.Tensor = tf.scalar(0);
         for (let c = 0; c < C; c++) {
-          const t = elbo(g, hU, classYs[c]!, epsU[c]!);
+          const t = elbo(g, hU, classYs[c]!, epsU);
           const qc = q.slice([0, c], [B, 1]).reshape([B]);
           u = u.add(qc.mul(t.loss));
           reconU = reconU.add(qc.mul(t.recon).sum());
@@ -431,28 +443,39 @@ async function refitM1Head(run: Run): Promise<void> {
     }
   }
   const n = targets.length;
-  const x = tf.tensor2d(points, [n, Z]);
+  // Standardised means (the mean and spread of each dimension over the labelled texts and up to 2,000
+  // unlabelled ones, all of the training split), so one L2 weight suits every dimension; the
+  // standardisation is folded into the fitted layer's weights below, so the graphs do not change.
+  const [spreadMus] = await predictRows(run.models.views.encode!, config, data.corpus.unlabeled.ids.slice(0, 2000), data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
+  const { mean, std } = columnStats([mus!, spreadMus ?? new Float32Array()], Z);
+  const standardise = (values: ArrayLike<number>, rows: number) => {
+    const out = new Float32Array(rows * Z);
+    for (let i = 0; i < rows; i++) for (let d = 0; d < Z; d++) out[i * Z + d] = (values[i * Z + d]! - mean[d]!) / std[d]!;
+    return tf.tensor2d(out, [rows, Z]);
+  };
+  const x = standardise(points, n);
   const y = oneHot(targets, C);
+  const focal = config.remedy === 'focal' ? config.focalGamma : 0;
   const fit = (l2: number): [tf.Variable, tf.Variable] => {
     const w = tf.variable(tf.zeros([Z, C]));
     const b = tf.variable(tf.zeros([C]));
-    const optimizer = tf.train.adam(0.01);
+    const optimizer = tf.train.adam(0.05);
     for (let i = 0; i < 300; i++) {
       optimizer.minimize(() => {
         const probs = tf.softmax(x.matMul(w).add(b)) as tf.Tensor2D;
-        return labeledLoss(probs, y, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0).mean().add(tf.sum(tf.square(w)).mul(l2)) as tf.Scalar;
+        return labeledLoss(probs, y, data.classWeights, focal).mean().add(tf.sum(tf.square(w)).mul(l2)) as tf.Scalar;
       });
     }
     optimizer.dispose();
     return [w, b];
   };
-  // The L2 weight: config.l2 and its neighbours by factors of 10, picked by validation balanced
-  // accuracy (ties: the stronger penalty), as a user would tune it on the validation split.
+  // The L2 weight: config.l2 times 1000 down to 0.1, picked by validation balanced accuracy (ties:
+  // the stronger penalty), as a user would tune it on the validation split.
   const [validMus] = await predictRows(run.models.views.encode!, config, data.corpus.valid.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
-  const xv = tf.tensor2d(validMus!, [data.corpus.valid.ids.length, Z]);
+  const xv = standardise(validMus!, data.corpus.valid.ids.length);
   let best: { score: number; w: tf.Variable; b: tf.Variable } | undefined;
-  for (const l2 of [config.l2 * 100, config.l2 * 10, config.l2, config.l2 / 10]) {
-    const [w, b] = fit(l2);
+  for (const factor of [1000, 300, 100, 30, 10, 3, 1, 0.1]) {
+    const [w, b] = fit(config.l2 * factor);
     const probs = tf.tidy(() => tf.softmax(xv.matMul(w).add(b)).dataSync() as Float32Array);
     const score = classificationMetrics(data.corpus.valid.labels, probs, C).balancedAccuracy;
     if (!best || score > best.score + 1e-9) {
@@ -460,8 +483,34 @@ async function refitM1Head(run: Run): Promise<void> {
       best = { score, w, b };
     } else tf.dispose([w, b]);
   }
-  run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([best!.w, best!.b]);
-  tf.dispose([x, y, xv, best!.w, best!.b]);
+  // softmax(((mu - mean) / std) W + b) = softmax(mu (W / std) + (b - (mean / std) W)).
+  const [kernel, bias] = tf.tidy(() => {
+    const scale = tf.tensor2d(Array.from(std, (s) => 1 / s), [Z, 1]);
+    const k = best!.w.mul(scale);
+    return [k, best!.b.sub(tf.tensor2d(Array.from(mean), [1, Z]).matMul(k).reshape([C]))];
+  });
+  run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([kernel!, bias!]);
+  tf.dispose([x, y, xv, best!.w, best!.b, kernel!, bias!]);
+}
+
+/** Mean and standard deviation (floored at 1e-6) of each of Z columns over row-major blocks. */
+function columnStats(blocks: readonly Float32Array[], Z: number): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(Z);
+  const sq = new Float64Array(Z);
+  let rows = 0;
+  for (const block of blocks) {
+    for (let i = 0; i < block.length; i++) {
+      mean[i % Z] = mean[i % Z]! + block[i]!;
+      sq[i % Z] = sq[i % Z]! + block[i]! * block[i]!;
+    }
+    rows += block.length / Z;
+  }
+  const std = new Float64Array(Z);
+  for (let d = 0; d < Z; d++) {
+    mean[d] = mean[d]! / Math.max(1, rows);
+    std[d] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[d]! / Math.max(1, rows) - mean[d]! ** 2)));
+  }
+  return { mean, std };
 }
 
 /** Class probabilities of the rows of a split, `[n, C]` row-major. */
