@@ -249,36 +249,46 @@ export function labeledLoss(probs: tf.Tensor2D, yOneHot: tf.Tensor2D, weights: n
   }) as tf.Tensor1D;
 }
 
-/** The generative terms of a batch: per-example reconstruction and KL per dimension. */
+/**
+ * The generative side of a batch: the encoder's input `x`, the reconstruction targets `parts` (bow:
+ * word counts; gru: decoder input, target, mask; one row per text, so batches can be tiled and
+ * joined) and the per-example reconstruction -log p(x|z).
+ */
 interface Generative {
   x: tf.Tensor;
+  parts: tf.Tensor[];
   recon(z: tf.Tensor2D, training: boolean): tf.Tensor1D;
   dispose(): void;
+}
+
+/** Per-example reconstruction -log p(x | z) of the rows whose targets are `parts` (see {@link Generative}). */
+function reconstruction(run: Run, parts: readonly tf.Tensor[], z: tf.Tensor2D, training: boolean): tf.Tensor1D {
+  const gen = run.models.views.generate!;
+  return tf.tidy(() => {
+    if (run.config.encoder === 'bow') return parts[0]!.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg() as tf.Tensor1D;
+    const [decoderInput, target, mask] = parts;
+    return tokenCrossEntropy(gen.apply([decoderInput!, z], { training }) as tf.Tensor3D, target as tf.Tensor2D, mask as tf.Tensor2D);
+  }) as tf.Tensor1D;
 }
 
 function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, training: boolean): Generative {
   const { config } = run;
   const V = run.data.corpus.tokenizer.vocabSize;
   const T = run.data.corpus.seqLength + 1;
-  const gen = run.models.views.generate!;
+  let x: tf.Tensor;
+  let parts: tf.Tensor[];
   if (config.encoder === 'bow') {
     // A multinomial over the words of the text (Miao et al. 2016's NVDM), function words excluded
     // (bowSkip): they would dominate the likelihood and so the latent space (docs/classifier.md).
-    const x = classifierInput(config, rows, V, T);
-    const counts = bowCounts(rows, V, config.bowSkip);
-    return {
-      x,
-      recon: (z) => tf.tidy(() => counts.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg()) as tf.Tensor1D,
-      dispose: () => tf.dispose([x, counts]),
-    };
+    x = classifierInput(config, rows, V, T);
+    parts = [bowCounts(rows, V, config.bowSkip)];
+  } else {
+    const uniform = createRng(seed).uniform;
+    const batch = textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform);
+    x = batch.target;
+    parts = [batch.decoderInput, batch.target, batch.mask];
   }
-  const uniform = createRng(seed).uniform;
-  const batch = textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform);
-  return {
-    x: batch.target,
-    recon: (z) => tf.tidy(() => tokenCrossEntropy(gen.apply([batch.decoderInput, z], { training }) as tf.Tensor3D, batch.target, batch.mask)),
-    dispose: () => tf.dispose([batch.target, batch.decoderInput, batch.mask]),
-  };
+  return { x, parts, recon: (z) => reconstruction(run, parts, z, training), dispose: () => tf.dispose([x, ...parts]) };
 }
 
 function alphaOf(run: Run): number {
@@ -344,42 +354,43 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
       // follows the differences L(x,y) - L(x,y'), which independent draws per class would bury in noise.
       const epsU = tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3) as tf.Tensor2D;
       const epsL = tf.randomNormal([labRows.length, Z], 0, 1, 'float32', noise + 3 + C) as tf.Tensor2D;
-      const classYs = Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C));
-      cleanup.push(lab, yLab, epsL, epsU, ...classYs);
-      // The encoder's summary h is computed once per batch and shared by q(y|x) and q(z|x,y) for every y.
+      // One pass for everything: the encoder reads [unlabelled; labelled] once, and the decoder reads
+      // the unlabelled batch once per class and the labelled batch, joined into one batch (the
+      // recurrent layers' cost is per time step, so one batch of (C+1)B rows is far cheaper than C+1).
+      const BL = labRows.length;
+      const xAll = tf.concat([g.x, lab.x], 0);
+      const partsAll = g.parts.map((t, k) => tf.concat([...new Array<tf.Tensor>(C).fill(t), lab.parts[k]!], 0));
+      const yAll = tf.concat([...Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C)), yLab], 0) as tf.Tensor2D;
+      const epsAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(epsU), epsL], 0) as tf.Tensor2D;
+      cleanup.push(lab, yLab, epsL, epsU, xAll, ...partsAll, yAll, epsAll);
       const net = run.models.views.net;
       const layer = (name: string) => net.getLayer(name);
-      const heads = (h: tf.Tensor2D, y: tf.Tensor2D) => {
-        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([h, y]) as tf.Tensor2D;
-        return [layer(CLASSIFIER_MODEL.layers.mu).apply(hy), layer(CLASSIFIER_MODEL.layers.logvar).apply(hy)] as tf.Tensor2D[];
-      };
-      const elbo = (gb: Generative, h: tf.Tensor2D, y: tf.Tensor2D, eps: tf.Tensor2D) => {
-        const [mu, logvar] = heads(h, y);
-        const z = reparameterize(mu!, logvar!, eps);
-        const recon = gb.recon(tf.concat([z, y], 1) as tf.Tensor2D, true);
-        const kl = gaussianKlPerDim(mu!, logvar!).sum(1);
-        return { recon, kl, loss: recon.add(kl.mul(weight)) };
-      };
-      const classify = (h: tf.Tensor2D) => layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
+      const focal = config.remedy === 'focal' ? config.focalGamma : 0;
       lossFn = () => {
-        const hU = run.models.views.trunk!.apply(g.x, { training: true }) as tf.Tensor2D;
-        const q = classify(hU).clipByValue(1e-7, 1);
-        let u: tf.Tensor = q.mul(q.log()).sum(1); // -H(q)
-        let reconU: tf.Tensor = tf.scalar(0);
-        let klU: tf.Tensor = tf.scalar(0);
-        for (let c = 0; c < C; c++) {
-          const t = elbo(g, hU, classYs[c]!, epsU);
-          const qc = q.slice([0, c], [B, 1]).reshape([B]);
-          u = u.add(qc.mul(t.loss));
-          reconU = reconU.add(qc.mul(t.recon).sum());
-          klU = klU.add(qc.mul(t.kl).sum());
-        }
-        const hL = run.models.views.trunk!.apply(lab.x, { training: true }) as tf.Tensor2D;
-        const l = elbo(lab, hL, yLab, epsL);
-        const qLab = classify(hL);
-        const ce = labeledLoss(qLab, yLab, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0);
-        sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / labRows.length)]));
-        return u.mean().add(l.loss.mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;
+        const h = run.models.views.trunk!.apply(xAll, { training: true }) as tf.Tensor2D;
+        const probs = layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
+        const q = probs.slice([0, 0], [B, C]).clipByValue(1e-7, 1);
+        const qLab = probs.slice([B, 0], [BL, C]) as tf.Tensor2D;
+        // q(z|x,y) for every (row, class) pair of the unlabelled batch, then the labelled rows.
+        const hAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(h.slice([0, 0], [B, -1])), h.slice([B, 0], [BL, -1])], 0) as tf.Tensor2D;
+        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([hAll, yAll]) as tf.Tensor2D;
+        const mu = layer(CLASSIFIER_MODEL.layers.mu).apply(hy) as tf.Tensor2D;
+        const logvar = layer(CLASSIFIER_MODEL.layers.logvar).apply(hy) as tf.Tensor2D;
+        const z = reparameterize(mu, logvar, epsAll);
+        const recon = reconstruction(run, partsAll, tf.concat([z, yAll], 1) as tf.Tensor2D, true);
+        const klPerDim = gaussianKlPerDim(mu, logvar);
+        const kl = klPerDim.sum(1);
+        // Free bits per example and dimension (the batch-mean form cannot be weighted by q(y|x)).
+        const klLoss = config.freeBits > 0 ? tf.maximum(klPerDim, config.freeBits).sum(1) : kl;
+        const loss = recon.add(klLoss.mul(weight));
+        // Unlabelled: sum_y q(y|x) L(x,y) - H(q(y|x)), the per-class rows laid out class-major.
+        const qCol = q.transpose().reshape([C * B]);
+        const u = loss.slice([0], [C * B]).mul(qCol).reshape([C, B]).sum(0).add(q.mul(q.log()).sum(1));
+        const reconU = recon.slice([0], [C * B]).mul(qCol).sum();
+        const klU = kl.slice([0], [C * B]).mul(qCol).sum();
+        const ce = labeledLoss(qLab, yLab, data.classWeights, focal);
+        sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / BL)]));
+        return u.mean().add(loss.slice([C * B], [BL]).mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;
       };
     }
   }
@@ -443,11 +454,15 @@ async function refitM1Head(run: Run): Promise<void> {
     }
   }
   const n = targets.length;
-  // Standardised means (the mean and spread of each dimension over the labelled texts and up to 2,000
-  // unlabelled ones, all of the training split), so one L2 weight suits every dimension; the
-  // standardisation is folded into the fitted layer's weights below, so the graphs do not change.
+  // Standardised means (centred per dimension, scaled by one spread, over the labelled texts and up to
+  // 2,000 unlabelled ones, all of the training split), so the L2 grid means the same whatever the
+  // latent space's scale; folded into the fitted layer's weights below, so the graphs do not change.
   const [spreadMus] = await predictRows(run.models.views.encode!, config, data.corpus.unlabeled.ids.slice(0, 2000), data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
-  const { mean, std } = columnStats([mus!, spreadMus ?? new Float32Array()], Z);
+  const { mean, std: perDim } = columnStats([mus!, spreadMus ?? new Float32Array()], Z);
+  // One spread for every dimension (their root mean square): per-dimension scaling would blow the
+  // noise of collapsed (inactive) latent dimensions up to the size of the informative ones.
+  const rms = Math.sqrt(perDim.reduce((a, v) => a + v * v, 0) / Z);
+  const std = perDim.map(() => rms);
   const standardise = (values: ArrayLike<number>, rows: number) => {
     const out = new Float32Array(rows * Z);
     for (let i = 0; i < rows; i++) for (let d = 0; d < Z; d++) out[i * Z + d] = (values[i * Z + d]! - mean[d]!) / std[d]!;
