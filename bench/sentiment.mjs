@@ -126,7 +126,7 @@ function summarize(done) {
     targets: {
       'best semi-supervised arm at N = 100 (target >= 72%)': NS.includes(100) ? Math.max(...['m1', 'm2'].filter((a) => results.table[100]?.[a]).map((a) => results.table[100][a].accuracy.mean)) : null,
       'best semi-supervised arm at N = 1000 (target >= 78%)': NS.includes(1000) ? Math.max(...['m1', 'm2'].filter((a) => results.table[1000]?.[a]).map((a) => results.table[1000][a].accuracy.mean)) : null,
-      'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') ? NS.every((n) => results.table[n]?.m2 && results.table[n]?.gru && results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
+      'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') && NS.length > 0 ? NS.every((n) => results.table[n]?.m2 && results.table[n]?.gru && results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
       ...(results.imbalance?.augment && results.imbalance?.oversample
         ? {
             'every remedy beats none on balanced accuracy at R = 100': Object.entries(results.imbalance).every(([k, v]) => k === 'none' || v.balancedAccuracy.mean > results.imbalance.none.balancedAccuracy.mean),
