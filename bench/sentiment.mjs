@@ -12,6 +12,8 @@
 //   SENTIMENT_ARMS [lr,gru,m1,m2]    arms to run
 //   SENTIMENT_M1_EPOCHS [3]          passes of M1's VAE over the 24,500 training reviews
 //   SENTIMENT_IMB_EPOCHS [1]         passes of M1's VAE in the imbalance table (over the 12,372 reviews left at R = 100)
+//   SENTIMENT_M1_LATENT [100]        latent size of M1's bag-of-words VAE
+//   SENTIMENT_M2_EPOCHS [3]          passes of M2 over its unlabelled reviews (66 steps each at 2,000)
 //   SENTIMENT_SEQ_UNLABELED [2000]   unlabelled reviews M2 reads (its GRU decoder is the slow part)
 //   SENTIMENT_SEQ_VOCAB [5000]       vocabulary of the two GRU arms (same for both)
 //   SENTIMENT_TEST_LIMIT [0]         test reviews evaluated (0 = all 24,877)
@@ -32,6 +34,8 @@ const NS = env('SENTIMENT_NS', '100,1000') === 'none' ? [] : env('SENTIMENT_NS',
 const SEEDS = Number(env('SENTIMENT_SEEDS', '3'));
 const ARMS = env('SENTIMENT_ARMS', 'lr,gru,m1,m2').split(',');
 const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '3'));
+const M1_LATENT = Number(env('SENTIMENT_M1_LATENT', '100'));
+const M2_EPOCHS = Number(env('SENTIMENT_M2_EPOCHS', '3'));
 const IMB_EPOCHS = Number(env('SENTIMENT_IMB_EPOCHS', '1'));
 const IMB_LABELS = Number(env('SENTIMENT_IMB_LABELS', '0'));
 const IMB_UNLABELED = Number(env('SENTIMENT_IMB_UNLABELED', '0'));
@@ -54,7 +58,7 @@ function armConfig(arm, n, seed) {
       // M2's twin: the same encoder, vocabulary and data (the unlabelled texts only shape the vocabulary).
       return defaultClassifierConfig({ model: 'supervised', encoder: 'gru', embedding: 64, hidden: 64, epochs: supervisedEpochs(n, 32), batchSize: 32, learningRate: 1e-3, seed, data: { ...data, maxVocab: SEQ_VOCAB, unlabeledLimit: SEQ_UNLABELED } });
     case 'm1':
-      return defaultClassifierConfig({ model: 'm1', encoder: 'bow', latent: 50, epochs: M1_EPOCHS, batchSize: 64, seed, data });
+      return defaultClassifierConfig({ model: 'm1', encoder: 'bow', latent: M1_LATENT, epochs: M1_EPOCHS, batchSize: 64, seed, data });
     case 'm2':
       return defaultClassifierConfig({
         model: 'm2',
@@ -62,10 +66,10 @@ function armConfig(arm, n, seed) {
         embedding: 64,
         hidden: 64,
         latent: 32,
-        epochs: 1,
+        epochs: M2_EPOCHS,
         batchSize: 32,
         learningRate: 1e-3,
-        anneal: { ...defaultClassifierConfig().anneal, steps: 100 },
+        anneal: { ...defaultClassifierConfig().anneal, steps: 100 * M2_EPOCHS },
         seed,
         data: { ...data, maxVocab: SEQ_VOCAB, unlabeledLimit: SEQ_UNLABELED },
       });
@@ -83,6 +87,7 @@ async function runOne(config, tag) {
   try {
     await trainClassifier(config, dir);
     const r = await evaluateClassifierRun(dir);
+    loadSamples.push(os.loadavg()[0]);
     return { seconds: (Date.now() - t0) / 1000, labels: r.labels, test: r.test, valid: { accuracy: r.valid.accuracy, balancedAccuracy: r.valid.balancedAccuracy }, stats: r.stats, minority: r.minority, threshold: r.threshold };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -103,6 +108,7 @@ if (!labeledCorpora().includes('imdb')) registerLabeledCorpus('imdb', async () =
 const commit = execSync('git rev-parse --short HEAD', { cwd: here }).toString().trim();
 const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: here }).toString().trim() !== '';
 const loadBefore = os.loadavg();
+const loadSamples = [loadBefore[0]];
 const started = Date.now();
 const results = { table: {}, imbalance: null };
 function summarize(done) {
@@ -111,16 +117,16 @@ function summarize(done) {
     complete: done,
     command: 'npm run bench -- sentiment',
     commit: `${commit}${dirty ? '+uncommitted' : ''}`,
-    settings: { NS, SEEDS, ARMS, M1_EPOCHS, IMB_EPOCHS, IMB_LABELS, IMB_UNLABELED, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
+    settings: { NS, SEEDS, ARMS, M1_EPOCHS, M1_LATENT, M2_EPOCHS, IMB_EPOCHS, IMB_LABELS, IMB_UNLABELED, SEQ_UNLABELED, SEQ_VOCAB, TEST_LIMIT, IMBALANCE },
     arms: Object.fromEntries(ARMS.map((a) => [a, { name: ARM_NAMES[a], config: armConfig(a, NS[0] ?? 100, 1) }])),
     machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
-    load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), note: 'shared machine: other jobs may be running' },
+    load: { before: loadBefore.map((x) => +x.toFixed(2)), after: os.loadavg().map((x) => +x.toFixed(2)), oneMinuteAfterEachRun: { min: +Math.min(...loadSamples).toFixed(2), max: +Math.max(...loadSamples).toFixed(2) }, note: 'shared machine: other jobs may be running' },
     minutes: +((Date.now() - started) / 60000).toFixed(1),
     reference: { what: 'PyTorch reference of the same design, one seed (issue 13), test accuracy %', ...REFERENCE },
     targets: {
       'best semi-supervised arm at N = 100 (target >= 72%)': NS.includes(100) ? Math.max(...['m1', 'm2'].filter((a) => results.table[100]?.[a]).map((a) => results.table[100][a].accuracy.mean)) : null,
       'best semi-supervised arm at N = 1000 (target >= 78%)': NS.includes(1000) ? Math.max(...['m1', 'm2'].filter((a) => results.table[1000]?.[a]).map((a) => results.table[1000][a].accuracy.mean)) : null,
-      'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') ? NS.every((n) => results.table[n]?.m2 && results.table[n]?.gru && results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
+      'm2 beats GRU supervised at every N': ARMS.includes('m2') && ARMS.includes('gru') && NS.length > 0 ? NS.every((n) => results.table[n]?.m2 && results.table[n]?.gru && results.table[n].m2.accuracy.mean > results.table[n].gru.accuracy.mean) : null,
       ...(results.imbalance?.augment && results.imbalance?.oversample
         ? {
             'every remedy beats none on balanced accuracy at R = 100': Object.entries(results.imbalance).every(([k, v]) => k === 'none' || v.balancedAccuracy.mean > results.imbalance.none.balancedAccuracy.mean),

@@ -160,13 +160,23 @@ export function validateClassifierConfig(config: ClassifierTrainConfig): void {
   }
 }
 
-/** Class weights of a remedy from the labelled counts: `inverse` n / (C n_c); `effective` (Cui et al. 2019, beta 0.999) normalised to sum C. */
+/** The beta of the effective-number class weights (Cui et al. 2019). */
+export const EFFECTIVE_NUMBER_BETA = 0.9999;
+
+/**
+ * Class weights of a remedy from the labelled counts: `inverse` n / (C n_c); `effective` the
+ * effective numbers of Cui et al. 2019, (1 - beta) / (1 - beta^n_c) with beta = 0.9999 (their best
+ * softmax value on long-tailed CIFAR; 0.999 saturates at about 1,000 examples, so at 1,980 vs 20 it
+ * corrected 43x where the imbalance is 99x and left the classifier on the majority class), normalised
+ * to sum C; `focal` the same effective-number weights (Cui et al.'s class-balanced focal loss: the
+ * focusing term alone does not move a classifier off a 99:1 majority); otherwise 1.
+ */
 export function remedyClassWeights(remedy: ClassifierTrainConfig['remedy'], counts: number[]): number[] {
   const C = counts.length;
   const n = counts.reduce((a, b) => a + b, 0);
   if (remedy === 'inverse') return counts.map((c) => n / (C * Math.max(1, c)));
-  if (remedy === 'effective') {
-    const beta = 0.999;
+  if (remedy === 'effective' || remedy === 'focal') {
+    const beta = EFFECTIVE_NUMBER_BETA;
     const raw = counts.map((c) => (1 - beta) / (1 - Math.pow(beta, Math.max(1, c))));
     const sum = raw.reduce((a, b) => a + b, 0);
     return raw.map((w) => (w * C) / sum);
@@ -239,37 +249,50 @@ export function labeledLoss(probs: tf.Tensor2D, yOneHot: tf.Tensor2D, weights: n
   }) as tf.Tensor1D;
 }
 
-/** The generative terms of a batch: per-example reconstruction and KL per dimension. */
+/**
+ * The generative side of a batch: the encoder's input `x`, the reconstruction targets `parts` (bow:
+ * word counts; gru: decoder input, target, mask; one row per text, so batches can be tiled and
+ * joined) and the per-example reconstruction -log p(x|z).
+ */
 interface Generative {
   x: tf.Tensor;
+  parts: tf.Tensor[];
   recon(z: tf.Tensor2D, training: boolean): tf.Tensor1D;
   dispose(): void;
+}
+
+/** Per-example reconstruction -log p(x | z) of the rows whose targets are `parts` (see {@link Generative}). */
+function reconstruction(run: Run, parts: readonly tf.Tensor[], z: tf.Tensor2D, training: boolean): tf.Tensor1D {
+  const gen = run.models.views.generate!;
+  return tf.tidy(() => {
+    if (run.config.encoder === 'bow') return parts[0]!.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg() as tf.Tensor1D;
+    const [decoderInput, target, mask] = parts;
+    return tokenCrossEntropy(gen.apply([decoderInput!, z], { training }) as tf.Tensor3D, target as tf.Tensor2D, mask as tf.Tensor2D);
+  }) as tf.Tensor1D;
 }
 
 function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, training: boolean): Generative {
   const { config } = run;
   const V = run.data.corpus.tokenizer.vocabSize;
   const T = run.data.corpus.seqLength + 1;
-  const gen = run.models.views.generate!;
+  let x: tf.Tensor;
+  let parts: tf.Tensor[];
   if (config.encoder === 'bow') {
     // A multinomial over the words of the text (Miao et al. 2016's NVDM), function words excluded
     // (bowSkip): they would dominate the likelihood and so the latent space (docs/classifier.md).
-    const x = classifierInput(config, rows, V, T);
-    const counts = bowCounts(rows, V, config.bowSkip);
-    return {
-      x,
-      recon: (z) => tf.tidy(() => counts.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg()) as tf.Tensor1D,
-      dispose: () => tf.dispose([x, counts]),
-    };
+    x = classifierInput(config, rows, V, T);
+    parts = [bowCounts(rows, V, config.bowSkip)];
+  } else {
+    const uniform = createRng(seed).uniform;
+    const batch = textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform);
+    x = batch.target;
+    parts = [batch.decoderInput, batch.target, batch.mask];
   }
-  const uniform = createRng(seed).uniform;
-  const batch = textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform);
-  return {
-    x: batch.target,
-    recon: (z) => tf.tidy(() => tokenCrossEntropy(gen.apply([batch.decoderInput, z], { training }) as tf.Tensor3D, batch.target, batch.mask)),
-    dispose: () => tf.dispose([batch.target, batch.decoderInput, batch.mask]),
-  };
+  return { x, parts, recon: (z) => reconstruction(run, parts, z, training), dispose: () => tf.dispose([x, ...parts]) };
 }
+
+/** Identity whose gradient is zero (tfjs has no stop_gradient). */
+const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 function alphaOf(run: Run): number {
   return run.config.alpha ?? 0.1 * run.data.corpus.stats.labeled;
@@ -330,44 +353,51 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
       const labRows = Array.from({ length: Math.min(config.batchSize, data.labeledRows.length) }, () => data.labeledRows[rng.int(data.labeledRows.length)]!);
       const lab = generativeBatch(run, labRows.map((r) => data.texts[r]!), noise + 2, true);
       const yLab = oneHot(labRows.map((r) => data.labels[r]!), C);
-      const epsU = Array.from({ length: C }, (_, c) => tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3 + c) as tf.Tensor2D);
+      // One noise draw shared by every class (common random numbers): the unlabelled gradient of q(y|x)
+      // follows the differences L(x,y) - L(x,y'), which independent draws per class would bury in noise.
+      const epsU = tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3) as tf.Tensor2D;
       const epsL = tf.randomNormal([labRows.length, Z], 0, 1, 'float32', noise + 3 + C) as tf.Tensor2D;
-      const classYs = Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C));
-      cleanup.push(lab, yLab, epsL, ...epsU, ...classYs);
-      // The encoder's summary h is computed once per batch and shared by q(y|x) and q(z|x,y) for every y.
+      // One pass for everything: the encoder reads [unlabelled; labelled] once, and the decoder reads
+      // the unlabelled batch once per class and the labelled batch, joined into one batch (the
+      // recurrent layers' cost is per time step, so one batch of (C+1)B rows is far cheaper than C+1).
+      const BL = labRows.length;
+      const xAll = tf.concat([g.x, lab.x], 0);
+      const partsAll = g.parts.map((t, k) => tf.concat([...new Array<tf.Tensor>(C).fill(t), lab.parts[k]!], 0));
+      const yAll = tf.concat([...Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C)), yLab], 0) as tf.Tensor2D;
+      const epsAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(epsU), epsL], 0) as tf.Tensor2D;
+      cleanup.push(lab, yLab, epsL, epsU, xAll, ...partsAll, yAll, epsAll);
       const net = run.models.views.net;
       const layer = (name: string) => net.getLayer(name);
-      const heads = (h: tf.Tensor2D, y: tf.Tensor2D) => {
-        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([h, y]) as tf.Tensor2D;
-        return [layer(CLASSIFIER_MODEL.layers.mu).apply(hy), layer(CLASSIFIER_MODEL.layers.logvar).apply(hy)] as tf.Tensor2D[];
-      };
-      const elbo = (gb: Generative, h: tf.Tensor2D, y: tf.Tensor2D, eps: tf.Tensor2D) => {
-        const [mu, logvar] = heads(h, y);
-        const z = reparameterize(mu!, logvar!, eps);
-        const recon = gb.recon(tf.concat([z, y], 1) as tf.Tensor2D, true);
-        const kl = gaussianKlPerDim(mu!, logvar!).sum(1);
-        return { recon, kl, loss: recon.add(kl.mul(weight)) };
-      };
-      const classify = (h: tf.Tensor2D) => layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
+      const focal = config.remedy === 'focal' ? config.focalGamma : 0;
       lossFn = () => {
-        const hU = run.models.views.trunk!.apply(g.x, { training: true }) as tf.Tensor2D;
-        const q = classify(hU).clipByValue(1e-7, 1);
-        let u: tf.Tensor = q.mul(q.log()).sum(1); // -H(q)
-        let reconU: tf.Tensor = tf.scalar(0);
-        let klU: tf.Tensor = tf.scalar(0);
-        for (let c = 0; c < C; c++) {
-          const t = elbo(g, hU, classYs[c]!, epsU[c]!);
-          const qc = q.slice([0, c], [B, 1]).reshape([B]);
-          u = u.add(qc.mul(t.loss));
-          reconU = reconU.add(qc.mul(t.recon).sum());
-          klU = klU.add(qc.mul(t.kl).sum());
-        }
-        const hL = run.models.views.trunk!.apply(lab.x, { training: true }) as tf.Tensor2D;
-        const l = elbo(lab, hL, yLab, epsL);
-        const qLab = classify(hL);
-        const ce = labeledLoss(qLab, yLab, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0);
-        sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / labRows.length)]));
-        return u.mean().add(l.loss.mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;
+        const h = run.models.views.trunk!.apply(xAll, { training: true }) as tf.Tensor2D;
+        const probs = layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
+        const q = probs.slice([0, 0], [B, C]).clipByValue(1e-7, 1);
+        const qLab = probs.slice([B, 0], [BL, C]) as tf.Tensor2D;
+        // q(z|x,y) for every (row, class) pair of the unlabelled batch, then the labelled rows.
+        const hAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(h.slice([0, 0], [B, -1])), h.slice([B, 0], [BL, -1])], 0) as tf.Tensor2D;
+        // q(z|x,y) reads the summary without passing gradients back into it: the summary is q(y|x)'s
+        // own network (Kingma et al.'s q(y|x) and q(z|x,y) are separate networks), trained by the
+        // cross-entropy and the unlabelled term through q(y|x). Shared, the ~700-nat reconstruction of
+        // a 100-token review drowned the classification signal in the GRU (M2 stayed at chance on IMDB).
+        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([stopGradient(hAll), yAll]) as tf.Tensor2D;
+        const mu = layer(CLASSIFIER_MODEL.layers.mu).apply(hy) as tf.Tensor2D;
+        const logvar = layer(CLASSIFIER_MODEL.layers.logvar).apply(hy) as tf.Tensor2D;
+        const z = reparameterize(mu, logvar, epsAll);
+        const recon = reconstruction(run, partsAll, tf.concat([z, yAll], 1) as tf.Tensor2D, true);
+        const klPerDim = gaussianKlPerDim(mu, logvar);
+        const kl = klPerDim.sum(1);
+        // Free bits per example and dimension (the batch-mean form cannot be weighted by q(y|x)).
+        const klLoss = config.freeBits > 0 ? tf.maximum(klPerDim, config.freeBits).sum(1) : kl;
+        const loss = recon.add(klLoss.mul(weight));
+        // Unlabelled: sum_y q(y|x) L(x,y) - H(q(y|x)), the per-class rows laid out class-major.
+        const qCol = q.transpose().reshape([C * B]);
+        const u = loss.slice([0], [C * B]).mul(qCol).reshape([C, B]).sum(0).add(q.mul(q.log()).sum(1));
+        const reconU = recon.slice([0], [C * B]).mul(qCol).sum();
+        const klU = kl.slice([0], [C * B]).mul(qCol).sum();
+        const ce = labeledLoss(qLab, yLab, data.classWeights, focal);
+        sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / BL)]));
+        return u.mean().add(loss.slice([C * B], [BL]).mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;
       };
     }
   }
@@ -431,28 +461,43 @@ async function refitM1Head(run: Run): Promise<void> {
     }
   }
   const n = targets.length;
-  const x = tf.tensor2d(points, [n, Z]);
+  // Standardised means (centred per dimension, scaled by one spread, over the labelled texts and up to
+  // 2,000 unlabelled ones, all of the training split), so the L2 grid means the same whatever the
+  // latent space's scale; folded into the fitted layer's weights below, so the graphs do not change.
+  const [spreadMus] = await predictRows(run.models.views.encode!, config, data.corpus.unlabeled.ids.slice(0, 2000), data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
+  const { mean, std: perDim } = columnStats([mus!, spreadMus ?? new Float32Array()], Z);
+  // One spread for every dimension (their root mean square): per-dimension scaling would blow the
+  // noise of collapsed (inactive) latent dimensions up to the size of the informative ones.
+  const rms = Math.sqrt(perDim.reduce((a, v) => a + v * v, 0) / Z);
+  const std = perDim.map(() => rms);
+  const standardise = (values: ArrayLike<number>, rows: number) => {
+    const out = new Float32Array(rows * Z);
+    for (let i = 0; i < rows; i++) for (let d = 0; d < Z; d++) out[i * Z + d] = (values[i * Z + d]! - mean[d]!) / std[d]!;
+    return tf.tensor2d(out, [rows, Z]);
+  };
+  const x = standardise(points, n);
   const y = oneHot(targets, C);
+  const focal = config.remedy === 'focal' ? config.focalGamma : 0;
   const fit = (l2: number): [tf.Variable, tf.Variable] => {
     const w = tf.variable(tf.zeros([Z, C]));
     const b = tf.variable(tf.zeros([C]));
-    const optimizer = tf.train.adam(0.01);
+    const optimizer = tf.train.adam(0.05);
     for (let i = 0; i < 300; i++) {
       optimizer.minimize(() => {
         const probs = tf.softmax(x.matMul(w).add(b)) as tf.Tensor2D;
-        return labeledLoss(probs, y, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0).mean().add(tf.sum(tf.square(w)).mul(l2)) as tf.Scalar;
+        return labeledLoss(probs, y, data.classWeights, focal).mean().add(tf.sum(tf.square(w)).mul(l2)) as tf.Scalar;
       });
     }
     optimizer.dispose();
     return [w, b];
   };
-  // The L2 weight: config.l2 and its neighbours by factors of 10, picked by validation balanced
-  // accuracy (ties: the stronger penalty), as a user would tune it on the validation split.
+  // The L2 weight: config.l2 times 1000 down to 0.1, picked by validation balanced accuracy (ties:
+  // the stronger penalty), as a user would tune it on the validation split.
   const [validMus] = await predictRows(run.models.views.encode!, config, data.corpus.valid.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
-  const xv = tf.tensor2d(validMus!, [data.corpus.valid.ids.length, Z]);
+  const xv = standardise(validMus!, data.corpus.valid.ids.length);
   let best: { score: number; w: tf.Variable; b: tf.Variable } | undefined;
-  for (const l2 of [config.l2 * 100, config.l2 * 10, config.l2, config.l2 / 10]) {
-    const [w, b] = fit(l2);
+  for (const factor of [1000, 300, 100, 30, 10, 3, 1, 0.1]) {
+    const [w, b] = fit(config.l2 * factor);
     const probs = tf.tidy(() => tf.softmax(xv.matMul(w).add(b)).dataSync() as Float32Array);
     const score = classificationMetrics(data.corpus.valid.labels, probs, C).balancedAccuracy;
     if (!best || score > best.score + 1e-9) {
@@ -460,8 +505,34 @@ async function refitM1Head(run: Run): Promise<void> {
       best = { score, w, b };
     } else tf.dispose([w, b]);
   }
-  run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([best!.w, best!.b]);
-  tf.dispose([x, y, xv, best!.w, best!.b]);
+  // softmax(((mu - mean) / std) W + b) = softmax(mu (W / std) + (b - (mean / std) W)).
+  const [kernel, bias] = tf.tidy(() => {
+    const scale = tf.tensor2d(Array.from(std, (s) => 1 / s), [Z, 1]);
+    const k = best!.w.mul(scale);
+    return [k, best!.b.sub(tf.tensor2d(Array.from(mean), [1, Z]).matMul(k).reshape([C]))];
+  });
+  run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([kernel!, bias!]);
+  tf.dispose([x, y, xv, best!.w, best!.b, kernel!, bias!]);
+}
+
+/** Mean and standard deviation (floored at 1e-6) of each of Z columns over row-major blocks. */
+function columnStats(blocks: readonly Float32Array[], Z: number): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(Z);
+  const sq = new Float64Array(Z);
+  let rows = 0;
+  for (const block of blocks) {
+    for (let i = 0; i < block.length; i++) {
+      mean[i % Z] = mean[i % Z]! + block[i]!;
+      sq[i % Z] = sq[i % Z]! + block[i]! * block[i]!;
+    }
+    rows += block.length / Z;
+  }
+  const std = new Float64Array(Z);
+  for (let d = 0; d < Z; d++) {
+    mean[d] = mean[d]! / Math.max(1, rows);
+    std[d] = Math.max(1e-6, Math.sqrt(Math.max(0, sq[d]! / Math.max(1, rows) - mean[d]! ** 2)));
+  }
+  return { mean, std };
 }
 
 /** Class probabilities of the rows of a split, `[n, C]` row-major. */

@@ -6,8 +6,8 @@
  *   encoder's GRU -> Dense softmax (gru);
  * - `m1`: encoder -> mu, logvar; the classifier reads mu; generator `z` -> bag-of-words logits (bow) or
  *   the sentence decoder (gru, the text kind's layers);
- * - `m2`: the classifier q(y|x) reads the encoder's summary h (shared, so the unlabelled ELBO trains
- *   the representation it classifies from); q(z|x,y) = Dense([h; y]); the generator's `z` input is
+ * - `m2`: the classifier q(y|x) reads the encoder's summary h; q(z|x,y) = Dense([h; y]) (in training
+ *   h reaches it without gradients: h is q(y|x)'s own network, see kinds/classifier.ts); the generator's `z` input is
  *   `[z; onehot(y)]`, which the sentence decoder concatenates to every step's input and turns into its
  *   initial state: the label is fed at every step (Xu et al. 2017).
  */
