@@ -7,6 +7,9 @@
 //
 //   npm run build && npm run bench -- browser-generate
 //   node bench/browser-generate.mjs [--bundle DIR] [--rounds 3] [--max-tokens 32] [--backends wasm,webgpu]
+//                                   [--webgpu-batches 1] [--webgpu-max-tokens 16] [--webgpu-rounds 1]
+// (WebGPU on a machine without a GPU is SwiftShader's software Vulkan: a batch-64 step takes seconds,
+// so its rows default to batch 1, 16 tokens, one round; on a real GPU pass --webgpu-batches 1,64 etc.)
 //
 // In the page, per backend, batch 1 and 64, interleaved rounds (median tokens/s):
 // - generate() greedy and generate() top-p 0.9 (seed = round), the runtime's public API;
@@ -36,6 +39,14 @@ const ROUNDS = Number(arg('--rounds', 3));
 const MAX_TOKENS = Number(arg('--max-tokens', 32));
 const BACKENDS = arg('--backends', 'wasm,webgpu').split(',');
 const BATCHES = [1, 64];
+const SETTINGS = {
+  wasm: { batches: BATCHES, maxTokens: MAX_TOKENS, rounds: ROUNDS },
+  webgpu: {
+    batches: arg('--webgpu-batches', '1').split(',').map(Number),
+    maxTokens: Number(arg('--webgpu-max-tokens', 16)),
+    rounds: Number(arg('--webgpu-rounds', 1)),
+  },
+};
 const loadStart = os.loadavg();
 
 let made;
@@ -122,6 +133,7 @@ async function benchInPage({ batches, maxTokens, rounds }) {
           'generate() top-p 0.9': await viaGenerate(z, n, { strategy: 'sample', topP: 0.9, seed: r, ignoreEos: fixed }),
         };
         if (r >= 0) for (const [p, res] of Object.entries(results)) add(`${n}|${mode}|${p}`, res);
+        console.log(`round ${r} batch ${n} ${mode}: ${Object.entries(results).map(([p, res]) => `${p} ${Math.round(res.tokens / (res.ms / 1000))}`).join(', ')} tokens/s`);
       }
     }
   }
@@ -139,6 +151,7 @@ try {
     const page = await browser.newPage();
     const errors = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (msg) => msg.text().startsWith('round ') && console.error(`${backend} ${msg.text()}`));
     const t0 = performance.now();
     await page.goto(`${server.url}?backend=${backend}`);
     let firstMs;
@@ -165,8 +178,9 @@ try {
     }
     firstOutput.push({ backend, firstSentenceMs: Math.round(firstMs), pageLoadMs: Math.round(state.loadMs) });
     console.error(`${backend}: first sentence after ${Math.round(firstMs)} ms; benchmarking`);
-    const res = await page.evaluate(benchInPage, { batches: BATCHES, maxTokens: MAX_TOKENS, rounds: ROUNDS });
-    for (const n of BATCHES) {
+    const settings = SETTINGS[backend] ?? SETTINGS.wasm;
+    const res = await page.evaluate(benchInPage, settings);
+    for (const n of settings.batches) {
       for (const mode of ['eos', 'fixed']) {
         const own = median(res.samples[`${n}|${mode}|bare loop, own graph`]);
         for (const strategy of ['greedy', 'top-p 0.9']) {
@@ -174,10 +188,12 @@ try {
           rows.push({
             backend,
             batch: n,
+            maxTokens: settings.maxTokens,
+            rounds: settings.rounds,
             run: mode === 'eos' ? 'finished rows leave' : 'fixed length (<eos> ignored)',
             strategy,
-            generateTokensPerSecond: Math.round(g),
-            ownLoopTokensPerSecond: Math.round(own),
+            generateTokensPerSecond: Number(g.toPrecision(3)),
+            ownLoopTokensPerSecond: Number(own.toPrecision(3)),
             vsOwnLoop: Number((g / own).toFixed(3)),
             meetsTarget: g / own >= 0.9,
           });
@@ -210,8 +226,7 @@ const result = {
   commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
   bundle: made ? `SOTU text bundle (${made.command}; shortened for speed measurement)` : `bundle ${bundleDir}`,
   browser: `${chromium} headless (playwright-core), flags ${CHROMIUM_ARGS.join(' ')}`,
-  maxTokens: MAX_TOKENS,
-  rounds: ROUNDS,
+  settings: SETTINGS,
   statistic: 'median over interleaved rounds of tokens generated / wall time of one call in the page (decoder_init + steps for the whole batch)',
   machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
   load: `load average at start ${loadStart.map((v) => v.toFixed(2)).join(' ')}, at end ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (shared machine)`,
