@@ -156,7 +156,7 @@ try {
     await page.goto(`${server.url}?backend=${backend}`);
     let firstMs;
     try {
-      await page.waitForSelector('#samples li', { timeout: 600_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('#samples li')].some((li) => li.textContent.trim() !== ''), null, { timeout: 600_000, polling: 5 });
       firstMs = performance.now() - t0;
       await page.waitForFunction(() => globalThis.vaekitDemo?.ready, null, { timeout: 600_000 });
     } catch (e) {

@@ -451,7 +451,7 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     ids[n] = i;
     weights[n] = w;
     bucketOf[n] = b;
-    mass[b] += w;
+    mass[b]! += w;
     n++;
   }
   // topPFilter keeps the fewest tokens whose cumulative probability reaches p - 1e-12, that is weight
