@@ -81,7 +81,7 @@ export function registerInspect(program: Command): void {
         return;
       }
       const header = [
-        `bundle ${target}: ${manifest.kind} VAE, latent ${manifest.latentSize}, opset ${manifest.opset}, profile ${manifest.profile}, dtype ${manifest.dtype}${manifest.variants ? `, variants: ${Object.keys(manifest.variants).join(', ')}` : ''}`,
+        `bundle ${target}: kind ${manifest.kind}, latent ${manifest.latentSize === 0 ? 'none' : manifest.latentSize}, opset ${manifest.opset}, profile ${manifest.profile}, dtype ${manifest.dtype}${manifest.variants ? `, variants: ${Object.keys(manifest.variants).join(', ')}` : ''}`,
         manifest.training ? `  trained: ${manifest.training.dataset} ${manifest.training.arch}, ${manifest.training.epochs} epochs` : '',
       ].filter(Boolean);
       process.stdout.write([...header, ...graphs.map((g) => `[${g.name}] ${describe(g)}`)].join('\n') + '\n');

@@ -83,8 +83,9 @@ export const TEXT_BUNDLE_KIND = {
       throw new BundleError(`manifest.json: text.stateNames must be ${JSON.stringify(wantStates)} for a ${String(text.cell)} model.`);
     }
     const special = text.specialTokens;
-    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]))) {
-      throw new BundleError('manifest.json: text.specialTokens must give integer pad, unk, bos and eos ids.');
+    const vocabSize = text.vocabSize as number;
+    if (!isRecord(special) || !['pad', 'unk', 'bos', 'eos'].every((k) => Number.isInteger(special[k]) && (special[k] as number) >= 0 && (special[k] as number) < vocabSize)) {
+      throw new BundleError(`manifest.json: text.specialTokens must give pad, unk, bos and eos as integer ids from 0 to vocabSize - 1 (${vocabSize - 1}).`);
     }
     if (typeof text.tokenizer !== 'string') throw new BundleError('manifest.json: text.tokenizer must name the tokenizer file.');
     return [{ field: 'text.tokenizer', file: text.tokenizer }];
