@@ -152,6 +152,23 @@ describe('decoding heads', () => {
     assert.ok(decided >= 3 * 120 * 3 * 0.75, `${decided} decided`);
   });
 
+  it('top-p from a whole row: rows of changing sizes, flat and one-token nuclei, p near 1 (scratch space reused)', () => {
+    let n = 0;
+    for (const [V, scale, topP] of [[50, 0.01, 0.9], [20_000, 0.05, 0.9], [300, 40, 0.9], [7, 1, 0.999999], [20_000, 2, 0.95], [3, 0, 0.5]] as const) {
+      const options = resolveDecodingOptions({ strategy: 'sample', topP });
+      for (let i = 0; i < 6; i++) {
+        const row = randomRow(V, scale, 900 + i);
+        const got = chooseTopPFromRow(row, logSumExp(row), options, createRng(i), 0);
+        const want = chooseToken(row, [], options, createRng(i));
+        assert.ok(got, `V ${V} scale ${scale} p ${topP} row ${i}: decided with the exact log Z`);
+        assert.equal(got.token, want.token, `V ${V} scale ${scale} p ${topP} row ${i}`);
+        assert.ok(Math.abs(got.logprob - want.logprob) <= 1e-12 * Math.max(1, Math.abs(want.logprob)));
+        n++;
+      }
+    }
+    assert.equal(n, 36);
+  });
+
   it('decodeBatchSteps with heads equals decodeSteps over logits, rows that need logits stepped again', async () => {
     const V = 300;
     const K = 16;
