@@ -383,8 +383,8 @@ export function chooseFromStep(
   const choice = chooseTokenFromHeads(heads, r, options, rng);
   if (choice || !logits) return choice;
   const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
-  // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
-  return chooseTopPFromRow(logits, logZ, options, rng) ?? chooseTopPFromRow(logits, logSumExp(logits), options, rng, 0) ?? chooseToken(logits, previous, options, rng);
+  // The nucleus is larger than K: find it in the row (its boundary within rounding of p: the reference).
+  return chooseTopPFromRow(logits, logZ, options, rng) ?? chooseToken(logits, previous, options, rng);
 }
 
 /** Buckets per nat of {@link chooseTopPFromRow}'s histogram of candidate logits. */
@@ -401,6 +401,10 @@ const scratch = { ids: new Int32Array(0), weights: new Float64Array(0), buckets:
  * memory; a draw this close to a token's edge is decided with the reference's own sums.
  */
 const DRAW_SLACK = 1e-9;
+/** Relative margin on {@link chooseTopPFromRow}'s nucleus threshold (its sums are within 1e-12 of the reference's). */
+const TOP_P_SLACK = 1e-9;
+/** How far below the top logit {@link chooseTopPFromRow} still weighs tokens for the row's normaliser. */
+const TAIL_NATS = 48;
 
 /**
  * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row: the token
@@ -414,16 +418,21 @@ const DRAW_SLACK = 1e-9;
  * tokens alone are sorted (by value, ties by lower id). The draw then walks the kept tokens'
  * cumulative weights in ascending id order, as {@link sampleFromLogProbs} does (a binary search on
  * prefix sums); a draw within rounding of a token's edge is redone with the reference's exact sums.
- * Returns undefined (no draw) when the boundary lies within `slack` of p: the caller then uses the
- * exact log Z or {@link chooseToken}.
+ * The nucleus is decided with the row's own normaliser from the same weights (every token within 48
+ * nats of the top, within 1e-12 of logSoftmax's), so `logZ` only places the buckets and the cut-off:
+ * it must lie within `slack` of the row's log-sum-exp (the step graph's log Z). Returns undefined (no
+ * draw) when the boundary lies within 1e-9 of p: the caller then uses {@link chooseToken}.
  */
 export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng, slack = LOG_Z_SLACK): TokenChoice | undefined {
   const V = row.length;
   const p = options.topP;
   const cutoff = logZ + Math.log((1 - p) / V) - 1;
   // Candidate logits lie in [cutoff, top] (logZ >= max up to its slack): bucket 0 holds the largest.
-  const top = logZ + slack + 1e-6;
+  const top = logZ + slack + 1e-3;
   const buckets = Math.ceil((top - cutoff) * BUCKETS_PER_NAT) + 1;
+  // Tokens below the cut-off are weighed too, for the row's own normaliser, down to TAIL_NATS below
+  // the top (the rest add less than V * exp(-TAIL_NATS) of it).
+  const table = buckets + TAIL_NATS * BUCKETS_PER_NAT;
   if (!(buckets <= 65536)) return undefined; // a nucleus of p within 1e-100 of 1: leave it to chooseToken
   if (scratch.ids.length < V) {
     scratch.ids = new Int32Array(V);
@@ -431,23 +440,25 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     scratch.buckets = new Uint16Array(V);
     scratch.prefix = new Float64Array(V);
   }
-  if (scratch.mass.length < buckets) {
-    scratch.mass = new Float64Array(buckets);
-    scratch.scale = Float64Array.from({ length: buckets }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
-  }
+  if (scratch.mass.length < buckets) scratch.mass = new Float64Array(buckets);
+  if (scratch.scale.length < table) scratch.scale = Float64Array.from({ length: table }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
   const { ids, weights, buckets: bucketOf, prefix, mass, scale } = scratch;
   mass.fill(0, 0, buckets);
   let n = 0;
   let max = -Infinity;
+  let all = 0;
   for (let i = 0; i < V; i++) {
     const v = row[i]!;
-    if (!(v >= cutoff)) continue;
-    if (v > max) max = v;
     const d = (top - v) * BUCKETS_PER_NAT;
+    if (!(d < table)) continue; // far below the top, -Infinity or NaN
+    if (d < 0) return undefined; // logZ was not within its slack of the row's log-sum-exp
     const b = d | 0;
     // exp(v - top) = exp(-b/256) * exp(-r), 0 <= r < 1/256: the series' error is below r^5/120 < 1e-14.
     const r = (d - b) / BUCKETS_PER_NAT;
     const w = scale[b]! * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r * (1 / 24)))));
+    all += w;
+    if (!(v >= cutoff)) continue;
+    if (v > max) max = v;
     ids[n] = i;
     weights[n] = w;
     bucketOf[n] = b;
@@ -455,11 +466,11 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     n++;
   }
   // topPFilter keeps the fewest tokens whose cumulative probability reaches p - 1e-12, that is weight
-  // (p - 1e-12) * exp(logZ - top) here; with a log Z anywhere within the slack that threshold lies in
-  // [lo, hi]. Decided only when both ends give the same boundary.
-  const target = (p - 1e-12) * Math.exp(logZ - top);
-  const lo = target * Math.exp(-slack);
-  const hi = target * Math.exp(slack);
+  // (p - 1e-12) * all here, up to float64 rounding of the sums (below 1e-12 of them); decided only when
+  // the boundary is the same for the threshold TOP_P_SLACK either side.
+  const target = (p - 1e-12) * all;
+  const lo = target * (1 - TOP_P_SLACK);
+  const hi = target * (1 + TOP_P_SLACK);
   let bucket = 0;
   let before = 0;
   while (bucket < buckets && before + mass[bucket]! < lo) before += mass[bucket++]!;
