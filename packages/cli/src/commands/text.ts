@@ -408,7 +408,7 @@ export function registerDistill(program: Command): void {
     .option('--embedding <e>', "the student's word embedding size (default: the teacher's)", positiveInt(8192))
     .option('--temperature <t>', "softmax temperature of the teacher's token distributions (Hinton et al. 2015)", numberIn(0.05, 100), 2)
     .option('--weight <w>', 'weight of the token-level KL to the teacher (times temperature^2)', numberIn(0, 1000), 1)
-    .option('--posterior-weight <w>', "weight of KL(teacher's q(z|x) || student's q(z|x))", numberIn(0, 1000), 1)
+    .option('--posterior-weight <w>', "weight of KL(teacher's q(z|x) || student's q(z|x)) (0 = off: matching the teacher's posterior cost the student ~6 nats, docs/text-model.md)", numberIn(0, 1000), 0)
     .option('--epochs <n>', "passes over the training sentences (default: the teacher's)", positiveInt(100_000))
     .option('--seed <s>', "seed of the student (default: the teacher's)", intIn(0, 2 ** 31 - 1))
     .option('--k <n>', 'importance samples of the final IW-NLL evaluation (0 = skip it)', intIn(0, 100_000), 100)
