@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 // Training step time: vaekit (its default backend and every other available backend) against PyTorch on
-// CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's two reference configurations,
+// CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's reference configurations (dense and
+// sentence VAE, and the attention translator),
 // same shapes, loss and optimizer (Adam 1e-3). Every participant is a long-lived process; their timed
 // chunks interleave round by round, so load from other processes on the machine hits all of them alike.
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
 // model (~2 minutes a step, skipped by default), BENCH_CONFIGS=dense,text picks configurations (default
-// both; a run of a subset still rewrites bench/results/train.json, so commit only full runs). Also records the peak RSS of a default
+// all three: dense, text, translate; a run of a subset replaces only its configurations' rows in
+// bench/results/train.json and keeps the others', each row naming the commit and load that produced it). Also records the peak RSS of a default
 // `vaekit train text --data sotu` (issue 16 target: <= 1.5 GB), shortened to one epoch on 8000 training
 // sentences (bench/lib/sotu-bundle.mjs, shared with the generation benchmark; all 63,874 sentences are
 // still read and tokenized, the model has the default sizes with a 10,000-word vocabulary).
 // BENCH_TRAIN_ONLY=rss measures only that and updates train.json's textTrainMemory.
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,8 +49,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const ALL_CONFIGS = {
   dense: { label: 'dense VAE 784-400-20, batch 128, one Adam step', steps: 10, warmup: 3 },
   text: { label: 'sentence VAE: vocab 5000, emb 128, GRU 256, latent 32, length 25, batch 32, one Adam step', steps: 3, warmup: 2 },
+  translate: {
+    label: 'attention translator (baseline): source vocab 8221, target vocab 5256, emb 128, bidirectional GRU 256 encoder, GRU 256 decoder, additive attention 256, length 13, batch 64, one Adam step',
+    steps: 3,
+    warmup: 2,
+  },
 };
-const picked = (process.env.BENCH_CONFIGS ?? 'dense,text').split(',').map((c) => c.trim());
+const picked = (process.env.BENCH_CONFIGS ?? 'dense,text,translate').split(',').map((c) => c.trim());
 for (const c of picked) {
   if (!ALL_CONFIGS[c]) {
     console.error(`Unknown configuration "${c}" in BENCH_CONFIGS. Should be one of: ${Object.keys(ALL_CONFIGS).join(', ')}.`);
@@ -57,7 +64,7 @@ for (const c of picked) {
 }
 const CONFIGS = Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([c]) => picked.includes(c)));
 // Steps per chunk for the slow pure-JS backend (its text step takes minutes).
-const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null };
+const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null, translate: null };
 
 /** Matrix-multiply FLOPs of one training step (forward + both gradients; none for the data's own gradient). */
 function stepFlops(config) {
@@ -65,6 +72,13 @@ function stepFlops(config) {
   if (config === 'dense') {
     const b = 128;
     return mm(b, 784, 400, 2) + 2 * mm(b, 400, 20) + mm(b, 20, 400) + mm(b, 400, 784);
+  }
+  if (config === 'translate') {
+    // Encoder GRU both ways, init state, decoder GRU, attention projections (queries, keys) and context,
+    // the output layer on [output, context], the logits at every position (what PyTorch computes).
+    const [tv, e, h, t, b] = [5256, 128, 256, 13, 64];
+    const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
+    return 2 * gru(e) + mm(b, 2 * h, h) + gru(e) + mm(b * t, h, h) + mm(b * t, 2 * h, h) + mm(b * t, t, 2 * h) + mm(b * t, 3 * h, h) + mm(b * t, h, tv);
   }
   const [v, e, h, z, t, b] = [5000, 128, 256, 32, 25, 32];
   const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
@@ -94,6 +108,16 @@ function participant(name, cmd, args) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const loadBefore = os.loadavg();
+// Each row says which commit and load produced it; a run of a subset of configurations (BENCH_CONFIGS)
+// keeps the previous file's rows of the others, and its memory measurement.
+const commit = (() => {
+  try {
+    const git = (args) => execSync(`git ${args}`, { cwd: path.join(here, '..') }).toString().trim();
+    return git('rev-parse --short HEAD') + (git('status --porcelain --untracked-files=no') ? ' (uncommitted changes)' : '');
+  } catch {
+    return 'unknown';
+  }
+})();
 
 const torch = participant('pytorch', '/usr/bin/python3', [path.join(here, 'peers', 'train_torch.py')]);
 let torchInfo;
@@ -167,21 +191,26 @@ for (const w of workers) w.close();
 torch.close();
 
 const cpu = os.cpus();
+const runLoad = [loadBefore, os.loadavg()].map((l) => +l[0].toFixed(2));
+for (const r of rows) Object.assign(r, { commit, loadavg_1min: runLoad });
+const subset = Object.keys(CONFIGS).length < Object.keys(ALL_CONFIGS).length;
+const previous = subset ? await fs.readFile(path.join(here, 'results', 'train.json'), 'utf8').then(JSON.parse).catch(() => undefined) : undefined;
+if (previous) rows.unshift(...previous.rows.filter((r) => !CONFIGS[r.config]));
 const result = {
   benchmark: 'train',
   command: 'npm run bench -- train',
-  configurations: Object.fromEntries(Object.entries(CONFIGS).map(([k, v]) => [k, v.label])),
+  configurations: Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([k]) => CONFIGS[k] || rows.some((r) => r.config === k)).map(([k, v]) => [k, v.label])),
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
   text_logits:
-    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides',
+    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides; the translate step likewise (real_positions of 832)',
   machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
   load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
   vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),
   pytorch: torchInfo ?? 'unavailable',
   matmul_peak: peak,
   rows,
-  textTrainMemory: await textTrainMemory(),
+  textTrainMemory: subset && previous?.textTrainMemory ? previous.textTrainMemory : await textTrainMemory(),
 };
 console.table(rows);
 console.log(JSON.stringify(result, null, 2));

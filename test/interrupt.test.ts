@@ -3,7 +3,7 @@
  * while a checkpoint is being written, between the checkpoint and its pointer, while old checkpoints are
  * pruned) by a preload (test/fixtures/kill-hook.mjs) that needs no hook in the product. `--resume` must
  * then finish the run with exactly the weights, optimizer state and metrics of a run that was never
- * interrupted (fixed seed), leaving no temporary files (VAE-GAN runs: the discriminator too). A killed export leaves no bundle that looks
+ * interrupted (fixed seed), leaving no temporary files (VAE-GAN runs: the discriminator too; adversarial text runs: the critic). A killed export leaves no bundle that looks
  * complete, and an existing bundle survives a killed re-export.
  */
 import assert from 'node:assert/strict';
@@ -226,6 +226,35 @@ test('VAE-GAN: SIGKILL mid-epoch and while the checkpoint writes the discriminat
     assert.deepEqual(got.metrics, expected.metrics);
     for (const [file, b] of Object.entries(expected.files)) assert.ok(got.files[file] === b, `${file} is byte-identical`);
     assert.deepEqual(bytes(run), bytes(ref), 'the discriminator and its optimizer are byte-identical');
+    assert.deepEqual(temporaries(run), []);
+  }
+});
+
+test('text --adversarial latent: SIGKILL between the VAE and critic updates and while the checkpoint writes the critic; --resume ends with identical weights, critic included', () => {
+  const dir = tempDir();
+  const words = 'the cat dog sat ran on a mat hat big small red blue and saw it'.split(' ');
+  let state = 5;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648);
+  const corpus = path.join(dir, 'corpus.txt');
+  writeFileSync(corpus, Array.from({ length: 300 }, () => Array.from({ length: 3 + (next() % 6) }, () => words[next() % words.length]).join(' ')).join('\n') + '\n');
+  const ADV = ['train', 'text', '--adversarial', 'latent', '--critic-hidden', '8', '--data', corpus, '--epochs', '2', '--latent', '4', '--embedding', '8', '--hidden', '8', '--batch-size', '64', '--k', '0', '--eval-limit', '20', '--seed', '3'];
+  const files = ['train-critic/weights.bin', 'optimizer-critic.bin', 'optimizer-critic.json'];
+  const ref = path.join(dir, 'ref');
+  vaekitOk([...ADV, '--out', ref]);
+  const expected = finalState(ref, 'text');
+  const ckpt = (run: string) => path.join(run, JSON.parse(readFileSync(path.join(run, 'latest.json'), 'utf8')).checkpoint);
+  const bytes = (run: string) => Object.fromEntries(files.map((f) => [f, readFileSync(path.join(ckpt(run), f)).toString('base64')]));
+  // 5 batches per epoch, three Adam updates per step (encoder, decoder, critic): 20 updates = epoch 2,
+  // batch 2, after its VAE update and before its critic update.
+  for (const env of [{ VAEKIT_KILL_AFTER_STEPS: '20' }, { VAEKIT_KILL_ON_FS: 'writeFile .*epoch-0002\\.tmp-[^/]*/train-critic/' }]) {
+    const run = path.join(tempDir(), 'run');
+    assert.equal(killedRun([...ADV, '--out', run], env).signal, 'SIGKILL');
+    vaekitOk(['train', 'text', '--resume', '--out', run]);
+    const got = finalState(run, 'text');
+    assert.deepEqual(got.latest, expected.latest);
+    assert.deepEqual(got.metrics, expected.metrics);
+    for (const [file, b] of Object.entries(expected.files)) assert.ok(got.files[file] === b, `${file} is byte-identical`);
+    assert.deepEqual(bytes(run), bytes(ref), 'the critic and its optimizer are byte-identical');
     assert.deepEqual(temporaries(run), []);
   }
 });

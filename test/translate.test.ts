@@ -155,6 +155,16 @@ test('a VNMT + variational attention run exports with parity and the checker, an
     );
     for (const report of Object.values(result.parity)) for (const e of Object.values(report.maxAbsError)) assert.ok(e <= 1e-4);
     await runOnnxChecker(t, [path.join(bundleDir, 'encoder.onnx'), path.join(bundleDir, 'decoder_step.onnx')]);
+    // The webgl variant (WebGL lacks GRU, ReduceSum and Max: recurrences unrolled, the masked mean as products).
+    const webglDir = path.join(dir, 'varatt-bundle-webgl');
+    const webgl = await exportBundle(
+      { kind: 'seq2seq', encoder: run.models.encoder, decoder: run.models.decoder, sourceTokenizer: run.corpus.sourceTokenizer, targetTokenizer: run.corpus.targetTokenizer } as never,
+      webglDir,
+      { webglVariant: true },
+    );
+    assert.deepEqual(Object.keys(webgl.parity).filter((g) => g.startsWith('webgl/')).sort(), ['webgl/decoder_step', 'webgl/encoder']);
+    for (const report of Object.values(webgl.parity)) for (const e of Object.values(report.maxAbsError)) assert.ok(e <= 1e-4);
+    await runOnnxChecker(t, [path.join(webglDir, 'webgl', 'encoder.onnx'), path.join(webglDir, 'webgl', 'decoder_step.onnx')]);
     const translator = await loadVae(bundleDir, { kind: 'seq2seq' });
     try {
       const set = run.corpus.test;
@@ -213,34 +223,37 @@ test('CLI: bad input is one line and exit 2, with nothing written', () => {
   assert.match(r5.stderr, /Nothing to translate/);
 });
 
-test('the demo page translates in Chromium (WASM) as Node does and draws the attention heatmap', { timeout: 300_000 }, async (t) => {
+test('the demo page translates in Chromium (WASM, and WebGL with the webgl variant) as Node does and draws the attention heatmap', { timeout: 300_000 }, async (t) => {
   requireChromium(t, 'the translator demo test is');
   if (!HAVE_CHROMIUM) return;
-  const bundleDir = path.join(dir, 'varatt-bundle');
-  const node = await loadVae(bundleDir, { kind: 'seq2seq' });
+  const node = await loadVae(path.join(dir, 'varatt-bundle'), { kind: 'seq2seq' });
   const sources = ['je suis fatigué .', "il fait froid aujourd'hui ."];
   const expected = (await node.translate(sources)).map((list) => list.map((x) => x.text));
   await node.dispose();
-  const { url, proc } = await serveDemo(bundleDir);
-  const browser = await launchChromium();
-  try {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e: Error) => errors.push(e.message));
-    await page.goto(`${url}?backend=wasm`);
-    type Demo = { ready: boolean; busy: number; translations?: string[][]; heatmap?: { rows: number; columns: number } };
-    await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo?: Demo }).vaekitDemo?.ready, null, { timeout: 180_000 });
-    await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo.busy === 0, null, { timeout: 120_000 });
-    const state = await page.evaluate(() => {
-      const d = (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo;
-      return { translations: d.translations, heatmap: d.heatmap, status: document.getElementById('status')?.textContent ?? '' };
-    });
-    assert.match(state.status, /seq2seq bundle on wasm/);
-    assert.deepEqual(state.translations, expected);
-    assert.ok(state.heatmap && state.heatmap.columns === 4 && state.heatmap.rows > 0, JSON.stringify(state.heatmap));
-    assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    proc.kill();
+  // The same model exported twice: default graphs (run on WASM) and with the webgl variant (run on WebGL).
+  for (const [bundle, backend] of [['varatt-bundle', 'wasm'], ['varatt-bundle-webgl', 'webgl']] as const) {
+    const { url, proc } = await serveDemo(path.join(dir, bundle));
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e: Error) => errors.push(e.message));
+      await page.goto(`${url}?backend=${backend}`);
+      type Demo = { ready: boolean; busy: number; translations?: string[][]; heatmap?: { rows: number; columns: number } };
+      await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo?: Demo }).vaekitDemo?.ready, null, { timeout: 180_000 });
+      await page.waitForFunction(() => (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo.busy === 0, null, { timeout: 120_000 });
+      const state = await page.evaluate(() => {
+        const d = (globalThis as unknown as { vaekitDemo: Demo }).vaekitDemo;
+        return { translations: d.translations, heatmap: d.heatmap, status: document.getElementById('status')?.textContent ?? '' };
+      });
+      assert.match(state.status, new RegExp(`seq2seq bundle on ${backend}`), state.status);
+      assert.deepEqual(state.translations, expected, backend);
+      // One column per source token on both (the webgl graphs take the source padded to their fixed length).
+      assert.ok(state.heatmap && state.heatmap.columns === 4 && state.heatmap.rows > 0, JSON.stringify(state.heatmap));
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      proc.kill();
+    }
   }
 });

@@ -2,16 +2,17 @@
 // Kernel census of one training step (not a benchmark run by `npm run bench`): which tfjs kernels one
 // optimizer step runs, how many of each and their time, next to the step's wall time, for the training
 // benchmark's configurations. Run after `npm run build`:
-//   node bench/lib/profile-train-step.mjs [dense|text] [steps]
+//   node bench/lib/profile-train-step.mjs [dense|text|translate] [steps]
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@vaekit/trainer';
 import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
+import { TRANSLATE_CONFIG, buildTranslateStep } from './translate-model.mjs';
 import { buildDenseStep } from './dense-model.mjs';
 
 const config = process.argv[2] ?? 'dense';
 const n = Number(process.argv[3] ?? 20);
 const info = await initBackend('wasm', { native: process.env.VAEKIT_NATIVE !== '0' });
-const step = config === 'dense' ? buildDenseStep() : buildTextStep(TEXT_CONFIG);
+const step = config === 'dense' ? buildDenseStep() : config === 'translate' ? buildTranslateStep(TRANSLATE_CONFIG) : buildTextStep(TEXT_CONFIG);
 for (let i = 0; i < 3; i++) await step();
 const times = [];
 for (let i = 0; i < n; i++) {

@@ -10,6 +10,7 @@ import { initBackend } from '@vaekit/trainer';
 import { setNativeThreads } from '@vaekit/trainer/internal';
 import { buildDenseStep } from './dense-model.mjs';
 import { TEXT_CONFIG, buildTextStep, textBatch } from './text-model.mjs';
+import { TRANSLATE_CONFIG, buildTranslateStep, translateBatch } from './translate-model.mjs';
 
 const which = process.argv[2] ?? 'wasm';
 const info = await initBackend(which === 'cpu' ? 'cpu' : 'wasm', { native: which !== 'wasm-plain' });
@@ -30,7 +31,9 @@ const threads = {};
 async function handle(msg) {
   if (msg.cmd === 'info') return { backend: info.name, note: info.note, native: info.native ?? null, tfjs: tf.version.tfjs };
   if (msg.cmd === 'setup') {
-    const step = (steps[msg.config] = msg.config === 'dense' ? buildDenseStep() : buildTextStep(TEXT_CONFIG));
+    const build = { dense: () => buildDenseStep(), text: () => buildTextStep(TEXT_CONFIG), translate: () => buildTranslateStep(TRANSLATE_CONFIG) }[msg.config];
+    if (!build) throw new Error(`unknown configuration ${msg.config}`);
+    const step = (steps[msg.config] = build());
     const t0 = performance.now();
     const loss = await step();
     const first = performance.now() - t0;
@@ -46,7 +49,8 @@ async function handle(msg) {
       threads[msg.config] = Number(Object.entries(trial).sort((a, b) => a[1] - b[1])[0][0]);
     }
     // Positions that are real tokens (the rest is padding after <eos>): vaekit forms logits only there.
-    const positions = msg.config === 'text' ? textBatch(TEXT_CONFIG).tokens.filter((t) => t !== 0).length : undefined;
+    const positions = msg.config === 'text' ? textBatch(TEXT_CONFIG).tokens.filter((t) => t !== 0).length
+      : msg.config === 'translate' ? translateBatch(TRANSLATE_CONFIG).target.reduce((n, t) => n + t.length + 1, 0) : undefined;
     return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial, ...(positions ? { real_positions: positions } : {}) };
   }
   if (msg.cmd === 'peak') {

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 CONFIGS = {
     "dense": dict(pixels=784, hidden=400, latent=20, batch=128),
     "text": dict(vocab=5000, emb=128, hidden=256, latent=32, length=25, batch=32),
+    "translate": dict(src_vocab=8221, tgt_vocab=5256, emb=128, hidden=256, length=13, batch=64),
 }
 
 
@@ -87,6 +88,66 @@ class TextVae(nn.Module):
         return (recon + kl).mean()
 
 
+class Translator(nn.Module):
+    """docs/seq2seq-model.md, the attention baseline (--latent 0, additive score): bidirectional GRU encoder
+    over the masked source (packed sequence), masked mean of its states, decoder state h0 = tanh(Dense);
+    GRU decoder over the whole target (teacher forcing), additive attention of each output over the
+    encoder states (padded keys at -1e9), tanh Dense on [output, context], logits at every position."""
+
+    def __init__(self, src_vocab, tgt_vocab, emb, hidden):
+        super().__init__()
+        self.src_emb = nn.Embedding(src_vocab, emb, padding_idx=0)
+        self.enc = nn.GRU(emb, hidden, batch_first=True, bidirectional=True)
+        self.init_h = nn.Linear(2 * hidden, hidden)
+        self.tgt_emb = nn.Embedding(tgt_vocab, emb)
+        self.dec = nn.GRU(emb, hidden, batch_first=True)
+        self.query = nn.Linear(hidden, hidden, bias=False)
+        self.key = nn.Linear(2 * hidden, hidden, bias=False)
+        self.score = nn.Linear(hidden, 1, bias=False)
+        self.out = nn.Linear(3 * hidden, hidden)
+        self.logits = nn.Linear(hidden, tgt_vocab)
+
+    def loss(self, src, src_lengths, tgt, tgt_in, tgt_mask):
+        s = src.shape[1]
+        packed = nn.utils.rnn.pack_padded_sequence(self.src_emb(src), src_lengths, batch_first=True, enforce_sorted=False)
+        states, _ = self.enc(packed)
+        states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True, total_length=s)
+        mask = (src != 0).float()
+        summary = (states * mask.unsqueeze(2)).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        h0 = torch.tanh(self.init_h(summary)).unsqueeze(0)
+        d, _ = self.dec(self.tgt_emb(tgt_in), h0)
+        e = torch.tanh(self.query(d).unsqueeze(2) + self.key(states).unsqueeze(1))
+        scores = self.score(e).squeeze(3) + (1 - mask).unsqueeze(1) * -1e9
+        weights = torch.softmax(scores, -1)
+        context = torch.bmm(weights, states)
+        hidden = torch.tanh(self.out(torch.cat([d, context], -1)))
+        logits = self.logits(hidden)
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), reduction="none").view(tgt.shape)
+        return (nll * tgt_mask).sum(1).mean()
+
+
+def translate_batch(c, g):
+    """Lengths 3..11 a side (the 12-token setting's real spread), <eos> after the target, <bos> first on
+    the decoder input, padding 0; the same construction as bench/lib/translate-model.mjs."""
+    b, t = c["batch"], c["length"]
+    src = torch.zeros(b, t, dtype=torch.long)
+    tgt = torch.zeros(b, t, dtype=torch.long)
+    tgt_in = torch.zeros(b, t, dtype=torch.long)
+    tgt_mask = torch.zeros(b, t)
+    src_lengths = torch.randint(3, 12, (b,), generator=g)
+    tgt_lengths = torch.randint(3, 12, (b,), generator=g)
+    for i in range(b):
+        n, m = int(src_lengths[i]), int(tgt_lengths[i])
+        src[i, :n] = torch.randint(4, c["src_vocab"], (n,), generator=g)
+        words = torch.randint(4, c["tgt_vocab"], (m,), generator=g)
+        tgt[i, :m] = words
+        tgt[i, m] = 3  # <eos>
+        tgt_mask[i, : m + 1] = 1
+        tgt_in[i, 0] = 2  # <bos>
+        tgt_in[i, 1 : m + 1] = words
+    return src, src_lengths, tgt, tgt_in, tgt_mask
+
+
 def make(config):
     c = CONFIGS[config]
     g = torch.Generator().manual_seed(0)
@@ -95,6 +156,9 @@ def make(config):
         x = torch.rand(c["batch"], c["pixels"], generator=g)
         eps = torch.randn(c["batch"], c["latent"], generator=g)
         args = (x, eps)
+    elif config == "translate":
+        model = Translator(c["src_vocab"], c["tgt_vocab"], c["emb"], c["hidden"])
+        args = translate_batch(c, g)
     else:
         model = TextVae(c["vocab"], c["emb"], c["hidden"], c["latent"])
         b, t = c["batch"], c["length"]

@@ -6,6 +6,7 @@ import {
   beamScore,
   beamSearch,
   chooseToken,
+  coalesceSteps,
   decodeBatch,
   decodeSteps,
   logSoftmax,
@@ -156,6 +157,29 @@ describe('decoding strategies', () => {
     // Width 1 is greedy.
     const narrow = await beamSearch(tableStep(table), '', special, resolveDecodingOptions({ ...opts, strategy: 'beam', beamWidth: 1 }));
     assert.deepEqual(narrow.tokens, [A, A, EOS]);
+  });
+
+  it('coalesceSteps batches concurrent beam searches into shared step calls with unchanged results', async () => {
+    const tables: Array<Record<string, number[]>> = [
+      { '': [0, 0, 0, 0.3, 0.7], '4': [0, 0, 0, 0.35, 0.65], '4,4': [0, 0, 0, 0.6, 0.4] },
+      { '': [0, 0, 0, 0, 0.6, 0.4], '4': [0, 0, 0, 0.3, 0.35, 0.35], '5': [0, 0, 0, 0.9, 0.05, 0.05], '4,4': [0, 0, 0, 1, 0, 0], '4,5': [0, 0, 0, 1, 0, 0], '5,4': [0, 0, 0, 1, 0, 0], '5,5': [0, 0, 0, 1, 0, 0] },
+    ];
+    // States carry their table's index; the step answers each row from its own table.
+    const step: StepFn<{ table: number; prefix: string }> = async (tokens, states) => {
+      calls.push(tokens.length);
+      const next = states.map((s, i) => ({ table: s.table, prefix: s.prefix === '\u0000' ? '' : s.prefix === '' ? `${tokens[i]}` : `${s.prefix},${tokens[i]}` }));
+      return { logits: next.map((s) => Float32Array.from(tables[s.table]![s.prefix]!.map((p) => Math.log(p)))), states: next };
+    };
+    const calls: number[] = [];
+    const opts = resolveDecodingOptions({ strategy: 'beam', beamWidth: 2, lengthPenalty: 0, maxTokens: 3 });
+    const alone = [];
+    for (let t = 0; t < tables.length; t++) alone.push(await beamSearch(step, { table: t, prefix: '\u0000' }, special, opts));
+    const aloneCalls = calls.length;
+    calls.length = 0;
+    const shared = coalesceSteps(step);
+    const together = await Promise.all(tables.map((_, t) => beamSearch(shared, { table: t, prefix: '\u0000' }, special, opts)));
+    assert.deepEqual(together, alone);
+    assert.ok(calls.length < aloneCalls && calls[0] === 2, `calls ${calls} vs ${aloneCalls} alone`);
   });
 
   it('length penalty trades log-probability against length', async () => {

@@ -678,6 +678,38 @@ export async function collectSequences(events: AsyncIterable<StepEvent>, n: numb
   return seqs;
 }
 
+/**
+ * Wraps a {@link StepFn} so that concurrent callers share its calls: every call made while a flush is
+ * pending (the callers resumed by the previous answer, each in its own microtask) joins one batched call
+ * of `step`, whose rows are handed back to each caller in order. Running one {@link beamSearch} per
+ * source concurrently through it decodes all their hypotheses in one model call per step, with each
+ * search's result unchanged (rows do not interact).
+ */
+export function coalesceSteps<S>(step: StepFn<S>): StepFn<S> {
+  let pending: Array<{ tokens: number[]; states: S[]; resolve: (out: { logits: Float32Array[]; states: S[] }) => void; reject: (err: unknown) => void }> = [];
+  const flush = async () => {
+    const calls = pending;
+    pending = [];
+    try {
+      const out = await step(calls.flatMap((c) => c.tokens), calls.flatMap((c) => c.states));
+      let row = 0;
+      for (const c of calls) {
+        const n = c.tokens.length;
+        c.resolve({ logits: out.logits.slice(row, row + n), states: out.states.slice(row, row + n) });
+        row += n;
+      }
+    } catch (err) {
+      for (const c of calls) c.reject(err);
+    }
+  };
+  return (tokens, states) =>
+    new Promise((resolve, reject) => {
+      pending.push({ tokens, states, resolve, reject });
+      // After the microtasks of this turn: every caller resumed by the last answer has asked by then.
+      if (pending.length === 1) setTimeout(() => void flush(), 0);
+    });
+}
+
 /** Beam score of a hypothesis: total log-probability over `length^lengthPenalty`. */
 export function beamScore(logprob: number, length: number, lengthPenalty: number): number {
   return lengthPenalty === 0 ? logprob : logprob / Math.pow(Math.max(1, length), lengthPenalty);

@@ -134,6 +134,30 @@ export function defaultImageAdversarial(overrides: Partial<ImageAdversarialConfi
   return { mode: 'vaegan', weight: 1, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, ...overrides };
 }
 
+/**
+ * Adversarial latent regularisation of the sentence VAE (`--adversarial latent`): an adversarial
+ * autoencoder (Makhzani et al. 2015) critic, a small MLP on z, learns to tell prior draws z ~ N(0, I)
+ * from posterior samples z ~ q(z|x); the encoder is trained to make the critic call its samples prior
+ * draws, which pulls the aggregate posterior q(z) towards the prior (so prior samples land where
+ * sentences are). The term is added to the usual loss: with `beta > 0` it works beside the KL term, with
+ * `beta 0` it replaces it (the adversarial autoencoder proper). Training-only: the critic and its
+ * optimizer live in the checkpoints, never in bundles.
+ */
+export interface TextAdversarialConfig {
+  mode: 'latent';
+  /** Weight of the encoder's "fool the critic" term (nats per sentence). */
+  weight: number;
+  /** Adam learning rate of the critic (its own optimizer). */
+  criticLearningRate: number;
+  /** Units of each of the critic's two hidden layers. */
+  criticHidden: number;
+}
+
+/** Defaults of {@link TextAdversarialConfig}. */
+export function defaultTextAdversarial(overrides: Partial<TextAdversarialConfig> = {}): TextAdversarialConfig {
+  return { mode: 'latent', weight: 1, criticLearningRate: 5e-4, criticHidden: 64, ...overrides };
+}
+
 /** The image architectures the trainer builds. */
 export const IMAGE_ARCHS = ['dense', 'conv'] as const;
 
@@ -294,6 +318,8 @@ export interface TextTrainConfig {
   pretrained?: TextPretrainedConfig;
   /** Distillation from a teacher run (absent: ordinary training). */
   distill?: TextDistillConfig;
+  /** Adversarial latent regularisation (docs/adversarial.md); absent: the plain VAE objective. */
+  adversarial?: TextAdversarialConfig;
 }
 
 /** Any run configuration. */

@@ -9,6 +9,7 @@
 import {
   SEQ2SEQ_MODEL,
   beamSearch,
+  coalesceSteps,
   createRng,
   decodeBatch,
   decodeSteps,
@@ -267,9 +268,12 @@ class OnnxTranslator implements Translator {
       const initial = chunk.flatMap((_, i) => Array.from({ length: o.n }, (_, k) => this.initial(enc, i, k, o.sample, o.decoding.seed + start)));
       const outcome: Translation[] = [];
       if (o.decoding.strategy === 'beam') {
-        for (const init of initial) {
+        // Every search of the chunk at once: their hypotheses share one decoder_step call per step.
+        const shared = coalesceSteps(step);
+        const seqs = await Promise.all(initial.map((init) => beamSearch(shared, { ...init, attention: [] }, this.special, o.decoding)));
+        for (const [i, seq] of seqs.entries()) {
+          const init = initial[i]!;
           // The attention of the best hypothesis: rerun its tokens (teacher forced) when asked.
-          const seq = await beamSearch(step, { ...init, attention: [] }, this.special, o.decoding);
           outcome.push(this.toTranslation(seq, enc, init, o.attention ? await this.attentionOf(step, init, seq.tokens) : undefined));
         }
       } else {

@@ -15,7 +15,9 @@ export {
   ANNEAL_SCHEDULES,
   IMAGE_ARCHS,
   defaultImageAdversarial,
+  defaultTextAdversarial,
   type ImageAdversarialConfig,
+  type TextAdversarialConfig,
   TEXT_CELLS,
   TEXT_EMBEDDING_SOURCES,
   defaultImageConfig,
@@ -91,6 +93,7 @@ export {
   resumeTextVae,
   trainTextVae,
   validateTextConfig,
+  type LatentAdversarialAverages,
   type TextEpochMetrics,
   type TextTrainAverages,
   type TextTrainHooks,
@@ -98,7 +101,7 @@ export {
 } from './train-text.js';
 export type { TextEvalMetrics, TextModels } from './text-vae.js';
 export { evaluateTextRun, loadTextRun, type TextQualitative, type TextRunEvalOptions, type TextRunReport } from './eval-text.js';
-export { generateFromLatents, type TfDecodeOptions } from './text-decode.js';
+export { generateFromLatents, sampleLatents, type TfDecodeOptions } from './text-decode.js';
 
 // Translate kind (seq2seq): train, resume, evaluate, translate with tfjs.
 export {
@@ -126,6 +129,7 @@ export { evaluateSeq2Seq, scoreTranslations, translateIds, type Seq2SeqEvalMetri
 // Sample quality (images): FID, precision/recall, confident share on vaekit's own MNIST classifier.
 export { confidentShare, featureStats, fid, frechetDistance, precisionRecall, type FeatureSet, type GaussianStats } from './sample-quality/fid.js';
 export { CLASSIFIER_FEATURES, defaultCacheDir, loadMnistClassifier, type ClassifierOutputs, type MnistClassifier, type MnistClassifierOptions } from './sample-quality/classifier.js';
+export { evaluateTextSampleQuality, textSampleQuality, type TextSampleQuality, type TextSampleQualityOptions } from './sample-quality/text.js';
 export { evaluateImageRun, imageSampleQuality, priorSamples, type ImageSampleQuality, type ImageSampleQualityOptions } from './sample-quality/image.js';
 
 // Adversarial training (VAE-GAN).

@@ -5,6 +5,7 @@
 export { bernoulliNll, freeBitsKl, gaussianKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy, vaeLoss, type ElboTerms } from './losses.js';
 export { elboTerms, imageTrainingLoss } from './kinds/image.js';
 export { textBatchTensors, textLoss, textTerms, type TextBatchTensors, type TextTerms } from './text-vae.js';
+export { disposeNoise, disposePair, drawNoise, pairTensors, seq2seqLoss, seq2seqTerms, type PairTensors } from './seq2seq.js';
 export { setNativeThreads } from './kernels/native.js';
 export { sparseSoftmaxCrossEntropy } from './kernels/softmax-xent.js';
 export { ACTIVE_UNIT_THRESHOLD, activeUnits, logImportanceWeight, logMeanExp, mutualInformation } from './metrics.js';

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   SEQ2SEQ_MODEL,
   beamSearch,
+  coalesceSteps,
   corpusBleu,
   corpusChrf,
   decodeBatch,
@@ -18,9 +19,11 @@ import {
   type WordTokenizer,
 } from '@vaekit/core';
 import { makePairBatch, type PairSet } from './data/parallel.js';
+import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
 import { freeBitsKl, gaussianKlBetween, reparameterize, tokenCrossEntropy } from './losses.js';
 import { activeUnits } from './metrics.js';
 import { seq2seqDims, type Seq2SeqModels } from './models/seq2seq.js';
+import { decoderTrunk } from './models/text.js';
 
 const SPECIAL = SEQ2SEQ_MODEL.specialIds;
 
@@ -99,8 +102,13 @@ export function seq2seqTerms(models: Seq2SeqModels, batch: PairTensors, noise: S
     terms.postMu = qMu!;
   }
   if (dims.attention === 'variational') decIn.push(noise.attention ?? tf.zeros([batch.source.shape[0], dims.seqLength, 2 * dims.hidden]));
-  const out = models.decoder.apply(decIn, { training }) as tf.Tensor[];
-  terms.reconstruction = tokenCrossEntropy(out[0] as tf.Tensor3D, batch.target, batch.targetMask);
+  // With the native kernels the logits layer and the cross-entropy run fused over the real target
+  // positions only (the text kind's kernel, kernels/logits-xent.ts); the same numbers either way.
+  const split = nativeLogitsXentAvailable() ? decoderTrunk(models.decoder, SEQ2SEQ_MODEL.layers.decoder.logits) : undefined;
+  const out = (split ? split.trunk : models.decoder).apply(decIn, { training }) as tf.Tensor[];
+  terms.reconstruction = split
+    ? logitsCrossEntropyNative(out[0] as tf.Tensor3D, split.kernel, split.bias, batch.target, batch.targetMask)
+    : tokenCrossEntropy(out[0] as tf.Tensor3D, batch.target, batch.targetMask);
   if (dims.attention === 'variational') {
     const [ctxMu, ctxLv] = out.slice(2) as tf.Tensor3D[];
     // Bahuleyan et al.'s prior: N(mean of the encoder states, I), the same for every target step.
@@ -207,7 +215,9 @@ interface PrefixState {
 /**
  * Translates source id sequences with the training graphs in tfjs (no ONNX). Each decoder step runs
  * the teacher-forcing decoder on the prefixes (the GRU is causal, so position t's logits depend on the
- * prefix only), which costs O(T) per step but needs no separate step graph. Variational attention
+ * prefix only), which costs O(T) per step but needs no separate step graph; the logits layer runs only
+ * at each row's current position, and beam search runs every source's search at once, their
+ * hypotheses batched into one decoder call per step. Variational attention
  * decodes with the context mean, as the bundle's default. Returns target ids ending in `<eos>` when
  * it was produced.
  */
@@ -216,6 +226,7 @@ export async function translateIds(models: Seq2SeqModels, sources: readonly Int3
   const T = dims.seqLength;
   const o = resolveDecodingOptions({ ...options, maxTokens: Math.min(options.maxTokens ?? T, T) });
   const zMode = options.z ?? 'mean';
+  const split = decoderTrunk(models.decoder, SEQ2SEQ_MODEL.layers.decoder.logits);
   let noiseDraw = 0;
   const batchSize = options.batchSize ?? 128;
   const results: GeneratedSequence[] = [];
@@ -250,11 +261,16 @@ export async function translateIds(models: Seq2SeqModels, sources: readonly Int3
           const shape: [number, number, number] = [n, T, 2 * dims.hidden];
           decIn.push(zMode === 'sample' ? tf.randomNormal(shape, 0, 1, 'float32', (o.seed * 104729 + start * 131 + ++noiseDraw) >>> 0) : tf.zeros(shape));
         }
+        // Row i's output at position pos[i], gathered from the flattened [n*T, .] before the logits layer
+        // when the decoder splits there (only n rows of logits instead of n*T).
+        const pos = tf.tensor1d(next.map((s, i) => i * T + Math.min(s.prefix.length, T - 1)), 'int32');
+        if (split) {
+          const y = (split.trunk.apply(decIn) as tf.Tensor[])[0] as tf.Tensor3D;
+          const picked = tf.gather(y.reshape([n * T, y.shape[2]]), pos) as tf.Tensor2D;
+          return tf.add(tf.matMul(picked, split.kernel), split.bias);
+        }
         const all = (models.decoder.apply(decIn) as tf.Tensor[])[0] as tf.Tensor3D;
-        const pos = tf.tensor1d(next.map((s) => Math.min(s.prefix.length, T - 1)), 'int32');
-        // Row i's logits at position pos[i]: gather from the flattened [n*T, V].
-        const flat = all.reshape([n * T, dims.targetVocab]);
-        return tf.gather(flat, tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(T, 'int32')), pos));
+        return tf.gather(all.reshape([n * T, dims.targetVocab]), pos);
       });
       rows.dispose();
       const data = (await logits.data()) as Float32Array;
@@ -263,7 +279,9 @@ export async function translateIds(models: Seq2SeqModels, sources: readonly Int3
     };
     const initial = src.map((_, i) => ({ row: i, prefix: [], started: false }));
     if (o.strategy === 'beam') {
-      for (const init of initial) results.push(await beamSearch(step, init, SPECIAL, o));
+      // One search per source, all at once: their hypotheses share each decoder call.
+      const shared = coalesceSteps(step);
+      results.push(...(await Promise.all(initial.map((init) => beamSearch(shared, init, SPECIAL, o)))));
     } else {
       results.push(...(await decodeBatch(step, initial, SPECIAL, o, start)));
     }

@@ -7,7 +7,7 @@
  * runtime's step graph does the same in O(T).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BOS_ID, EOS_ID, PAD_ID, beamSearch, decodeBatch, resolveDecodingOptions, type DecodingOptions, type GeneratedSequence, type StepFn } from '@vaekit/core';
+import { BOS_ID, EOS_ID, PAD_ID, TEXT_MODEL, beamSearch, decodeBatch, resolveDecodingOptions, type DecodingOptions, type GeneratedSequence, type StepFn } from '@vaekit/core';
 
 /**
  * Options of {@link decodeLatents}: core's decoding options. `temperature` divides the logits (it is
@@ -75,4 +75,87 @@ export async function decodeLatents(decoder: tf.LayersModel, z: Float32Array, co
   const rows = Array.from({ length: count }, (_, i) => z.slice(i * latent, (i + 1) * latent));
   const seqs = await generateFromLatents(decoder, rows, options);
   return seqs.map((s) => (s.finished ? s.tokens.slice(0, -1) : s.tokens));
+}
+
+/** The state of one sequence in {@link tfRecurrentStep}: its latent vector and recurrent state (absent before the first step). */
+interface RecurrentState {
+  z: Float32Array;
+  h?: Float32Array;
+  /** LSTM cell state. */
+  c?: Float32Array;
+}
+
+/** The decoder's recurrent cell, called one position at a time (tfjs' `RNN.cell`). */
+interface StepCell {
+  call(inputs: tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor[];
+}
+
+/**
+ * The training decoder as a core `StepFn` that carries the recurrent state (O(T) per sentence, as the
+ * runtime's step graph), for generating many sentences (sample-quality metrics): it runs the decoder's
+ * own layers (embedding, z concatenated to the input, the recurrent cell, logits), so its logits equal
+ * `decoder.apply`'s at every position (text-decode.test.ts).
+ */
+export function tfRecurrentStep(decoder: tf.LayersModel): StepFn<RecurrentState> {
+  const D = TEXT_MODEL.layers.decoder;
+  const layer = (name: string) => decoder.getLayer(name);
+  const lstm = decoder.layers.some((l) => l.name === D.initC);
+  const cell = (layer(D.rnn) as unknown as { cell: StepCell }).cell;
+  const latent = decoder.inputs[1]!.shape[1] as number;
+  return async (tokens, states) => {
+    const n = tokens.length;
+    const rows = (pick: (s: RecurrentState) => Float32Array, width: number) => {
+      const out = new Float32Array(n * width);
+      states.forEach((s, i) => out.set(pick(s), i * width));
+      return out;
+    };
+    const z = tf.tensor2d(rows((s) => s.z, latent), [n, latent]);
+    const first = states[0]!.h === undefined;
+    const [logits, h, c] = tf.tidy(() => {
+      let h0: tf.Tensor2D;
+      let c0: tf.Tensor2D | undefined;
+      if (first) {
+        h0 = layer(D.initH).apply(z) as tf.Tensor2D;
+        if (lstm) c0 = layer(D.initC).apply(z) as tf.Tensor2D;
+      } else {
+        const hidden = states[0]!.h!.length;
+        h0 = tf.tensor2d(rows((s) => s.h!, hidden), [n, hidden]);
+        if (lstm) c0 = tf.tensor2d(rows((s) => s.c!, hidden), [n, hidden]);
+      }
+      const x = (layer(D.embedding).apply(tf.tensor2d(Int32Array.from(tokens), [n, 1], 'int32')) as tf.Tensor3D).reshape([n, -1]);
+      const xz = tf.concat([x, z], 1);
+      const out = cell.call(lstm ? [xz, h0, c0!] : [xz, h0], { training: false });
+      const hNew = out[1]!;
+      return [layer(D.logits).apply(hNew) as tf.Tensor2D, hNew, ...(lstm ? [out[2]!] : [])];
+    });
+    z.dispose();
+    const [lv, hv, cv] = await Promise.all([logits!, h!, ...(c ? [c] : [])].map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose([logits!, h!, ...(c ? [c] : [])]);
+    const vocab = logits!.shape[1]!;
+    const hidden = h!.shape[1]!;
+    return {
+      logits: Array.from({ length: n }, (_, i) => lv!.slice(i * vocab, (i + 1) * vocab)),
+      states: states.map((s, i) => ({ z: s.z, h: hv!.slice(i * hidden, (i + 1) * hidden), ...(cv ? { c: cv.slice(i * hidden, (i + 1) * hidden) } : {}) })),
+    };
+  };
+}
+
+/**
+ * Samples one sentence per row of `z` (`[count, Z]`, flat) with {@link tfRecurrentStep} and core's
+ * decoding loop, `batch` sequences at a time; sequence `i` draws from its own RNG stream (core's
+ * `firstIndex`), so the result does not depend on `batch`. Token ids without `<bos>`/`<eos>`.
+ */
+export async function sampleLatents(decoder: tf.LayersModel, z: Float32Array, count: number, options: TfDecodeOptions & { batch?: number } = {}): Promise<number[][]> {
+  const { batch = 512, ...decodingOptions } = options;
+  const T = decoder.inputs[0]!.shape[1] as number;
+  const latent = decoder.inputs[1]!.shape[1] as number;
+  const decoding = resolveDecodingOptions({ maxTokens: T, strategy: 'sample', ...decodingOptions });
+  const step = tfRecurrentStep(decoder);
+  const out: number[][] = [];
+  for (let start = 0; start < count; start += batch) {
+    const initial = Array.from({ length: Math.min(batch, count - start) }, (_, i) => ({ z: z.slice((start + i) * latent, (start + i + 1) * latent) }));
+    const seqs = await decodeBatch(step, initial, { bos: BOS_ID, eos: EOS_ID }, decoding, start);
+    for (const s of seqs) out.push(s.finished ? s.tokens.slice(0, -1) : s.tokens);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import type { TextCorpus } from './data/text.js';
 import { resumeRun, trainRun, type RunHooks, type RunResult } from './loop.js';
 import type { TrainOptions } from './step.js';
 
-export { loadTextCorpus, validateTextConfig, type TextEpochMetrics, type TextTrainAverages } from './kinds/text.js';
+export { loadTextCorpus, validateTextConfig, type LatentAdversarialAverages, type TextEpochMetrics, type TextTrainAverages } from './kinds/text.js';
 export { TOKENIZER_FILE } from '@vaekit/core';
 export { readRunTokenizer } from '@vaekit/core/node';
 

@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AggressiveMode, TextTrainConfig, TextTrainHooks } from '@vaekit/trainer';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig, type TextEmbeddingSource, type TextPretrainedConfig } from '@vaekit/core';
+import { ADVERSARIAL_MODES, ANNEAL_SCHEDULES, TEXT_CELLS, TEXT_EMBEDDING_SOURCES, defaultTextConfig, type TextEmbeddingSource, type TextPretrainedConfig } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
@@ -62,6 +62,10 @@ interface TrainTextOptions {
   init?: string;
   pretrain?: 'ae';
   pretrainEpochs?: number;
+  adversarial?: 'latent';
+  adversarialWeight?: number;
+  criticLr?: number;
+  criticHidden?: number;
 }
 
 /** `config.pretrained` from the options (undefined when none is given); `--pretrain-epochs` needs `--pretrain`. */
@@ -140,10 +144,16 @@ export function registerTrainText(train: Command): void {
     .option('--init <run>', 'initialise encoder and decoder from an earlier text run, another corpus too (vocabularies mapped by word, unmatched rows fresh)')
     .option('--pretrain <mode>', 'ae: train an autoencoder first, reset the decoder, then the VAE with free bits (Li et al. 2019)', oneOf(['ae'] as const))
     .option('--pretrain-epochs <n>', 'epochs of the autoencoder phase, counted in --epochs (default 1)', positiveInt(100_000))
+    .option('--adversarial <mode>', `adversarial training: ${ADVERSARIAL_MODES.text.join(' | ')} (a critic matches the aggregate posterior to the prior, Makhzani et al. 2015; with --beta 0 it replaces the KL term; docs/adversarial.md)`, oneOf(ADVERSARIAL_MODES.text))
+    .option('--adversarial-weight <w>', "--adversarial latent: weight of the encoder's fool-the-critic term (default 1)", numberIn(0, 1e6))
+    .option('--critic-lr <rate>', '--adversarial latent: Adam learning rate of the critic (default 5e-4)', numberIn(1e-9, 10))
+    .option('--critic-hidden <n>', "--adversarial latent: units of the critic's two hidden layers (default 64)", positiveInt(65_536))
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch')
     .option('--json', 'print the result as JSON on stdout')
     .action(async (opts: TrainTextOptions, cmd: Command) => {
       assertResumeWithoutForce(opts);
+      const { textAdversarialFromOptions } = await import('../shared/adversarial.js');
+      const adversarial = textAdversarialFromOptions(opts, cmd);
       const pretrained = opts.resume ? undefined : pretrainedOptions(opts);
       if (opts.embeddings && cmd.getOptionValueSource('embedding') !== 'cli') opts.embedding = 100;
       if (pretrained?.init) await assertSourceRun(opts.init!, '--init');
@@ -167,6 +177,7 @@ export function registerTrainText(train: Command): void {
         patience: opts.patience,
         seed: opts.seed,
         ...(pretrained ? { pretrained } : {}),
+        ...(adversarial ? { adversarial } : {}),
         data: {
           ...d.data,
           source: opts.data === 'sotu' ? 'sotu' : path.resolve(opts.data),
@@ -246,7 +257,8 @@ async function trainTextRun(config: TextTrainConfig, opts: RunOptions, cmd: Comm
       log(
         `epoch ${m.epoch}: train loss ${f2(m.train.loss)} (rec ${f2(m.train.reconstruction)}, KL ${f2(m.train.kl)}, KL weight ${m.train.klWeight.toFixed(3)}) | ` +
           `valid -ELBO ${f2(v.elbo)} (rec ${f2(v.reconstruction)}, KL ${f2(v.kl)}) ppl<=${f2(v.ppl)} MI ${f2(v.mi)} AU ${v.au ?? '-'}` +
-          `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''} | ${m.seconds.toFixed(0)}s`,
+          `${m.aggressive ? ` | ${m.encoderSteps} encoder-only steps` : ''}` +
+          `${m.train.adversarial ? ` | critic loss ${f2(m.train.adversarial.critic)} (updated ${Math.round(m.train.adversarial.criticUpdates * 100)}%), fool ${f2(m.train.adversarial.fool)}` : ''} | ${m.seconds.toFixed(0)}s`,
       );
       live?.epochDone(m.epoch);
     },
@@ -302,19 +314,20 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'evaluate at most n sentences (0 = all)', intIn(0, 100_000_000), 0)
     .option('--baseline <run>', 'a language-model baseline run (vaekit train text --model lm) to report beside the VAE')
     .option('--examples <n>', 'prior samples and reconstructions to print', intIn(0, 1000), 5)
-    .option('--samples <n>', 'image runs: prior samples compared with as many held-out digits (default 1000); translate runs: translations per source for the diversity (default 10)', intIn(1, 100_000))
+    .option('--samples <n>', 'image runs: prior samples compared with as many held-out digits (default 1000); translate runs: translations per source for the diversity (default 10); text VAE runs: measure n prior samples (forward perplexity under --baseline, reverse perplexity, distinct-1/2, self-BLEU; 10000 in the benchmark)', intIn(1, 100_000))
+    .option('--reverse-epochs <n>', 'text runs with --samples: epochs of the language model trained on the samples (reverse perplexity)', positiveInt(1000), 2)
     .option('--grid <file.png>', 'image runs: also write a PNG grid of 64 prior samples')
-    .option('--seed <s>', 'image runs: seed of the prior samples', intIn(0, 2 ** 31 - 1), 0)
+    .option('--seed <s>', 'image and text runs: seed of the prior samples', intIn(0, 2 ** 31 - 1), 0)
     .addOption(tfBackendOption())
     .option('--json', 'print the report as JSON on stdout')
     .option('--beam <width>', 'translate runs: beam width of the beam BLEU (0 = skip)', intIn(0, 256), 4)
     .option('--diversity-pairs <n>', 'translate runs: sources for the diversity', intIn(0, 100_000), 100)
-    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; samples?: number; grid?: string; seed: number; backend: TfBackend; json?: boolean; beam: number; diversityPairs: number }, cmd: Command) => {
+    .action(async (runDir: string, opts: { data?: string; k: number; limit: number; baseline?: string; examples: number; samples?: number; reverseEpochs: number; grid?: string; seed: number; backend: TfBackend; json?: boolean; beam: number; diversityPairs: number }, cmd: Command) => {
       await assertRunFolder(runDir);
       const kind = await fs.readFile(path.join(runDir, 'config.json'), 'utf8').then((t) => (JSON.parse(t) as { kind?: unknown }).kind, () => undefined);
       const given = <T extends string>(names: readonly T[]): T[] => names.filter((o) => cmd.getOptionValueSource(o) === 'cli');
       if (kind === 'image') {
-        const textOnly = given(['data', 'k', 'limit', 'baseline', 'examples'] as const);
+        const textOnly = given(['data', 'k', 'limit', 'baseline', 'examples', 'reverseEpochs'] as const);
         if (textOnly.length) throw new UsageError(`--${textOnly[0]} applies to text runs; ${runDir} is an image run (its options: --samples, --grid, --seed).`);
         const samples = opts.samples ?? 1000;
         if (samples < 10) throw new UsageError(`--samples must be at least 10 for an image run (prior samples compared with as many held-out digits), got ${samples}.`);
@@ -356,10 +369,12 @@ export function registerEval(program: Command): void {
         else process.stdout.write(translationReportText(report) + `\nReport written to ${path.join(runDir, 'eval.json')}\n`);
         return;
       }
-      const imageOnly = given(['samples', 'grid', 'seed'] as const);
-      if (imageOnly.length) throw new UsageError(`--${imageOnly[0]} applies to image and translate runs; ${runDir} is a text run.`);
+      if (given(['grid'] as const).length) throw new UsageError(`--grid applies to image runs; ${runDir} is a text run.`);
+      const sampleOnly = given(['seed', 'reverseEpochs'] as const);
+      if (sampleOnly.length && opts.samples === undefined) throw new UsageError(`--${sampleOnly[0] === 'reverseEpochs' ? 'reverse-epochs' : sampleOnly[0]} applies to the sample-quality metrics of a text run; add --samples N.`);
+      if (opts.samples !== undefined && opts.samples < 10) throw new UsageError(`--samples must be at least 10 for a text run (prior samples measured), got ${opts.samples}.`);
       if (opts.baseline) await assertNotBundle(opts.baseline, '--baseline ');
-      const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText } = await import('../shared/text-eval.js');
+      const { EVAL_FILE, evaluateWithProgress, metricsTable, qualitativeText, sampleQualityTable } = await import('../shared/text-eval.js');
       const { printJson } = await import('../shared/output.js');
       const { startTfBackend } = await import('../shared/tf-backend.js');
       const backend = await startTfBackend(opts.backend, isVerbose(cmd));
@@ -370,12 +385,14 @@ export function registerEval(program: Command): void {
         examples: opts.examples,
         ...(opts.data !== undefined ? { data: opts.data === 'sotu' ? 'sotu' : path.resolve(opts.data) } : {}),
         ...(opts.baseline ? { baseline: opts.baseline } : {}),
+        ...(opts.samples !== undefined ? { sampleQuality: { samples: opts.samples, seed: opts.seed, reverseEpochs: opts.reverseEpochs, log: (l: string) => process.stderr.write(l + '\n') } } : {}),
       });
       if (opts.json) {
         printJson(report);
         return;
       }
       process.stdout.write(`Data: ${report.vae.data}\n${metricsTable(report.vae.metrics, report.baseline?.metrics, report.vae.model === 'lm' ? 'LM' : 'VAE')}\n${qualitativeText(report.vae)}\n`);
+      if (report.sampleQuality) process.stdout.write(`${sampleQualityTable(report.sampleQuality)}\n`);
       process.stdout.write(`Report written to ${path.join(runDir, EVAL_FILE)}\n`);
     });
 }

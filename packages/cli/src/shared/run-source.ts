@@ -220,6 +220,8 @@ function textTraining(config: TextTrainConfig, s: Summary): TrainingSummary {
     // The held-out split is fixed by these: evaluation tools pick unseen sentences with them.
     seed: config.seed,
     data: { ...config.data, source: path.basename(config.data.source) },
+    // The training recipe (adversarial latent); the critic itself never enters a bundle.
+    ...(config.adversarial ? { adversarial: config.adversarial } : {}),
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { readRunTokenizer, writeFileAtomic } from '@vaekit/core/node';
-import { evaluateTextRun, type TextEvalMetrics, type TextRunReport } from '@vaekit/trainer';
+import { evaluateTextRun, evaluateTextSampleQuality, type TextEvalMetrics, type TextRunReport, type TextSampleQuality } from '@vaekit/trainer';
 import { UsageError } from '../errors.js';
 import { createProgress, type Progress } from './progress.js';
 
@@ -33,6 +33,21 @@ export function metricsTable(vae: TextEvalMetrics, baseline?: TextEvalMetrics, l
   return all.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`.trimEnd()).join('\n');
 }
 
+/** The sample-quality metrics of a text run, one per line. */
+export function sampleQualityTable(q: TextSampleQuality): string {
+  const rows: Array<[string, string]> = [
+    ['prior samples', String(q.samples)],
+    ['forward perplexity (baseline LM on samples)', q.forwardPpl === undefined ? '- (needs --baseline)' : f2(q.forwardPpl)],
+    [`reverse perplexity (LM on samples, ${q.reverseEpochs} epochs, on ${q.reverseTestSentences} test sentences)`, f2(q.reversePpl)],
+    ['distinct-1', q.distinct1.toFixed(3)],
+    ['distinct-2', q.distinct2.toFixed(3)],
+    [`self-BLEU (${q.selfBleuSamples} samples)`, f2(q.selfBleu)],
+    ['mean sample length (words)', f2(q.meanLength)],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return ['Sample quality:', ...rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`)].join('\n');
+}
+
 /** The samples, reconstructions and interpolation of a report, as lines. */
 export function qualitativeText(report: TextRunReport): string {
   const q = report.qualitative;
@@ -47,8 +62,18 @@ export function qualitativeText(report: TextRunReport): string {
 /** Evaluates a run (and its baseline) with an evaluation progress bar; writes RUN/eval.json. */
 export async function evaluateWithProgress(
   runDir: string,
-  options: { data?: string; k: number; limit: number; examples?: number; baseline?: string; quiet?: boolean; onStart?: () => void },
-): Promise<{ vae: TextRunReport; baseline?: TextRunReport }> {
+  options: {
+    data?: string;
+    k: number;
+    limit: number;
+    examples?: number;
+    baseline?: string;
+    quiet?: boolean;
+    onStart?: () => void;
+    /** Also measure prior samples (forward perplexity under `baseline`, reverse perplexity, distinct-n, self-BLEU). */
+    sampleQuality?: { samples: number; seed: number; reverseEpochs: number; log?: (line: string) => void };
+  },
+): Promise<{ vae: TextRunReport; baseline?: TextRunReport; sampleQuality?: TextSampleQuality }> {
   const run = async (dir: string, label: string) => {
     let bar: Progress | undefined;
     const report = await evaluateTextRun(dir, {
@@ -73,7 +98,12 @@ export async function evaluateWithProgress(
   }
   const vae = await run(runDir, path.basename(runDir));
   const baseline = options.baseline ? await run(options.baseline, path.basename(options.baseline)) : undefined;
-  await writeFileAtomic(path.join(runDir, EVAL_FILE), JSON.stringify({ vae, ...(baseline ? { baseline } : {}) }, null, 2) + '\n');
-  return { vae, ...(baseline ? { baseline } : {}) };
+  const sq = options.sampleQuality;
+  const sampleQuality = sq
+    ? await evaluateTextSampleQuality(runDir, { samples: sq.samples, seed: sq.seed, reverseEpochs: sq.reverseEpochs, ...(options.baseline ? { baseline: options.baseline } : {}), ...(sq.log ? { log: sq.log } : {}) })
+    : undefined;
+  const report = { vae, ...(baseline ? { baseline } : {}), ...(sampleQuality ? { sampleQuality } : {}) };
+  await writeFileAtomic(path.join(runDir, EVAL_FILE), JSON.stringify(report, null, 2) + '\n');
+  return report;
 }
 

@@ -9,8 +9,9 @@
  * - `VaekitMaskedMean` `[x, mask] -> sum_s x * mask / max(sum_s mask, 1)`;
  * - `VaekitGaussianSample` `[mu, logvar, eps] -> mu + exp(logvar / 2) * eps`.
  *
- * Every op is in WebGL's set (MatMul, Add, Mul, Sub, Tanh, Softmax, Exp, Unsqueeze, Squeeze,
- * ReduceSum, Max, Div, Cast, Greater), so the `webgl` profile needs no lowering.
+ * The attention, mask and sample use only ops of WebGL's set (MatMul, Add, Mul, Sub, Tanh, Softmax, Exp,
+ * Unsqueeze, Squeeze, Transpose, Div, Cast, Greater, Abs); the masked mean's ReduceSum and Max are not
+ * in it, so the `webgl` profile writes its sums as products with the mask.
  */
 import { ExportError } from '../errors.js';
 import { DataType, attr, type ConversionContext } from '../ir.js';
@@ -75,7 +76,17 @@ export const attentionHandlers: LayerHandler[] = [
     className: 'VaekitMaskedMean',
     opsets: ALL_OPSETS,
     managesMask: true,
-    convert: (ctx, _layer, [x, mask]) => {
+    convert: (ctx, _layer, [x, mask], call) => {
+      if (ctx.profile === 'webgl') {
+        // WebGL has neither ReduceSum nor Max: the sums as products with the mask (S is static in this
+        // profile), max(count, 1) as relu(count - 1) + 1.
+        const S = call.inputShapes[1]?.[1];
+        if (typeof S !== 'number') throw new ExportError('The webgl profile needs a static source length for the masked mean.');
+        const sum = squeeze(ctx, ctx.op('MatMul', [unsqueeze(ctx, mask!, 1), x!]), 1); // [B,D]
+        const total = ctx.op('MatMul', [mask!, ctx.addInitializer('masked_mean_ones', [S, 1], new Float32Array(S).fill(1))]); // [B,1]
+        const count = ctx.op('Add', [ctx.op('Relu', [ctx.op('Sub', [total, ctx.constFloat(1)])]), ctx.constFloat(1)]);
+        return [ctx.op('Div', [sum, count])];
+      }
       const sum = ctx.reduce('ReduceSum', ctx.op('Mul', [x!, unsqueeze(ctx, mask!, 2)]), [1], false);
       const count = ctx.op('Max', [ctx.reduce('ReduceSum', mask!, [1], true), ctx.constFloat(1)]);
       return [ctx.op('Div', [sum, count])];

@@ -152,6 +152,43 @@ napi_value softmax_xent_grad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// additiveScores(qa, ka, v, mask|null, scores, E, B, T, S, A) and
+// additiveScoresGrad(ds, E, v, mask|null, dqa, dka, dv, B, T, S, A) (see attention.cc).
+napi_value additive_scores(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 10)) return fail(env, "additiveScores: 10 arguments expected");
+  void* p[6];
+  size_t l[6];
+  for (int i = 0; i < 6; i++)
+    if (!typed(env, a.v[i], &p[i], &l[i])) return fail(env, "additiveScores: typed arrays expected");
+  const int64_t B = num(env, a.v[6]), T = num(env, a.v[7]), S = num(env, a.v[8]), A = num(env, a.v[9]);
+  if (B < 0 || T < 1 || S < 1 || A < 1 || l[0] < static_cast<size_t>(B * T * A) || l[1] < static_cast<size_t>(B * S * A) ||
+      l[2] < static_cast<size_t>(A) || (p[3] && l[3] < static_cast<size_t>(B * S)) || l[4] < static_cast<size_t>(B * T * S) ||
+      l[5] < static_cast<size_t>(B * T * S * A))
+    return fail(env, "additiveScores: array too short for the given shape");
+  vk::kernels().additive_scores(static_cast<const float*>(p[0]), static_cast<const float*>(p[1]), static_cast<const float*>(p[2]),
+                                static_cast<const float*>(p[3]), static_cast<float*>(p[4]), static_cast<float*>(p[5]), B, T, S, A);
+  return nullptr;
+}
+
+napi_value additive_scores_grad(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 11)) return fail(env, "additiveScoresGrad: 11 arguments expected");
+  void* p[7];
+  size_t l[7];
+  for (int i = 0; i < 7; i++)
+    if (!typed(env, a.v[i], &p[i], &l[i])) return fail(env, "additiveScoresGrad: typed arrays expected");
+  const int64_t B = num(env, a.v[7]), T = num(env, a.v[8]), S = num(env, a.v[9]), A = num(env, a.v[10]);
+  if (B < 0 || T < 1 || S < 1 || A < 1 || l[0] < static_cast<size_t>(B * T * S) || l[1] < static_cast<size_t>(B * T * S * A) ||
+      l[2] < static_cast<size_t>(A) || (p[3] && l[3] < static_cast<size_t>(B * S)) || l[4] < static_cast<size_t>(B * T * A) ||
+      l[5] < static_cast<size_t>(B * S * A) || l[6] < static_cast<size_t>(A))
+    return fail(env, "additiveScoresGrad: array too short for the given shape");
+  vk::kernels().additive_scores_grad(static_cast<const float*>(p[0]), static_cast<const float*>(p[1]), static_cast<const float*>(p[2]),
+                                     static_cast<const float*>(p[3]), static_cast<float*>(p[4]), static_cast<float*>(p[5]),
+                                     static_cast<float*>(p[6]), B, T, S, A);
+  return nullptr;
+}
+
 // adam(x, m, v, g, xOut, mOut, vOut, n, beta1, 1-beta1, beta2, 1-beta2, 1-beta1^t, 1-beta2^t, eps, -lr)
 napi_value adam(napi_env env, napi_callback_info info) {
   Args a;
@@ -430,6 +467,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"vaeLatent", nullptr, vae_latent, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"vaeLatentGrad", nullptr, vae_latent_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGrad", nullptr, relu_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"additiveScores", nullptr, additive_scores, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"additiveScoresGrad", nullptr, additive_scores_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -14,7 +14,7 @@ struct RnnDims {
   int64_t B, T, I, H, G;
 };
 
-/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc, vae.h for what each computes). */
+/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc, vae.h, attention.h for what each computes). */
 struct Kernels {
   const char* name;
   void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
@@ -37,6 +37,10 @@ struct Kernels {
   void (*vae_latent_grad)(const float* mu, const float* lv, const float* eps, const float* dz, float coef, float* dmu,
                           float* dlv, int64_t n, int64_t zd);
   void (*relu_grad)(const float* y, const float* a, const float* b, float* out, int64_t n);
+  void (*additive_scores)(const float* qa, const float* ka, const float* v, const float* mask, float* scores, float* E,
+                          int64_t B, int64_t T, int64_t S, int64_t A);
+  void (*additive_scores_grad)(const float* ds, const float* E, const float* v, const float* mask, float* dqa,
+                               float* dka, float* dv, int64_t B, int64_t T, int64_t S, int64_t A);
 };
 
 /** The kernels in use (chosen on first call from the CPU's features and VAEKIT_NATIVE_ISA). */

@@ -1,4 +1,5 @@
 // This instruction set's entry in the kernel table (kernels.h); compiled once per copy like the kernels.
+#include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "optim.h"
@@ -14,7 +15,7 @@ namespace VK_ISA {
 
 extern const Kernels table = {
     VK_STR(VK_ISA),   sgemm, softmax_xent, softmax_xent_grad, bce_logits_sum, bce_logits_sum_grad, adam,
-    rnn_forward, rnn_backward, vae_latent, vae_latent_grad, relu_grad,
+    rnn_forward, rnn_backward, vae_latent, vae_latent_grad, relu_grad, additive_scores, additive_scores_grad,
 };
 
 }  // namespace VK_ISA

@@ -21,6 +21,8 @@ import { nativeDenseVaeCallCount, setNativeDenseVaeEnabled } from './dense-vae.j
 import { logitsCrossEntropyNative, nativeLogitsXentCallCount } from './logits-xent.js';
 import { tokenCrossEntropy } from '../losses.js';
 import { checkWasmInternals } from './wasm-internals.js';
+import { nativeAttentionCallCount, setNativeAttentionEnabled } from './attention-scores.js';
+import { Attention } from '../models/attention.js';
 
 const CI = Boolean(process.env.CI);
 
@@ -271,6 +273,70 @@ for (const hidden of [[17], [13, 7], []] as number[][]) {
     }
   });
 }
+
+for (const units of [7, 16]) {
+  isaTest(`fused additive attention scores match the tfjs layer (units ${units}): context, weights and every gradient`, async (t) => {
+    if (!nativeBuilt()) return t.skip('native kernels not built');
+    const [B, T, S, H, D] = [3, 4, 5, 6, 8];
+    const layer = new Attention({ score: 'additive', units, seed: 21 });
+    layer.build([[B, T, H], [B, S, D], [B, S]]);
+    const weights = layer.getWeights().map((w) => w.arraySync());
+    const q = rand([B, T, H], 22);
+    const k = rand([B, S, D], 23);
+    // Padded keys at the end of rows and one hole: their weights must be exactly 0 on both paths.
+    const mask = [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 1, 1, 0]];
+    const dc = rand([B, T, D], 24);
+    const dw = rand([B, T, S], 25);
+    const run = () => {
+      layer.setWeights(weights.map((w) => tf.tensor(w as number[])));
+      const [qt, kt, mt] = [tf.tensor(q, [B, T, H]), tf.tensor(k, [B, S, D]), tf.tensor2d(mask, [B, S])];
+      const f = (qi: tf.Tensor, ki: tf.Tensor) => {
+        const [context, w] = layer.call([qi, ki, mt], {}) as tf.Tensor[];
+        return context!.mul(tf.tensor(dc, [B, T, D])).sum().add(w!.mul(tf.tensor(dw, [B, T, S])).sum()) as tf.Scalar;
+      };
+      const vars = layer.trainableWeights.map((w) => (w as unknown as { read(): tf.Variable }).read());
+      const { value, grads } = tf.variableGrads(() => f(qt, kt), vars);
+      const [dq, dk] = tf.grads(f)([qt, kt]);
+      const [context, w] = layer.call([qt, kt, mt], {}) as tf.Tensor[];
+      return [context!, w!, value, ...vars.map((v) => grads[v.name]!), dq!, dk!];
+    };
+    const before = nativeAttentionCallCount();
+    const results = await onBoth(run);
+    assertClose(results, 1e-4);
+    assert.ok(nativeAttentionCallCount() > before, 'the fused kernel did not run');
+    const weightsGot = results[1]![1];
+    mask.forEach((row, b) => row.forEach((m, s) => {
+      for (let i = 0; i < T; i++) if (m === 0) assert.equal(weightsGot[(b * T + i) * S + s], 0);
+    }));
+    // The same on WASM with the fused path off (tfjs' ops) agrees too.
+    await tf.setBackend('wasm');
+    const fused = tf.tidy(run).map((r) => r.dataSync() as Float32Array);
+    setNativeAttentionEnabled(false);
+    try {
+      const plain = tf.tidy(run).map((r) => r.dataSync() as Float32Array);
+      assertClose(plain.map((p, i) => [p, fused[i]!]), 1e-4);
+    } finally {
+      setNativeAttentionEnabled(true);
+    }
+  });
+}
+
+test('WASM Reverse (one axis) and GatherV2 (rows) row copies match the reference, int32 and float32', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const x = rand([3, 5, 4], 31);
+  const ids = [[4, 0, 2], [1, 1, 3]];
+  for (const dtype of ['float32', 'int32'] as const) {
+    const results = await onBoth(() => {
+      const xt = dtype === 'int32' ? tf.tensor(x, [3, 5, 4]).mul(100).cast('int32') : tf.tensor(x, [3, 5, 4]);
+      const table = xt.reshape([15, 4]);
+      return [0, 1, 2, -1].map((axis) => tf.reverse(xt, axis)).concat([tf.gather(table, tf.tensor2d(ids, [2, 3], 'int32')), tf.gather(xt, tf.tensor1d([2, 0], 'int32'))]).map((r) => r.cast('float32'));
+    });
+    assertClose(results, 1e-7);
+  }
+  // The gradient of an Embedding-style gather still trains (UnsortedSegmentSum) and of a reverse is a reverse.
+  const grads = await onBoth(() => tf.grads((a: tf.Tensor) => tf.reverse(tf.gather(a, tf.tensor1d([3, 3, 0], 'int32')), 0).mul(tf.range(0, 12).reshape([3, 4])).sum())([tf.tensor(x, [3, 5, 4]).reshape([15, 4])]));
+  assertClose(grads, 1e-6);
+});
 
 test('the fused loss op recognises only dense VAEs (conv VAEs run tfjs ops)', () => {
   const conv = buildImageVae(defaultImageConfig({ arch: 'conv', hidden: [8], latent: 2, image: { height: 8, width: 8, channels: 1 } }));

@@ -31,6 +31,7 @@ import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
 import { evaluateText, textBatchTensors, textLoss, textTerms, type TextEvalMetrics, type TextModels } from '../text-vae.js';
 import { reparameterize } from '../losses.js';
+import { CRITIC, buildCritic, criticPriorSeed, criticStep, foolCritic, validateTextAdversarial } from '../adversarial/latent.js';
 import type { KindRun, TrainingKind } from './types.js';
 
 /** Training-set averages of one epoch. */
@@ -41,6 +42,18 @@ export interface TextTrainAverages {
   kl: number;
   /** KL weight (annealing times beta) at the end of the epoch. */
   klWeight: number;
+  /** Runs with `adversarial` (the latent critic): its training averages. */
+  adversarial?: LatentAdversarialAverages;
+}
+
+/** Training averages of the latent critic over an epoch (`--adversarial latent`). */
+export interface LatentAdversarialAverages {
+  /** The encoder's "fool the critic" term, -log sigmoid(C(z)), per sentence (before the weight). */
+  fool: number;
+  /** The critic's loss (mean over its updates; log 2 = 0.693 when it cannot tell q(z) from the prior). */
+  critic: number;
+  /** Share of the applied steps whose critic update was applied. */
+  criticUpdates: number;
 }
 
 /** One line of `metrics.jsonl` of a text run. */
@@ -124,6 +137,7 @@ export function validateTextConfig(config: TextTrainConfig): void {
       throw new TrainerError(`pretrainEpochs must be a whole number from 1 to epochs - 1 (${config.epochs - 1}), got ${pe}: the VAE phase needs at least one epoch.`);
     }
   }
+  if (config.adversarial !== undefined) validateTextAdversarial(config.adversarial, config.model);
   const d = config.distill;
   if (d) {
     if (config.model !== 'vae') throw new TrainerError('Distillation trains a student VAE: model must be vae.');
@@ -157,6 +171,9 @@ export interface TextRunModels {
   teacher?: Required<TextModels>;
   /** What the pretrained parts did (a fresh run only), for the start report. */
   pretrained?: TextPretrainedReport;
+  /** The latent critic of an adversarial run and its optimizer (training-only: checkpoints, never bundles). */
+  critic?: tf.LayersModel;
+  criticOptimizer?: tf.Optimizer;
 }
 
 /** What a fresh run's pretrained parts did: word-vector coverage and the runs weights came from. */
@@ -178,6 +195,10 @@ interface TextEpoch {
   encoderSteps: number;
   /** KL weight (annealing times beta) of the epoch's last batch. */
   weight: number;
+  /** Adversarial runs: the summed fool term, critic loss and critic updates. */
+  fool: number;
+  critic: number;
+  criticUpdates: number;
 }
 
 type Run = KindRun<TextTrainConfig, TextCorpus, TextRunModels, TextRunState>;
@@ -254,10 +275,25 @@ function update(run: Run, rows: Int32Array[], seed: number, klScale: number, par
         })
       : undefined;
   let sums: tf.Tensor | undefined;
+  // Adversarial runs: the posterior samples of this update (for the critic's update) and the encoder's
+  // "fool the critic" term, added when the encoder learns (not in the autoencoder phase).
+  const critic = config.adversarial ? run.models.critic : undefined;
+  const foolWeight = critic && encVars.length && !autoencoder ? config.adversarial!.weight : 0;
+  let zPost: tf.Tensor2D | undefined;
+  let fool = 0;
   const { value, grads } = tf.variableGrads(() => {
     const terms = textTerms(models, batch, eps, true, fromTeacher !== undefined);
-    sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
-    const loss = textLoss(terms, klScale, config.freeBits);
+    let adversarialTerm: tf.Tensor1D | undefined;
+    if (critic && terms.mu) {
+      const z = reparameterize(terms.mu, terms.logvar!, eps);
+      zPost = tf.keep(z);
+      adversarialTerm = foolCritic(critic, z);
+      sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum(), adversarialTerm.sum()]));
+    } else {
+      sums = tf.keep(tf.stack([terms.reconstruction.sum(), terms.klPerDim.sum()]));
+    }
+    let loss = textLoss(terms, klScale, config.freeBits);
+    if (adversarialTerm && foolWeight > 0) loss = loss.add(adversarialTerm.mean().mul(foolWeight)) as tf.Scalar;
     if (!fromTeacher) return loss;
     const d = distillTerms(fromTeacher.logits, fromTeacher.mu, fromTeacher.logvar, { logits: terms.logits!, mu: terms.mu!, logvar: terms.logvar! }, batch.mask, distill!.temperature);
     return loss.add(d.tokens.mean().mul(distill!.weight * distill!.temperature ** 2)).add(d.posterior.mean().mul(distill!.posteriorWeight)) as tf.Scalar;
@@ -269,9 +305,11 @@ function update(run: Run, rows: Int32Array[], seed: number, klScale: number, par
   if (applied && encVars.length) run.models.encoderOptimizer!.applyGradients(pick(encVars));
   if (applied && decVars.length) run.models.decoderOptimizer.applyGradients(pick(decVars));
   const loss = value.dataSync()[0]!;
-  const [recon, kl] = sums!.dataSync();
+  const [recon, kl, foolSum] = sums!.dataSync();
+  if (foolSum !== undefined) fool = foolSum;
   tf.dispose([value, sums!, eps, batch.target, batch.decoderInput, batch.mask, ...Object.values(clipped), ...(fromTeacher ? Object.values(fromTeacher) : [])]);
-  return { loss, recon: recon!, kl: kl!, applied };
+  const kept = zPost as tf.Tensor2D | undefined;
+  return { loss, recon: recon!, kl: kl!, applied, fool, ...(kept ? { zPost: kept } : {}) };
 }
 
 function aggressiveActive(run: Run, epoch: number): boolean {
@@ -385,8 +423,12 @@ export const textKind: TrainingKind<
     try {
       const pretrained = await applyPretrained(config, corpus, models, runDir);
       if (config.distill) teacher = await loadTeacher(config, corpus);
+      const adversarial = config.adversarial
+        ? { critic: buildCritic(config as TextTrainConfig & { adversarial: NonNullable<TextTrainConfig['adversarial']> }), criticOptimizer: tf.train.adam(config.adversarial.criticLearningRate) }
+        : {};
       return {
         models,
+        ...adversarial,
         ...(config.model === 'vae' ? { encoderOptimizer: tf.train.adam(config.learningRate) } : {}),
         decoderOptimizer: tf.train.adam(config.learningRate),
         ...(teacher ? { teacher } : {}),
@@ -417,6 +459,17 @@ export const textKind: TrainingKind<
       decoderOptimizer.dispose();
       throw err;
     }
+    let adversarial: { critic: tf.LayersModel; criticOptimizer: tf.Optimizer } | undefined;
+    if (config.adversarial) {
+      const critic = checkpoint.trainingModels?.[CRITIC];
+      const criticState = checkpoint.optimizerStates?.[CRITIC];
+      if (!critic || !criticState) {
+        decoderOptimizer.dispose();
+        encoderOptimizer?.dispose();
+        throw new CheckpointError(`The checkpoint in ${runDir} has no latent critic (or its optimizer state), so this adversarial run cannot be resumed exactly.`);
+      }
+      adversarial = { critic, criticOptimizer: await restoreAdam(config.adversarial.criticLearningRate, criticState) };
+    }
     if (!isVae) checkpoint.encoder?.dispose();
     const models: TextModels = isVae ? { encoder: checkpoint.encoder!, decoder: checkpoint.decoder } : { decoder: checkpoint.decoder };
     if (config.pretrained?.freezeEmbeddings) freezeEmbeddings(models);
@@ -426,9 +479,10 @@ export const textKind: TrainingKind<
     } catch (err) {
       decoderOptimizer.dispose();
       encoderOptimizer?.dispose();
+      adversarial?.criticOptimizer.dispose();
       throw err;
     }
-    return { models, ...(encoderOptimizer ? { encoderOptimizer } : {}), decoderOptimizer, ...(teacher ? { teacher } : {}) };
+    return { models, ...(encoderOptimizer ? { encoderOptimizer } : {}), decoderOptimizer, ...(teacher ? { teacher } : {}), ...(adversarial ?? {}) };
   },
   trainCount: (corpus) => corpus.train.ids.length,
   startInfo: (run) => ({ corpus: run.data.stats, ...(run.models.pretrained ? { pretrained: run.models.pretrained } : {}) }),
@@ -436,7 +490,7 @@ export const textKind: TrainingKind<
     const p = pretrainEpochs(run.config);
     // Li et al. (2019): after the autoencoder phase the decoder starts again from its initialisation.
     if (p > 0 && epoch === p + 1) resetDecoder(run);
-    return { aggressive: epoch > p && aggressiveActive(run, epoch - p), lossSum: 0, recon: 0, kl: 0, batches: 0, rows: 0, encoderSteps: 0, weight: 0 };
+    return { aggressive: epoch > p && aggressiveActive(run, epoch - p), lossSum: 0, recon: 0, kl: 0, batches: 0, rows: 0, encoderSteps: 0, weight: 0, fool: 0, critic: 0, criticUpdates: 0 };
   },
   async step(run, acc, ctx) {
     const { config } = run;
@@ -457,6 +511,7 @@ export const textKind: TrainingKind<
       let burnRows = rows;
       for (let sub = 1; sub <= config.aggressiveMaxSteps; sub++) {
         const r = update(run, burnRows, noise + sub, acc.weight, 'encoder');
+        r.zPost?.dispose();
         if (!ctx.accept(r)) break;
         acc.encoderSteps++;
         window += r.loss;
@@ -470,21 +525,42 @@ export const textKind: TrainingKind<
       }
     }
     const r = update(run, rows, noise, acc.weight, acc.aggressive ? 'decoder' : 'joint', autoencoder);
-    if (r.applied) {
-      acc.lossSum += r.loss;
-      acc.recon += r.recon;
-      acc.kl += r.kl;
-      acc.batches++;
-      acc.rows += rows.length;
+    try {
+      if (r.applied) {
+        acc.lossSum += r.loss;
+        acc.recon += r.recon;
+        acc.kl += r.kl;
+        acc.fool += r.fool;
+        acc.batches++;
+        acc.rows += rows.length;
+        // The critic learns from this update's posterior samples against fresh prior draws (not during
+        // the autoencoder phase, where the encoder gets no adversarial term).
+        const { critic, criticOptimizer } = run.models;
+        if (critic && criticOptimizer && r.zPost && !autoencoder) {
+          const c = await criticStep(critic, criticOptimizer, r.zPost, criticPriorSeed(noise), ctx.accept);
+          if (c.applied) {
+            acc.critic += c.loss;
+            acc.criticUpdates++;
+          }
+        }
+      }
+    } finally {
+      r.zPost?.dispose();
     }
     return { loss: r.loss, applied: r.applied, batchInfo: { aggressive: acc.aggressive } };
   },
   evaluate: (run, onProgress) =>
     evaluateText(run.models.models, run.data.valid, { seqLength: run.data.seqLength, seed: run.config.seed, onProgress: (done, total) => onProgress(done, total) }),
   heldOutLoss: (m) => m.elbo,
-  metricsLine: (_run, acc, valid, info) => ({
+  metricsLine: (run, acc, valid, info) => ({
     epoch: info.epoch,
-    train: { loss: acc.lossSum / acc.batches, reconstruction: acc.recon / acc.rows, kl: acc.kl / acc.rows, klWeight: acc.weight },
+    train: {
+      loss: acc.lossSum / acc.batches,
+      reconstruction: acc.recon / acc.rows,
+      kl: acc.kl / acc.rows,
+      klWeight: acc.weight,
+      ...(run.config.adversarial ? { adversarial: { fool: acc.fool / acc.rows, critic: acc.critic / Math.max(1, acc.criticUpdates), criticUpdates: acc.criticUpdates / Math.max(1, acc.batches) } } : {}),
+    },
     valid,
     aggressive: acc.aggressive,
     encoderSteps: acc.encoderSteps,
@@ -519,9 +595,16 @@ export const textKind: TrainingKind<
   checkpoint: (run) => ({
     ...(run.models.models.encoder ? { encoder: run.models.models.encoder } : {}),
     decoder: run.models.models.decoder,
-    optimizers: { decoder: run.models.decoderOptimizer, ...(run.models.encoderOptimizer ? { encoder: run.models.encoderOptimizer } : {}) },
+    optimizers: {
+      decoder: run.models.decoderOptimizer,
+      ...(run.models.encoderOptimizer ? { encoder: run.models.encoderOptimizer } : {}),
+      ...(run.models.criticOptimizer ? { [CRITIC]: run.models.criticOptimizer } : {}),
+    },
+    ...(run.models.critic ? { trainingModels: { [CRITIC]: run.models.critic } } : {}),
   }),
   dispose(m) {
+    m.criticOptimizer?.dispose();
+    m.critic?.dispose();
     m.teacher?.encoder.dispose();
     m.teacher?.decoder.dispose();
     m.encoderOptimizer?.dispose();

@@ -6,7 +6,8 @@
  *
  * - `VaekitAttention` `[query [B,T,H] | [B,H], keys [B,S,D], mask [B,S]] -> [context, weights [B,T,S] | [B,S]]`:
  *   additive (Bahdanau: `v^T tanh(Wq q + Wk k)`) or multiplicative (Luong "general": `q^T W k`) scores,
- *   padded keys masked with -1e9 before the softmax;
+ *   padded keys masked with -1e9 before the softmax; with vaekit's native kernels on WASM the additive
+ *   scores run as one fused op each way (`kernels/attention-scores.ts`, the same numbers);
  * - `VaekitSequenceMask` `tokens [B,S] -> mask [B,S]` (1 where the id is not `<pad>`);
  * - `VaekitMaskedMean` `[x [B,S,D], mask [B,S]] -> [B,D]` (mean over the real steps);
  * - `VaekitGaussianSample` `[mu, logvar, eps] -> mu + exp(logvar / 2) * eps` (the reparameterized
@@ -15,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { AttentionScore } from '@vaekit/core';
+import { additiveScoresNative, nativeAttentionAvailable } from '../kernels/attention-scores.js';
 
 /** Added to the scores of padded keys: exp(-1e9 - max) is exactly 0 in float32. */
 export const MASKED_SCORE = -1e9;
@@ -94,10 +96,15 @@ export class Attention extends tf.layers.Layer {
       const k = keys as tf.Tensor3D;
       let scores: tf.Tensor3D;
       if (this.score === 'additive') {
-        const qa = dot3(q, this.queryKernel!.read()); // [B,T,A]
-        const ka = dot3(k, this.keyKernel!.read()); // [B,S,A]
-        const e = tf.tanh(tf.add(qa.expandDims(2), ka.expandDims(1))); // [B,T,S,A]
-        scores = dot3(e, this.scoreVector!.read()).squeeze([3]) as tf.Tensor3D;
+        const qa = dot3(q, this.queryKernel!.read()) as tf.Tensor3D; // [B,T,A]
+        const ka = dot3(k, this.keyKernel!.read()) as tf.Tensor3D; // [B,S,A]
+        if (nativeAttentionAvailable() && mask!.dtype === 'float32' && k.dtype === 'float32') {
+          // One native pass each way instead of a broadcast add and tanh over [B,T,S,A] (same weights).
+          scores = additiveScoresNative(qa, ka, this.scoreVector!.read().reshape([this.units]) as tf.Tensor1D, mask as tf.Tensor2D);
+        } else {
+          const e = tf.tanh(tf.add(qa.expandDims(2), ka.expandDims(1))); // [B,T,S,A]
+          scores = dot3(e, this.scoreVector!.read()).squeeze([3]) as tf.Tensor3D;
+        }
       } else {
         const qw = dot3(q, this.kernel!.read()); // [B,T,D]
         scores = tf.matMul(qw as tf.Tensor3D, k, false, true);

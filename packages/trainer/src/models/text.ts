@@ -101,39 +101,47 @@ export function buildTextVae(config: TextTrainConfig, shape: TextModelShape): Va
 
 /** A decoder split before its logits layer (see {@link decoderTrunk}). */
 export interface DecoderTrunk {
-  /** Decoder inputs -> the recurrent layer's outputs `[B, T, H]` (the same layers and weights). */
+  /**
+   * Decoder inputs -> the logits layer's input `[B, T, H]` (the same layers and weights), followed by the
+   * decoder's other outputs in their order when it has more than the logits (the translator's attention
+   * weights and context terms): then `apply` returns an array.
+   */
   trunk: tf.LayersModel;
   /** The logits layer's kernel `[H, V]` and bias `[V]`. */
   kernel: tf.Tensor2D;
   bias: tf.Tensor1D;
 }
 
-const trunks = new WeakMap<tf.LayersModel, DecoderTrunk | null>();
+const trunks = new WeakMap<tf.LayersModel, Map<string, DecoderTrunk | null>>();
 
 /**
- * The decoder up to its logits layer, and that layer's weights, so that training can fuse the logits
- * with the cross-entropy (`kernels/logits-xent.ts`); undefined when the output layer is not the linear,
- * biased, float32 `Dense` that {@link buildTextVae} makes (also after a checkpoint reload).
+ * The decoder up to its logits layer (its first output, named `logitsLayer`: the text kind's by
+ * default), and that layer's weights, so that training can fuse the logits with the cross-entropy
+ * (`kernels/logits-xent.ts`); undefined when that output is not the linear, biased, float32 `Dense` that
+ * the model builders make (also after a checkpoint reload). The decoder's other outputs stay outputs of
+ * the trunk, after the logits layer's input.
  */
-export function decoderTrunk(decoder: tf.LayersModel): DecoderTrunk | undefined {
-  const hit = trunks.get(decoder);
+export function decoderTrunk(decoder: tf.LayersModel, logitsLayer: string = TEXT_MODEL.layers.decoder.logits): DecoderTrunk | undefined {
+  let byName = trunks.get(decoder);
+  if (!byName) trunks.set(decoder, (byName = new Map()));
+  const hit = byName.get(logitsLayer);
   if (hit !== undefined) return hit ?? undefined;
   let found: DecoderTrunk | null = null;
   const out = decoder.outputLayers[0];
-  if (decoder.outputLayers.length === 1 && out?.name === TEXT_MODEL.layers.decoder.logits && out.getClassName() === 'Dense') {
+  if (out?.name === logitsLayer && out.getClassName() === 'Dense') {
     const config = out.getConfig();
     const weights = out.trainableWeights.map((w) => w.read());
     const input = out.input as tf.SymbolicTensor;
     if (config.activation === 'linear' && config.useBias === true && weights.length === 2 && weights.every((w) => w.dtype === 'float32') &&
       !Array.isArray(input) && input.shape.length === 3) {
       found = {
-        trunk: tf.model({ inputs: decoder.inputs, outputs: input, name: `${decoder.name}_trunk` }),
+        trunk: tf.model({ inputs: decoder.inputs, outputs: decoder.outputs.length === 1 ? input : [input, ...decoder.outputs.slice(1)], name: `${decoder.name}_trunk` }),
         kernel: weights[0] as tf.Tensor2D,
         bias: weights[1] as tf.Tensor1D,
       };
     }
   }
-  trunks.set(decoder, found);
+  byName.set(logitsLayer, found);
   return found ?? undefined;
 }
 
