@@ -486,11 +486,12 @@ async function decodeMapPoint(cx: number, cy: number): Promise<void> {
 
 async function openText(v: TextVae): Promise<void> {
   $('text').hidden = false;
+  // The samples first: the page's first output streams token by token as soon as the bundle is loaded.
+  await generate();
   // Sentences of the model's own: prior samples, so every word is in its vocabulary.
   const gens = await v.generate({ n: 12, latentSeed: 7, seed: 7, strategy: 'sample', temperature: 0.8, topP: 0.9, maxTokens: Math.min(20, v.manifest.text.maxLength + 1) });
   $<HTMLTextAreaElement>('mapSentences').value = [...new Set(gens.filter((g) => g.finished).map((g) => v.tokenizer.decode(g.tokenIds.slice(0, -1))))].join('\n');
   await placeSentences();
-  await generate();
   list('reconstruction', await v.reconstruct($<HTMLInputElement>('sentence').value, { maxTokens: num('maxTokens') }));
 }
 

@@ -21,6 +21,7 @@ import {
   type DecodingHeads,
   type DecodingOptions,
   type StepFn,
+  type TokenChoice,
 } from './decoding.js';
 import { createRng } from './rng.js';
 
@@ -117,6 +118,12 @@ describe('decoding heads', () => {
   });
 
   it('top-p from a whole row with the graph log Z (no full sort) equals chooseToken', () => {
+    // The same token; the log-probability within float64 rounding (its normalizer is summed in another order).
+    const sameChoice = (got: TokenChoice | undefined, want: TokenChoice, what: string) => {
+      assert.ok(got, what);
+      assert.equal(got.token, want.token, what);
+      assert.ok(Math.abs(got.logprob - want.logprob) <= 1e-12 * Math.max(1, Math.abs(want.logprob)), `${what}: ${got.logprob} vs ${want.logprob}`);
+    };
     const V = 3000;
     let decided = 0;
     for (const topP of [0.9, 0.5, 0.99]) {
@@ -126,7 +133,7 @@ describe('decoding heads', () => {
         if (i % 7 === 0) row.fill(row[5]!, 10, 40); // ties: same value, decided by lower id
         if (i % 11 === 0) row[3] = -0;
         const exact = chooseTopPFromRow(row, logSumExp(row), options, createRng(i), 0);
-        assert.deepEqual(exact, chooseToken(row, [], options, createRng(i)), 'exact log Z, no slack: always decided, equal');
+        sameChoice(exact, chooseToken(row, [], options, createRng(i)), 'exact log Z, no slack: always decided, equal');
         for (const skew of [0, 4e-6, -4e-6]) {
           const a = createRng(i);
           const b = createRng(i);
@@ -137,12 +144,29 @@ describe('decoding heads', () => {
             continue;
           }
           decided++;
-          assert.deepEqual(got, want, `p ${topP} row ${i}`);
+          sameChoice(got, want, `p ${topP} row ${i}`);
           assert.equal(a.uniform(), b.uniform());
         }
       }
     }
     assert.ok(decided >= 3 * 120 * 3 * 0.75, `${decided} decided`);
+  });
+
+  it('top-p from a whole row: rows of changing sizes, flat and one-token nuclei, p near 1 (scratch space reused)', () => {
+    let n = 0;
+    for (const [V, scale, topP] of [[50, 0.01, 0.9], [20_000, 0.05, 0.9], [300, 40, 0.9], [7, 1, 0.999999], [20_000, 2, 0.95], [3, 0, 0.5]] as const) {
+      const options = resolveDecodingOptions({ strategy: 'sample', topP });
+      for (let i = 0; i < 6; i++) {
+        const row = randomRow(V, scale, 900 + i);
+        const got = chooseTopPFromRow(row, logSumExp(row), options, createRng(i), 0);
+        const want = chooseToken(row, [], options, createRng(i));
+        assert.ok(got, `V ${V} scale ${scale} p ${topP} row ${i}: decided with the exact log Z`);
+        assert.equal(got.token, want.token, `V ${V} scale ${scale} p ${topP} row ${i}`);
+        assert.ok(Math.abs(got.logprob - want.logprob) <= 1e-12 * Math.max(1, Math.abs(want.logprob)));
+        n++;
+      }
+    }
+    assert.equal(n, 36);
   });
 
   it('decodeBatchSteps with heads equals decodeSteps over logits, rows that need logits stepped again', async () => {

@@ -383,45 +383,147 @@ export function chooseFromStep(
   const choice = chooseTokenFromHeads(heads, r, options, rng);
   if (choice || !logits) return choice;
   const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
-  // The boundary lies within the heads' log Z slack: decide with logSoftmax's exact log Z.
-  return chooseTopPFromRow(logits, logZ, options, rng) ?? chooseTopPFromRow(logits, logSumExp(logits), options, rng, 0) ?? chooseToken(logits, previous, options, rng);
+  // The nucleus is larger than K: find it in the row (its boundary within rounding of p: the reference).
+  return chooseTopPFromRow(logits, logZ, options, rng) ?? chooseToken(logits, previous, options, rng);
 }
 
+/** Buckets per nat of {@link chooseTopPFromRow}'s histogram of candidate logits. */
+const BUCKETS_PER_NAT = 256;
 /**
- * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row, exactly as
- * {@link chooseToken} does it, given the row's float64 log-sum-exp from the step graph (`logZ`, within
- * float64 rounding of logSoftmax's): without a log-softmax or a sort of the whole vocabulary. Tokens
- * below `logZ + log((1 - p) / V) - 1` together hold less than `1 - p` of the probability, so the
- * nucleus lies among the others; only those are sorted (by value, ties by lower id). Returns undefined
- * (no draw) when the boundary lies within rounding of p: the caller then uses {@link chooseToken}.
+ * Scratch space of {@link chooseTopPFromRow}, grown on demand (the function is synchronous), and
+ * `scale[b] = exp(-b / BUCKETS_PER_NAT)`, computed once.
+ */
+const scratch = { ids: new Int32Array(0), weights: new Float64Array(0), buckets: new Uint16Array(0), prefix: new Float64Array(0), mass: new Float64Array(0), scale: new Float64Array(0) };
+/**
+ * Relative margin on the sampling draw of {@link chooseTopPFromRow}: its cumulative sums use
+ * weights within 1e-14 of `exp(v - logZ)`, summed in another order than {@link sampleFromLogProbs}'
+ * `exp(v - logZKept)`, a difference far below 1e-12 of the total for any vocabulary that fits in
+ * memory; a draw this close to a token's edge is decided with the reference's own sums.
+ */
+const DRAW_SLACK = 1e-9;
+/** Relative margin on {@link chooseTopPFromRow}'s nucleus threshold (its sums are within 1e-12 of the reference's). */
+const TOP_P_SLACK = 1e-9;
+/** How far below the top logit {@link chooseTopPFromRow} still weighs tokens for the row's normaliser. */
+const TAIL_NATS = 48;
+
+/**
+ * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row: the token
+ * {@link chooseToken} would choose for the same `rng`, without a log-softmax or a sort of the
+ * vocabulary, given the row's float64 log-sum-exp from the step graph (`logZ`, within `slack` of
+ * logSoftmax's). Tokens below `logZ + log((1 - p) / V) - 1` together hold less than `1 - p` of the
+ * probability, so the nucleus lies among the others (the candidates). One pass puts each candidate in
+ * a histogram of logit buckets 1/256 nat wide and weighs it, `exp(v - top)` as the bucket's tabulated
+ * `exp` times a 4th-order Taylor series of the rest (relative error below 1e-14, no `Math.exp` per
+ * token); the nucleus boundary is found in the bucket where the cumulative mass crosses p, whose few
+ * tokens alone are sorted (by value, ties by lower id). The draw then walks the kept tokens'
+ * cumulative weights in ascending id order, as {@link sampleFromLogProbs} does (a binary search on
+ * prefix sums); a draw within rounding of a token's edge is redone with the reference's exact sums.
+ * The nucleus is decided with the row's own normaliser from the same weights (every token within 48
+ * nats of the top, within 1e-12 of logSoftmax's), so `logZ` only places the buckets and the cut-off:
+ * it must lie within `slack` of the row's log-sum-exp (the step graph's log Z). Returns undefined (no
+ * draw) when the boundary lies within 1e-9 of p: the caller then uses {@link chooseToken}.
  */
 export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng, slack = LOG_Z_SLACK): TokenChoice | undefined {
   const V = row.length;
-  if (V > 65536) return undefined; // ids must fit the sort keys' low 16 bits
-  const cutoff = logZ + Math.log((1 - options.topP) / V) - 1;
-  const keys: number[] = [];
-  const bits = new Uint32Array(1);
-  const f32 = new Float32Array(bits.buffer);
+  const p = options.topP;
+  const cutoff = logZ + Math.log((1 - p) / V) - 1;
+  // Candidate logits lie in [cutoff, top] (logZ >= max up to its slack): bucket 0 holds the largest.
+  const top = logZ + slack + 1e-3;
+  const buckets = Math.ceil((top - cutoff) * BUCKETS_PER_NAT) + 1;
+  // Tokens below the cut-off are weighed too, for the row's own normaliser, down to TAIL_NATS below
+  // the top (the rest add less than V * exp(-TAIL_NATS) of it).
+  const table = buckets + TAIL_NATS * BUCKETS_PER_NAT;
+  if (!(buckets <= 65536)) return undefined; // a nucleus of p within 1e-100 of 1: leave it to chooseToken
+  if (scratch.ids.length < V) {
+    scratch.ids = new Int32Array(V);
+    scratch.weights = new Float64Array(V);
+    scratch.buckets = new Uint16Array(V);
+    scratch.prefix = new Float64Array(V);
+  }
+  if (scratch.mass.length < buckets) scratch.mass = new Float64Array(buckets);
+  if (scratch.scale.length < table) scratch.scale = Float64Array.from({ length: table }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
+  const { ids, weights, buckets: bucketOf, prefix, mass, scale } = scratch;
+  mass.fill(0, 0, buckets);
+  let n = 0;
+  let max = -Infinity;
+  let all = 0;
   for (let i = 0; i < V; i++) {
     const v = row[i]!;
+    const d = (top - v) * BUCKETS_PER_NAT;
+    if (!(d < table)) continue; // far below the top, -Infinity or NaN
+    if (d < 0) return undefined; // logZ was not within its slack of the row's log-sum-exp
+    const b = d | 0;
+    // exp(v - top) = exp(-b/256) * exp(-r), 0 <= r < 1/256: the series' error is below r^5/120 < 1e-14.
+    const r = (d - b) / BUCKETS_PER_NAT;
+    const w = scale[b]! * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r * (1 / 24)))));
+    all += w;
     if (!(v >= cutoff)) continue;
-    f32[0] = v + 0; // -0 and +0 tie, as in sortedIndices
-    const u = bits[0]!;
-    const ord = u & 0x80000000 ? ~u >>> 0 : (u | 0x80000000) >>> 0; // float order as unsigned ints
-    keys.push((0xffffffff - ord) * 65536 + i); // ascending: value descending, then id ascending
+    if (v > max) max = v;
+    ids[n] = i;
+    weights[n] = w;
+    bucketOf[n] = b;
+    mass[b]! += w;
+    n++;
   }
-  const sorted = Float64Array.from(keys).sort();
-  const n = sorted.length;
-  const ids = new Int32Array(n);
-  const values = new Float32Array(n);
+  // topPFilter keeps the fewest tokens whose cumulative probability reaches p - 1e-12, that is weight
+  // (p - 1e-12) * all here, up to float64 rounding of the sums (below 1e-12 of them); decided only when
+  // the boundary is the same for the threshold TOP_P_SLACK either side.
+  const target = (p - 1e-12) * all;
+  const lo = target * (1 - TOP_P_SLACK);
+  const hi = target * (1 + TOP_P_SLACK);
+  let bucket = 0;
+  let before = 0;
+  while (bucket < buckets && before + mass[bucket]! < lo) before += mass[bucket++]!;
+  if (bucket === buckets || before + mass[bucket]! < hi) return undefined; // rounding, or lo and hi in different buckets
+  const inBucket: number[] = [];
+  for (let j = 0; j < n; j++) if (bucketOf[j] === bucket) inBucket.push(j);
+  inBucket.sort((a, b) => row[ids[b]!]! - row[ids[a]!]! || ids[a]! - ids[b]!);
+  let cumulative = before;
+  let edge = -1;
+  for (let j = 0; j < inBucket.length; j++) {
+    cumulative += weights[inBucket[j]!]!;
+    if (cumulative >= lo) {
+      if (cumulative < hi) return undefined; // the boundary moves within the slack
+      edge = inBucket[j]!;
+      break;
+    }
+  }
+  if (edge < 0) return undefined;
+  // Kept: every candidate of an earlier bucket, and those of this one down to the edge token.
+  const edgeValue = row[ids[edge]!]!;
+  const edgeId = ids[edge]!;
+  let m = 0;
+  let total = 0;
   for (let j = 0; j < n; j++) {
-    ids[j] = sorted[j]! % 65536;
-    values[j] = row[ids[j]!]!;
+    const b = bucketOf[j]!;
+    if (b > bucket) continue;
+    if (b === bucket) {
+      const v = row[ids[j]!]!;
+      if (v < edgeValue || (v === edgeValue && ids[j]! > edgeId)) continue;
+    }
+    total += weights[j]!;
+    ids[m] = ids[j]!;
+    prefix[m] = total;
+    m++;
   }
-  const keep = wholeRowNucleus(values, n, logZ, options.topP, slack);
-  if (keep === undefined) return undefined;
-  const keptIds = ids.slice(0, keep).sort();
-  return sampleKept({ ids: keptIds, values: Float64Array.from(keptIds, (i) => row[i]!) }, values[0]!, rng);
+  const u = rng.uniform();
+  const want = u * total;
+  // The first kept token whose cumulative weight exceeds u * total (binary search on the prefix sums).
+  let a = 0;
+  let z = m - 1;
+  while (a < z) {
+    const mid = (a + z) >> 1;
+    if (prefix[mid]! > want) z = mid;
+    else a = mid + 1;
+  }
+  const margin = DRAW_SLACK * total;
+  const clear = prefix[a]! - want > margin && (a === 0 || want - prefix[a - 1]! > margin);
+  if (!clear) {
+    const keptIds = ids.slice(0, m);
+    return sampleKept({ ids: keptIds, values: Float64Array.from(keptIds, (i) => row[i]!) }, max, u);
+  }
+  const token = ids[a]!;
+  return { token, logprob: row[token]! - (top + Math.log(total)) };
 }
 
 /**
@@ -452,9 +554,9 @@ function normalizer(values: ArrayLike<number>, max: number): number {
  * logSoftmax of the filtered row then {@link sampleFromLogProbs}, over the kept tokens only (in
  * ascending id order; the rest are -Infinity and add nothing): bit-equal to the whole-row path.
  */
-function sampleKept(k: { ids: Int32Array; values: ArrayLike<number> }, max: number, rng: Rng): TokenChoice {
+function sampleKept(k: { ids: Int32Array; values: ArrayLike<number> }, max: number, draw: Rng | number): TokenChoice {
   const logZKept = normalizer(k.values, max);
-  const u = rng.uniform();
+  const u = typeof draw === 'number' ? draw : draw.uniform();
   let cumulative = 0;
   let last = -1;
   for (let j = 0; j < k.ids.length; j++) {
