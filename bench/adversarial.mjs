@@ -15,7 +15,8 @@
 //   ADV_PARTS=text npm run bench -- adversarial                      (one half; the other half's section
 //                                                                     of adversarial.json is kept as it is)
 // Image scale: ADV_EPOCHS (10), ADV_LIMIT (0 = all 9,000 digits), ADV_ARCH (conv), ADV_SAMPLES (1000),
-//   ADV_GAN_ARGS ("--adversarial-weight 2 --disc-balance 0.2": VAE-GAN options).
+//   ADV_GAN_ARGS ("--adversarial-weight 2 --disc-balance 0.2": VAE-GAN options), ADV_IMAGE_ARGS (options of
+//   both image runs, e.g. "--batch-size 64").
 // Text scale: ADV_TEXT_EPOCHS (5), ADV_TEXT_LIMIT (0 = all training sentences), ADV_TEXT_SAMPLES (10000
 //   prior samples), ADV_TEXT_REVERSE_EPOCHS (2), ADV_TEXT_EVAL_LIMIT (500 validation sentences per epoch),
 //   ADV_TEXT_ARGS (options for all three text runs, e.g. "--hidden 128"), ADV_LATENT_ARGS (options of the
@@ -70,7 +71,8 @@ async function imagePart() {
   const arch = process.env.ADV_ARCH ?? 'conv';
   const samples = process.env.ADV_SAMPLES ?? '1000';
   const ganArgs = args(process.env.ADV_GAN_ARGS);
-  const common = ['train', 'image', '--arch', arch, '--epochs', epochs, ...(limit !== '0' ? ['--limit', limit] : []), '--force', '--json'];
+  const imageArgs = args(process.env.ADV_IMAGE_ARGS);
+  const common = ['train', 'image', '--arch', arch, '--epochs', epochs, ...(limit !== '0' ? ['--limit', limit] : []), ...imageArgs, '--force', '--json'];
   const models = [
     { name: 'VAE', dir: path.join(out, 'adv-vae'), args: [] },
     { name: 'VAE-GAN', dir: path.join(out, 'adv-vaegan'), args: ['--adversarial', 'vaegan', ...ganArgs] },
@@ -97,7 +99,7 @@ async function imagePart() {
   const [vae, gan] = rows;
   return {
     ...provenance(code, loadStart),
-    scale: { arch, epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), ganArgs },
+    scale: { arch, epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), imageArgs, ganArgs },
     models: rows.map(({ grid: _g, ...r }) => r),
     targets: {
       fidRatio: { target: '<= 0.6', value: gan.fid / vae.fid, met: gan.fid <= 0.6 * vae.fid },
@@ -112,7 +114,8 @@ function imageMarkdown(s) {
     `## Images: VAE vs VAE-GAN (MNIST)`,
     ``,
     `Commit ${s.commit}${s.dirty ? ' (with uncommitted changes)' : ''}, ${s.date}; ${scale.arch} architecture, ${scale.epochs} epochs, ` +
-      `${scale.trainLimit === 0 ? 'all 9,000' : scale.trainLimit} training digits, ${scale.samples} samples; ${load(s.machine)}.`,
+      `${scale.trainLimit === 0 ? 'all 9,000' : scale.trainLimit} training digits, ${scale.samples} samples` +
+      `${scale.imageArgs?.length ? `, options ${scale.imageArgs.join(' ')}` : ''}${scale.ganArgs?.length ? `, VAE-GAN options ${scale.ganArgs.join(' ')}` : ''}; ${load(s.machine)}.`,
     ``,
     `| model | FID | precision | recall | confident share | held-out -ELBO | train s |`,
     `|---|---|---|---|---|---|---|`,
