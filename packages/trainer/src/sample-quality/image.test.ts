@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import { initBackend } from '../backend.js';
 import { loadMnist } from '../data/mnist.js';
 import { loadMnistClassifier } from './classifier.js';
-import { imageSampleQuality } from './image.js';
+import { imageSampleQuality, priorSamples } from './image.js';
 import { buildImageVae } from '../models/image.js';
 import { defaultImageConfig } from '@vaekit/core';
 
@@ -15,9 +15,10 @@ before(async () => {
   await initBackend('wasm');
 });
 
+// One small classifier for the file: trained by the first test, read from this cache by the second.
+const options = { cacheDir: mkdtempSync(path.join(tmpdir(), 'vaekit-clf-')), epochs: 3, trainLimit: 3000, seed: 3 };
+
 test('the MNIST classifier is seeded, cached, and separates held-out digits from noise', async () => {
-  const cacheDir = mkdtempSync(path.join(tmpdir(), 'vaekit-clf-'));
-  const options = { cacheDir, epochs: 3, trainLimit: 3000, seed: 3 };
   const first = await loadMnistClassifier(options);
   assert.equal(first.trained, true);
   assert.ok(first.accuracy > 0.8, `held-out accuracy ${first.accuracy}`);
@@ -44,4 +45,39 @@ test('the MNIST classifier is seeded, cached, and separates held-out digits from
   first.dispose();
   vae.encoder.dispose();
   vae.decoder.dispose();
+});
+
+test('real digits against other real digits score near the ceiling; a collapsed model (every sample the mean digit) scores precision 1, recall 0', async () => {
+  const model = await loadMnistClassifier(options);
+  const { fid, precisionRecall, confidentShare } = await import('./fid.js');
+  const { train, test: held } = await loadMnist({ seed: 42, testFraction: 0.1 });
+  const n = 300;
+  const real = model.run(held.images.subarray(0, n * 784), n);
+  // Disjoint digits (training digits the classifier never saw: it trained on the first 3,000).
+  const other = model.run(train.images.subarray(8000 * 784, (8000 + n) * 784), n);
+  const mean = new Float32Array(784);
+  for (let i = 0; i < train.count; i++) for (let p = 0; p < 784; p++) mean[p]! += train.images[i * 784 + p]! / train.count;
+
+  // The decoder path of the metrics: a decoder that ignores z and outputs logit(mean digit) must give
+  // exactly the mean digit's pixels (Bernoulli means in [0, 1], not logits, not 0-255).
+  const z = tf.input({ shape: [4] });
+  const layer = tf.layers.dense({ units: 784, kernelInitializer: 'zeros' });
+  const decoder = tf.model({ inputs: z, outputs: layer.apply(z) as tf.SymbolicTensor });
+  const eps = 1e-4;
+  layer.setWeights([tf.zeros([4, 784]), tf.tensor1d(Array.from(mean, (m) => Math.log((m + eps) / (1 - m + eps))))]);
+  const blobs = priorSamples(decoder, n, 0);
+  for (let p = 0; p < 784; p++) assert.ok(Math.abs(blobs[p]! - mean[p]!) < 1e-3 && Math.abs(blobs[(n - 1) * 784 + p]! - mean[p]!) < 1e-3);
+  const collapsed = model.run(blobs, n);
+
+  const realReal = { fid: fid(real.features, other.features), ...precisionRecall(real.features, other.features, 3) };
+  const realBlob = { fid: fid(real.features, collapsed.features), ...precisionRecall(real.features, collapsed.features, 3) };
+  assert.ok(realReal.fid < 0.1 * realBlob.fid, `real vs real FID ${realReal.fid}, vs the mean digit ${realBlob.fid}`);
+  assert.ok(realReal.precision > 0.8 && realReal.recall > 0.8, `real vs real precision ${realReal.precision}, recall ${realReal.recall}`);
+  assert.ok(confidentShare(other.probs, 10) > 0.7, `confident share of real digits ${confidentShare(other.probs, 10)}`);
+  // Collapse: every sample is one point, inside the real manifold, but covering none of it.
+  assert.equal(realBlob.recall, 0);
+  assert.ok(realBlob.precision > 0.9, `precision of the collapsed set ${realBlob.precision}`);
+  assert.equal(confidentShare(collapsed.probs, 10), 0);
+  model.dispose();
+  decoder.dispose();
 });
