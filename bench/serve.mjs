@@ -24,6 +24,7 @@ import { writeToyTextBundle } from '../test/fixtures/toy-text-bundle.mjs';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const CLI = path.join(here, '..', 'packages', 'cli', 'dist', 'main.js');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const LOAD_AT_START = os.loadavg();
 const LEVELS = (process.env.BENCH_LEVELS ?? '1,8,64').split(',').map(Number);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const SIZES = { vocabSize: 5000, embed: 128, hidden: 256, latent: 32 };
@@ -302,7 +303,7 @@ const out = {
   clients: 'a worker thread of the bench process with an undici Pool (one keep-alive HTTP/1.1 connection per client, no pipelining; the /v2/health/ready probe, every 100 ms, runs on its main thread with node:http), each client sends its next request when the previous one is answered; encode: one sentence per request; generate: n 1, greedy, maxTokens 32',
   secondsPerLevel: SECONDS,
   machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}`,
-  load: `load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: other jobs may be running)`,
+  load: `load average at the start ${LOAD_AT_START.map((x) => x.toFixed(2)).join(' ')}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} (shared machine: other jobs may be running)`,
   targets,
   httpCeiling: { what: `GET /v2/health/live from the same client at ${top} clients on the batching-on server: no model, no body; the most requests/s any endpoint reaches with this client and server on this machine`, ...ceiling },
   engine: { what: 'rows/s of one inference worker running the graph directly at batch 1 and 64, no HTTP: the most batching can gain on this machine', ...engine },
