@@ -39,8 +39,13 @@ export const TEXT_MODEL = {
        * boundaries equal those computed in float64 from the whole logits row.
        */
       heads: { bestId: 'best_id', bestLogit: 'best_logit', topIds: 'top_ids', topLogits: 'top_logits', logZ: 'log_z' },
-      /** K of `top_ids` / `top_logits` in the bundles vaekit writes (the runtime reads K from the graph). */
-      topK: 128,
+      /**
+       * K of `top_ids` / `top_logits` in the bundles vaekit writes (the runtime reads K from the graph).
+       * ONNX Runtime runs every head on every step, greedy included, and TopK's cost grows with K (at
+       * batch 64 and V = 10,000: K = 128 took half the step, docs/performance.md), so K covers common
+       * top-k settings and no more; larger k is decoded from the logits row.
+       */
+      topK: 32,
     },
   },
   /** Ids of the special tokens, the same in every vocabulary. */
