@@ -10,7 +10,7 @@
 //   SENTIMENT_NS [100,1000]          label counts (the issue's full table: 100,1000,2500; none: skip the table)
 //   SENTIMENT_SEEDS [3]              seeds per cell
 //   SENTIMENT_ARMS [lr,gru,m1,m2]    arms to run
-//   SENTIMENT_M1_EPOCHS [3]          passes of M1's VAE over the 24,500 training reviews
+//   SENTIMENT_M1_EPOCHS [8]          passes of M1's VAE over the 24,500 training reviews (validation rose until 7-8)
 //   SENTIMENT_IMB_EPOCHS [1]         passes of M1's VAE in the imbalance table (over the 12,372 reviews left at R = 100)
 //   SENTIMENT_M1_LATENT [100]        latent size of M1's bag-of-words VAE
 //   SENTIMENT_M2_EPOCHS [3]          passes of M2 over its unlabelled reviews (66 steps each at 2,000)
@@ -33,7 +33,7 @@ const env = (k, d) => process.env[k] ?? d;
 const NS = env('SENTIMENT_NS', '100,1000') === 'none' ? [] : env('SENTIMENT_NS', '100,1000').split(',').map(Number);
 const SEEDS = Number(env('SENTIMENT_SEEDS', '3'));
 const ARMS = env('SENTIMENT_ARMS', 'lr,gru,m1,m2').split(',');
-const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '3'));
+const M1_EPOCHS = Number(env('SENTIMENT_M1_EPOCHS', '8'));
 const M1_LATENT = Number(env('SENTIMENT_M1_LATENT', '100'));
 const M2_EPOCHS = Number(env('SENTIMENT_M2_EPOCHS', '3'));
 const IMB_EPOCHS = Number(env('SENTIMENT_IMB_EPOCHS', '1'));
