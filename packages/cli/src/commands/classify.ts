@@ -48,7 +48,6 @@ interface TrainClassifyOptions extends RunFlags {
   lr: number;
   seed: number;
   backend: TfBackend;
-  json?: boolean;
 }
 
 /** Registers `vaekit train classify` under `train`. */
