@@ -224,7 +224,7 @@ const result = {
   benchmark: 'browser-generate',
   command: `node bench/browser-generate.mjs${args.length ? ' ' + args.join(' ') : ''}`,
   commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
-  bundle: made ? `SOTU text bundle (${made.command}; shortened for speed measurement)` : `bundle ${bundleDir}`,
+  bundle: made ? `SOTU text bundle (${made.command}${made.trainLimit ? '; shortened' : '; the real default run'})` : `bundle ${bundleDir}`,
   browser: `${chromium} headless (playwright-core), flags ${CHROMIUM_ARGS.join(' ')}`,
   settings: SETTINGS,
   statistic: 'median over interleaved rounds of tokens generated / wall time of one call in the page (decoder_init + steps for the whole batch)',

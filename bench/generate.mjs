@@ -220,7 +220,7 @@ const result = {
   command: `node bench/generate.mjs${args.length ? ' ' + args.join(' ') : ''}`,
   commit: `${commit}${dirty ? ' (with uncommitted changes)' : ''}`,
   bundle: made
-    ? `SOTU text bundle, default model sizes (V=${V}, E=${E}, GRU ${H}, Z=${Z}), trained ${made.epochs} epoch(s) on ${made.trainLimit || 'all'} sentences (${made.command}; shortened for speed measurement)`
+    ? `SOTU text bundle, default model sizes (V=${V}, E=${E}, GRU ${H}, Z=${Z}), trained ${made.epochs} epoch(s) on ${made.trainLimit || 'all'} sentences (${made.command}${made.trainLimit ? '; shortened' : '; the real default run'})`
     : `bundle ${bundleDir} (V=${V}, E=${E}, H=${H}, Z=${Z})`,
   decodingHeadsInGraph: headsInGraph,
   nucleusFitsTopK: fit,

@@ -401,27 +401,25 @@ const scratch = { ids: new Int32Array(0), weights: new Float64Array(0), buckets:
  * memory; a draw this close to a token's edge is decided with the reference's own sums.
  */
 const DRAW_SLACK = 1e-9;
-/** Relative margin on {@link chooseTopPFromRow}'s nucleus threshold (its sums are within 1e-12 of the reference's). */
+/** Relative margin on {@link chooseTopPFromRow}'s nucleus threshold for float64 rounding of its sums, beyond the log Z slack. */
 const TOP_P_SLACK = 1e-9;
-/** How far below the top logit {@link chooseTopPFromRow} still weighs tokens for the row's normaliser. */
-const TAIL_NATS = 48;
 
 /**
  * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row: the token
  * {@link chooseToken} would choose for the same `rng`, without a log-softmax or a sort of the
- * vocabulary, given the row's float64 log-sum-exp from the step graph (`logZ`, within `slack` of
- * logSoftmax's). Tokens below `logZ + log((1 - p) / V) - 1` together hold less than `1 - p` of the
- * probability, so the nucleus lies among the others (the candidates). One pass puts each candidate in
- * a histogram of logit buckets 1/256 nat wide and weighs it, `exp(v - top)` as the bucket's tabulated
- * `exp` times a 4th-order Taylor series of the rest (relative error below 1e-14, no `Math.exp` per
- * token); the nucleus boundary is found in the bucket where the cumulative mass crosses p, whose few
- * tokens alone are sorted (by value, ties by lower id). The draw then walks the kept tokens'
- * cumulative weights in ascending id order, as {@link sampleFromLogProbs} does (a binary search on
- * prefix sums); a draw within rounding of a token's edge is redone with the reference's exact sums.
- * The nucleus is decided with the row's own normaliser from the same weights (every token within 48
- * nats of the top, within 1e-12 of logSoftmax's), so `logZ` only places the buckets and the cut-off:
- * it must lie within `slack` of the row's log-sum-exp (the step graph's log Z). Returns undefined (no
- * draw) when the boundary lies within 1e-9 of p: the caller then uses {@link chooseToken}.
+ * vocabulary, given the row's log-sum-exp from the step graph (`logZ`, within `slack` of
+ * logSoftmax's float64 value). Tokens below `logZ + log((1 - p) / V) - 1` together hold less than
+ * `1 - p` of the probability, so the nucleus lies among the others (the candidates): one pass over the
+ * row compares each logit with that cut-off, as an argmax would, and only candidates are weighed. Each
+ * goes into a histogram of logit buckets 1/256 nat wide with its weight `exp(v - top)`, the bucket's
+ * tabulated `exp` times a 4th-order Taylor series of the rest (relative error below 1e-14, no
+ * `Math.exp` per token). The row's normaliser is `exp(logZ - top)`: the nucleus boundary is found in
+ * the bucket where the cumulative mass crosses p, whose few tokens alone are sorted (by value, ties by
+ * lower id), and it is decided only when it is the same for every normaliser within `slack`. The draw
+ * then walks the kept tokens' cumulative weights in ascending id order, as {@link sampleFromLogProbs}
+ * does (a binary search on prefix sums); a draw within rounding of a token's edge is redone with the
+ * reference's exact sums. Returns undefined (no draw) when the boundary lies within the slack of p:
+ * the caller then uses {@link chooseToken}.
  */
 export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options: ResolvedDecodingOptions, rng: Rng, slack = LOG_Z_SLACK): TokenChoice | undefined {
   const V = row.length;
@@ -430,9 +428,6 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
   // Candidate logits lie in [cutoff, top] (logZ >= max up to its slack): bucket 0 holds the largest.
   const top = logZ + slack + 1e-3;
   const buckets = Math.ceil((top - cutoff) * BUCKETS_PER_NAT) + 1;
-  // Tokens below the cut-off are weighed too, for the row's own normaliser, down to TAIL_NATS below
-  // the top (the rest add less than V * exp(-TAIL_NATS) of it).
-  const table = buckets + TAIL_NATS * BUCKETS_PER_NAT;
   if (!(buckets <= 65536)) return undefined; // a nucleus of p within 1e-100 of 1: leave it to chooseToken
   if (scratch.ids.length < V) {
     scratch.ids = new Int32Array(V);
@@ -441,23 +436,20 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     scratch.prefix = new Float64Array(V);
   }
   if (scratch.mass.length < buckets) scratch.mass = new Float64Array(buckets);
-  if (scratch.scale.length < table) scratch.scale = Float64Array.from({ length: table }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
+  if (scratch.scale.length < buckets) scratch.scale = Float64Array.from({ length: buckets }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
   const { ids, weights, buckets: bucketOf, prefix, mass, scale } = scratch;
   mass.fill(0, 0, buckets);
   let n = 0;
   let max = -Infinity;
-  let all = 0;
   for (let i = 0; i < V; i++) {
     const v = row[i]!;
+    if (!(v >= cutoff)) continue; // below the cut-off, or NaN
     const d = (top - v) * BUCKETS_PER_NAT;
-    if (!(d < table)) continue; // far below the top, -Infinity or NaN
     if (d < 0) return undefined; // logZ was not within its slack of the row's log-sum-exp
     const b = d | 0;
     // exp(v - top) = exp(-b/256) * exp(-r), 0 <= r < 1/256: the series' error is below r^5/120 < 1e-14.
     const r = (d - b) / BUCKETS_PER_NAT;
     const w = scale[b]! * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r * (1 / 24)))));
-    all += w;
-    if (!(v >= cutoff)) continue;
     if (v > max) max = v;
     ids[n] = i;
     weights[n] = w;
@@ -465,12 +457,14 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     mass[b]! += w;
     n++;
   }
+  // The row's normaliser in the same units, within a factor exp(+-slack) of the reference's.
+  const all = Math.exp(logZ - top);
   // topPFilter keeps the fewest tokens whose cumulative probability reaches p - 1e-12, that is weight
-  // (p - 1e-12) * all here, up to float64 rounding of the sums (below 1e-12 of them); decided only when
-  // the boundary is the same for the threshold TOP_P_SLACK either side.
+  // (p - 1e-12) * all here, up to the normaliser's slack and float64 rounding of the sums; decided
+  // only when the boundary is the same for every threshold in between.
   const target = (p - 1e-12) * all;
-  const lo = target * (1 - TOP_P_SLACK);
-  const hi = target * (1 + TOP_P_SLACK);
+  const lo = target * Math.exp(-slack) * (1 - TOP_P_SLACK);
+  const hi = target * Math.exp(slack) * (1 + TOP_P_SLACK);
   let bucket = 0;
   let before = 0;
   while (bucket < buckets && before + mass[bucket]! < lo) before += mass[bucket++]!;

@@ -76,3 +76,4 @@ export { createClassifier, type Classification, type ClassGenerateOptions, type 
 export { registerRuntimeKind, runtimeKind, type FacadeContext, type RuntimeKind } from './kinds.js';
 export type { TranslateOptions, Translation, TranslationToken, Translator } from './translator.js';
 export type { EngineTensor, GraphSession, GraphValueInfo } from './engine.js';
+export { pruneOutputs } from './onnx-prune.js';

@@ -33,9 +33,9 @@ export interface GraphSession {
   readonly inputInfo?: readonly GraphValueInfo[];
   readonly outputInfo?: readonly GraphValueInfo[];
   /**
-   * Runs the graph. With `fetches`, only those outputs are computed and returned (ONNX Runtime then
-   * skips the nodes that only feed the others); without, every output. Float outputs come back as
-   * Float32Array, int32 ones as Int32Array.
+   * Runs the graph. With `fetches`, only those outputs are returned (ONNX Runtime still runs every
+   * node: a session of a pruned copy, `onnx-prune.ts`, skips the work); without, every output. Float
+   * outputs come back as Float32Array, int32 ones as Int32Array.
    */
   run(feeds: Record<string, EngineTensor>, fetches?: readonly string[]): Promise<Record<string, EngineTensor>>;
   release(): Promise<void>;

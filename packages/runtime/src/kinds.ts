@@ -29,6 +29,13 @@ export interface FacadeContext<M = BundleManifest, P = unknown> {
   graphs: Record<string, GraphSpec>;
   /** What {@link RuntimeKind.prepare} returned. */
   prepared: P;
+  /**
+   * Opens another session of graph `graph` (one of {@link RuntimeKind.prunable}) that computes only
+   * `outputs` and what they depend on ({@link pruneOutputs}): ONNX Runtime runs every node of a graph
+   * whatever a call fetches. The facade owns the session and releases it. Absent where sessions are
+   * not the loader's (the server's batched sessions).
+   */
+  openPruned?(graph: string, outputs: readonly string[]): Promise<GraphSession>;
 }
 
 /** A model kind's runtime side. `V` is its facade, `P` what `prepare` reads. */
@@ -41,6 +48,8 @@ export interface RuntimeKind<V = unknown, P = unknown, M = BundleManifest> {
   prepare?(manifest: M, read: (file: string) => Promise<Uint8Array>): Promise<P>;
   /** Why `backend` must not run this bundle although ONNX Runtime would load it, or undefined. */
   unsuitable?(manifest: M, backend: BackendName, profile: string): string | undefined;
+  /** Graphs whose bytes the loader keeps for {@link FacadeContext.openPruned} (none by default). */
+  prunable?: readonly string[];
   /** Builds the facade; it owns the sessions from then on. */
   create(context: FacadeContext<M, P>): V;
 }
@@ -97,8 +106,17 @@ registerRuntimeKind<ReturnType<typeof createTextVae>, WordTokenizer, TextBundleM
     backend === 'webgpu' && manifest.text.cell === 'lstm'
       ? "onnxruntime-web's WebGPU LSTM kernel gives wrong results (version 1.30); use wasm, or a fallback list such as ['webgpu', 'wasm']"
       : undefined,
+  prunable: ['decoder_step'],
   create: (c) =>
-    createTextVae(c.manifest, c.backend, c.profile, c.prepared, { encoder: c.sessions.encoder!, decoder_init: c.sessions.decoder_init!, decoder_step: c.sessions.decoder_step! }, c.graphs),
+    createTextVae(
+      c.manifest,
+      c.backend,
+      c.profile,
+      c.prepared,
+      { encoder: c.sessions.encoder!, decoder_init: c.sessions.decoder_init!, decoder_step: c.sessions.decoder_step! },
+      c.graphs,
+      c.openPruned && ((outputs) => c.openPruned!('decoder_step', outputs)),
+    ),
 });
 
 registerRuntimeKind<ReturnType<typeof createClassifier>, WordTokenizer, ClassifierBundleManifest>({

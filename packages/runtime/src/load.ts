@@ -5,6 +5,7 @@ import { assertGraphTypes } from './checks.js';
 import type { Engine, GraphSession } from './engine.js';
 import { BundleError, InputError, quote } from './errors.js';
 import { kindWithArticle, runtimeKind } from './kinds.js';
+import { pruneOutputs } from './onnx-prune.js';
 import type { BackendName, LoadOptions, Vae } from './types.js';
 
 /** What a reader may use when reading one file: the manifest's record, and where to report bytes. */
@@ -180,7 +181,13 @@ export async function openBundle(read: FileReader, engine: Engine, options: Load
       options.onProgress?.({ stage: 'fallback', file: MANIFEST_FILE, backend: backends[attempt + 1]!, message });
       continue;
     }
-    return kind.create({ manifest, backend, profile, sessions, graphs, prepared }) as Vae;
+    const prunable = new Map((kind.prunable ?? []).filter((key) => graphs[key]).map((key) => [key, verified.get(graphs[key]!.file)!]));
+    const openPruned = async (key: string, outputs: readonly string[]): Promise<GraphSession> => {
+      const bytes = prunable.get(key);
+      if (!bytes) throw new BundleError(`Graph ${quote(key)} cannot be pruned (not declared prunable by the ${manifest.kind} kind).`);
+      return engine.createSession(pruneOutputs(bytes, outputs), backend, options);
+    };
+    return kind.create({ manifest, backend, profile, sessions, graphs, prepared, openPruned }) as Vae;
   }
   throw lastError;
 }

@@ -83,6 +83,8 @@ class OnnxTextVae implements TextVae {
   private readonly stateNames: readonly string[];
   private readonly special: { bos: number; eos: number };
   private disposed = false;
+  /** Pruned copies of decoder_step by fetch list ({@link OnnxTextVae.stepSession}). */
+  private readonly prunedSteps = new Map<string, Promise<GraphSession>>();
   /** K of the step graph's decoding heads; 0 for bundles without them (older exports, webgl graphs). */
   private readonly headsK: number;
 
@@ -93,6 +95,7 @@ class OnnxTextVae implements TextVae {
     readonly tokenizer: WordTokenizer,
     private readonly sessions: TextSessions,
     private readonly graphs: Record<string, GraphSpec>,
+    private readonly openStep?: (outputs: readonly string[]) => Promise<GraphSession>,
   ) {
     this.latentSize = manifest.latentSize;
     this.stateNames = manifest.text.stateNames;
@@ -195,7 +198,8 @@ class OnnxTextVae implements TextVae {
           ? [HEADS.bestId, HEADS.bestLogit, HEADS.logZ]
           : [HEADS.topIds, HEADS.topLogits, HEADS.logZ, ...(need === 'top+logits' ? [G.decoderStep.outputs.logits] : [])];
     const file = this.graphs.decoder_step!.file;
-    const out = await this.sessions.decoder_step.run(feeds, [...wanted, ...stateOuts]);
+    const fetches = [...wanted, ...stateOuts];
+    const out = await (await this.stepSession(fetches)).run(feeds, fetches);
     const next: PackedState = { n, rnn: stateOuts.map((name) => output(out, name, file)), z: state.z };
     let logits: BatchStepOutput<PackedState>['logits'];
     if (need === 'logits' || need === 'top+logits') {
@@ -213,6 +217,23 @@ class OnnxTextVae implements TextVae {
       ...(logits ? { logits } : {}),
       state: next,
     };
+  }
+
+  /**
+   * The step session for a fetch list: a copy of decoder_step pruned to those outputs (opened on first
+   * use, one per list), because ONNX Runtime runs every decoding head on every call otherwise (a
+   * greedy step would pay for TopK and the float64 log-sum-exp of the others). Bundles without heads
+   * use the graph as it is.
+   */
+  private stepSession(fetches: readonly string[]): Promise<GraphSession> | GraphSession {
+    if (!this.openStep || this.headsK === 0) return this.sessions.decoder_step;
+    const key = fetches.join('\0');
+    let session = this.prunedSteps.get(key);
+    if (!session) {
+      session = this.openStep(fetches);
+      this.prunedSteps.set(key, session);
+    }
+    return session;
   }
 
   /** The packed initial state of `z` from decoder_init. */
@@ -308,7 +329,8 @@ class OnnxTextVae implements TextVae {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all(Object.values(this.sessions).map((s: GraphSession) => s.release()));
+    const pruned = await Promise.allSettled(this.prunedSteps.values());
+    await Promise.all([...Object.values(this.sessions), ...pruned.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []))].map((s: GraphSession) => s.release()));
   }
 }
 
@@ -320,6 +342,7 @@ export function createTextVae(
   tokenizer: WordTokenizer,
   sessions: TextSessions,
   graphs: Record<string, GraphSpec>,
+  openStep?: (outputs: readonly string[]) => Promise<GraphSession>,
 ): TextVae {
-  return new OnnxTextVae(manifest, backend, variant, tokenizer, sessions, graphs);
+  return new OnnxTextVae(manifest, backend, variant, tokenizer, sessions, graphs, openStep);
 }

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { logSumExp } from '@vaekit/runtime';
+import { logSumExp, pruneOutputs } from '@vaekit/runtime';
 import type { Tensor } from './tensors.js';
 
 /** What the main thread gives each worker. */
@@ -26,7 +26,10 @@ export interface WorkerRequest {
    * normaliser, the costliest per-token work), so the main thread does not have to.
    */
   logSumExpOf?: string;
-  /** Outputs to fetch (ORT computes only what they need); all outputs when absent. */
+  /**
+   * Outputs to fetch; all outputs when absent. ORT runs every node of a graph whatever it fetches, so a
+   * fetch list runs on a copy of the graph pruned to it (kept per list, at most {@link MAX_PRUNED}).
+   */
   fetch?: string[];
 }
 
@@ -35,20 +38,40 @@ export type WorkerResponse = { id: number; outputs: Record<string, Tensor>; logS
 
 const init = workerData as WorkerInit;
 const sessions = new Map<string, ort.InferenceSession>();
+/**
+ * Pruned sessions per model by fetch list (the step graph's decoding needs: a handful). Each holds a
+ * copy of the weights it reads, so lists beyond this many per model run on the whole graph instead.
+ */
+const MAX_PRUNED = 6;
+const pruned = new Map<string, Map<string, Promise<ort.InferenceSession>>>();
+
+function createSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: init.threads,
+    interOpNumThreads: 1,
+  });
+}
 
 async function start(): Promise<void> {
-  for (const [name, bytes] of Object.entries(init.models)) {
-    sessions.set(
-      name,
-      await ort.InferenceSession.create(bytes, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: init.threads,
-        interOpNumThreads: 1,
-      }),
-    );
-  }
+  for (const [name, bytes] of Object.entries(init.models)) sessions.set(name, await createSession(bytes));
   parentPort!.postMessage({ ready: true });
+}
+
+/** The session that computes `fetch` of `model` with the least work. */
+async function sessionFor(model: string, whole: ort.InferenceSession, fetch: readonly string[] | undefined): Promise<ort.InferenceSession> {
+  if (!fetch || whole.outputNames.every((name) => fetch.includes(name)) || !fetch.every((name) => whole.outputNames.includes(name))) return whole;
+  const key = [...fetch].sort().join('\0');
+  let byFetch = pruned.get(model);
+  if (!byFetch) pruned.set(model, (byFetch = new Map()));
+  let session = byFetch.get(key);
+  if (!session) {
+    if (byFetch.size >= MAX_PRUNED) return whole;
+    session = createSession(pruneOutputs(init.models[model]!, fetch));
+    byFetch.set(key, session);
+  }
+  return session;
 }
 
 const ORT_TYPE = { float32: 'float32', int32: 'int32', int64: 'int64', bool: 'bool' } as const;
@@ -60,7 +83,8 @@ async function run(req: WorkerRequest): Promise<WorkerResponse> {
   for (const [name, t] of Object.entries(req.feeds)) {
     feeds[name] = new ort.Tensor(ORT_TYPE[t.dtype], t.dtype === 'bool' ? Uint8Array.from(t.data as Uint8Array) : t.data, t.dims);
   }
-  const result = req.fetch ? await session.run(feeds, req.fetch) : await session.run(feeds);
+  const runner = await sessionFor(req.model, session, req.fetch);
+  const result = req.fetch ? await runner.run(feeds, req.fetch) : await runner.run(feeds);
   const outputs: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(result)) {
     const dtype = t.type === 'float32' || t.type === 'int32' || t.type === 'int64' || t.type === 'bool' ? t.type : undefined;
