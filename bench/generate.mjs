@@ -75,9 +75,16 @@ function gather(data, width, rows) {
  * (when given) is the step after which row i stops, else <eos> (or nothing, when `fixed`) stops it.
  * Returns tokens generated, wall ms, and each row's length.
  */
+/** CPU milliseconds of this process (all threads) since `c0` = process.cpuUsage(). */
+function cpuMsSince(c0) {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1000;
+}
+
 async function bareLoop(step, z, { fixed, stopAt }) {
   const n = z.length / Z;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const init = await initSession.run({ z: new ort.Tensor('float32', z, [n, Z]) });
   let h = init.h.data;
   let zs = z;
@@ -115,19 +122,24 @@ async function bareLoop(step, z, { fixed, stopAt }) {
     }
     token = Int32Array.from(next);
   }
-  return { ms: performance.now() - t0, tokens, lengths };
+  return { ms: performance.now() - t0, cpuMs: cpuMsSince(c0), tokens, lengths };
 }
 
 async function viaGenerate(z, options) {
   const zs = Array.from({ length: z.length / Z }, (_, i) => z.slice(i * Z, (i + 1) * Z));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const gens = await vae.generate({ z: zs, maxTokens: MAX_TOKENS, ...options });
-  return { ms: performance.now() - t0, tokens: gens.reduce((s, g) => s + g.tokenIds.length, 0) };
+  return { ms: performance.now() - t0, cpuMs: cpuMsSince(c0), tokens: gens.reduce((s, g) => s + g.tokenIds.length, 0) };
 }
 
 const PARTICIPANTS = ['generate() greedy', 'generate() top-p 0.9', 'bare loop, own graph', 'bare loop, torch.onnx twin'];
 const times = {};
-const record = (key, { ms, tokens }) => (times[key] ??= []).push(tokens / (ms / 1000));
+const cpuTimes = {};
+const record = (key, { ms, cpuMs, tokens }) => {
+  (times[key] ??= []).push(tokens / (ms / 1000));
+  (cpuTimes[key] ??= []).push(tokens / (cpuMs / 1000));
+};
 
 /** One round of every participant at one batch size and mode. */
 async function round(batch, mode, r) {
@@ -174,7 +186,10 @@ async function nucleusFit(batch) {
 
 // Warm-up, then interleaved rounds.
 for (const b of BATCHES) for (const mode of ['eos', 'fixed']) await round(b, mode, -1);
-for (const k of Object.keys(times)) times[k] = [];
+for (const k of Object.keys(times)) {
+  times[k] = [];
+  cpuTimes[k] = [];
+}
 for (let r = 0; r < ROUNDS; r++) for (const b of BATCHES) for (const mode of ['eos', 'fixed']) await round(b, mode, r);
 const fit = headsInGraph ? await nucleusFit(64) : undefined;
 
@@ -185,6 +200,7 @@ for (const b of BATCHES) {
     const tps = Object.fromEntries(PARTICIPANTS.map((p) => [p, median(times[`${b}|${mode}|${p}`])]));
     const own = tps['bare loop, own graph'];
     const twin = tps['bare loop, torch.onnx twin'];
+    const cpu = Object.fromEntries(PARTICIPANTS.map((p) => [p, median(cpuTimes[`${b}|${mode}|${p}`])]));
     for (const strategy of ['greedy', 'top-p 0.9']) {
       const g = tps[`generate() ${strategy}`];
       rows.push({
@@ -197,6 +213,12 @@ for (const b of BATCHES) {
         vsOwnLoop: Number((g / own).toFixed(3)),
         vsTwinLoop: Number((g / twin).toFixed(3)),
         meetsTargets: g / own >= 0.9 && g / twin >= 1.0,
+        // The same per CPU second of the process (less sensitive to other jobs on a shared machine).
+        cpu: {
+          generateTokensPerCpuSecond: Math.round(cpu[`generate() ${strategy}`]),
+          vsOwnLoop: Number((cpu[`generate() ${strategy}`] / cpu['bare loop, own graph']).toFixed(3)),
+          vsTwinLoop: Number((cpu[`generate() ${strategy}`] / cpu['bare loop, torch.onnx twin']).toFixed(3)),
+        },
       });
     }
   }
@@ -207,10 +229,10 @@ await fs.rm(twinPath, { force: true });
 const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim();
 const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).stdout.trim() !== '';
 console.log(`\nText generation, up to ${MAX_TOKENS} tokens, median of ${ROUNDS} interleaved rounds, onnxruntime-node cpu, ${THREADS} intra-op thread(s)`);
-console.log('batch  run                           strategy    generate()  own loop  twin loop  vs own  vs twin');
+console.log('batch  run                           strategy    generate()  own loop  twin loop  vs own  vs twin  (per CPU s: vs own  vs twin)');
 for (const r of rows) {
   console.log(
-    `${String(r.batch).padStart(5)}  ${r.run.padEnd(29)} ${r.strategy.padEnd(10)} ${String(r.generateTokensPerSecond).padStart(10)} ${String(r.ownLoopTokensPerSecond).padStart(9)} ${String(r.twinLoopTokensPerSecond).padStart(10)}  ${r.vsOwnLoop.toFixed(2).padStart(5)}x ${r.vsTwinLoop.toFixed(2).padStart(6)}x`,
+    `${String(r.batch).padStart(5)}  ${r.run.padEnd(29)} ${r.strategy.padEnd(10)} ${String(r.generateTokensPerSecond).padStart(10)} ${String(r.ownLoopTokensPerSecond).padStart(9)} ${String(r.twinLoopTokensPerSecond).padStart(10)}  ${r.vsOwnLoop.toFixed(2).padStart(5)}x ${r.vsTwinLoop.toFixed(2).padStart(6)}x  ${r.cpu.vsOwnLoop.toFixed(2).padStart(17)}x ${r.cpu.vsTwinLoop.toFixed(2).padStart(6)}x`,
   );
 }
 if (fit) console.log(`\nTop-p 0.9 nucleus within the graph's top ${fit.K}: ${(fit.share * 100).toFixed(1)}% of rows (${fit.steps} greedy steps, batch ${fit.batch}); the rest are decided from the logits row fetched with them.`);

@@ -403,6 +403,25 @@ const scratch = { ids: new Int32Array(0), weights: new Float64Array(0), buckets:
 const DRAW_SLACK = 1e-9;
 /** Relative margin on {@link chooseTopPFromRow}'s nucleus threshold for float64 rounding of its sums, beyond the log Z slack. */
 const TOP_P_SLACK = 1e-9;
+/** How far below the top logit {@link rowNormaliser} still weighs tokens (the rest add less than V * exp(-48)). */
+const TAIL_NATS = 48;
+
+/**
+ * The sum of `exp(v - top)` over a row, weighing every token within {@link TAIL_NATS} of `top` as
+ * {@link chooseTopPFromRow} weighs candidates (`scale` is its table, long enough for the tail).
+ */
+function rowNormaliser(row: ArrayLike<number>, top: number, scale: Float64Array): number {
+  const table = scale.length;
+  let all = 0;
+  for (let i = 0; i < row.length; i++) {
+    const d = (top - row[i]!) * BUCKETS_PER_NAT;
+    if (!(d < table) || d < 0) continue; // far below the top, -Infinity or NaN (above the top: the candidate pass refused the row)
+    const b = d | 0;
+    const r = (d - b) / BUCKETS_PER_NAT;
+    all += scale[b]! * (1 - r * (1 - r * (0.5 - r * (1 / 6 - r * (1 / 24)))));
+  }
+  return all;
+}
 
 /**
  * Top-p sampling (temperature 1, no top-k, no penalty) of one whole logits row: the token
@@ -436,7 +455,8 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     scratch.prefix = new Float64Array(V);
   }
   if (scratch.mass.length < buckets) scratch.mass = new Float64Array(buckets);
-  if (scratch.scale.length < buckets) scratch.scale = Float64Array.from({ length: buckets }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
+  const table = buckets + TAIL_NATS * BUCKETS_PER_NAT;
+  if (scratch.scale.length < table) scratch.scale = Float64Array.from({ length: table }, (_, b) => Math.exp(-b / BUCKETS_PER_NAT));
   const { ids, weights, buckets: bucketOf, prefix, mass, scale } = scratch;
   mass.fill(0, 0, buckets);
   let n = 0;
@@ -457,32 +477,33 @@ export function chooseTopPFromRow(row: ArrayLike<number>, logZ: number, options:
     mass[b]! += w;
     n++;
   }
-  // The row's normaliser in the same units, within a factor exp(+-slack) of the reference's.
-  const all = Math.exp(logZ - top);
   // topPFilter keeps the fewest tokens whose cumulative probability reaches p - 1e-12, that is weight
-  // (p - 1e-12) * all here, up to the normaliser's slack and float64 rounding of the sums; decided
-  // only when the boundary is the same for every threshold in between.
-  const target = (p - 1e-12) * all;
-  const lo = target * Math.exp(-slack) * (1 - TOP_P_SLACK);
-  const hi = target * Math.exp(slack) * (1 + TOP_P_SLACK);
-  let bucket = 0;
-  let before = 0;
-  while (bucket < buckets && before + mass[bucket]! < lo) before += mass[bucket++]!;
-  if (bucket === buckets || before + mass[bucket]! < hi) return undefined; // rounding, or lo and hi in different buckets
-  const inBucket: number[] = [];
-  for (let j = 0; j < n; j++) if (bucketOf[j] === bucket) inBucket.push(j);
-  inBucket.sort((a, b) => row[ids[b]!]! - row[ids[a]!]! || ids[a]! - ids[b]!);
-  let cumulative = before;
-  let edge = -1;
-  for (let j = 0; j < inBucket.length; j++) {
-    cumulative += weights[inBucket[j]!]!;
-    if (cumulative >= lo) {
-      if (cumulative < hi) return undefined; // the boundary moves within the slack
-      edge = inBucket[j]!;
-      break;
+  // (p - 1e-12) * all here for the row's normaliser `all` (known within a factor exp(+-rel)) up to
+  // float64 rounding of the sums: the boundary bucket and edge token, when they are the same for
+  // every threshold in between.
+  const nucleusEdge = (all: number, rel: number): { bucket: number; edge: number } | undefined => {
+    const target = (p - 1e-12) * all;
+    const lo = target * Math.exp(-rel) * (1 - TOP_P_SLACK);
+    const hi = target * Math.exp(rel) * (1 + TOP_P_SLACK);
+    let bucket = 0;
+    let before = 0;
+    while (bucket < buckets && before + mass[bucket]! < lo) before += mass[bucket++]!;
+    if (bucket === buckets || before + mass[bucket]! < hi) return undefined; // rounding, or lo and hi in different buckets
+    const inBucket: number[] = [];
+    for (let j = 0; j < n; j++) if (bucketOf[j] === bucket) inBucket.push(j);
+    inBucket.sort((a, b) => row[ids[b]!]! - row[ids[a]!]! || ids[a]! - ids[b]!);
+    let cumulative = before;
+    for (let j = 0; j < inBucket.length; j++) {
+      cumulative += weights[inBucket[j]!]!;
+      if (cumulative >= lo) return cumulative < hi ? undefined : { bucket, edge: inBucket[j]! }; // undefined: the boundary moves within the margin
     }
-  }
-  if (edge < 0) return undefined;
+    return undefined;
+  };
+  // First with the graph's log Z as the normaliser; when the boundary lies within its slack, with the
+  // row's own normaliser (every token within TAIL_NATS of the top weighed, within 1e-12 of logSoftmax's).
+  const found = nucleusEdge(Math.exp(logZ - top), slack) ?? nucleusEdge(rowNormaliser(row, top, scale), 0);
+  if (!found) return undefined;
+  const { bucket, edge } = found;
   // Kept: every candidate of an earlier bucket, and those of this one down to the edge token.
   const edgeValue = row[ids[edge]!]!;
   const edgeId = ids[edge]!;
