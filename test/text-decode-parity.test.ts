@@ -25,7 +25,7 @@ for (const cell of ['gru', 'lstm'] as const) {
       run = await loadTextRun(runDir);
       // The runtime decides greedy, top-k and top-p tokens from these (the trainer from whole rows).
       const heads = vae.manifest.graphs.decoder_step!.outputs.map((o) => o.name);
-      for (const name of ['best_id', 'best_logit', 'top_ids', 'top_logits', 'log_z']) assert.ok(heads.includes(name), `decoder_step has ${name}`);
+      for (const name of ['best_id', 'best_logit', 'top_ids', 'top_logits', 'log_z', 'best_logprob']) assert.ok(heads.includes(name), `decoder_step has ${name}`);
     });
     after(async () => {
       run?.dispose();

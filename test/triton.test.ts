@@ -196,7 +196,7 @@ test('vaekit serve --repository on the generated folder gives the runtime output
     // The Triton client loop of docs/serving.md against the stateful model, two sequences interleaved.
     const meta = await (await fetch(`${s.url}/v2/models/toy_decoder_stateful`)).json();
     assert.deepEqual(meta.inputs.map((t: { name: string }) => t.name), ['token', 'z']);
-    assert.deepEqual(meta.outputs.map((t: { name: string }) => t.name), ['logits', 'best_id', 'best_logit', 'top_ids', 'top_logits', 'log_z']); // logits and the decoding heads; the states stay on the server
+    assert.deepEqual(meta.outputs.map((t: { name: string }) => t.name), ['logits', 'best_id', 'best_logit', 'top_ids', 'top_logits', 'log_z', 'best_logprob']); // logits and the decoding heads; the states stay on the server
     const want = await vae.generate({ n: 2, seed: 5, maxTokens: 12 });
     const { bos, eos } = vae.manifest.text.specialTokens;
     const tokens: number[][] = [[], []];

@@ -28,7 +28,7 @@ import { createRng } from './rng.js';
 /** The heads of packed rows as the exporter's graph computes them (log Z split into hi + lo, nudged by `skew`). */
 function headsOf(rows: ArrayLike<number>[], K: number, skew = 0): DecodingHeads {
   const n = rows.length;
-  const h: Required<DecodingHeads> = {
+  const h: Required<Omit<DecodingHeads, 'bestLogprob'>> = {
     k: K,
     bestId: new Int32Array(n),
     bestLogit: new Float32Array(n),
@@ -66,6 +66,19 @@ const CASES: DecodingOptions[] = [
 ];
 
 describe('decoding heads', () => {
+  it("greedy takes the step graph's best_logprob when fetched, else best_logit - log Z", () => {
+    const row = randomRow(500, 2, 11);
+    const heads = headsOf([row], 8);
+    const greedy = resolveDecodingOptions({ strategy: 'greedy' });
+    const want = chooseToken(row, [], greedy, createRng(0));
+    const viaLogZ = chooseTokenFromHeads(heads, 0, greedy, createRng(0))!;
+    assert.equal(viaLogZ.token, want.token);
+    assert.ok(Math.abs(viaLogZ.logprob - want.logprob) <= 4e-6);
+    const bestLogprob = Float32Array.of(want.logprob);
+    const viaHead = chooseTokenFromHeads({ k: 8, bestId: heads.bestId, bestLogit: new Float32Array(0), logZ: new Float32Array(0), bestLogprob }, 0, greedy, createRng(0))!;
+    assert.deepEqual(viaHead, { token: want.token, logprob: bestLogprob[0] });
+  });
+
   it('stepNeed: best for greedy, top for top-k (k <= K) / top-p at temperature 1, logits otherwise', () => {
     const need = (o: DecodingOptions, K = 64) => stepNeed(resolveDecodingOptions(o), K);
     assert.equal(need({}), 'best');

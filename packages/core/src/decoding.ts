@@ -269,8 +269,10 @@ export interface DecodingHeads {
   /** `[n, K]` largest logits in descending order (ties by lower id) and their ids; absent when not fetched. */
   topIds?: Int32Array;
   topLogits?: Float32Array;
-  /** `[n, 2]`: log-sum-exp of the row's logits, computed in float64, as `hi + lo`. */
+  /** `[n, 2]`: log-sum-exp of the row's logits, computed in float64, as `hi + lo` (empty when a greedy step fetched `bestLogprob`). */
   logZ: Float32Array;
+  /** The best token's log-probability (float32), when the step graph has greedy's head and a greedy step fetched it. */
+  bestLogprob?: Float32Array;
 }
 
 /** What one batched step must return: the whole logits, only the best token, the top `K`, or the top `K` and the logits. */
@@ -342,10 +344,11 @@ export const LOG_Z_SLACK = 1e-5;
  * within float64 rounding of the threshold): the caller then fetches the logits.
  */
 export function chooseTokenFromHeads(heads: DecodingHeads, r: number, options: ResolvedDecodingOptions, rng: Rng): TokenChoice | undefined {
-  const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
   if (options.strategy !== 'sample') {
-    return { token: heads.bestId[r]!, logprob: heads.bestLogit[r]! - logZ };
+    const logprob = heads.bestLogprob ? heads.bestLogprob[r]! : heads.bestLogit[r]! - (heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!);
+    return { token: heads.bestId[r]!, logprob };
   }
+  const logZ = heads.logZ[2 * r]! + heads.logZ[2 * r + 1]!;
   const K = heads.k;
   const ids = heads.topIds!.subarray(r * K, (r + 1) * K);
   const values = heads.topLogits!.subarray(r * K, (r + 1) * K);

@@ -58,6 +58,8 @@ function checkHeads(out: Record<string, ort.Tensor>, logits: Float32Array, B: nu
     const lz = out.log_z!.data as Float32Array;
     const want = logSumExp(row);
     assert.ok(Math.abs(lz[2 * b]! + lz[2 * b + 1]! - want) <= LOG_Z_SLACK / 5, `log_z ${lz[2 * b]! + lz[2 * b + 1]!} vs ${want}`);
+    const logprob = (out.best_logprob!.data as Float32Array)[b]!;
+    assert.ok(Math.abs(logprob - (row[argmax(row)]! - want)) <= 4e-6, `best_logprob ${logprob} vs ${row[argmax(row)]! - want}`);
   }
 }
 
@@ -108,6 +110,7 @@ for (const cell of ['gru', 'lstm'] as const) {
         { name: 'top_ids', dtype: 'int32', shape: ['batch', VOCAB] },
         { name: 'top_logits', dtype: 'float32', shape: ['batch', VOCAB] },
         { name: 'log_z', dtype: 'float32', shape: ['batch', 2] },
+        { name: 'best_logprob', dtype: 'float32', shape: ['batch'] },
       ]);
       for (const [graph, report] of Object.entries(result.parity)) {
         assert.deepEqual(Object.keys(report.runtimes ?? {}), ['node', 'wasm']);

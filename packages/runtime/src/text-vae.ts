@@ -40,6 +40,7 @@ interface DecoderState {
 
 const G = TEXT_MODEL.graphs;
 const HEADS = G.decoderStep.heads;
+const GREEDY_HEAD = G.decoderStep.greedyHead;
 
 /** The decoder state of a whole batch, packed: one `[n, H]` array per recurrent state, and `z [n, Z]`. */
 interface PackedState {
@@ -87,6 +88,8 @@ class OnnxTextVae implements TextVae {
   private readonly prunedSteps = new Map<string, Promise<GraphSession>>();
   /** K of the step graph's decoding heads; 0 for bundles without them (older exports, webgl graphs). */
   private readonly headsK: number;
+  /** Whether the step graph has greedy's `best_logprob` head (bundles exported before it lack it). */
+  private readonly hasGreedyHead: boolean;
 
   constructor(
     readonly manifest: TextBundleManifest,
@@ -103,6 +106,7 @@ class OnnxTextVae implements TextVae {
     const stepOutputs = new Set(sessions.decoder_step.outputNames);
     const k = graphs.decoder_step?.outputs.find((o) => o.name === HEADS.topIds)?.shape[1];
     this.headsK = Object.values(HEADS).every((name) => stepOutputs.has(name)) && typeof k === 'number' && k > 0 ? k : 0;
+    this.hasGreedyHead = this.headsK > 0 && stepOutputs.has(GREEDY_HEAD);
   }
 
   private live(): void {
@@ -195,7 +199,9 @@ class OnnxTextVae implements TextVae {
       need === 'logits'
         ? [G.decoderStep.outputs.logits]
         : need === 'best'
-          ? [HEADS.bestId, HEADS.bestLogit, HEADS.logZ]
+          ? this.hasGreedyHead
+            ? [HEADS.bestId, GREEDY_HEAD]
+            : [HEADS.bestId, HEADS.bestLogit, HEADS.logZ]
           : [HEADS.topIds, HEADS.topLogits, HEADS.logZ, ...(need === 'top+logits' ? [G.decoderStep.outputs.logits] : [])];
     const file = this.graphs.decoder_step!.file;
     const fetches = [...wanted, ...stateOuts];
@@ -208,10 +214,14 @@ class OnnxTextVae implements TextVae {
       logits = (r) => data.subarray(r * V, (r + 1) * V);
     }
     if (need === 'logits') return { logits, state: next };
-    const logZ = output(out, HEADS.logZ, file);
     if (need === 'best') {
-      return { heads: { k: this.headsK, bestId: intOutput(out, HEADS.bestId, file), bestLogit: output(out, HEADS.bestLogit, file), logZ }, state: next };
+      const bestId = intOutput(out, HEADS.bestId, file);
+      const heads = this.hasGreedyHead
+        ? { k: this.headsK, bestId, bestLogit: new Float32Array(0), logZ: new Float32Array(0), bestLogprob: output(out, GREEDY_HEAD, file) }
+        : { k: this.headsK, bestId, bestLogit: output(out, HEADS.bestLogit, file), logZ: output(out, HEADS.logZ, file) };
+      return { heads, state: next };
     }
+    const logZ = output(out, HEADS.logZ, file);
     return {
       heads: { k: this.headsK, bestId: new Int32Array(0), bestLogit: new Float32Array(0), topIds: intOutput(out, HEADS.topIds, file), topLogits: output(out, HEADS.topLogits, file), logZ },
       ...(logits ? { logits } : {}),

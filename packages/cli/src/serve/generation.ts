@@ -37,9 +37,12 @@ export interface DecoderInfo {
    * with them a step fetches the best token, the top K and log Z instead of every logit.
    */
   headsK: number;
+  /** Whether the step graph has greedy's `best_logprob` head (a greedy step then fetches it and `best_id` only). */
+  greedyHead: boolean;
 }
 
 const HEADS = TEXT_MODEL.graphs.decoderStep.heads;
+const GREEDY_HEAD = TEXT_MODEL.graphs.decoderStep.greedyHead;
 const NEED_RANK: Record<StepNeed, number> = { best: 0, top: 1, 'top+logits': 2, logits: 3 };
 
 /** One token chosen for one sequence. */
@@ -171,7 +174,8 @@ class Lane {
    * without a repetition penalty only need argmax and log Z: the worker computes log Z.
    */
   private async stepWithLogits(seqs: Sequence[]): Promise<{ choices: TokenChoice[]; outputs: Record<string, Tensor> }> {
-    const { outputs, logSumExp: lse } = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { logSumExpOf: 'logits' });
+    const fetch = ['logits', ...(this.info.lstm ? ['h_out', 'c_out'] : ['h_out'])];
+    const { outputs, logSumExp: lse } = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { logSumExpOf: 'logits', fetch });
     const logits = outputs.logits!.data as Float32Array;
     const V = logits.length / seqs.length;
     const choices = seqs.map((s, i) => {
@@ -200,13 +204,19 @@ class Lane {
       ({ choices, outputs: out } = await this.stepWithLogits(seqs));
     } else {
       const top = need !== 'best';
-      const fetch = [...stateOutputs, HEADS.bestId, HEADS.bestLogit, HEADS.logZ, ...(top ? [HEADS.topIds, HEADS.topLogits] : []), ...(need === 'top+logits' ? ['logits'] : [])];
+      // A greedy-only step reads best_id and best_logprob when the graph has it (no TopK, no float64 log Z).
+      const greedy = !top && this.info.greedyHead;
+      const fetch = greedy
+        ? [...stateOutputs, HEADS.bestId, GREEDY_HEAD]
+        : [...stateOutputs, HEADS.bestId, HEADS.bestLogit, HEADS.logZ, ...(top ? [HEADS.topIds, HEADS.topLogits] : []), ...(need === 'top+logits' ? ['logits'] : [])];
       out = await this.pool.runWith(this.info.stepModel, this.stepFeeds(seqs), { fetch }).then((r) => r.outputs);
+      const empty = new Float32Array(0);
       const heads: DecodingHeads = {
         bestId: out[HEADS.bestId]!.data as Int32Array,
-        bestLogit: out[HEADS.bestLogit]!.data as Float32Array,
-        logZ: out[HEADS.logZ]!.data as Float32Array,
+        bestLogit: greedy ? empty : (out[HEADS.bestLogit]!.data as Float32Array),
+        logZ: greedy ? empty : (out[HEADS.logZ]!.data as Float32Array),
         k: headsK,
+        ...(greedy ? { bestLogprob: out[GREEDY_HEAD]!.data as Float32Array } : {}),
         ...(top ? { topIds: out[HEADS.topIds]!.data as Int32Array, topLogits: out[HEADS.topLogits]!.data as Float32Array } : {}),
       };
       const logits = out.logits?.data as Float32Array | undefined;

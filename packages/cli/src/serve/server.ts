@@ -249,6 +249,7 @@ export async function startServer(bundles: ServedBundle[], options: ServeOptions
         bos: b.manifest.text.specialTokens.bos,
         eos: b.manifest.text.specialTokens.eos,
         headsK: decodingHeadsK(step.outputs),
+        greedyHead: decodingHeadsK(step.outputs) > 0 && step.outputs.some((t) => t.name === TEXT_MODEL.graphs.decoderStep.greedyHead),
       };
       entry.scheduler = new GenerationScheduler(b.name, pool, info, options.maxBatch, metrics);
     }

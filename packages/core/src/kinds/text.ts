@@ -32,13 +32,20 @@ export const TEXT_MODEL = {
       outputs: { logits: 'logits' },
       /**
        * Decoding heads computed in the graph from the logits (bundles from vaekit 0.1 lack them; the
-       * runtime checks the graph's outputs): the most likely token `best_id [B] int32` and its logit
-       * `best_logit [B]`, the `K` largest logits `top_logits [B,K]` (descending, ties by lower id) and
-       * their ids `top_ids [B,K] int32`, and `log_z [B,2]`: log-sum-exp of the logits computed in
-       * float64 and split into a float32 pair `hi + lo`, so that log-probabilities and nucleus
-       * boundaries equal those computed in float64 from the whole logits row.
+       * runtime checks the graph's outputs): the most likely token `best_id [B] int32` (ArgMax, ties by
+       * lower id) and its logit `best_logit [B]`, the `K` largest logits `top_logits [B,K]`
+       * (descending, ties by lower id) and their ids `top_ids [B,K] int32`, and `log_z [B,2]`:
+       * log-sum-exp of the logits computed in float64 and split into a float32 pair `hi + lo`, so that
+       * log-probabilities and nucleus boundaries equal those computed in float64 from the whole row.
        */
       heads: { bestId: 'best_id', bestLogit: 'best_logit', topIds: 'top_ids', topLogits: 'top_logits', logZ: 'log_z' },
+      /**
+       * Greedy decoding's head: `best_logprob [B]`, the log-probability of `best_id` (the largest
+       * LogSoftmax value, float32, within ~1e-6 of float64). With it a greedy step needs neither TopK
+       * nor the float64 `log_z` (bundles exported before it lack it: the runtime then uses
+       * `best_logit - log_z`).
+       */
+      greedyHead: 'best_logprob',
       /**
        * K of `top_ids` / `top_logits` in the bundles vaekit writes (the runtime reads K from the graph).
        * ONNX Runtime runs every head on every step, greedy included, and TopK's cost grows with K (at

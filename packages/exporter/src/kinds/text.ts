@@ -179,9 +179,10 @@ const ONNX_DOUBLE = 11;
 
 /**
  * The step graph's decoding heads (TEXT_MODEL.graphs.decoderStep.heads), appended after its logits:
- * `best_id`/`best_logit` (TopK 1), `top_ids`/`top_logits` (TopK `k`, at most the vocabulary) and
- * `log_z` (float32 exponentials summed in float64, within ~1e-6 of the float64 log-sum-exp, written
- * as a float32 pair hi + lo). With them the runtime
+ * `best_id`/`best_logit` (ArgMax and the row's max), `top_ids`/`top_logits` (TopK `k`, at most the
+ * vocabulary), `log_z` (float32 exponentials summed in float64, within ~1e-6 of the float64
+ * log-sum-exp, written as a float32 pair hi + lo) and `best_logprob` (the largest LogSoftmax value,
+ * greedy decoding's log-probability without TopK or float64). With them the runtime
  * fetches a few numbers per sequence instead of the whole logits row for greedy, top-k and top-p
  * decoding (docs/text-model.md).
  */
@@ -190,23 +191,19 @@ export function decodingHeads(vocabSize: number, k: number = G.decoderStep.topK)
   const K = Math.min(k, vocabSize);
   return (ctx: ConversionContext, outputs: readonly string[]): IrValueInfo[] => {
     const logits = outputs[0]!;
-    const topK = (n: number, values: string, name: string) => {
-      const ids = ctx.uniqueName(`${name}/indices`);
-      ctx.makeNode('TopK', [logits, ctx.constInt64([n])], { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) }, { outputs: [values, ids], name });
-      return ids;
-    };
-    const bestValues = ctx.uniqueName('best/values');
-    const bestIds = topK(1, bestValues, 'best');
+    // ArgMax (first index of the max: ties by lower id) and ReduceMax: TopK with k = 1 costs several
+    // times more in ONNX Runtime.
+    const max = ctx.reduce('ReduceMax', logits, [1], true);
     const axis1 = ctx.constInt64([1]);
-    ctx.makeNode('Squeeze', [bestValues, axis1], {}, { outputs: [H.bestLogit], name: 'best/squeeze' });
-    const bestId64 = ctx.op('Squeeze', [bestIds, axis1], {}, 'best/squeeze_ids');
+    ctx.makeNode('Squeeze', [max, axis1], {}, { outputs: [H.bestLogit], name: 'best/squeeze' });
+    const bestId64 = ctx.op('ArgMax', [logits], { axis: attr.int(1), keepdims: attr.int(0), select_last_index: attr.int(0) }, 'best/argmax');
     ctx.makeNode('Cast', [bestId64], { to: attr.int(DataType.INT32) }, { outputs: [H.bestId], name: 'best/cast' });
-    const topIds = topK(K, H.topLogits, 'top');
+    const topIds = ctx.uniqueName('top/indices');
+    ctx.makeNode('TopK', [logits, ctx.constInt64([K])], { axis: attr.int(-1), largest: attr.int(1), sorted: attr.int(1) }, { outputs: [H.topLogits, topIds], name: 'top' });
     ctx.makeNode('Cast', [topIds], { to: attr.int(DataType.INT32) }, { outputs: [H.topIds], name: 'top/cast' });
     // log-sum-exp: exp of (logit - max) in float32 (vectorised), summed in float64. Double exp in ONNX
     // Runtime costs ~20x the step's other work at batch 64; this stays within ~1e-6 of the float64
     // log-sum-exp, and the runtime widens nucleus decisions by LOG_Z_SLACK accordingly.
-    const max = ctx.reduce('ReduceMax', logits, [1], true);
     const e = ctx.op('Exp', [ctx.op('Sub', [logits, max], {}, 'log_z/shift')], {}, 'log_z/exp');
     const sum = ctx.reduce('ReduceSum', ctx.op('Cast', [e], { to: attr.int(ONNX_DOUBLE) }, 'log_z/to_double'), [1], true);
     const lse = ctx.op('Add', [ctx.op('Log', [sum], {}, 'log_z/log'), ctx.op('Cast', [max], { to: attr.int(ONNX_DOUBLE) }, 'log_z/max_double')], {}, 'log_z/add');
@@ -214,12 +211,16 @@ export function decodingHeads(vocabSize: number, k: number = G.decoderStep.topK)
     const rest = ctx.op('Sub', [lse, ctx.op('Cast', [hi], { to: attr.int(ONNX_DOUBLE) }, 'log_z/hi_double')], {}, 'log_z/rest');
     const lo = ctx.op('Cast', [rest], { to: attr.int(DataType.FLOAT) }, 'log_z/lo');
     ctx.makeNode('Concat', [hi, lo], { axis: attr.int(1) }, { outputs: [H.logZ], name: 'log_z/concat' });
+    // Greedy's log-probability in float32: LogSoftmax is one fused, vectorised kernel.
+    const logSoftmax = ctx.op('LogSoftmax', [logits], { axis: attr.int(1) }, 'best_logprob/log_softmax');
+    ctx.makeNode('Identity', [ctx.reduce('ReduceMax', logSoftmax, [1], false)], {}, { outputs: [G.decoderStep.greedyHead], name: 'best_logprob' });
     return [
       { name: H.bestId, elemType: DataType.INT32, shape: ['batch'] },
       { name: H.bestLogit, elemType: DataType.FLOAT, shape: ['batch'] },
       { name: H.topIds, elemType: DataType.INT32, shape: ['batch', K] },
       { name: H.topLogits, elemType: DataType.FLOAT, shape: ['batch', K] },
       { name: H.logZ, elemType: DataType.FLOAT, shape: ['batch', 2] },
+      { name: G.decoderStep.greedyHead, elemType: DataType.FLOAT, shape: ['batch'] },
     ];
   };
 }
