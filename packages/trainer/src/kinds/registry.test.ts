@@ -12,7 +12,8 @@ import { test } from 'node:test';
 
 const src = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
-for (const first of ['kinds/text.ts', 'kinds/classifier.ts', 'kinds/image.ts', 'kinds/translate.ts', 'checkpoint.ts', 'pretrained.ts']) {
+// test/dependency-graph.test.ts checks every package for import cycles statically; this checks the effect.
+for (const first of ['kinds/text.ts', 'checkpoint.ts']) {
   test(`importing ${first} first loads, and the loop finds the built-in kinds`, () => {
     const script = `await import(${JSON.stringify(path.join(src, first))});
 await import(${JSON.stringify(path.join(src, 'loop.ts'))});
