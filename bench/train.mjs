@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Training step time: vaekit (its default backend and every other available backend) against PyTorch on
 // CPU (bench/peers/train_torch.py, Debian's python3-torch), on the issue's reference configurations (dense and
-// sentence VAE, and the attention translator),
-// same shapes, loss and optimizer (Adam 1e-3). Every participant is a long-lived process; their timed
+// sentence VAE, the attention translator and the semi-supervised classifier M2),
+// same shapes, loss, optimizer (Adam 1e-3) and trainable parameters (each side's count is in the rows). Every participant is a long-lived process; their timed
 // chunks interleave round by round, so load from other processes on the machine hits all of them alike.
 // Prints a table and JSON and writes bench/results/train.json. Run after `npm run build`:
 //   npm run bench -- train
 // Environment: BENCH_ROUNDS (default 5), BENCH_CPU_TEXT=1 also times the pure-JS CPU backend on the text
 // model (~2 minutes a step, skipped by default), BENCH_CONFIGS=dense,text picks configurations (default
-// all three: dense, text, translate; a run of a subset replaces only its configurations' rows in
+// all four: dense, text, translate, classify; a run of a subset replaces only its configurations' rows in
 // bench/results/train.json and keeps the others', each row naming the commit and load that produced it). Also records the peak RSS of a default
 // `vaekit train text --data sotu` (issue 16 target: <= 1.5 GB): the real default run of
 // bench/lib/sotu-bundle.mjs, shared with the generation benchmark (SOTU_BUNDLE_LIMIT shortens it).
@@ -55,8 +55,17 @@ const ALL_CONFIGS = {
     steps: 3,
     warmup: 2,
   },
+  // A step is ~35x the text step's FLOPs (10-30 s here): one step per round, a short thread trial on both
+  // sides, and no run on tfjs' own WASM kernels (~20 s a text step there, so about 10 minutes a step).
+  classify: {
+    label: 'semi-supervised classifier M2 (GRU encoder, `vaekit train classify --model m2 --encoder gru` defaults): vocab 10000, emb 64, GRU 256, latent 32, 2 classes, 100 tokens + <eos>, 64 unlabelled + 64 labelled texts (decoder batch 192), one Adam step',
+    steps: 1,
+    warmup: 1,
+    trial: [1, 1],
+    skipPlain: true,
+  },
 };
-const picked = (process.env.BENCH_CONFIGS ?? 'dense,text,translate').split(',').map((c) => c.trim());
+const picked = (process.env.BENCH_CONFIGS ?? 'dense,text,translate,classify').split(',').map((c) => c.trim());
 for (const c of picked) {
   if (!ALL_CONFIGS[c]) {
     console.error(`Unknown configuration "${c}" in BENCH_CONFIGS. Should be one of: ${Object.keys(ALL_CONFIGS).join(', ')}.`);
@@ -65,7 +74,7 @@ for (const c of picked) {
 }
 const CONFIGS = Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([c]) => picked.includes(c)));
 // Steps per chunk for the slow pure-JS backend (its text step takes minutes).
-const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null, translate: null };
+const SLOW = { dense: { steps: 2, warmup: 1 }, text: process.env.BENCH_CPU_TEXT === '1' ? { steps: 1, warmup: 1 } : null, translate: null, classify: null };
 
 /** Matrix-multiply FLOPs of one training step (forward + both gradients; none for the data's own gradient). */
 function stepFlops(config) {
@@ -80,6 +89,14 @@ function stepFlops(config) {
     const [tv, e, h, t, b] = [5256, 128, 256, 13, 64];
     const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
     return 2 * gru(e) + mm(b, 2 * h, h) + gru(e) + mm(b * t, h, h) + mm(b * t, 2 * h, h) + mm(b * t, t, 2 * h) + mm(b * t, 3 * h, h) + mm(b * t, h, tv);
+  }
+  if (config === 'classify') {
+    // Encoder GRU over the 2B texts, q(y|x), q(z|x,y) and the decoder's initial state for the C*B + B
+    // decoder rows, decoder GRU on [embedding; z; y], the logits at every position (what PyTorch computes).
+    const [v, e, h, z, c, t, b] = [10000, 64, 256, 32, 2, 101, 64];
+    const rows = c * b + b;
+    const gru = (n, inp) => t * (mm(n, inp, 3 * h) + mm(n, h, 3 * h));
+    return gru(2 * b, e) + mm(2 * b, h, c) + 2 * mm(rows, h + c, z) + mm(rows, z + c, h) + gru(rows, e + z + c) + mm(rows * t, h, v);
   }
   const [v, e, h, z, t, b] = [5000, 128, 256, 32, 25, 32];
   const gru = (inp) => t * (mm(b, inp, 3 * h) + mm(b, h, 3 * h));
@@ -151,12 +168,13 @@ if (nativePeak) Object.assign(peak, nativePeak);
 
 const rows = [];
 for (const [config, spec] of Object.entries(CONFIGS)) {
-  const runners = active.filter((w) => w.info.backend !== 'cpu' || SLOW[config]);
+  const runners = active.filter((w) => (w.info.backend !== 'cpu' || SLOW[config]) && !(spec.skipPlain && w.info.backend === 'wasm' && !w.info.native));
   const times = new Map(runners.map((w) => [w.name, []]));
   let torchTimes = [];
-  const torchSetup = torchInfo ? await torch.ask({ cmd: 'setup', config }) : undefined;
+  const trial = spec.trial ? { trial: spec.trial } : {};
+  const torchSetup = torchInfo ? await torch.ask({ cmd: 'setup', config, ...trial }) : undefined;
   const setups = new Map();
-  for (const w of runners) setups.set(w.name, await w.ask({ cmd: 'setup', config }));
+  for (const w of runners) setups.set(w.name, await w.ask({ cmd: 'setup', config, ...trial }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const w of runners) {
       const s = w.info.backend === 'cpu' ? SLOW[config] : spec;
@@ -184,6 +202,8 @@ for (const [config, spec] of Object.entries(CONFIGS)) {
       samples: times.get(w.name).length,
       vaekit_threads: setups.get(w.name).threads ?? null,
       pytorch_threads: torchSetup?.threads ?? null,
+      vaekit_parameters: setups.get(w.name).parameters ?? null,
+      pytorch_parameters: torchSetup?.parameters ?? null,
       ...(w.info.native && setups.get(w.name).real_positions ? { real_positions: setups.get(w.name).real_positions } : {}),
     });
   }
@@ -202,9 +222,10 @@ const result = {
   command: 'npm run bench -- train',
   configurations: Object.fromEntries(Object.entries(ALL_CONFIGS).filter(([k]) => CONFIGS[k] || rows.some((r) => r.config === k)).map(([k, v]) => [k, v.label])),
   statistic: `median ms per optimizer step over ${ROUNDS} interleaved rounds after warm-up (vaekit backends and PyTorch alternate)`,
+  parameters: 'trainable parameters of each side (vaekit_parameters, pytorch_parameters; null where a step does not report them); the classify twin freezes torch GRU\'s second (recurrent) bias at zero, which tfjs\' GRU does not have, so the counts are equal',
   gflops: 'matrix-multiply FLOPs of one step (forward + gradients) / step time',
   text_logits:
-    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides; the translate step likewise (real_positions of 832)',
+    'the text step: vaekit forms the logits only at the batch\'s real positions (padding after <eos> is skipped, see each row\'s real_positions of 800), PyTorch at all 800; GFLOP/s count all 800 positions on both sides; the translate step likewise (real_positions of 832), and the classify step (real_positions of 19,392 decoder positions)',
   machine: `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`,
   load: { loadavg_before: loadBefore.map((x) => +x.toFixed(2)), loadavg_after: os.loadavg().map((x) => +x.toFixed(2)) },
   vaekit: Object.fromEntries(workers.map((w) => [w.backend, w.info])),

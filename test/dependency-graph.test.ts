@@ -110,3 +110,51 @@ test('core imports no engine outside its /tfjs subpath', () => {
   walk(path.join(core.dir, 'src'));
   assert.deepEqual([...notTfjs], []);
 });
+
+/**
+ * The modules each non-test source file of a package loads at run time: relative `import`/`export ... from`
+ * and side-effect imports, without type-only ones (`import type`, or braces naming only `type X`), which
+ * TypeScript erases.
+ */
+function moduleGraph(srcDir: string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = path.join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/\.ts$/.test(name) && !/\.d\.ts$|\.test\.ts$/.test(name)) {
+        const deps: string[] = [];
+        for (const m of readFileSync(p, 'utf8').matchAll(/^(?:import|export)\s+(?!type\b)([^;]*?)\s*from\s+['"](\.[^'"]+)['"]|^import\s+['"](\.[^'"]+)['"]/gms)) {
+          const names = /^\{([^}]*)\}$/.exec(m[1]?.trim() ?? '')?.[1];
+          if (names !== undefined && names.split(',').map((s) => s.trim()).filter(Boolean).every((n) => n.startsWith('type '))) continue;
+          deps.push(path.resolve(path.dirname(p), (m[2] ?? m[3])!.replace(/\.js$/, '.ts')));
+        }
+        graph.set(p, deps);
+      }
+    }
+  };
+  walk(srcDir);
+  return graph;
+}
+
+test('no import cycle inside a package (a cycle makes the result depend on which module is imported first)', () => {
+  for (const pkg of workspaces()) {
+    const graph = moduleGraph(path.join(pkg.dir, 'src'));
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const cycles: string[] = [];
+    const visit = (file: string) => {
+      state.set(file, 'open');
+      stack.push(file);
+      for (const dep of graph.get(file) ?? []) {
+        if (!graph.has(dep)) continue;
+        if (state.get(dep) === 'open') cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => path.relative(pkg.dir, f)).join(' -> '));
+        else if (!state.has(dep)) visit(dep);
+      }
+      stack.pop();
+      state.set(file, 'done');
+    };
+    for (const file of graph.keys()) if (!state.has(file)) visit(file);
+    assert.deepEqual(cycles, [], `${pkg.name} has import cycles:\n${cycles.join('\n')}`);
+  }
+});

@@ -2,18 +2,24 @@
 // Kernel census of one training step (not a benchmark run by `npm run bench`): which tfjs kernels one
 // optimizer step runs, how many of each and their time, next to the step's wall time, for the training
 // benchmark's configurations. Run after `npm run build`:
-//   node bench/lib/profile-train-step.mjs [dense|text|translate] [steps]
+//   node bench/lib/profile-train-step.mjs [dense|text|translate|classify] [steps]
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '@vaekit/trainer';
 import { TEXT_CONFIG, buildTextStep } from './text-model.mjs';
 import { TRANSLATE_CONFIG, buildTranslateStep } from './translate-model.mjs';
 import { buildDenseStep } from './dense-model.mjs';
+import { CLASSIFY_CONFIG, buildClassifyStep } from './classify-model.mjs';
 
 const config = process.argv[2] ?? 'dense';
 const n = Number(process.argv[3] ?? 20);
 const info = await initBackend('wasm', { native: process.env.VAEKIT_NATIVE !== '0' });
-const step = config === 'dense' ? buildDenseStep() : config === 'translate' ? buildTranslateStep(TRANSLATE_CONFIG) : buildTextStep(TEXT_CONFIG);
-for (let i = 0; i < 3; i++) await step();
+const builders = { dense: () => buildDenseStep(), text: () => buildTextStep(TEXT_CONFIG), translate: () => buildTranslateStep(TRANSLATE_CONFIG), classify: () => buildClassifyStep(CLASSIFY_CONFIG) };
+if (!builders[config]) {
+  console.error(`Unknown configuration "${config}". Should be one of: ${Object.keys(builders).join(', ')}.`);
+  process.exit(2);
+}
+const step = builders[config]();
+for (let i = 0; i < Math.min(3, n); i++) await step();
 const times = [];
 for (let i = 0; i < n; i++) {
   const t0 = performance.now();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { initBackend } from '@vaekit/trainer';
 import { setNativeThreads } from '@vaekit/trainer/internal';
+import { CLASSIFY_CONFIG, buildClassifyStep, classifyBatch } from './classify-model.mjs';
 import { buildDenseStep } from './dense-model.mjs';
 import { TEXT_CONFIG, buildTextStep, textBatch } from './text-model.mjs';
 import { TRANSLATE_CONFIG, buildTranslateStep, translateBatch } from './translate-model.mjs';
@@ -26,12 +27,24 @@ async function timed(step, n) {
   return times;
 }
 
+/** Decoder positions of the classify step that are real tokens: each unlabelled text once per class, each labelled text once. */
+function classifyPositions() {
+  const { unlabeled, labeled } = classifyBatch(CLASSIFY_CONFIG);
+  const tokens = (texts) => texts.reduce((n, t) => n + t.length + 1, 0);
+  return CLASSIFY_CONFIG.classes * tokens(unlabeled) + tokens(labeled);
+}
+
 const steps = {};
 const threads = {};
 async function handle(msg) {
   if (msg.cmd === 'info') return { backend: info.name, note: info.note, native: info.native ?? null, tfjs: tf.version.tfjs };
   if (msg.cmd === 'setup') {
-    const build = { dense: () => buildDenseStep(), text: () => buildTextStep(TEXT_CONFIG), translate: () => buildTranslateStep(TRANSLATE_CONFIG) }[msg.config];
+    const build = {
+      dense: () => buildDenseStep(),
+      text: () => buildTextStep(TEXT_CONFIG),
+      translate: () => buildTranslateStep(TRANSLATE_CONFIG),
+      classify: () => buildClassifyStep(CLASSIFY_CONFIG),
+    }[msg.config];
     if (!build) throw new Error(`unknown configuration ${msg.config}`);
     const step = (steps[msg.config] = build());
     const t0 = performance.now();
@@ -40,18 +53,19 @@ async function handle(msg) {
     // Like the PyTorch peer: the fastest thread setting of the native kernels for this model.
     const trial = {};
     if (info.native) {
-      const n = msg.config === 'dense' ? 5 : 2;
+      const [warmup, n] = msg.trial ?? [1, msg.config === 'dense' ? 5 : 2];
       for (const t of [...new Set([1, os.cpus().length])]) {
         setNativeThreads(t);
-        await timed(step, 1);
+        await timed(step, warmup);
         trial[t] = median(await timed(step, n));
       }
       threads[msg.config] = Number(Object.entries(trial).sort((a, b) => a[1] - b[1])[0][0]);
     }
     // Positions that are real tokens (the rest is padding after <eos>): vaekit forms logits only there.
     const positions = msg.config === 'text' ? textBatch(TEXT_CONFIG).tokens.filter((t) => t !== 0).length
-      : msg.config === 'translate' ? translateBatch(TRANSLATE_CONFIG).target.reduce((n, t) => n + t.length + 1, 0) : undefined;
-    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial, ...(positions ? { real_positions: positions } : {}) };
+      : msg.config === 'translate' ? translateBatch(TRANSLATE_CONFIG).target.reduce((n, t) => n + t.length + 1, 0)
+      : msg.config === 'classify' ? classifyPositions() : undefined;
+    return { first_step_ms: first, loss, threads: threads[msg.config] ?? null, trial_ms: trial, parameters: step.parameters ?? null, ...(positions ? { real_positions: positions } : {}) };
   }
   if (msg.cmd === 'peak') {
     if (!info.native) return {};

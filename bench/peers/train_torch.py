@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""PyTorch peer for `npm run bench -- train`: the same two models, shapes, loss and optimizer as vaekit's
+"""PyTorch peer for `npm run bench -- train`: the same models, shapes, loss and optimizer as vaekit's
 training step, timed on CPU. Run with Debian's python3-torch (`/usr/bin/python3`).
 
 It is driven by bench/train.mjs over stdin/stdout, one JSON object per line, so its steps interleave with
 vaekit's in the same run:
   {"cmd": "info"}                         -> torch version, BLAS library actually loaded, threads
-  {"cmd": "setup", "config": "dense"}     -> builds the model, picks the fastest thread count
+  {"cmd": "setup", "config": "dense"}     -> builds the model, picks the fastest thread count (optional
+                                             "trial": [warm-up steps, timed steps] per setting, default [3, 5]),
+                                             reports its trainable parameters
   {"cmd": "steps", "config": "dense", "n": 5} -> {"times": [ms, ...]} one Adam step each
 """
 import json
@@ -21,6 +23,7 @@ CONFIGS = {
     "dense": dict(pixels=784, hidden=400, latent=20, batch=128),
     "text": dict(vocab=5000, emb=128, hidden=256, latent=32, length=25, batch=32),
     "translate": dict(src_vocab=8221, tgt_vocab=5256, emb=128, hidden=256, length=13, batch=64),
+    "classify": dict(vocab=10000, emb=64, hidden=256, latent=32, classes=2, max_length=100, batch=64, labels=100),
 }
 
 
@@ -126,6 +129,90 @@ class Translator(nn.Module):
         return (nll * tgt_mask).sum(1).mean()
 
 
+def tfjs_gru_biases(gru):
+    """tfjs' GRU (reset_after = false) has one bias of 3H per direction, torch's two: the recurrent bias is
+    zeroed and frozen so that the twin trains the same parameters (the same count, see "parameters")."""
+    for name, p in gru.named_parameters():
+        if name.startswith("bias_hh"):
+            nn.init.zeros_(p)
+            p.requires_grad_(False)
+    return gru
+
+
+class SsVae(nn.Module):
+    """docs/classifier.md, M2 with the GRU encoder (Kingma et al. 2014): q(y|x) = softmax(Dense(h)) on the
+    masked encoder GRU's final state h (packed sequence); q(z|x,y) = Dense([h; y]) with h detached; the
+    sentence decoder on [z; onehot(y)]: h0 = tanh(Dense), [z; y] concatenated to every input embedding,
+    logits at every position. One pass: the encoder reads [unlabelled; labelled], the decoder every
+    (unlabelled text, class) pair (class-major) and the labelled texts, with one noise draw per text
+    shared by its classes."""
+
+    def __init__(self, vocab, emb, hidden, latent, classes):
+        super().__init__()
+        self.classes = classes
+        self.enc_emb = nn.Embedding(vocab, emb, padding_idx=0)
+        self.enc_rnn = tfjs_gru_biases(nn.GRU(emb, hidden, batch_first=True))
+        self.cls = nn.Linear(hidden, classes)
+        self.mu = nn.Linear(hidden + classes, latent)
+        self.logvar = nn.Linear(hidden + classes, latent)
+        self.dec_init = nn.Linear(latent + classes, hidden)
+        self.dec_emb = nn.Embedding(vocab, emb)
+        self.dec_rnn = tfjs_gru_biases(nn.GRU(emb + latent + classes, hidden, batch_first=True))
+        self.logits = nn.Linear(hidden, vocab)
+
+    def loss(self, tokens, lengths, dec_tokens, dec_tokens_in, y, y_lab, eps, alpha, l2):
+        c = self.classes
+        b = tokens.shape[0] - y_lab.shape[0]
+        packed = nn.utils.rnn.pack_padded_sequence(self.enc_emb(tokens), lengths, batch_first=True, enforce_sorted=False)
+        _, h = self.enc_rnn(packed)
+        h = h[0]
+        probs = torch.softmax(self.cls(h), -1)
+        q = probs[:b].clamp(1e-7, 1)
+        q_lab = probs[b:]
+        h_all = torch.cat([h[:b]] * c + [h[b:]]).detach()
+        hy = torch.cat([h_all, y], 1)
+        mu, logvar = self.mu(hy), self.logvar(hy)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        zy = torch.cat([z, y], 1)
+        h0 = torch.tanh(self.dec_init(zy)).unsqueeze(0)
+        t = dec_tokens_in.shape[1]
+        xz = torch.cat([self.dec_emb(dec_tokens_in), zy.unsqueeze(1).expand(-1, t, -1)], -1)
+        out, _ = self.dec_rnn(xz, h0)
+        logits = self.logits(out)
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), dec_tokens.reshape(-1), reduction="none").view(dec_tokens.shape)
+        recon = (nll * (dec_tokens != 0).float()).sum(1)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+        loss = recon + kl
+        u = (loss[: c * b].view(c, b) * q.t()).sum(0) + (q * q.log()).sum(1)
+        ce = -(y_lab * q_lab.clamp(1e-7, 1).log()).sum(1)
+        return u.mean() + loss[c * b :].mean() + alpha * ce.mean() + l2 * self.cls.weight.pow(2).sum()
+
+
+def classify_batch(c, g):
+    """min(100, 20 + U[0, 900)) word ids from 4 up per text (about 91% cut at 100 tokens, as IMDB reviews
+    are), then <eos>; <bos> first on the decoder input; half unlabelled, half labelled with alternating
+    classes; the same construction as bench/lib/classify-model.mjs."""
+    b, n_max, k = c["batch"], c["max_length"], c["classes"]
+    t = n_max + 1
+    tokens = torch.zeros(2 * b, t, dtype=torch.long)
+    tokens_in = torch.zeros(2 * b, t, dtype=torch.long)
+    lengths = torch.clamp(20 + torch.randint(0, 900, (2 * b,), generator=g), max=n_max) + 1
+    for i in range(2 * b):
+        n = int(lengths[i]) - 1
+        tokens[i, :n] = torch.randint(4, c["vocab"], (n,), generator=g)
+        tokens[i, n] = 3  # <eos>
+        tokens_in[i, 0] = 2  # <bos>
+        tokens_in[i, 1 : n + 1] = tokens[i, :n]
+    labels = torch.arange(b) % k
+    y_lab = F.one_hot(labels, k).float()
+    y = torch.cat([F.one_hot(torch.full((b,), cls), k).float() for cls in range(k)] + [y_lab])
+    rows = torch.cat([torch.arange(b)] * k + [torch.arange(b, 2 * b)])
+    eps_u = torch.randn(b, c["latent"], generator=g)
+    eps_l = torch.randn(b, c["latent"], generator=g)
+    eps = torch.cat([eps_u] * k + [eps_l])
+    return tokens, lengths, tokens[rows], tokens_in[rows], y, y_lab, eps, 0.1 * c["labels"], 1e-3
+
+
 def translate_batch(c, g):
     """Lengths 3..11 a side (the 12-token setting's real spread), <eos> after the target, <bos> first on
     the decoder input, padding 0; the same construction as bench/lib/translate-model.mjs."""
@@ -156,6 +243,9 @@ def make(config):
         x = torch.rand(c["batch"], c["pixels"], generator=g)
         eps = torch.randn(c["batch"], c["latent"], generator=g)
         args = (x, eps)
+    elif config == "classify":
+        model = SsVae(c["vocab"], c["emb"], c["hidden"], c["latent"], c["classes"])
+        args = classify_batch(c, g)
     elif config == "translate":
         model = Translator(c["src_vocab"], c["tgt_vocab"], c["emb"], c["hidden"])
         args = translate_batch(c, g)
@@ -173,7 +263,7 @@ def make(config):
             tokens_in[i, 1:n] = tokens[i, : n - 1]
         eps = torch.randn(b, c["latent"], generator=g)
         args = (tokens, tokens_in, lengths, eps)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -182,6 +272,7 @@ def make(config):
         opt.step()
         return float(loss)
 
+    step.parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return step
 
 
@@ -250,14 +341,15 @@ def handle(msg):
         # Fastest thread setting for this model on this machine (1 .. all cores).
         best = None
         trial = {}
+        warmup, n_timed = msg.get("trial", [3, 5])
         for n in sorted({1, MAX_THREADS}):
             set_threads(n)
-            timed(step, 3)
-            trial[n] = median(timed(step, 5))
+            timed(step, warmup)
+            trial[n] = median(timed(step, n_timed))
             if best is None or trial[n] < trial[best]:
                 best = n
         threads[config] = best
-        return {"threads": best, "trial_ms": trial}
+        return {"threads": best, "trial_ms": trial, "parameters": step.parameters}
     if cmd == "steps":
         set_threads(threads[config])
         return {"times": timed(steps[config], int(msg["n"]))}

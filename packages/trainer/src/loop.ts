@@ -12,6 +12,7 @@ import { removeStaleTemps } from '@vaekit/core/node';
 import { METRICS_FILE, loadCheckpoint, saveCheckpoint, writeConfig, type Checkpoint, type TrainState } from './checkpoint.js';
 import { CheckpointError, NonFiniteLossError, TrainerError } from './errors.js';
 import type { AnyTrainingKind, KindRun, RunConfigBase, TrainingKind } from './kinds/types.js';
+import './kinds/builtin.js';
 import { trainingKind } from './kinds/registry.js';
 import type { NonFinitePolicy, TrainOptions } from './step.js';
 

@@ -57,9 +57,11 @@ export function latentSizeOf(decoder: tf.LayersModel): number {
  * Token cross-entropy of the decoder's logits summed over each sentence's real positions, `[B]`. With
  * vaekit's native kernels on WASM the logits layer and the cross-entropy run as one fused op over the
  * unmasked positions only (`kernels/logits-xent.ts`); elsewhere the decoder's logits go through
- * {@link tokenCrossEntropy}. Both compute the same numbers (native.test.ts).
+ * {@link tokenCrossEntropy}. Both compute the same numbers (native.test.ts). `decoder` is any
+ * `tokens_in, z -> logits` model whose logits layer is the text kind's (the text kind's decoder, the
+ * classifier kind's `generate` view); `withLogits` also returns the logits (and so never fuses).
  */
-function reconstruction(decoder: tf.LayersModel, batch: TextBatchTensors, z: tf.Tensor2D, training: boolean, withLogits: boolean): { reconstruction: tf.Tensor1D; logits?: tf.Tensor3D } {
+export function decoderReconstruction(decoder: tf.LayersModel, batch: TextBatchTensors, z: tf.Tensor2D, training: boolean, withLogits = false): { reconstruction: tf.Tensor1D; logits?: tf.Tensor3D } {
   const split = !withLogits && nativeLogitsXentAvailable() && batch.target.dtype === 'int32' && batch.mask.dtype === 'float32' ? decoderTrunk(decoder) : undefined;
   if (split) {
     const y = split.trunk.apply([batch.decoderInput, z], { training }) as tf.Tensor3D;
@@ -79,11 +81,11 @@ export function textTerms(models: TextModels, batch: TextBatchTensors, eps: tf.T
   const latent = latentSizeOf(models.decoder);
   if (!models.encoder) {
     const z = tf.zeros([b, latent]) as tf.Tensor2D;
-    return { ...reconstruction(models.decoder, batch, z, training, withLogits), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
+    return { ...decoderReconstruction(models.decoder, batch, z, training, withLogits), klPerDim: tf.zeros([b, latent]) as tf.Tensor2D };
   }
   const [mu, logvar] = models.encoder.apply(batch.target, { training }) as tf.Tensor2D[];
   const z = reparameterize(mu!, logvar!, eps);
-  return { ...reconstruction(models.decoder, batch, z, training, withLogits), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
+  return { ...decoderReconstruction(models.decoder, batch, z, training, withLogits), klPerDim: gaussianKlPerDim(mu!, logvar!), mu: mu!, logvar: logvar! };
 }
 
 /**

@@ -17,6 +17,7 @@ import { SEQ2SEQ_MODEL, WordTokenizer, type Seq2SeqSpec, type TrainingSummary } 
 import { ExportError } from '../errors.js';
 import { rowLengths, type ParityInput } from '../parity.js';
 import type { ExportPlan } from '../plans.js';
+import { cloneLayer, layerOf as findLayer, quietly } from './layers.js';
 
 const L = SEQ2SEQ_MODEL.layers;
 const G = SEQ2SEQ_MODEL.graphs;
@@ -49,37 +50,14 @@ export interface Seq2SeqInferenceGraphs {
   dispose(): void;
 }
 
+/** A layer of the translator's training graphs. */
 function layerOf(model: tf.LayersModel, name: string, graph: string): tf.layers.Layer {
-  try {
-    return model.getLayer(name);
-  } catch {
-    throw new ExportError(`The ${graph} has no layer "${name}"; it is not a vaekit translator (docs/seq2seq-model.md).`);
-  }
+  return findLayer(model, name, graph, 'it is not a vaekit translator (docs/seq2seq-model.md)');
 }
 
 function outputOf(model: tf.LayersModel, name: string, graph: string): tf.SymbolicTensor {
   const out = layerOf(model, name, graph).output;
   return (Array.isArray(out) ? out[0] : out) as tf.SymbolicTensor;
-}
-
-function cloneLayer(layer: tf.layers.Layer, name: string, overrides: tf.serialization.ConfigDict): tf.layers.Layer {
-  const config = { ...layer.getConfig(), ...overrides, name };
-  const ctor = layer.constructor as unknown as { fromConfig(cls: unknown, config: tf.serialization.ConfigDict): tf.layers.Layer };
-  return ctor.fromConfig(layer.constructor, config);
-}
-
-/** tfjs warns that `initialState` is a non-serializable keyword argument; it is not an issue here. */
-function quietly<T>(fn: () => T): T {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('non-serializable keyword arguments')) return;
-    warn(...args);
-  };
-  try {
-    return fn();
-  } finally {
-    console.warn = warn;
-  }
 }
 
 /** Builds the inference graphs of a translator from its training graphs (docs/seq2seq-model.md). */

@@ -27,6 +27,7 @@ import {
 import { ExportError } from '../errors.js';
 import { ConversionContext, DataType, attr, type IrValueInfo } from '../ir.js';
 import { textHeldOutLoss } from '../held-out.js';
+import { cloneLayer, layerOf as findLayer, quietly } from './layers.js';
 import { rowLengths } from '../parity.js';
 import type { ExportPlan, PlanGraph } from '../plans.js';
 
@@ -70,25 +71,9 @@ export interface TextInferenceGraphs {
   dispose(): void;
 }
 
+/** A layer of the text model's training graphs; a missing one names every layer a text model needs. */
 function layerOf(model: tf.LayersModel, name: string, graph: string): tf.layers.Layer {
-  try {
-    return model.getLayer(name);
-  } catch {
-    throw new ExportError(
-      `The ${graph} has no layer "${name}"; a text model needs the layers ${[...TEXT_LAYER_NAMES.encoder, ...TEXT_LAYER_NAMES.decoder].join(', ')} (docs/text-model.md).`,
-    );
-  }
-}
-
-/** A copy of a trained layer's configuration with new name and overrides, built with its weights. */
-function cloneLayer(
-  layer: tf.layers.Layer,
-  name: string,
-  overrides: tf.serialization.ConfigDict,
-): tf.layers.Layer {
-  const config = { ...layer.getConfig(), ...overrides, name };
-  const ctor = layer.constructor as unknown as { fromConfig(cls: unknown, config: tf.serialization.ConfigDict): tf.layers.Layer };
-  return ctor.fromConfig(layer.constructor, config);
+  return findLayer(model, name, graph, `a text model needs the layers ${[...TEXT_LAYER_NAMES.encoder, ...TEXT_LAYER_NAMES.decoder].join(', ')} (docs/text-model.md)`);
 }
 
 function cellOf(layer: tf.layers.Layer): TextCell {
@@ -223,20 +208,6 @@ export function decodingHeads(vocabSize: number, k: number = G.decoderStep.topK)
       { name: G.decoderStep.greedyHead, elemType: DataType.FLOAT, shape: ['batch'] },
     ];
   };
-}
-
-/** tfjs warns that `initialState` is a non-serializable keyword argument; it is not an issue here. */
-function quietly<T>(fn: () => T): T {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].includes('non-serializable keyword arguments')) return;
-    warn(...args);
-  };
-  try {
-    return fn();
-  } finally {
-    console.warn = warn;
-  }
 }
 
 /** sha256 of the vocabulary: tokens joined by `\n` in id order (identifies the id mapping). */

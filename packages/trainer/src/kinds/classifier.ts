@@ -37,11 +37,11 @@ import type { Checkpoint } from '../checkpoint.js';
 import { bestThreshold, classificationMetrics, predictWithThreshold, type ClassificationMetrics } from '../classification-metrics.js';
 import { loadLabeledSource, prepareLabeled, type ClassifierCorpus } from '../data/labeled.js';
 import { CheckpointError, DataError, TrainerError } from '../errors.js';
-import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from '../losses.js';
+import { freeBitsKl, gaussianKlPerDim, reparameterize } from '../losses.js';
 import { buildClassifier, classifierViews, type ClassifierNet } from '../models/classifier.js';
 import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
-import { textBatchTensors } from '../text-vae.js';
+import { decoderReconstruction, textBatchTensors, type TextBatchTensors } from '../text-vae.js';
 import type { KindRun, TrainingKind } from './types.js';
 
 /** The run-folder file with the class names and split sizes of a classifier run. */
@@ -261,14 +261,23 @@ interface Generative {
   dispose(): void;
 }
 
-/** Per-example reconstruction -log p(x | z) of the rows whose targets are `parts` (see {@link Generative}). */
-function reconstruction(run: Run, parts: readonly tf.Tensor[], z: tf.Tensor2D, training: boolean): tf.Tensor1D {
-  const gen = run.models.views.generate!;
+/**
+ * Per-example reconstruction -log p(x | z) of the rows whose targets are `parts` (see {@link Generative}):
+ * bow, the multinomial over the words; gru, the sentence decoder's token cross-entropy, with the text
+ * kind's fused logits + cross-entropy over the real positions when the native kernels run.
+ */
+function reconstruction(views: ClassifierNet, encoder: ClassifierTrainConfig['encoder'], parts: readonly tf.Tensor[], z: tf.Tensor2D, training: boolean): tf.Tensor1D {
+  const gen = views.generate!;
   return tf.tidy(() => {
-    if (run.config.encoder === 'bow') return parts[0]!.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg() as tf.Tensor1D;
-    const [decoderInput, target, mask] = parts;
-    return tokenCrossEntropy(gen.apply([decoderInput!, z], { training }) as tf.Tensor3D, target as tf.Tensor2D, mask as tf.Tensor2D);
+    if (encoder === 'bow') return parts[0]!.mul(tf.logSoftmax(gen.apply(z, { training }) as tf.Tensor2D)).sum(1).neg() as tf.Tensor1D;
+    const [decoderInput, target, mask] = parts as tf.Tensor2D[];
+    return decoderReconstruction(gen, { decoderInput: decoderInput!, target: target!, mask: mask! }, z, training).reconstruction;
   }) as tf.Tensor1D;
+}
+
+/** The encoder input and reconstruction targets of a sentence batch (gru; see {@link Generative}); the tensors stay the batch's. */
+export function sentenceGenerative(batch: TextBatchTensors): { x: tf.Tensor; parts: tf.Tensor[] } {
+  return { x: batch.target, parts: [batch.decoderInput, batch.target, batch.mask] };
 }
 
 function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, training: boolean): Generative {
@@ -284,11 +293,9 @@ function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, tr
     parts = [bowCounts(rows, V, config.bowSkip)];
   } else {
     const uniform = createRng(seed).uniform;
-    const batch = textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform);
-    x = batch.target;
-    parts = [batch.decoderInput, batch.target, batch.mask];
+    ({ x, parts } = sentenceGenerative(textBatchTensors(rows, T, training ? config.wordDropout : 0, uniform)));
   }
-  return { x, parts, recon: (z) => reconstruction(run, parts, z, training), dispose: () => tf.dispose([x, ...parts]) };
+  return { x, parts, recon: (z) => reconstruction(run.models.views, config.encoder, parts, z, training), dispose: () => tf.dispose([x, ...parts]) };
 }
 
 /** Identity whose gradient is zero (tfjs has no stop_gradient). */
@@ -299,7 +306,7 @@ function alphaOf(run: Run): number {
 }
 
 function oneHot(labels: ArrayLike<number>, classes: number): tf.Tensor2D {
-  return tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), classes).toFloat() as tf.Tensor2D;
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(Array.from(labels), 'int32'), classes).toFloat()) as tf.Tensor2D;
 }
 
 function trainableVariables(run: Run): tf.Variable[] {
@@ -308,9 +315,114 @@ function trainableVariables(run: Run): tf.Variable[] {
   return run.models.views.net.trainableWeights.filter((w) => !head.has(w.name)).map((w) => w.read() as tf.Variable);
 }
 
-function l2Penalty(run: Run): tf.Scalar {
-  const kernel = run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).trainableWeights[0]!.read();
-  return tf.mul(run.config.l2, tf.sum(tf.square(kernel))) as tf.Scalar;
+/** `l2` times the squared norm of the classifier's output kernel. */
+function l2Penalty(views: ClassifierNet, l2: number): tf.Scalar {
+  const kernel = views.net.getLayer(CLASSIFIER_MODEL.layers.probs).trainableWeights[0]!.read();
+  return tf.mul(l2, tf.sum(tf.square(kernel))) as tf.Scalar;
+}
+
+/**
+ * The inputs of one M2 step joined for one pass (docs/classifier.md): the encoder reads
+ * [unlabelled; labelled] once, and the decoder reads the unlabelled batch once per class and the
+ * labelled batch as one batch (the recurrent layers' cost is per time step, so one batch of (C+1)B
+ * rows is far cheaper than C+1). Owns its tensors: free them with `dispose`.
+ */
+export interface M2Batch {
+  /** Unlabelled rows B and labelled rows BL. */
+  unlabeled: number;
+  labeled: number;
+  /** Encoder input `[B + BL, ...]`. */
+  x: tf.Tensor;
+  /** Reconstruction targets (see {@link Generative}), `C * B + BL` rows, class-major then labelled. */
+  parts: tf.Tensor[];
+  /** The class each decoder row is conditioned on, one-hot `[C * B + BL, C]`. */
+  y: tf.Tensor2D;
+  /** The labelled rows' classes, one-hot `[BL, C]`. */
+  yLabeled: tf.Tensor2D;
+  /** Noise of each decoder row: the unlabelled draw repeated per class (common random numbers), then the labelled. */
+  eps: tf.Tensor2D;
+  dispose(): void;
+}
+
+/**
+ * Joins an unlabelled and a labelled batch (their encoder inputs `x` and per-row targets `parts`),
+ * the labelled classes and the noise draws `epsUnlabeled [B, Z]` and `epsLabeled [BL, Z]` into an
+ * {@link M2Batch}; the inputs stay the caller's.
+ */
+export function m2Batch(
+  unlabeled: { x: tf.Tensor; parts: readonly tf.Tensor[] },
+  labeled: { x: tf.Tensor; parts: readonly tf.Tensor[] },
+  labels: ArrayLike<number>,
+  classes: number,
+  epsUnlabeled: tf.Tensor2D,
+  epsLabeled: tf.Tensor2D,
+): M2Batch {
+  const C = classes;
+  const B = unlabeled.x.shape[0]!;
+  const yLabeled = oneHot(labels, C);
+  const x = tf.concat([unlabeled.x, labeled.x], 0);
+  const parts = unlabeled.parts.map((t, k) => tf.concat([...new Array<tf.Tensor>(C).fill(t), labeled.parts[k]!], 0));
+  const perClass = Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C));
+  const y = tf.concat([...perClass, yLabeled], 0) as tf.Tensor2D;
+  tf.dispose(perClass);
+  const eps = tf.concat([...new Array<tf.Tensor2D>(C).fill(epsUnlabeled), epsLabeled], 0) as tf.Tensor2D;
+  return { unlabeled: B, labeled: labeled.x.shape[0]!, x, parts, y, yLabeled, eps, dispose: () => tf.dispose([x, ...parts, y, yLabeled, eps]) };
+}
+
+/** The weights of the M2 loss (a step's KL weight, and the run's configuration). */
+export interface M2LossOptions {
+  encoder: ClassifierTrainConfig['encoder'];
+  /** KL weight of this step (annealing times beta). */
+  klWeight: number;
+  freeBits: number;
+  /** Weight of the labelled cross-entropy. */
+  alpha: number;
+  l2: number;
+  classWeights: number[];
+  /** Focal loss gamma (0: plain cross-entropy). */
+  focalGamma: number;
+}
+
+/**
+ * The M2 loss of one step (Kingma et al. 2014, docs/classifier.md): mean over the unlabelled rows of
+ * U(x) = sum_y q(y|x) L(x,y) - H(q(y|x)), plus the mean over the labelled rows of L(x,y) and alpha
+ * times their cross-entropy, plus the L2 penalty; `sums` = [reconstruction and KL of the unlabelled
+ * rows weighted by q(y|x), summed; the labelled cross-entropy summed and scaled to B rows] for the
+ * metrics line. Call inside a gradient scope (the loss and sums are not kept).
+ */
+export function m2Loss(views: ClassifierNet, batch: M2Batch, o: M2LossOptions, training = true): { loss: tf.Scalar; sums: tf.Tensor1D } {
+  const { unlabeled: B, labeled: BL } = batch;
+  const C = batch.y.shape[1]!;
+  const layer = (name: string) => views.net.getLayer(name);
+  const h = views.trunk!.apply(batch.x, { training }) as tf.Tensor2D;
+  const probs = layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
+  const q = probs.slice([0, 0], [B, C]).clipByValue(1e-7, 1);
+  const qLab = probs.slice([B, 0], [BL, C]) as tf.Tensor2D;
+  // q(z|x,y) for every (row, class) pair of the unlabelled batch, then the labelled rows.
+  const hAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(h.slice([0, 0], [B, -1])), h.slice([B, 0], [BL, -1])], 0) as tf.Tensor2D;
+  // q(z|x,y) reads the summary without passing gradients back into it: the summary is q(y|x)'s
+  // own network (Kingma et al.'s q(y|x) and q(z|x,y) are separate networks), trained by the
+  // cross-entropy and the unlabelled term through q(y|x). Shared, the ~700-nat reconstruction of
+  // a 100-token review drowned the classification signal in the GRU (M2 stayed at chance on IMDB).
+  const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([stopGradient(hAll), batch.y]) as tf.Tensor2D;
+  const mu = layer(CLASSIFIER_MODEL.layers.mu).apply(hy) as tf.Tensor2D;
+  const logvar = layer(CLASSIFIER_MODEL.layers.logvar).apply(hy) as tf.Tensor2D;
+  const z = reparameterize(mu, logvar, batch.eps);
+  const recon = reconstruction(views, o.encoder, batch.parts, tf.concat([z, batch.y], 1) as tf.Tensor2D, training);
+  const klPerDim = gaussianKlPerDim(mu, logvar);
+  const kl = klPerDim.sum(1);
+  // Free bits per example and dimension (the batch-mean form cannot be weighted by q(y|x)).
+  const klLoss = o.freeBits > 0 ? tf.maximum(klPerDim, o.freeBits).sum(1) : kl;
+  const loss = recon.add(klLoss.mul(o.klWeight));
+  // Unlabelled: sum_y q(y|x) L(x,y) - H(q(y|x)), the per-class rows laid out class-major.
+  const qCol = q.transpose().reshape([C * B]);
+  const u = loss.slice([0], [C * B]).mul(qCol).reshape([C, B]).sum(0).add(q.mul(q.log()).sum(1));
+  const reconU = recon.slice([0], [C * B]).mul(qCol).sum();
+  const klU = kl.slice([0], [C * B]).mul(qCol).sum();
+  const ce = labeledLoss(qLab, batch.yLabeled, o.classWeights, o.focalGamma);
+  const sums = tf.stack([reconU, klU, ce.sum().mul(B / BL)]) as tf.Tensor1D;
+  const total = u.mean().add(loss.slice([C * B], [BL]).mean()).add(ce.mean().mul(o.alpha)).add(l2Penalty(views, o.l2)) as tf.Scalar;
+  return { loss: total, sums };
 }
 
 /** One update; returns the loss and sums for the metrics line. */
@@ -329,7 +441,7 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
     lossFn = () => {
       const ce = labeledLoss(run.models.views.classify.apply(x, { training: true }) as tf.Tensor2D, y, data.classWeights, config.remedy === 'focal' ? config.focalGamma : 0);
       sums = tf.keep(tf.stack([tf.scalar(0), tf.scalar(0), ce.sum()]));
-      return ce.mean().add(l2Penalty(run)) as tf.Scalar;
+      return ce.mean().add(l2Penalty(run.models.views, config.l2)) as tf.Scalar;
     };
   } else {
     const rows = ctx.rows.map((i) => data.texts[i]!);
@@ -352,52 +464,25 @@ function update(run: Run, ctx: { rows: number[]; step: number; totalSteps: numbe
       const rng = createRng(noise + 1);
       const labRows = Array.from({ length: Math.min(config.batchSize, data.labeledRows.length) }, () => data.labeledRows[rng.int(data.labeledRows.length)]!);
       const lab = generativeBatch(run, labRows.map((r) => data.texts[r]!), noise + 2, true);
-      const yLab = oneHot(labRows.map((r) => data.labels[r]!), C);
       // One noise draw shared by every class (common random numbers): the unlabelled gradient of q(y|x)
       // follows the differences L(x,y) - L(x,y'), which independent draws per class would bury in noise.
       const epsU = tf.randomNormal([B, Z], 0, 1, 'float32', noise + 3) as tf.Tensor2D;
       const epsL = tf.randomNormal([labRows.length, Z], 0, 1, 'float32', noise + 3 + C) as tf.Tensor2D;
-      // One pass for everything: the encoder reads [unlabelled; labelled] once, and the decoder reads
-      // the unlabelled batch once per class and the labelled batch, joined into one batch (the
-      // recurrent layers' cost is per time step, so one batch of (C+1)B rows is far cheaper than C+1).
-      const BL = labRows.length;
-      const xAll = tf.concat([g.x, lab.x], 0);
-      const partsAll = g.parts.map((t, k) => tf.concat([...new Array<tf.Tensor>(C).fill(t), lab.parts[k]!], 0));
-      const yAll = tf.concat([...Array.from({ length: C }, (_, c) => oneHot(new Array<number>(B).fill(c), C)), yLab], 0) as tf.Tensor2D;
-      const epsAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(epsU), epsL], 0) as tf.Tensor2D;
-      cleanup.push(lab, yLab, epsL, epsU, xAll, ...partsAll, yAll, epsAll);
-      const net = run.models.views.net;
-      const layer = (name: string) => net.getLayer(name);
-      const focal = config.remedy === 'focal' ? config.focalGamma : 0;
+      const batch = m2Batch(g, lab, labRows.map((r) => data.labels[r]!), C, epsU, epsL);
+      cleanup.push(lab, epsU, epsL, batch);
+      const options: M2LossOptions = {
+        encoder: config.encoder,
+        klWeight: weight,
+        freeBits: config.freeBits,
+        alpha: alphaOf(run),
+        l2: config.l2,
+        classWeights: data.classWeights,
+        focalGamma: config.remedy === 'focal' ? config.focalGamma : 0,
+      };
       lossFn = () => {
-        const h = run.models.views.trunk!.apply(xAll, { training: true }) as tf.Tensor2D;
-        const probs = layer(CLASSIFIER_MODEL.layers.probs).apply(h) as tf.Tensor2D;
-        const q = probs.slice([0, 0], [B, C]).clipByValue(1e-7, 1);
-        const qLab = probs.slice([B, 0], [BL, C]) as tf.Tensor2D;
-        // q(z|x,y) for every (row, class) pair of the unlabelled batch, then the labelled rows.
-        const hAll = tf.concat([...new Array<tf.Tensor2D>(C).fill(h.slice([0, 0], [B, -1])), h.slice([B, 0], [BL, -1])], 0) as tf.Tensor2D;
-        // q(z|x,y) reads the summary without passing gradients back into it: the summary is q(y|x)'s
-        // own network (Kingma et al.'s q(y|x) and q(z|x,y) are separate networks), trained by the
-        // cross-entropy and the unlabelled term through q(y|x). Shared, the ~700-nat reconstruction of
-        // a 100-token review drowned the classification signal in the GRU (M2 stayed at chance on IMDB).
-        const hy = layer(CLASSIFIER_MODEL.layers.encoderConcatY).apply([stopGradient(hAll), yAll]) as tf.Tensor2D;
-        const mu = layer(CLASSIFIER_MODEL.layers.mu).apply(hy) as tf.Tensor2D;
-        const logvar = layer(CLASSIFIER_MODEL.layers.logvar).apply(hy) as tf.Tensor2D;
-        const z = reparameterize(mu, logvar, epsAll);
-        const recon = reconstruction(run, partsAll, tf.concat([z, yAll], 1) as tf.Tensor2D, true);
-        const klPerDim = gaussianKlPerDim(mu, logvar);
-        const kl = klPerDim.sum(1);
-        // Free bits per example and dimension (the batch-mean form cannot be weighted by q(y|x)).
-        const klLoss = config.freeBits > 0 ? tf.maximum(klPerDim, config.freeBits).sum(1) : kl;
-        const loss = recon.add(klLoss.mul(weight));
-        // Unlabelled: sum_y q(y|x) L(x,y) - H(q(y|x)), the per-class rows laid out class-major.
-        const qCol = q.transpose().reshape([C * B]);
-        const u = loss.slice([0], [C * B]).mul(qCol).reshape([C, B]).sum(0).add(q.mul(q.log()).sum(1));
-        const reconU = recon.slice([0], [C * B]).mul(qCol).sum();
-        const klU = kl.slice([0], [C * B]).mul(qCol).sum();
-        const ce = labeledLoss(qLab, yLab, data.classWeights, focal);
-        sums = tf.keep(tf.stack([reconU, klU, ce.sum().mul(B / BL)]));
-        return u.mean().add(loss.slice([C * B], [BL]).mean()).add(ce.mean().mul(alphaOf(run))).add(l2Penalty(run)) as tf.Scalar;
+        const r = m2Loss(run.models.views, batch, options);
+        sums = tf.keep(r.sums);
+        return r.loss;
       };
     }
   }

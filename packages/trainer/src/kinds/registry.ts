@@ -1,12 +1,12 @@
 /**
  * The training kinds by `config.kind`, so that `resumeRun` (and the CLI) find a run's kind from its
- * folder. Image, text and classifier are registered here; another kind registers itself with
- * {@link registerTrainingKind} (from its own module, or a test file) and needs no change here.
+ * folder, and checkpoints accept the configurations of registered kinds. This module imports no kind:
+ * the built-in kinds (image, text, classifier) register themselves in `builtin.ts`, which the loop
+ * imports; another kind registers itself with {@link registerTrainingKind} (from its own module, or a
+ * test file) and needs no change here. Keeping the kinds out of this module keeps the checkpoint module,
+ * which the kinds use, free of an import cycle through them.
  */
 import { TrainerError } from '../errors.js';
-import { classifierKind } from './classifier.js';
-import { imageKind } from './image.js';
-import { textKind } from './text.js';
 import type { AnyTrainingKind } from './types.js';
 
 const kinds = new Map<string, AnyTrainingKind>();
@@ -28,7 +28,3 @@ export function trainingKind(name: string): AnyTrainingKind {
 export function trainingKinds(): string[] {
   return [...kinds.keys()];
 }
-
-registerTrainingKind(imageKind);
-registerTrainingKind(textKind);
-registerTrainingKind(classifierKind);
