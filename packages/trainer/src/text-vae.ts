@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { TEXT_MODEL, createRng, evalSeed } from '@vaekit/core';
 import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
+import { logitsNll, nativeLogitsNllAvailable } from './kernels/logits-nll.js';
 import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
 import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from './losses.js';
 import { decoderTrunk } from './models/text.js';
@@ -212,8 +213,16 @@ export async function evaluateText(models: TextModels, set: SentenceSet, options
  * dominates). Used where every row is shorter than `T` (the importance-weighted bound).
  */
 export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
+  if (tokensIn.shape[1] === seqLengthOf(decoder)) return decoder.apply([tokensIn, z]) as tf.Tensor3D;
+  return tf.tidy(() => decoder.getLayer(TEXT_MODEL.layers.decoder.logits).apply(decoderHiddenPrefix(decoder, tokensIn, z)) as tf.Tensor3D);
+}
+
+/**
+ * The input of the decoder's logits layer (the recurrent outputs `[B, L, H]`) for the first `L`
+ * positions, as {@link decoderLogitsPrefix} computes them before its last layer.
+ */
+export function decoderHiddenPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
   const L = tokensIn.shape[1];
-  if (L === seqLengthOf(decoder)) return decoder.apply([tokensIn, z]) as tf.Tensor3D;
   const D = TEXT_MODEL.layers.decoder;
   const layer = (name: string) => decoder.getLayer(name);
   return tf.tidy(() => {
@@ -222,8 +231,7 @@ export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor
     const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
     const lstm = decoder.layers.some((l) => l.name === D.initC);
     const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
-    const y = layer(D.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
-    return layer(D.logits).apply(y) as tf.Tensor3D;
+    return layer(D.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
   });
 }
 
@@ -231,10 +239,64 @@ export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor
 export const IW_POSITIONS_PER_PASS = 4096;
 
 /**
+ * The same with the native output-layer kernel ({@link logitsNll}), which never forms the logits: a pass
+ * holds only the decoder's `[rows, L, H]` outputs, and larger passes spread its fixed costs (packing the
+ * output weights, the tfjs calls of the recurrent part) over more positions.
+ */
+export const IW_POSITIONS_PER_PASS_NATIVE = 16384;
+
+/** The logits layer's weights as arrays, for {@link logitsNll}; undefined when the native kernel cannot run. */
+function nativeOutputLayer(decoder: tf.LayersModel): { kernel: Float32Array; bias: Float32Array; H: number; V: number } | undefined {
+  if (!nativeLogitsNllAvailable()) return undefined;
+  const split = decoderTrunk(decoder);
+  if (!split) return undefined;
+  const [H, V] = split.kernel.shape;
+  return { kernel: split.kernel.dataSync() as Float32Array, bias: split.bias.dataSync() as Float32Array, H, V };
+}
+
+/**
+ * -log p(x | z) of each row of a pass: the rows' sentences `rows` decoded with the latents `z`
+ * (`[rows, Z]`) over their first `L` positions, summed over each sentence's tokens and `<eos>`. With
+ * `out` (the native kernel's weights) the decoder runs up to its logits layer and the output layer with
+ * the cross-entropy runs natively at the real positions only; otherwise the decoder's logits go through
+ * {@link tokenCrossEntropy}.
+ */
+async function passNll(decoder: tf.LayersModel, rows: Int32Array[], L: number, z: Float32Array, out: ReturnType<typeof nativeOutputLayer>): Promise<ArrayLike<number>> {
+  const n = rows.length;
+  const latent = z.length / n;
+  if (!out) {
+    const batch = textBatchTensors(rows, L);
+    const recon = tf.tidy(() => tokenCrossEntropy(decoderLogitsPrefix(decoder, batch.decoderInput, tf.tensor2d(z, [n, latent])), batch.target, batch.mask));
+    const nll = await recon.data();
+    tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
+    return nll;
+  }
+  const b = makeBatch(rows, L);
+  const y = tf.tidy(() => decoderHiddenPrefix(decoder, tf.tensor2d(b.decoderInput, [n, L], 'int32'), tf.tensor2d(z, [n, latent])));
+  const yv = (await y.data()) as Float32Array;
+  y.dispose();
+  let positions = 0;
+  for (const len of b.lengths) positions += len;
+  const at = new Int32Array(positions);
+  const labels = new Int32Array(positions);
+  for (let r = 0, j = 0; r < n; r++) {
+    for (let t = 0; t < b.lengths[r]!; t++, j++) {
+      at[j] = r * L + t;
+      labels[j] = b.target[r * L + t]!;
+    }
+  }
+  const tokenNll = logitsNll(yv, at, labels, out.kernel, out.bias, out.H, out.V);
+  const nll = new Float64Array(n);
+  for (let r = 0, j = 0; r < n; r++) for (let t = 0; t < b.lengths[r]!; t++, j++) nll[r] = nll[r]! + tokenNll[j]!;
+  return nll;
+}
+
+/**
  * The IW bound -log p(x) <= -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x), for every sentence, with
  * the posteriors already computed. The samples are drawn sentence by sentence from one seeded stream
  * (so the estimate does not depend on batching); rows of consecutive sentences share forward passes of
- * up to {@link IW_POSITIONS_PER_PASS} positions, each pass cut to its longest sentence.
+ * up to {@link IW_POSITIONS_PER_PASS} positions ({@link IW_POSITIONS_PER_PASS_NATIVE} with the native
+ * output-layer kernel), each pass cut to its longest sentence.
  */
 async function importanceWeightedNll(
   models: TextModels,
@@ -245,7 +307,8 @@ async function importanceWeightedNll(
   onProgress: (done: number) => void,
 ): Promise<{ total: number }> {
   const { k, seqLength } = options;
-  const budget = options.positionsPerPass ?? IW_POSITIONS_PER_PASS;
+  const out = nativeOutputLayer(models.decoder);
+  const budget = options.positionsPerPass ?? (out ? IW_POSITIONS_PER_PASS_NATIVE : IW_POSITIONS_PER_PASS);
   const latent = latentSizeOf(models.decoder);
   const rng = createRng(options.seed * 104729 + 13);
   const n = set.ids.length;
@@ -288,13 +351,7 @@ async function importanceWeightedNll(
         }
       }
     }
-    const batch = textBatchTensors(rows, maxLen);
-    const recon = tf.tidy(() => {
-      const logits = decoderLogitsPrefix(models.decoder, batch.decoderInput, tf.tensor2d(z, [rowsInPass, latent]));
-      return tokenCrossEntropy(logits, batch.target, batch.mask);
-    });
-    const nll = await recon.data();
-    tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
+    const nll = await passNll(models.decoder, rows, maxLen, z, out);
     r = 0;
     for (const { i, s0, m } of parts) {
       if (s0 === 0) logWeights[i] = new Float64Array(k);

@@ -448,6 +448,30 @@ napi_value relu_grad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// logitsNll(y, rows, labels, w, bias, nll, n, h, v): nll[i] = logsumexp(y[rows[i]] W + b) - (y[rows[i]] W + b)[labels[i]]
+// (see nll.h). y, w, bias, nll Float32Array; rows, labels Int32Array; every row index checked.
+napi_value logits_nll(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 9)) return fail(env, "logitsNll: 9 arguments expected");
+  void *py, *prows, *plabels, *pw, *pb, *pnll;
+  size_t ly, lrows, llabels, lw, lb, lnll;
+  if (!typed(env, a.v[0], &py, &ly) || !typed(env, a.v[1], &prows, &lrows) || !typed(env, a.v[2], &plabels, &llabels) ||
+      !typed(env, a.v[3], &pw, &lw) || !typed(env, a.v[4], &pb, &lb) || !typed(env, a.v[5], &pnll, &lnll) || !py || !pw ||
+      !pb || !pnll || !prows || !plabels)
+    return fail(env, "logitsNll: typed arrays expected");
+  const int64_t n = i64(env, a.v[6]), h = i64(env, a.v[7]), v = i64(env, a.v[8]);
+  if (n < 0 || h < 1 || v < 1 || lrows < static_cast<size_t>(n) || llabels < static_cast<size_t>(n) ||
+      lw < static_cast<size_t>(h * v) || lb < static_cast<size_t>(v) || lnll < static_cast<size_t>(n))
+    return fail(env, "logitsNll: array too short for the given shape");
+  const int32_t* rows = static_cast<const int32_t*>(prows);
+  const int64_t yrows = static_cast<int64_t>(ly / h);
+  for (int64_t i = 0; i < n; i++)
+    if (rows[i] < 0 || rows[i] >= yrows) return fail(env, "logitsNll: a row index is outside y");
+  vk::kernels().logits_nll(static_cast<const float*>(py), rows, static_cast<const int32_t*>(plabels), n,
+                           static_cast<const float*>(pw), static_cast<const float*>(pb), h, v, static_cast<float*>(pnll));
+  return nullptr;
+}
+
 napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -469,6 +493,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"reluGrad", nullptr, relu_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"additiveScores", nullptr, additive_scores, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"additiveScoresGrad", nullptr, additive_scores_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"logitsNll", nullptr, logits_nll, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
