@@ -10,6 +10,7 @@ import { before, test } from 'node:test';
 import { createRng, defaultTextConfig, type TextCell } from '@vaekit/core';
 import { initBackend } from './backend.js';
 import { nativeLogitsNllAvailable, nativeLogitsNllCallCount, setNativeLogitsNllEnabled } from './kernels/logits-nll.js';
+import { nativeGruInferenceCallCount } from './kernels/native-rnn.js';
 import { tokenCrossEntropy } from './losses.js';
 import { logImportanceWeight, logMeanExp } from './metrics.js';
 import { buildTextVae } from './models/text.js';
@@ -64,9 +65,11 @@ for (const cell of ['gru', 'lstm'] as const) {
       try {
         for (const positions of [1, 20, 50, 4096, undefined]) {
           const calls = nativeLogitsNllCallCount();
+          const gruCalls = nativeGruInferenceCallCount();
           const got = await evaluateText(m, set, { seqLength: T, k: 7, seed: 2, ...(positions ? { iwPositionsPerPass: positions } : {}) });
           assert.ok(Math.abs(got.iwNll! - expected) < 1e-5 * Math.abs(expected), `native ${fast}, positions ${positions}: ${got.iwNll} vs ${expected}`);
           assert.equal(nativeLogitsNllCallCount() > calls, fast, `native kernel ran: ${nativeLogitsNllCallCount() > calls}`);
+          assert.equal(nativeGruInferenceCallCount() > gruCalls, fast && cell === 'gru', 'the forward-only GRU runs with the native output layer, for GRU decoders');
         }
       } finally {
         setNativeLogitsNllEnabled(true);

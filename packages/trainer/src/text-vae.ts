@@ -7,6 +7,7 @@ import { TEXT_MODEL, createRng, evalSeed } from '@vaekit/core';
 import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
 import { logitsNll, nativeLogitsNllAvailable } from './kernels/logits-nll.js';
+import { gruInference } from './kernels/native-rnn.js';
 import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
 import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from './losses.js';
 import { decoderTrunk } from './models/text.js';
@@ -222,17 +223,51 @@ export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor
  * positions, as {@link decoderLogitsPrefix} computes them before its last layer.
  */
 export function decoderHiddenPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const { xz, states } = decoderRnnInputs(decoder, tokensIn, z);
+    return decoder.getLayer(TEXT_MODEL.layers.decoder.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
+  });
+}
+
+/** The decoder's recurrent layer's input `[B, L, E + Z]` and initial state(s) for tokens `[B, L]` and latents `z`. */
+function decoderRnnInputs(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): { xz: tf.Tensor3D; states: tf.Tensor2D[] } {
   const L = tokensIn.shape[1];
   const D = TEXT_MODEL.layers.decoder;
   const layer = (name: string) => decoder.getLayer(name);
-  return tf.tidy(() => {
-    const x = layer(D.embedding).apply(tokensIn) as tf.Tensor3D;
-    const zs = tf.tile(tf.expandDims(z, 1), [1, L, 1]);
-    const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
-    const lstm = decoder.layers.some((l) => l.name === D.initC);
-    const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
-    return layer(D.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
-  });
+  const x = layer(D.embedding).apply(tokensIn) as tf.Tensor3D;
+  const zs = tf.tile(tf.expandDims(z, 1), [1, L, 1]);
+  const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
+  const lstm = decoder.layers.some((l) => l.name === D.initC);
+  const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
+  return { xz, states };
+}
+
+/**
+ * {@link decoderHiddenPrefix} as a plain array `[B * L * H]`, the recurrent layer run by the native
+ * forward-only GRU ({@link gruInference}) when it can, else by the layer itself.
+ */
+async function decoderHiddenArray(decoder: tf.LayersModel, tokensIn: Int32Array, z: Float32Array, B: number, L: number): Promise<Float32Array> {
+  const tokens = tf.tensor2d(tokensIn, [B, L], 'int32');
+  const zt = tf.tensor2d(z, [B, z.length / B]);
+  try {
+    const rnn = decoder.getLayer(TEXT_MODEL.layers.decoder.rnn);
+    if (rnn.getClassName() === 'GRU') {
+      const inputs = tf.tidy(() => {
+        const { xz, states } = decoderRnnInputs(decoder, tokens, zt);
+        return [xz, ...states];
+      });
+      const [xz, h0] = inputs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(inputs);
+      const y = gruInference(rnn, xz!, h0!, B, L);
+      if (y) return y;
+    }
+    const y = tf.tidy(() => decoderHiddenPrefix(decoder, tokens, zt));
+    const v = (await y.data()) as Float32Array;
+    y.dispose();
+    return v;
+  } finally {
+    tf.dispose([tokens, zt]);
+  }
 }
 
 /** Decoder positions per forward pass of the IW bound (rows times their padded length): bounds the `[rows, L, V]` logits. */
@@ -257,8 +292,8 @@ function nativeOutputLayer(decoder: tf.LayersModel): { kernel: Float32Array; bia
 /**
  * -log p(x | z) of each row of a pass: the rows' sentences `rows` decoded with the latents `z`
  * (`[rows, Z]`) over their first `L` positions, summed over each sentence's tokens and `<eos>`. With
- * `out` (the native kernel's weights) the decoder runs up to its logits layer and the output layer with
- * the cross-entropy runs natively at the real positions only; otherwise the decoder's logits go through
+ * `out` (the native kernel's weights) the decoder runs up to its logits layer (its GRU natively when it
+ * can) and the output layer with the cross-entropy runs natively at the real positions only; otherwise the decoder's logits go through
  * {@link tokenCrossEntropy}.
  */
 async function passNll(decoder: tf.LayersModel, rows: Int32Array[], L: number, z: Float32Array, out: ReturnType<typeof nativeOutputLayer>): Promise<ArrayLike<number>> {
@@ -272,9 +307,7 @@ async function passNll(decoder: tf.LayersModel, rows: Int32Array[], L: number, z
     return nll;
   }
   const b = makeBatch(rows, L);
-  const y = tf.tidy(() => decoderHiddenPrefix(decoder, tf.tensor2d(b.decoderInput, [n, L], 'int32'), tf.tensor2d(z, [n, latent])));
-  const yv = (await y.data()) as Float32Array;
-  y.dispose();
+  const yv = await decoderHiddenArray(decoder, b.decoderInput, z, n, L);
   let positions = 0;
   for (const len of b.lengths) positions += len;
   const at = new Int32Array(positions);

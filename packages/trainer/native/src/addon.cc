@@ -448,6 +448,27 @@ napi_value relu_grad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// gruInfer(act, B, T, I, H, X, W, U, bias|null, h0, Y): GRU forward for evaluation (see rnn.h).
+napi_value gru_infer(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value v[11];
+  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
+  if (argc < 11) return fail(env, "gruInfer: 11 arguments expected");
+  const int act = i64(env, v[0]);
+  vk::RnnDims d{i64(env, v[1]), i64(env, v[2]), i64(env, v[3]), i64(env, v[4]), 3};
+  const size_t B = d.B, T = d.T, I = d.I, H = d.H;
+  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0 && (act == 0 || act == 1);
+  float* X = f32(env, v[5], B * T * I, false, &ok);
+  float* W = f32(env, v[6], I * 3 * H, false, &ok);
+  float* U = f32(env, v[7], H * 3 * H, false, &ok);
+  float* bias = f32(env, v[8], 3 * H, true, &ok);
+  float* h0 = f32(env, v[9], B * H, false, &ok);
+  float* Y = f32(env, v[10], B * T * H, false, &ok);
+  if (!ok) return fail(env, "gruInfer: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().gru_infer(act, d, X, W, U, bias, h0, Y);
+  return nullptr;
+}
+
 // logitsNll(y, rows, labels, w, bias, nll, n, h, v): nll[i] = logsumexp(y[rows[i]] W + b) - (y[rows[i]] W + b)[labels[i]]
 // (see nll.h). y, w, bias, nll Float32Array; rows, labels Int32Array; every row index checked.
 napi_value logits_nll(napi_env env, napi_callback_info info) {
@@ -494,6 +515,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"additiveScores", nullptr, additive_scores, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"additiveScoresGrad", nullptr, additive_scores_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"logitsNll", nullptr, logits_nll, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gruInfer", nullptr, gru_infer, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

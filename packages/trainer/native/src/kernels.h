@@ -43,6 +43,8 @@ struct Kernels {
                                float* dka, float* dv, int64_t B, int64_t T, int64_t S, int64_t A);
   void (*logits_nll)(const float* y, const int32_t* rows, const int32_t* labels, int64_t n, const float* w,
                      const float* bias, int64_t h, int64_t v, float* nll);
+  void (*gru_infer)(int act, const RnnDims& d, const float* X, const float* W, const float* U, const float* bias,
+                    const float* h0, float* Y);
 };
 
 /** The kernels in use (chosen on first call from the CPU's features and VAEKIT_NATIVE_ISA). */

@@ -17,7 +17,7 @@ namespace VK_ISA {
 extern const Kernels table = {
     VK_STR(VK_ISA),   sgemm, softmax_xent, softmax_xent_grad, bce_logits_sum, bce_logits_sum_grad, adam,
     rnn_forward, rnn_backward, vae_latent, vae_latent_grad, relu_grad, additive_scores, additive_scores_grad,
-    logits_nll,
+    logits_nll, gru_infer,
 };
 
 }  // namespace VK_ISA

@@ -11,7 +11,7 @@ import { before, test } from 'node:test';
 import { initBackend } from '../backend.js';
 import { NATIVE_ADDON_PATH, NATIVE_ISAS, type NativeIsa, installNativeKernels, loadNative, nativeIsas, setNativeIsa } from './native.js';
 import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
-import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
+import { gruInference, nativeGruInferenceCallCount, nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 import { bernoulliNll } from '../losses.js';
 import { defaultImageConfig } from '@vaekit/core';
@@ -427,6 +427,40 @@ isaTest('native output layer + token NLL (evaluation) matches logSoftmax(y W + b
   }
   assert.ok(nativeLogitsNllCallCount() >= calls + 2);
   assert.throws(() => logitsNll(y, Int32Array.of(Y), Int32Array.of(0), w, bias, H, V), /row index is outside y/);
+});
+
+// The forward-only GRU of evaluation (kernels/native-rnn.ts gruInference) against the GRU layer run by
+// tfjs on the CPU backend with an initial state: both recurrent activations, a state size that is no
+// multiple of the vector width, more rows than one block; and the same bits for 1 and 3 threads.
+isaTest('forward-only GRU (evaluation) matches the tfjs GRU layer, any thread count', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const [B, T, I, H] = [70, 5, 7, 19];
+  const flat = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+  const x = flat([B, T, I], 60);
+  const h0 = flat([B, H], 61);
+  for (const recurrentActivation of ['hardSigmoid', 'sigmoid'] as const) {
+    const layer = tf.layers.gru({ units: H, returnSequences: true, recurrentActivation, biasInitializer: 'randomNormal' });
+    await tf.setBackend('cpu');
+    const ref = tf.tidy(() => (layer.apply(tf.tensor3d(x, [B, T, I]), { initialState: [tf.tensor2d(h0, [B, H])] }) as tf.Tensor).dataSync() as Float32Array);
+    await tf.setBackend('wasm');
+    const { addon } = loadNative();
+    const before = addon!.threads();
+    const calls = nativeGruInferenceCallCount();
+    try {
+      addon!.setThreads(1);
+      const one = gruInference(layer, x, h0, B, T);
+      addon!.setThreads(3);
+      const three = gruInference(layer, x, h0, B, T);
+      assert.ok(one && three, 'the native GRU did not run');
+      assert.deepEqual(three, one, 'the result depends on the thread count');
+      assertClose([[ref, one]], 1e-5);
+    } finally {
+      addon!.setThreads(before);
+    }
+    assert.equal(nativeGruInferenceCallCount(), calls + 2);
+    layer.dispose();
+  }
+  assert.equal(gruInference(tf.layers.lstm({ units: H, returnSequences: true }), x, h0, B, T), undefined, 'an LSTM is not run as a GRU');
 });
 
 interface RnnCase {
