@@ -20,7 +20,7 @@ namespace vk {
 namespace VK_ISA {
 namespace {
 
-constexpr int64_t RB = 64;  // rows per block
+constexpr int64_t RB = 128;  // rows per block (each step's products repack U: more rows spread that)
 
 // tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|) <= 1.
 inline vf vtanh(vf x) {
@@ -60,6 +60,7 @@ void block_part(void* ctx, int) {
   Job& j = *static_cast<Job*>(ctx);
   const int64_t H = j.H, GH = 3 * H, T = j.T, I = j.I;
   float* g = static_cast<float*>(std::aligned_alloc(64, ((RB * GH * 4 + 63) / 64) * 64));
+  float* xw = static_cast<float*>(std::aligned_alloc(64, ((RB * T * GH * 4 + 63) / 64) * 64));
   float* h = static_cast<float*>(std::aligned_alloc(64, ((RB * H * 4 + 63) / 64) * 64));
   float* rh = static_cast<float*>(std::aligned_alloc(64, ((RB * H * 4 + 63) / 64) * 64));
   for (;;) {
@@ -67,9 +68,11 @@ void block_part(void* ctx, int) {
     if (blk >= j.blocks) break;
     const int64_t b0 = blk * RB, m = std::min<int64_t>(RB, j.B - b0);
     std::memcpy(h, j.h0 + b0 * H, m * H * sizeof(float));
+    // The input projection of every step of the block at once: xw [m, T, 3H] = X W.
+    sgemm(m * T, GH, I, j.X + b0 * T * I, I, 1, j.W, GH, 1, xw, GH, false, false);
     for (int64_t t = 0; t < T; t++) {
       // g = x_t W, then g[:, 0:2H] += h U[:, 0:2H]
-      sgemm(m, GH, I, j.X + (b0 * T + t) * I, T * I, 1, j.W, GH, 1, g, GH, false, false);
+      for (int64_t b = 0; b < m; b++) std::memcpy(g + b * GH, xw + (b * T + t) * GH, GH * sizeof(float));
       sgemm(m, 2 * H, H, h, H, 1, j.U, GH, 1, g, GH, true, false);
       for (int64_t b = 0; b < m; b++) {
         float* gr = g + b * GH;
@@ -113,6 +116,7 @@ void block_part(void* ctx, int) {
     }
   }
   std::free(g);
+  std::free(xw);
   std::free(h);
   std::free(rh);
 }

@@ -434,7 +434,7 @@ isaTest('native output layer + token NLL (evaluation) matches logSoftmax(y W + b
 // multiple of the vector width, more rows than one block; and the same bits for 1 and 3 threads.
 isaTest('forward-only GRU (evaluation) matches the tfjs GRU layer, any thread count', async (t) => {
   if (!nativeBuilt()) return t.skip('native kernels not built');
-  const [B, T, I, H] = [70, 5, 7, 19];
+  const [B, T, I, H] = [150, 5, 7, 19];
   const flat = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
   const x = flat([B, T, I], 60);
   const h0 = flat([B, H], 61);
