@@ -127,8 +127,9 @@ export interface TextEvalOptions {
   batchSize?: number;
   seed?: number;
   /**
-   * Decoder positions per forward pass of the IW bound (default {@link IW_POSITIONS_PER_PASS}); it changes
-   * memory and speed, never the estimate.
+   * Decoder positions per forward pass of the IW bound (default {@link IW_POSITIONS_PER_PASS}, or
+   * {@link IW_POSITIONS_PER_PASS_NATIVE} with the native kernels); it changes memory and speed, never the
+   * estimate.
    */
   iwPositionsPerPass?: number;
   /** Progress: called after each forward pass with the work done and the total, for ETA display. */
