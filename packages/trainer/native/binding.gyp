@@ -4,7 +4,7 @@
 # (src/dispatch.cc). x64 carries avx512, avx2, sse and generic copies; other architectures generic only.
 {
   "variables": {
-    "vk_kernel_sources": ["src/gemm.cc", "src/xent.cc", "src/rnn.cc", "src/optim.cc", "src/vae.cc", "src/attention.cc", "src/table.cc"],
+    "vk_kernel_sources": ["src/gemm.cc", "src/xent.cc", "src/rnn.cc", "src/optim.cc", "src/vae.cc", "src/attention.cc", "src/table.cc", "src/nll.cc", "src/gru_infer.cc"],
   },
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions"],

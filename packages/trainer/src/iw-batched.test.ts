@@ -1,13 +1,16 @@
 /**
  * The batched importance-weighted bound (rows of several sentences per pass, each pass cut to its
  * longest sentence) gives the estimate of the plain one (one sentence per pass over the full padded
- * length), whatever the pass size; and the decoder's prefix logits equal the full decoder's.
+ * length), whatever the pass size, both with the native output-layer kernel (kernels/logits-nll.ts) and
+ * with the tfjs logits; and the decoder's prefix logits equal the full decoder's.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { createRng, defaultTextConfig, type TextCell } from '@vaekit/core';
 import { initBackend } from './backend.js';
+import { nativeLogitsNllAvailable, nativeLogitsNllCallCount, setNativeLogitsNllEnabled } from './kernels/logits-nll.js';
+import { nativeGruInferenceCallCount } from './kernels/native-rnn.js';
 import { tokenCrossEntropy } from './losses.js';
 import { logImportanceWeight, logMeanExp } from './metrics.js';
 import { buildTextVae } from './models/text.js';
@@ -56,9 +59,21 @@ for (const cell of ['gru', 'lstm'] as const) {
   test(`batched IW-NLL equals the per-sentence estimator (${cell})`, async () => {
     const m = models(cell);
     const expected = await reference(m as Required<TextModels>, 7, 2);
-    for (const positions of [1, 20, 50, 4096]) {
-      const got = await evaluateText(m, set, { seqLength: T, k: 7, seed: 2, iwPositionsPerPass: positions });
-      assert.ok(Math.abs(got.iwNll! - expected) < 1e-4 * Math.abs(expected), `positions ${positions}: ${got.iwNll} vs ${expected}`);
+    const native = nativeLogitsNllAvailable();
+    for (const fast of native ? [true, false] : [false]) {
+      setNativeLogitsNllEnabled(fast);
+      try {
+        for (const positions of [1, 20, 50, 4096, undefined]) {
+          const calls = nativeLogitsNllCallCount();
+          const gruCalls = nativeGruInferenceCallCount();
+          const got = await evaluateText(m, set, { seqLength: T, k: 7, seed: 2, ...(positions ? { iwPositionsPerPass: positions } : {}) });
+          assert.ok(Math.abs(got.iwNll! - expected) < 1e-5 * Math.abs(expected), `native ${fast}, positions ${positions}: ${got.iwNll} vs ${expected}`);
+          assert.equal(nativeLogitsNllCallCount() > calls, fast, `native kernel ran: ${nativeLogitsNllCallCount() > calls}`);
+          assert.equal(nativeGruInferenceCallCount() > gruCalls, fast && cell === 'gru', 'the forward-only GRU runs with the native output layer, for GRU decoders');
+        }
+      } finally {
+        setNativeLogitsNllEnabled(true);
+      }
     }
     m.encoder.dispose();
     m.decoder.dispose();

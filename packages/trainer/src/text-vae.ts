@@ -6,6 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { TEXT_MODEL, createRng, evalSeed } from '@vaekit/core';
 import type { TextTrainConfig } from '@vaekit/core';
 import { makeBatch, type SentenceSet } from './data/text.js';
+import { logitsNll, nativeLogitsNllAvailable } from './kernels/logits-nll.js';
+import { gruInference } from './kernels/native-rnn.js';
 import { logitsCrossEntropyNative, nativeLogitsXentAvailable } from './kernels/logits-xent.js';
 import { freeBitsKl, gaussianKlPerDim, reparameterize, tokenCrossEntropy } from './losses.js';
 import { decoderTrunk } from './models/text.js';
@@ -127,8 +129,9 @@ export interface TextEvalOptions {
   batchSize?: number;
   seed?: number;
   /**
-   * Decoder positions per forward pass of the IW bound (default {@link IW_POSITIONS_PER_PASS}); it changes
-   * memory and speed, never the estimate.
+   * Decoder positions per forward pass of the IW bound (default {@link IW_POSITIONS_PER_PASS}, or
+   * {@link IW_POSITIONS_PER_PASS_NATIVE} with the native kernels); it changes memory and speed, never the
+   * estimate.
    */
   iwPositionsPerPass?: number;
   /** Progress: called after each forward pass with the work done and the total, for ETA display. */
@@ -214,29 +217,122 @@ export async function evaluateText(models: TextModels, set: SentenceSet, options
  * dominates). Used where every row is shorter than `T` (the importance-weighted bound).
  */
 export function decoderLogitsPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
+  if (tokensIn.shape[1] === seqLengthOf(decoder)) return decoder.apply([tokensIn, z]) as tf.Tensor3D;
+  return tf.tidy(() => decoder.getLayer(TEXT_MODEL.layers.decoder.logits).apply(decoderHiddenPrefix(decoder, tokensIn, z)) as tf.Tensor3D);
+}
+
+/**
+ * The input of the decoder's logits layer (the recurrent outputs `[B, L, H]`) for the first `L`
+ * positions, as {@link decoderLogitsPrefix} computes them before its last layer.
+ */
+export function decoderHiddenPrefix(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const { xz, states } = decoderRnnInputs(decoder, tokensIn, z);
+    return decoder.getLayer(TEXT_MODEL.layers.decoder.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
+  });
+}
+
+/** The decoder's recurrent layer's input `[B, L, E + Z]` and initial state(s) for tokens `[B, L]` and latents `z`. */
+function decoderRnnInputs(decoder: tf.LayersModel, tokensIn: tf.Tensor2D, z: tf.Tensor2D): { xz: tf.Tensor3D; states: tf.Tensor2D[] } {
   const L = tokensIn.shape[1];
-  if (L === seqLengthOf(decoder)) return decoder.apply([tokensIn, z]) as tf.Tensor3D;
   const D = TEXT_MODEL.layers.decoder;
   const layer = (name: string) => decoder.getLayer(name);
-  return tf.tidy(() => {
-    const x = layer(D.embedding).apply(tokensIn) as tf.Tensor3D;
-    const zs = tf.tile(tf.expandDims(z, 1), [1, L, 1]);
-    const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
-    const lstm = decoder.layers.some((l) => l.name === D.initC);
-    const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
-    const y = layer(D.rnn).apply(xz, { initialState: states }) as tf.Tensor3D;
-    return layer(D.logits).apply(y) as tf.Tensor3D;
-  });
+  const x = layer(D.embedding).apply(tokensIn) as tf.Tensor3D;
+  const zs = tf.tile(tf.expandDims(z, 1), [1, L, 1]);
+  const xz = layer(D.concat).apply([x, zs]) as tf.Tensor3D;
+  const lstm = decoder.layers.some((l) => l.name === D.initC);
+  const states = [layer(D.initH).apply(z) as tf.Tensor2D, ...(lstm ? [layer(D.initC).apply(z) as tf.Tensor2D] : [])];
+  return { xz, states };
+}
+
+/**
+ * {@link decoderHiddenPrefix} as a plain array `[B * L * H]`, the recurrent layer run by the native
+ * forward-only GRU ({@link gruInference}) when it can, else by the layer itself.
+ */
+async function decoderHiddenArray(decoder: tf.LayersModel, tokensIn: Int32Array, z: Float32Array, B: number, L: number): Promise<Float32Array> {
+  const tokens = tf.tensor2d(tokensIn, [B, L], 'int32');
+  const zt = tf.tensor2d(z, [B, z.length / B]);
+  try {
+    const rnn = decoder.getLayer(TEXT_MODEL.layers.decoder.rnn);
+    if (rnn.getClassName() === 'GRU') {
+      const inputs = tf.tidy(() => {
+        const { xz, states } = decoderRnnInputs(decoder, tokens, zt);
+        return [xz, ...states];
+      });
+      const [xz, h0] = inputs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(inputs);
+      const y = gruInference(rnn, xz!, h0!, B, L);
+      if (y) return y;
+    }
+    const y = tf.tidy(() => decoderHiddenPrefix(decoder, tokens, zt));
+    const v = (await y.data()) as Float32Array;
+    y.dispose();
+    return v;
+  } finally {
+    tf.dispose([tokens, zt]);
+  }
 }
 
 /** Decoder positions per forward pass of the IW bound (rows times their padded length): bounds the `[rows, L, V]` logits. */
 export const IW_POSITIONS_PER_PASS = 4096;
 
 /**
+ * The same with the native output-layer kernel ({@link logitsNll}), which never forms the logits: a pass
+ * holds only the decoder's `[rows, L, H]` outputs, and larger passes spread its fixed costs (packing the
+ * output weights, the tfjs calls of the recurrent part) over more positions.
+ */
+export const IW_POSITIONS_PER_PASS_NATIVE = 16384;
+
+/** The logits layer's weights as arrays, for {@link logitsNll}; undefined when the native kernel cannot run. */
+function nativeOutputLayer(decoder: tf.LayersModel): { kernel: Float32Array; bias: Float32Array; H: number; V: number } | undefined {
+  if (!nativeLogitsNllAvailable()) return undefined;
+  const split = decoderTrunk(decoder);
+  if (!split) return undefined;
+  const [H, V] = split.kernel.shape;
+  return { kernel: split.kernel.dataSync() as Float32Array, bias: split.bias.dataSync() as Float32Array, H, V };
+}
+
+/**
+ * -log p(x | z) of each row of a pass: the rows' sentences `rows` decoded with the latents `z`
+ * (`[rows, Z]`) over their first `L` positions, summed over each sentence's tokens and `<eos>`. With
+ * `out` (the native kernel's weights) the decoder runs up to its logits layer (its GRU natively when it
+ * can) and the output layer with the cross-entropy runs natively at the real positions only; otherwise the decoder's logits go through
+ * {@link tokenCrossEntropy}.
+ */
+async function passNll(decoder: tf.LayersModel, rows: Int32Array[], L: number, z: Float32Array, out: ReturnType<typeof nativeOutputLayer>): Promise<ArrayLike<number>> {
+  const n = rows.length;
+  const latent = z.length / n;
+  if (!out) {
+    const batch = textBatchTensors(rows, L);
+    const recon = tf.tidy(() => tokenCrossEntropy(decoderLogitsPrefix(decoder, batch.decoderInput, tf.tensor2d(z, [n, latent])), batch.target, batch.mask));
+    const nll = await recon.data();
+    tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
+    return nll;
+  }
+  const b = makeBatch(rows, L);
+  const yv = await decoderHiddenArray(decoder, b.decoderInput, z, n, L);
+  let positions = 0;
+  for (const len of b.lengths) positions += len;
+  const at = new Int32Array(positions);
+  const labels = new Int32Array(positions);
+  for (let r = 0, j = 0; r < n; r++) {
+    for (let t = 0; t < b.lengths[r]!; t++, j++) {
+      at[j] = r * L + t;
+      labels[j] = b.target[r * L + t]!;
+    }
+  }
+  const tokenNll = logitsNll(yv, at, labels, out.kernel, out.bias, out.H, out.V);
+  const nll = new Float64Array(n);
+  for (let r = 0, j = 0; r < n; r++) for (let t = 0; t < b.lengths[r]!; t++, j++) nll[r] = nll[r]! + tokenNll[j]!;
+  return nll;
+}
+
+/**
  * The IW bound -log p(x) <= -log (1/K) sum_k p(x, z_k) / q(z_k|x), z_k ~ q(z|x), for every sentence, with
  * the posteriors already computed. The samples are drawn sentence by sentence from one seeded stream
  * (so the estimate does not depend on batching); rows of consecutive sentences share forward passes of
- * up to {@link IW_POSITIONS_PER_PASS} positions, each pass cut to its longest sentence.
+ * up to {@link IW_POSITIONS_PER_PASS} positions ({@link IW_POSITIONS_PER_PASS_NATIVE} with the native
+ * output-layer kernel), each pass cut to its longest sentence.
  */
 async function importanceWeightedNll(
   models: TextModels,
@@ -247,7 +343,8 @@ async function importanceWeightedNll(
   onProgress: (done: number) => void,
 ): Promise<{ total: number }> {
   const { k, seqLength } = options;
-  const budget = options.positionsPerPass ?? IW_POSITIONS_PER_PASS;
+  const out = nativeOutputLayer(models.decoder);
+  const budget = options.positionsPerPass ?? (out ? IW_POSITIONS_PER_PASS_NATIVE : IW_POSITIONS_PER_PASS);
   const latent = latentSizeOf(models.decoder);
   const rng = createRng(options.seed * 104729 + 13);
   const n = set.ids.length;
@@ -290,13 +387,7 @@ async function importanceWeightedNll(
         }
       }
     }
-    const batch = textBatchTensors(rows, maxLen);
-    const recon = tf.tidy(() => {
-      const logits = decoderLogitsPrefix(models.decoder, batch.decoderInput, tf.tensor2d(z, [rowsInPass, latent]));
-      return tokenCrossEntropy(logits, batch.target, batch.mask);
-    });
-    const nll = await recon.data();
-    tf.dispose([recon, batch.target, batch.decoderInput, batch.mask]);
+    const nll = await passNll(models.decoder, rows, maxLen, z, out);
     r = 0;
     for (const { i, s0, m } of parts) {
       if (s0 === 0) logWeights[i] = new Float64Array(k);

@@ -448,6 +448,51 @@ napi_value relu_grad(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// gruInfer(act, B, T, I, H, X, W, U, bias|null, h0, Y): GRU forward for evaluation (see rnn.h).
+napi_value gru_infer(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value v[11];
+  napi_get_cb_info(env, info, &argc, v, nullptr, nullptr);
+  if (argc < 11) return fail(env, "gruInfer: 11 arguments expected");
+  const int act = i64(env, v[0]);
+  vk::RnnDims d{i64(env, v[1]), i64(env, v[2]), i64(env, v[3]), i64(env, v[4]), 3};
+  const size_t B = d.B, T = d.T, I = d.I, H = d.H;
+  bool ok = d.B > 0 && d.T > 0 && d.I > 0 && d.H > 0 && (act == 0 || act == 1);
+  float* X = f32(env, v[5], B * T * I, false, &ok);
+  float* W = f32(env, v[6], I * 3 * H, false, &ok);
+  float* U = f32(env, v[7], H * 3 * H, false, &ok);
+  float* bias = f32(env, v[8], 3 * H, true, &ok);
+  float* h0 = f32(env, v[9], B * H, false, &ok);
+  float* Y = f32(env, v[10], B * T * H, false, &ok);
+  if (!ok) return fail(env, "gruInfer: bad dimensions or a missing / too short Float32Array");
+  vk::kernels().gru_infer(act, d, X, W, U, bias, h0, Y);
+  return nullptr;
+}
+
+// logitsNll(y, rows, labels, w, bias, nll, n, h, v): nll[i] = logsumexp(y[rows[i]] W + b) - (y[rows[i]] W + b)[labels[i]]
+// (see nll.h). y, w, bias, nll Float32Array; rows, labels Int32Array; every row index checked.
+napi_value logits_nll(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, a, 9)) return fail(env, "logitsNll: 9 arguments expected");
+  void *py, *prows, *plabels, *pw, *pb, *pnll;
+  size_t ly, lrows, llabels, lw, lb, lnll;
+  if (!typed(env, a.v[0], &py, &ly) || !typed(env, a.v[1], &prows, &lrows) || !typed(env, a.v[2], &plabels, &llabels) ||
+      !typed(env, a.v[3], &pw, &lw) || !typed(env, a.v[4], &pb, &lb) || !typed(env, a.v[5], &pnll, &lnll) || !py || !pw ||
+      !pb || !pnll || !prows || !plabels)
+    return fail(env, "logitsNll: typed arrays expected");
+  const int64_t n = i64(env, a.v[6]), h = i64(env, a.v[7]), v = i64(env, a.v[8]);
+  if (n < 0 || h < 1 || v < 1 || lrows < static_cast<size_t>(n) || llabels < static_cast<size_t>(n) ||
+      lw < static_cast<size_t>(h * v) || lb < static_cast<size_t>(v) || lnll < static_cast<size_t>(n))
+    return fail(env, "logitsNll: array too short for the given shape");
+  const int32_t* rows = static_cast<const int32_t*>(prows);
+  const int64_t yrows = static_cast<int64_t>(ly / h);
+  for (int64_t i = 0; i < n; i++)
+    if (rows[i] < 0 || rows[i] >= yrows) return fail(env, "logitsNll: a row index is outside y");
+  vk::kernels().logits_nll(static_cast<const float*>(py), rows, static_cast<const int32_t*>(plabels), n,
+                           static_cast<const float*>(pw), static_cast<const float*>(pb), h, v, static_cast<float*>(pnll));
+  return nullptr;
+}
+
 napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"matmul", nullptr, matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -469,6 +514,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"reluGrad", nullptr, relu_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"additiveScores", nullptr, additive_scores, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"additiveScoresGrad", nullptr, additive_scores_grad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"logitsNll", nullptr, logits_nll, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gruInfer", nullptr, gru_infer, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

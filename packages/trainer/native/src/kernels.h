@@ -14,7 +14,7 @@ struct RnnDims {
   int64_t B, T, I, H, G;
 };
 
-/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc, vae.h, attention.h for what each computes). */
+/** One instruction set's kernels (see gemm.h, xent.h, optim.h, rnn.cc, vae.h, attention.h, nll.h for what each computes). */
 struct Kernels {
   const char* name;
   void (*sgemm)(int64_t m, int64_t n, int64_t k, const float* a, int64_t rsa, int64_t csa, const float* b,
@@ -41,6 +41,10 @@ struct Kernels {
                           int64_t B, int64_t T, int64_t S, int64_t A);
   void (*additive_scores_grad)(const float* ds, const float* E, const float* v, const float* mask, float* dqa,
                                float* dka, float* dv, int64_t B, int64_t T, int64_t S, int64_t A);
+  void (*logits_nll)(const float* y, const int32_t* rows, const int32_t* labels, int64_t n, const float* w,
+                     const float* bias, int64_t h, int64_t v, float* nll);
+  void (*gru_infer)(int act, const RnnDims& d, const float* X, const float* W, const float* U, const float* bias,
+                    const float* h0, float* Y);
 };
 
 /** The kernels in use (chosen on first call from the CPU's features and VAEKIT_NATIVE_ISA). */

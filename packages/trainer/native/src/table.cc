@@ -2,6 +2,7 @@
 #include "attention.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "nll.h"
 #include "optim.h"
 #include "rnn.h"
 #include "vae.h"
@@ -16,6 +17,7 @@ namespace VK_ISA {
 extern const Kernels table = {
     VK_STR(VK_ISA),   sgemm, softmax_xent, softmax_xent_grad, bce_logits_sum, bce_logits_sum_grad, adam,
     rnn_forward, rnn_backward, vae_latent, vae_latent_grad, relu_grad, additive_scores, additive_scores_grad,
+    logits_nll, gru_infer,
 };
 
 }  // namespace VK_ISA

@@ -8,7 +8,7 @@
  * tanh with hardSigmoid/sigmoid gates, another backend), the layer runs tfjs' own code path.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { NativeAddon } from './native.js';
+import { loadNative, type NativeAddon } from './native.js';
 import { heapF32, makeOutput } from './wasm-internals.js';
 
 /** Kernel names registered on the WASM backend by {@link installNativeRnn}. */
@@ -224,4 +224,39 @@ export function installNativeRnn(addon: NativeAddon): void {
  */
 export function setNativeRnnEnabled(on: boolean): void {
   enabled = on && tf.getKernel(RNN_FORWARD, 'wasm') !== undefined;
+}
+
+let inferCalls = 0;
+
+/** How many times {@link gruInference} ran natively (tests check that the fast path really ran). */
+export function nativeGruInferenceCallCount(): number {
+  return inferCalls;
+}
+
+/**
+ * A GRU layer's outputs at every step, `[B, T, H]` row-major, for inputs `x [B, T, I]` and initial state
+ * `h0 [B, H]` (plain arrays), computed by the addon's forward-only GRU (native/src/gru_infer.cc: threads
+ * over rows, vectorised gates, nothing kept for a gradient): evaluation only. Undefined, so the caller
+ * runs the layer itself, when the native kernels are off or the layer is not a plain GRU (returning
+ * sequences, forwards, not stateful, tanh with hardSigmoid or sigmoid gates).
+ */
+export function gruInference(layer: tf.layers.Layer, x: Float32Array, h0: Float32Array, B: number, T: number): Float32Array | undefined {
+  if (!enabled) return undefined;
+  const { addon } = loadNative();
+  if (typeof addon?.gruInfer !== 'function' || layer.getClassName() !== 'GRU') return undefined;
+  const l = layer as unknown as RnnLayerLike;
+  if (!l.returnSequences || l.goBackwards || l.stateful || l.returnState) return undefined;
+  const cell = l.cell;
+  const act = RECURRENT_ACTIVATION[className(cell.recurrentActivation) ?? ''];
+  if (act === undefined || className(cell.activation) !== 'tanh') return undefined;
+  const H = cell.units;
+  const I = x.length / (B * T);
+  if (!Number.isInteger(I) || h0.length !== B * H) return undefined;
+  const w = cell.kernel.read().dataSync() as Float32Array;
+  const u = cell.recurrentKernel.read().dataSync() as Float32Array;
+  const bias = cell.useBias && cell.bias ? (cell.bias.read().dataSync() as Float32Array) : null;
+  const y = new Float32Array(B * T * H);
+  addon.gruInfer(act, B, T, I, H, x, w, u, bias, h0, y);
+  inferCalls++;
+  return y;
 }

@@ -11,7 +11,7 @@ import { before, test } from 'node:test';
 import { initBackend } from '../backend.js';
 import { NATIVE_ADDON_PATH, NATIVE_ISAS, type NativeIsa, installNativeKernels, loadNative, nativeIsas, setNativeIsa } from './native.js';
 import { nativeAdamUpdateCount, setNativeAdamEnabled } from './native-adam.js';
-import { nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
+import { gruInference, nativeGruInferenceCallCount, nativeRnnCallCount, setNativeRnnEnabled } from './native-rnn.js';
 import { sparseSoftmaxCrossEntropy } from './softmax-xent.js';
 import { bernoulliNll } from '../losses.js';
 import { defaultImageConfig } from '@vaekit/core';
@@ -19,6 +19,7 @@ import { imageTrainingLoss } from '../kinds/image.js';
 import { buildImageVae, denseVaeParams } from '../models/image.js';
 import { nativeDenseVaeCallCount, setNativeDenseVaeEnabled } from './dense-vae.js';
 import { logitsCrossEntropyNative, nativeLogitsXentCallCount } from './logits-xent.js';
+import { logitsNll, nativeLogitsNllCallCount } from './logits-nll.js';
 import { tokenCrossEntropy } from '../losses.js';
 import { checkWasmInternals } from './wasm-internals.js';
 import { nativeAttentionCallCount, setNativeAttentionEnabled } from './attention-scores.js';
@@ -383,6 +384,83 @@ isaTest('fused logits + masked token cross-entropy matches tokenCrossEntropy(den
   assert.equal(tf.memory().numTensors, before, 'the fused op leaked tensors');
   assert.equal(got[0]![2], 0, 'an all-padding sentence has no loss');
   assertClose(ref.map((r, i) => [r, got[i]!]));
+});
+
+// The evaluation-only output layer + token NLL (kernels/logits-nll.ts) against tfjs' logSoftmax of the
+// product on the CPU backend: rows gathered out of order and repeated, a vocabulary that is no multiple
+// of any panel width and spans several column blocks (the running log-sum-exp is rescaled when a later
+// block holds the row maximum), labels outside the vocabulary, more rows than one chunk; and the same
+// bits for 1 and 3 threads.
+isaTest('native output layer + token NLL (evaluation) matches logSoftmax(y W + b), any thread count', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const [Y, H, V, N] = [150, 37, 613, 230];
+  const flat = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+  const y = flat([Y, H], 50);
+  const w = flat([H, V], 51);
+  const bias = flat([V], 52).map((b, j) => b + (j > 500 ? 6 : 0));
+  const rows = Int32Array.from({ length: N }, (_, i) => (i * 37 + 11) % Y);
+  const labels = Int32Array.from({ length: N }, (_, i) => (i * 7) % V);
+  labels[3] = V + 2;
+  labels[4] = -1;
+  labels[5] = V - 1;
+  await tf.setBackend('cpu');
+  const ref = tf.tidy(() => {
+    const logp = tf.logSoftmax(tf.add(tf.matMul(tf.gather(tf.tensor2d(y, [Y, H]), tf.tensor1d(rows, 'int32')), tf.tensor2d(w, [H, V])), tf.tensor1d(bias)));
+    const lse = tf.logSumExp(tf.add(tf.matMul(tf.gather(tf.tensor2d(y, [Y, H]), tf.tensor1d(rows, 'int32')), tf.tensor2d(w, [H, V])), tf.tensor1d(bias)), 1);
+    const inside = Array.from(labels, (l) => (l >= 0 && l < V ? l : 0));
+    const picked = tf.neg(tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(inside, 'int32'), V)), 1));
+    return tf.where(tf.tensor1d(Array.from(labels, (l) => l >= 0 && l < V)), picked, lse).dataSync() as Float32Array;
+  });
+  await tf.setBackend('wasm');
+  const { addon } = loadNative();
+  const before = addon!.threads();
+  const calls = nativeLogitsNllCallCount();
+  try {
+    addon!.setThreads(1);
+    const one = logitsNll(y, rows, labels, w, bias, H, V);
+    addon!.setThreads(3);
+    const three = logitsNll(y, rows, labels, w, bias, H, V);
+    assert.deepEqual(three, one, 'the result depends on the thread count');
+    assertClose([[ref, one]], 1e-5);
+  } finally {
+    addon!.setThreads(before);
+  }
+  assert.ok(nativeLogitsNllCallCount() >= calls + 2);
+  assert.throws(() => logitsNll(y, Int32Array.of(Y), Int32Array.of(0), w, bias, H, V), /row index is outside y/);
+});
+
+// The forward-only GRU of evaluation (kernels/native-rnn.ts gruInference) against the GRU layer run by
+// tfjs on the CPU backend with an initial state: both recurrent activations, a state size that is no
+// multiple of the vector width, more rows than one block; and the same bits for 1 and 3 threads.
+isaTest('forward-only GRU (evaluation) matches the tfjs GRU layer, any thread count', async (t) => {
+  if (!nativeBuilt()) return t.skip('native kernels not built');
+  const [B, T, I, H] = [150, 5, 7, 19];
+  const flat = (shape: number[], seed: number) => tf.tidy(() => tf.randomNormal(shape, 0, 1, 'float32', seed).dataSync() as Float32Array);
+  const x = flat([B, T, I], 60);
+  const h0 = flat([B, H], 61);
+  for (const recurrentActivation of ['hardSigmoid', 'sigmoid'] as const) {
+    const layer = tf.layers.gru({ units: H, returnSequences: true, recurrentActivation, biasInitializer: 'randomNormal' });
+    await tf.setBackend('cpu');
+    const ref = tf.tidy(() => (layer.apply(tf.tensor3d(x, [B, T, I]), { initialState: [tf.tensor2d(h0, [B, H])] }) as tf.Tensor).dataSync() as Float32Array);
+    await tf.setBackend('wasm');
+    const { addon } = loadNative();
+    const before = addon!.threads();
+    const calls = nativeGruInferenceCallCount();
+    try {
+      addon!.setThreads(1);
+      const one = gruInference(layer, x, h0, B, T);
+      addon!.setThreads(3);
+      const three = gruInference(layer, x, h0, B, T);
+      assert.ok(one && three, 'the native GRU did not run');
+      assert.deepEqual(three, one, 'the result depends on the thread count');
+      assertClose([[ref, one]], 1e-5);
+    } finally {
+      addon!.setThreads(before);
+    }
+    assert.equal(nativeGruInferenceCallCount(), calls + 2);
+    layer.dispose();
+  }
+  assert.equal(gruInference(tf.layers.lstm({ units: H, returnSequences: true }), x, h0, B, T), undefined, 'an LSTM is not run as a GRU');
 });
 
 interface RnnCase {

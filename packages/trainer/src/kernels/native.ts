@@ -69,6 +69,14 @@ export interface NativeAddon extends NativeRnnAddon {
   additiveScoresGrad(dy: Float32Array, e: Float32Array, v: Float32Array, mask: Float32Array | null, dqa: Float32Array, dka: Float32Array,
     dv: Float32Array, B: number, T: number, S: number, A: number): void;
   sumLeading(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /**
+   * `nll[i] = logsumexp(y[rows[i]] W + bias) - (y[rows[i]] W + bias)[labels[i]]` for `i < n` (`y [*, h]`,
+   * `W [h, v]`), the `[n, v]` logits never stored (native/src/nll.cc).
+   */
+  /** GRU forward for evaluation: `Y [B,T,H]` from `X [B,T,I]` and `h0 [B,H]`; act 0 hardSigmoid, 1 sigmoid (native/src/gru_infer.cc). */
+  gruInfer(act: number, B: number, T: number, I: number, H: number, x: Float32Array, w: Float32Array, u: Float32Array,
+    bias: Float32Array | null, h0: Float32Array, y: Float32Array): void;
+  logitsNll(y: Float32Array, rows: Int32Array, labels: Int32Array, w: Float32Array, bias: Float32Array, nll: Float32Array, n: number, h: number, v: number): void;
   setThreads(n: number): void;
   threads(): number;
   /** The instruction set the kernels run with: `avx512`, `avx2`, `sse` or `generic`. */
