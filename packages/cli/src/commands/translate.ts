@@ -32,6 +32,7 @@ interface TrainTranslateOptions extends RunFlags {
   maxVocab: number;
   batchSize: number;
   lr: number;
+  lrFinal?: number;
   clipNorm: number;
   limit?: number;
   evalLimit: number;
@@ -66,6 +67,7 @@ export function registerTrainTranslate(train: Command): void {
     .option('--max-vocab <n>', 'vocabulary size per side, special tokens included', intIn(5, 1_000_000), d.data.maxVocab)
     .option('--batch-size <n>', 'pairs per step', positiveInt(65_536), d.batchSize)
     .option('--lr <rate>', 'Adam learning rate', numberIn(1e-9, 10), d.learningRate)
+    .option('--lr-final <rate>', 'learning rate at the last step: falls linearly from --lr (default: constant --lr)', numberIn(1e-9, 10))
     .option('--clip-norm <n>', 'clip gradients to this global norm (0 = off)', numberIn(0, 1e6), d.clipNorm)
     .option('--limit <n>', 'train on at most n pairs (quick runs)', positiveInt(100_000_000))
     .option('--eval-limit <n>', 'validation/test pairs used (0 = all)', intIn(0, 100_000_000), d.data.evalLimit)
@@ -97,6 +99,7 @@ export function registerTrainTranslate(train: Command): void {
         wordDropout: opts.wordDropout,
         batchSize: opts.batchSize,
         learningRate: opts.lr,
+        ...(opts.lrFinal !== undefined ? { learningRateFinal: opts.lrFinal } : {}),
         clipNorm: opts.clipNorm,
         seed: opts.seed,
         ...(opts.init ? { init: path.resolve(opts.init) } : {}),

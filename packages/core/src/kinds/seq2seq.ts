@@ -72,6 +72,11 @@ export interface TranslateTrainConfig {
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /**
+   * Learning rate at the run's last step: the rate falls linearly from `learningRate` at the first step
+   * to this at the last (steps of this run's epochs). Absent: constant `learningRate`.
+   */
+  learningRateFinal?: number;
   /** Clip gradients to this global norm (0 = off). */
   clipNorm: number;
   seed: number;

@@ -93,6 +93,9 @@ export function validateTranslateConfig(config: TranslateTrainConfig): void {
   }
   if (!Number.isInteger(config.latent) || config.latent > 4096) throw new TrainerError(`latent must be an integer from 0 to 4096, got ${config.latent}.`);
   if (!(config.learningRate > 0) || !Number.isFinite(config.learningRate)) throw new TrainerError(`learningRate must be > 0, got ${config.learningRate}.`);
+  if (config.learningRateFinal !== undefined && (!(config.learningRateFinal > 0) || !Number.isFinite(config.learningRateFinal))) {
+    throw new TrainerError(`learningRateFinal must be > 0, got ${config.learningRateFinal}.`);
+  }
   if (!(config.wordDropout >= 0 && config.wordDropout < 1)) throw new TrainerError(`wordDropout must be in [0, 1), got ${config.wordDropout}.`);
   for (const [name, v] of [['validFraction', config.data.validFraction], ['testFraction', config.data.testFraction]] as const) {
     if (!(v > 0 && v < 0.5)) throw new TrainerError(`${name} must be in (0, 0.5), got ${v}.`);
@@ -141,6 +144,17 @@ function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf.NamedT
     g.dispose();
   }
   return clipped;
+}
+
+/**
+ * The learning rate of step `step` (0-based) of `totalSteps`: `learningRate` falling linearly to
+ * `learningRateFinal` at the last step, or constant without `learningRateFinal`.
+ */
+export function translateLearningRate(config: Pick<TranslateTrainConfig, 'learningRate' | 'learningRateFinal'>, step: number, totalSteps: number): number {
+  const final = config.learningRateFinal;
+  if (final === undefined || totalSteps <= 1) return config.learningRate;
+  const t = Math.min(1, Math.max(0, step / (totalSteps - 1)));
+  return config.learningRate + (final - config.learningRate) * t;
 }
 
 /** The weights of a baseline run read for `--init`, by layer name, with the run's sizes. */
@@ -281,7 +295,11 @@ export const translateKind: TrainingKind<
     }, variables(models));
     const clipped = clipByGlobalNorm(grads, config.clipNorm);
     const applied = allFinite(value, clipped);
-    if (applied) run.models.optimizer.applyGradients(clipped);
+    if (applied) {
+      // tfjs' Adam (and vaekit's native Adam) read `learningRate` at every update.
+      (run.models.optimizer as unknown as { learningRate: number }).learningRate = translateLearningRate(config, ctx.step, ctx.totalSteps);
+      run.models.optimizer.applyGradients(clipped);
+    }
     const loss = value.dataSync()[0]!;
     const [recon, kl, klAtt] = sums!.dataSync();
     tf.dispose([value, sums!, ...Object.values(clipped)]);
