@@ -8,7 +8,7 @@
  * tanh with hardSigmoid/sigmoid gates, another backend), the layer runs tfjs' own code path.
  */
 import * as tf from '@tensorflow/tfjs';
-import { loadNative, type NativeAddon } from './native.js';
+import type { NativeAddon } from './native.js';
 import { heapF32, makeOutput } from './wasm-internals.js';
 
 /** Kernel names registered on the WASM backend by {@link installNativeRnn}. */
@@ -50,6 +50,8 @@ const className = (o: object) => (o.constructor as { className?: string }).class
 
 // True once the kernels are registered; tests turn it off to compare with tfjs' own path.
 let enabled = false;
+/** The addon {@link installNativeRnn} was given (for {@link gruInference}). */
+let installed: NativeAddon | undefined;
 
 function registerKernels(addon: NativeAddon): void {
   if (tf.getKernel(RNN_FORWARD, 'wasm')) return;
@@ -203,6 +205,7 @@ export function nativeRnnCallCount(): number {
  */
 export function installNativeRnn(addon: NativeAddon): void {
   registerKernels(addon);
+  installed = addon;
   enabled = true;
   if (patched) return;
   patched = true;
@@ -242,7 +245,7 @@ export function nativeGruInferenceCallCount(): number {
  */
 export function gruInference(layer: tf.layers.Layer, x: Float32Array, h0: Float32Array, B: number, T: number): Float32Array | undefined {
   if (!enabled) return undefined;
-  const { addon } = loadNative();
+  const addon = installed;
   if (typeof addon?.gruInfer !== 'function' || layer.getClassName() !== 'GRU') return undefined;
   const l = layer as unknown as RnnLayerLike;
   if (!l.returnSequences || l.goBackwards || l.stateful || l.returnState) return undefined;
