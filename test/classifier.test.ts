@@ -5,7 +5,7 @@
  * input is one line, exit 2, and leaves no run folder behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -96,6 +96,25 @@ for (const [model, encoder, epochs] of [
     assert.equal(vaekitOk(['classify', bundle, '--file', lines]).stdout.trim().split('\n').length, 3);
   });
 }
+
+test('train classify: each --model gets its own defaults (m1: 8 epochs, latent 100), shown in --help; explicit flags win', async () => {
+  const help = vaekitOk(['train', 'classify', '--help']).stdout.replace(/\s+/g, ' ');
+  assert.match(help, /--epochs <n> .*\(default: 5; m1: 8\)/);
+  assert.match(help, /--latent <z> latent size \(m1, m2\) \(default: 32; m1: 100\)/);
+  const tinyData = ['--data', data, '--bow-skip', '0', '--labels', '20', '--valid-size', '20', '--max-length', '8', '--min-count', '1', '--hidden', '8', '--unlabeled-limit', '40', '--test-limit', '20'];
+  const config = (run: string) => JSON.parse(readFileSync(path.join(run, 'config.json'), 'utf8')) as { epochs: number; latent: number };
+  const cases: Array<[string[], { epochs: number; latent: number }]> = [
+    [['--model', 'm1'], { epochs: 8, latent: 100 }],
+    [['--model', 'm1', '--epochs', '1', '--latent', '3'], { epochs: 1, latent: 3 }],
+    [['--model', 'supervised'], { epochs: 5, latent: 32 }],
+  ];
+  for (const [args, expected] of cases) {
+    const run = path.join(dir, `defaults-${args.join('')}`);
+    vaekitOk(['train', 'classify', ...tinyData, ...args, '--out', run]);
+    const c = config(run);
+    assert.deepEqual({ epochs: c.epochs, latent: c.latent }, expected, args.join(' '));
+  }
+});
 
 test('bad input: one line, exit 2, no run folder left behind', async () => {
   const bad = path.join(dir, 'bad.jsonl');

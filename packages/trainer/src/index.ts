@@ -143,7 +143,7 @@ export { guardedStep, restoreAdam } from './step.js';
 
 // Classifier kind: train, resume, evaluate; labelled corpora and metrics.
 export { defaultClassifierConfig, type ClassifierTrainConfig, type ClassifierDataConfig } from '@vaekit/core';
-export { evaluateClassifierRun, loadClassifierRun, resumeClassifier, trainClassifier, type ClassifierReport, type ClassifierRun, type ClassifierTrainHooks } from './train-classifier.js';
+export { evaluateClassifierRun, evaluateM1RunWithLabels, loadClassifierRun, resumeClassifier, trainClassifier, type ClassifierReport, type ClassifierRun, type ClassifierTrainHooks } from './train-classifier.js';
 export { classifierViews, type ClassifierNet } from './models/classifier.js';
 export { classifierInput } from './kinds/classifier.js';
 export { CLASSIFIER_RUN_FILE, loadClassifierData, validateClassifierConfig, type ClassifierEpochMetrics, type ClassifierValidMetrics } from './kinds/classifier.js';

@@ -15,7 +15,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { prepareLabeled, readLabeledJsonl } from './data/labeled.js';
 import { DataError, TrainerError } from './errors.js';
 import { remedyClassWeights, resampleRows } from './kinds/classifier.js';
-import { evaluateClassifierRun, resumeClassifier, trainClassifier } from './train-classifier.js';
+import { evaluateClassifierRun, evaluateM1RunWithLabels, resumeClassifier, trainClassifier } from './train-classifier.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'vaekit-cls-'));
 let file = '';
@@ -132,6 +132,21 @@ for (const [model, encoder, epochs] of [
     assert.equal(tf.memory().numTensors < 10_000, true);
   });
 }
+
+test('evaluateM1RunWithLabels: one M1 VAE serves any number of labels (the refitted classifier equals the run\'s own at its N); M1 only', async () => {
+  const dir = tmp();
+  await trainClassifier(tiny({ model: 'm1', encoder: 'bow', epochs: 2 }), path.join(dir, 'm1'));
+  const own = await evaluateClassifierRun(path.join(dir, 'm1'));
+  const same = await evaluateM1RunWithLabels(path.join(dir, 'm1'), 40);
+  assert.deepEqual(same.test, own.test, 'refitting on the same labels gives the same classifier');
+  const fewer = await evaluateM1RunWithLabels(path.join(dir, 'm1'), 10);
+  assert.deepEqual(fewer.stats.labeledPerClass, [5, 5]);
+  assert.equal(fewer.config.data.labels, 10);
+  assert.equal(fewer.test.examples, own.test.examples);
+  assert.equal(fewer.stats.labeled + fewer.stats.unlabeled, own.stats.labeled + own.stats.unlabeled, 'the same training texts');
+  await trainClassifier(tiny({ model: 'supervised', encoder: 'bow', epochs: 1 }), path.join(dir, 'lr'));
+  await assert.rejects(evaluateM1RunWithLabels(path.join(dir, 'lr'), 10), (e: Error) => e instanceof TrainerError && /only an M1 run's VAE/.test(e.message));
+});
 
 test('M2 (gru): labels trivially predictable from words are learned (near 100%), and with 4 labels the unlabelled ELBO lifts it far above the supervised GRU on the same labels', async () => {
   const dir = tmp();

@@ -5,10 +5,10 @@
 import type { ClassifierTrainConfig } from '@vaekit/core';
 import { readRunTokenizer } from '@vaekit/core/node';
 import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { ClassificationMetrics } from './classification-metrics.js';
+import { bestThreshold, type ClassificationMetrics } from './classification-metrics.js';
 import type { ClassifierCorpus } from './data/labeled.js';
 import { TrainerError } from './errors.js';
-import { classifierKind, classifyRows, loadClassifierData, metricsWithThreshold, type ClassifierEpochMetrics } from './kinds/classifier.js';
+import { classifierKind, classifyRows, loadClassifierData, metricsWithThreshold, refitM1Head, type ClassifierData, type ClassifierEpochMetrics } from './kinds/classifier.js';
 import { resumeRun, trainRun, type RunHooks, type RunResult } from './loop.js';
 import { classifierViews, type ClassifierNet } from './models/classifier.js';
 import type { TrainOptions } from './step.js';
@@ -65,25 +65,62 @@ export interface ClassifierReport {
 export async function evaluateClassifierRun(runDir: string): Promise<ClassifierReport> {
   const run = await loadClassifierRun(runDir);
   try {
-    const data = await loadClassifierData(run.config);
-    const saved = await readRunTokenizer(runDir);
-    if (saved.vocabulary.join('\n') !== data.corpus.tokenizer.vocabulary.join('\n')) {
-      throw new TrainerError(`The data ${run.config.data.source} no longer gives the vocabulary of ${runDir}; was the data file changed?`);
-    }
-    const C = data.corpus.labelNames.length;
-    const split = async (set: ClassifierCorpus['test']) =>
-      metricsWithThreshold(set.labels, await classifyRows(run.views, run.config, data.corpus, set.ids), C, data.corpus.minority, run.threshold);
-    return {
-      config: run.config,
-      epoch: run.epoch,
-      labels: data.corpus.labelNames,
-      minority: data.corpus.labelNames[data.corpus.minority]!,
-      threshold: run.threshold,
-      stats: data.corpus.stats,
-      test: await split(data.corpus.test),
-      valid: await split(data.corpus.valid),
-    };
+    const data = await loadRunData(runDir, run.config);
+    return await report(run, run.config, data, run.threshold);
   } finally {
     run.dispose();
   }
+}
+
+/**
+ * Evaluates an M1 run at another number of labels without training its VAE again: M1's VAE learns
+ * from every training text without their labels, and every `--labels` of a seed has the same training
+ * texts (the validation split is drawn first; the labelled ones are then taken from the rest), so the
+ * VAE serves any N. The classifier on the posterior means is refitted, as after each training epoch, on
+ * the `labels` examples that a run with `--labels labels` picks (remedy `threshold`: its threshold is
+ * chosen again on the validation split). Writes nothing; the run folder is unchanged. The sentiment
+ * benchmark trains one VAE per seed this way.
+ */
+export async function evaluateM1RunWithLabels(runDir: string, labels: number): Promise<ClassifierReport> {
+  const run = await loadClassifierRun(runDir);
+  try {
+    if (run.config.model !== 'm1') throw new TrainerError(`${runDir} is an ${run.config.model} run; only an M1 run's VAE is trained without labels.`);
+    if (run.config.data.unlabeledLimit > 0) throw new TrainerError(`${runDir} limits its unlabelled texts (unlabeledLimit ${run.config.data.unlabeledLimit}), so its training texts depend on --labels.`);
+    const config: ClassifierTrainConfig = { ...run.config, data: { ...run.config.data, labels } };
+    const data = await loadRunData(runDir, config);
+    await refitM1Head(config, data, run.views);
+    const C = data.corpus.labelNames.length;
+    const threshold =
+      config.remedy === 'threshold' ? bestThreshold(data.corpus.valid.labels, await classifyRows(run.views, config, data.corpus, data.corpus.valid.ids), C, data.corpus.minority) : null;
+    return await report(run, config, data, threshold);
+  } finally {
+    run.dispose();
+  }
+}
+
+/** The data of a configuration, checked against the run's saved vocabulary. */
+async function loadRunData(runDir: string, config: ClassifierTrainConfig): Promise<ClassifierData> {
+  const data = await loadClassifierData(config);
+  const saved = await readRunTokenizer(runDir);
+  if (saved.vocabulary.join('\n') !== data.corpus.tokenizer.vocabulary.join('\n')) {
+    throw new TrainerError(`The data ${config.data.source} no longer gives the vocabulary of ${runDir}; was the data file changed?`);
+  }
+  return data;
+}
+
+/** Test- and validation-split metrics of a run's network on the data of `config`. */
+async function report(run: ClassifierRun, config: ClassifierTrainConfig, data: ClassifierData, threshold: number | null): Promise<ClassifierReport> {
+  const C = data.corpus.labelNames.length;
+  const split = async (set: ClassifierCorpus['test']) =>
+    metricsWithThreshold(set.labels, await classifyRows(run.views, config, data.corpus, set.ids), C, data.corpus.minority, threshold);
+  return {
+    config,
+    epoch: run.epoch,
+    labels: data.corpus.labelNames,
+    minority: data.corpus.labelNames[data.corpus.minority]!,
+    threshold,
+    stats: data.corpus.stats,
+    test: await split(data.corpus.test),
+    valid: await split(data.corpus.valid),
+  };
 }

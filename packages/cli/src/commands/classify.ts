@@ -4,7 +4,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ClassifierEpochMetrics, ClassifierTrainConfig, ClassifierTrainHooks } from '@vaekit/trainer';
 // Core is plain TypeScript (formats and contracts): it loads no engine at start-up.
-import { ANNEAL_SCHEDULES, CLASSIFIER_ENCODERS, CLASSIFIER_MODELS, REMEDIES, defaultClassifierConfig } from '@vaekit/core';
+import { ANNEAL_SCHEDULES, CLASSIFIER_ENCODERS, CLASSIFIER_MODELS, CLASSIFIER_MODEL_DEFAULTS, REMEDIES, defaultClassifierConfig, type ClassifierRecipeKey } from '@vaekit/core';
 import { UsageError } from '../errors.js';
 import type { TfBackend } from '../shared/choices.js';
 import { intIn, numberIn, oneOf, positiveInt } from '../shared/options.js';
@@ -31,8 +31,10 @@ interface TrainClassifyOptions extends RunFlags {
   testFraction: number;
   unlabeledLimit: number;
   testLimit: number;
-  epochs: number;
-  latent: number;
+  /** Undefined: the model's default ({@link recipeDefault}). */
+  epochs?: number;
+  /** Undefined: the model's default ({@link recipeDefault}). */
+  latent?: number;
   embedding: number;
   hidden: number;
   bowSkip: number;
@@ -48,6 +50,17 @@ interface TrainClassifyOptions extends RunFlags {
   lr: number;
   seed: number;
   backend: TfBackend;
+}
+
+/**
+ * The help text's default of a setting that a model's recipe may change: the shared default and each
+ * model's own, e.g. "default: 5; m1: 8" (core's CLASSIFIER_MODEL_DEFAULTS). The option itself has no
+ * commander default, so that an explicit flag always wins and an absent one takes the model's.
+ */
+export function recipeDefault(key: ClassifierRecipeKey): string {
+  const shared = defaultClassifierConfig({ model: 'supervised' })[key];
+  const own = CLASSIFIER_MODELS.filter((m) => CLASSIFIER_MODEL_DEFAULTS[m][key] !== undefined && CLASSIFIER_MODEL_DEFAULTS[m][key] !== shared);
+  return `(default: ${shared}${own.map((m) => `; ${m}: ${CLASSIFIER_MODEL_DEFAULTS[m][key]}`).join('')})`;
 }
 
 /** Registers `vaekit train classify` under `train`. */
@@ -69,8 +82,8 @@ export function registerTrainClassify(train: Command): void {
     .option('--test-fraction <f>', 'JSONL data: share of labelled lines held out as the test split', numberIn(0.01, 0.9), d.data.testFraction)
     .option('--unlabeled-limit <n>', 'use at most n unlabelled texts (0 = all)', intIn(0, 100_000_000), 0)
     .option('--test-limit <n>', 'evaluate at most n test texts (0 = all)', intIn(0, 100_000_000), 0)
-    .option('--epochs <n>', 'passes over the training texts (supervised: over the labelled ones)', positiveInt(100_000), d.epochs)
-    .option('--latent <z>', 'latent size (m1, m2)', positiveInt(4096), d.latent)
+    .option('--epochs <n>', `passes over the training texts (supervised: over the labelled ones) ${recipeDefault('epochs')}`, positiveInt(100_000))
+    .option('--latent <z>', `latent size (m1, m2) ${recipeDefault('latent')}`, positiveInt(4096))
     .option('--embedding <e>', 'word embedding size (gru)', positiveInt(8192), d.embedding)
     .option('--hidden <h>', 'GRU state or bag-of-words hidden layer size', positiveInt(8192), d.hidden)
     .option('--bow-skip <n>', 'bag-of-words models ignore the n most frequent words (function words)', intIn(0, 1_000_000), d.bowSkip)

@@ -1,7 +1,7 @@
 /** The classifier contract: bag-of-words features and the manifest section check. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLASSIFIER_BUNDLE_KIND, bowFeatures } from './classifier.js';
+import { CLASSIFIER_BUNDLE_KIND, CLASSIFIER_MODEL_DEFAULTS, bowFeatures, defaultClassifierConfig } from './classifier.js';
 
 test('bowFeatures: log(1 + count) per word id, special tokens and the skipped most frequent words at 0', () => {
   const f = bowFeatures([0, 1, 2, 3, 4, 5, 5, 7, 7, 7, 99], 8);
@@ -27,4 +27,23 @@ test('the classifier manifest section: labels, model, sizes, threshold and token
   bad({ bowSkip: -1 }, /bowSkip/);
   bad({ tokenizer: 3 }, /tokenizer/);
   assert.throws(() => CLASSIFIER_BUNDLE_KIND.checkSection({}), /classifier is missing/);
+});
+
+test('defaultClassifierConfig: each model gets its own recipe over the shared defaults; given fields win', () => {
+  assert.deepEqual(CLASSIFIER_MODEL_DEFAULTS.m1, { epochs: 8, latent: 100 });
+  const m1 = defaultClassifierConfig({ model: 'm1' });
+  assert.equal(m1.epochs, 8);
+  assert.equal(m1.latent, 100);
+  assert.deepEqual(defaultClassifierConfig(), m1, 'm1 is the default model');
+  for (const model of ['supervised', 'm2'] as const) {
+    const c = defaultClassifierConfig({ model });
+    assert.equal(c.epochs, 5, model);
+    assert.equal(c.latent, 32, model);
+  }
+  const given = defaultClassifierConfig({ model: 'm1', epochs: 2, latent: 4 });
+  assert.equal(given.epochs, 2);
+  assert.equal(given.latent, 4);
+  const undefinedIsNotGiven = defaultClassifierConfig({ model: 'm1', epochs: undefined, latent: 7 });
+  assert.equal(undefinedIsNotGiven.epochs, 8);
+  assert.equal(undefinedIsNotGiven.latent, 7);
 });

@@ -519,12 +519,11 @@ export async function predictRows(view: tf.LayersModel, config: Pick<ClassifierT
  * batch Adam, 300 steps; remedies applied: resampled rows, class weights, focal loss, and `augment`:
  * synthetic minority points drawn from the minority examples' posteriors until the classes are even).
  */
-async function refitM1Head(run: Run): Promise<void> {
-  const { config, data } = run;
+export async function refitM1Head(config: ClassifierTrainConfig, data: ClassifierData, views: ClassifierNet): Promise<void> {
   const C = data.corpus.labelNames.length;
   const Z = config.latent;
   const labeled = data.corpus.labeled;
-  const [mus, logvars] = await predictRows(run.models.views.encode!, config, labeled.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
+  const [mus, logvars] = await predictRows(views.encode!, config, labeled.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
   const points: number[] = [];
   const targets: number[] = [];
   const rows = resampleRows(Array.from(labeled.ids, (_, i) => i), labeled.labels, C, config.remedy, config.seed);
@@ -549,7 +548,7 @@ async function refitM1Head(run: Run): Promise<void> {
   // Standardised means (centred per dimension, scaled by one spread, over the labelled texts and up to
   // 2,000 unlabelled ones, all of the training split), so the L2 grid means the same whatever the
   // latent space's scale; folded into the fitted layer's weights below, so the graphs do not change.
-  const [spreadMus] = await predictRows(run.models.views.encode!, config, data.corpus.unlabeled.ids.slice(0, 2000), data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
+  const [spreadMus] = await predictRows(views.encode!, config, data.corpus.unlabeled.ids.slice(0, 2000), data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
   const { mean, std: perDim } = columnStats([mus!, spreadMus ?? new Float32Array()], Z);
   // One spread for every dimension (their root mean square): per-dimension scaling would blow the
   // noise of collapsed (inactive) latent dimensions up to the size of the informative ones.
@@ -578,7 +577,7 @@ async function refitM1Head(run: Run): Promise<void> {
   };
   // The L2 weight: config.l2 times 1000 down to 0.1, picked by validation balanced accuracy (ties:
   // the stronger penalty), as a user would tune it on the validation split.
-  const [validMus] = await predictRows(run.models.views.encode!, config, data.corpus.valid.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
+  const [validMus] = await predictRows(views.encode!, config, data.corpus.valid.ids, data.corpus.tokenizer.vocabSize, data.corpus.seqLength);
   const xv = standardise(validMus!, data.corpus.valid.ids.length);
   let best: { score: number; w: tf.Variable; b: tf.Variable } | undefined;
   for (const factor of [1000, 300, 100, 30, 10, 3, 1, 0.1]) {
@@ -596,7 +595,7 @@ async function refitM1Head(run: Run): Promise<void> {
     const k = best!.w.mul(scale);
     return [k, best!.b.sub(tf.tensor2d(Array.from(mean), [1, Z]).matMul(k).reshape([C]))];
   });
-  run.models.views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([kernel!, bias!]);
+  views.net.getLayer(CLASSIFIER_MODEL.layers.probs).setWeights([kernel!, bias!]);
   tf.dispose([x, y, xv, best!.w, best!.b, kernel!, bias!]);
 }
 
@@ -677,7 +676,7 @@ export const classifierKind: TrainingKind<ClassifierTrainConfig, ClassifierData,
   },
   async evaluate(run, onProgress) {
     const { config, data } = run;
-    if (config.model === 'm1') await refitM1Head(run);
+    if (config.model === 'm1') await refitM1Head(config, data, run.models.views);
     const C = data.corpus.labelNames.length;
     const probs = await classifyRows(run.models.views, config, data.corpus, data.corpus.valid.ids);
     onProgress(1, 1);
