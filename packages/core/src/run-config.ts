@@ -127,11 +127,16 @@ export interface ImageAdversarialConfig {
   labelSmoothing: number;
   /** Balance control: D is updated only while its loss is at least this (0 = every step), so it cannot run away from the decoder. */
   balance: number;
+  /**
+   * R1 gradient penalty (Mescheder et al. 2018): `gradientPenalty / 2 * ||grad_x D(x)||^2` on real images
+   * is added to D's loss, which keeps D smooth around the data (0 = off; absent in runs saved before it existed).
+   */
+  gradientPenalty?: number;
 }
 
 /** Defaults of {@link ImageAdversarialConfig}. */
 export function defaultImageAdversarial(overrides: Partial<ImageAdversarialConfig> = {}): ImageAdversarialConfig {
-  return { mode: 'vaegan', weight: 1, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, ...overrides };
+  return { mode: 'vaegan', weight: 1, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0, ...overrides };
 }
 
 /**

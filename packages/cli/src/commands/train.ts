@@ -37,6 +37,7 @@ export function registerTrain(program: Command): Command {
     .option('--disc-lr <rate>', '--adversarial vaegan: Adam learning rate of the discriminator', numberIn(1e-9, 10))
     .option('--label-smoothing <s>', '--adversarial vaegan: the discriminator\'s target for real images is 1 - s', numberIn(0, 0.49))
     .option('--disc-balance <loss>', '--adversarial vaegan: update the discriminator only while its loss is at least this (0 = always)', numberIn(0, 100))
+    .option('--gradient-penalty <gamma>', '--adversarial vaegan: R1 penalty gamma/2 * |grad D(x)|^2 on real images in the discriminator\'s loss (0 = off)', numberIn(0, 1e6))
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch'), 'runs/image')
     .action(async (opts: Omit<ImageTrainCliOptions, 'channels' | 'adversarial'> & ImageAdversarialOptions & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
       assertResumeWithoutForce(opts);

@@ -15,6 +15,7 @@ export interface ImageAdversarialOptions {
   discLr?: number;
   labelSmoothing?: number;
   discBalance?: number;
+  gradientPenalty?: number;
   resume?: boolean;
 }
 
@@ -25,6 +26,7 @@ const FLAGS: Array<[keyof ImageAdversarialOptions, string, keyof ImageAdversaria
   ['discLr', '--disc-lr', 'discLearningRate'],
   ['labelSmoothing', '--label-smoothing', 'labelSmoothing'],
   ['discBalance', '--disc-balance', 'balance'],
+  ['gradientPenalty', '--gradient-penalty', 'gradientPenalty'],
 ];
 
 /**

@@ -9,7 +9,7 @@ import { initBackend } from '../backend.js';
 import { loadCheckpoint } from '../checkpoint.js';
 import { NonFiniteLossError, TrainerError } from '../errors.js';
 import { resumeImageVae, trainImageVae, validateImageConfig, type EpochMetrics } from '../train-image.js';
-import { DISCRIMINATOR } from './vaegan.js';
+import { DISCRIMINATOR, buildDiscriminator, r1Penalty } from './vaegan.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -65,10 +65,50 @@ test('a diverging discriminator is caught by the non-finite guard before a check
   assert.equal(existsSync(path.join(dir, 'latest.json')), false);
 });
 
+test('the R1 penalty equals gamma/2 * |grad_x logit|^2 by central differences, and has a gradient for D', () => {
+  const d = buildDiscriminator(defaultImageConfig({ arch: 'conv' }));
+  const pixels = 28 * 28;
+  const x = tf.randomUniform([2, pixels], 0, 1, 'float32', 7) as tf.Tensor2D;
+  const gamma = 10;
+  const penalty = r1Penalty(d, x, gamma);
+  // Central differences of the logit along every pixel of each image (D is piecewise linear in x).
+  const h = 1e-3;
+  const rows = x.arraySync();
+  let squared = 0;
+  for (const row of rows) {
+    const batch = tf.tidy(() => {
+      const base = tf.tensor2d([row]).tile([2 * pixels, 1]);
+      const eye = tf.eye(pixels).mul(h);
+      return base.add(tf.concat([eye, eye.neg()])) as tf.Tensor2D;
+    });
+    const logits = (d.apply(batch) as tf.Tensor[])[1]!.dataSync();
+    for (let i = 0; i < pixels; i++) squared += ((logits[i]! - logits[pixels + i]!) / (2 * h)) ** 2;
+    batch.dispose();
+  }
+  const expected = (gamma / 2) * (squared / rows.length);
+  assert.ok(Math.abs(penalty.dataSync()[0]! - expected) <= 1e-2 * expected, `${penalty.dataSync()[0]} vs ${expected}`);
+  penalty.dispose();
+  // A gradient of the gradient: the penalty moves D's weights.
+  const weights = d.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => r1Penalty(d, x, gamma), weights);
+  const norms = Object.values(grads).map((g) => g.square().sum().dataSync()[0]!);
+  assert.ok(norms.every(Number.isFinite) && norms.some((n) => n > 0), JSON.stringify(norms));
+  tf.dispose([value, x, ...Object.values(grads)]);
+  d.dispose();
+});
+
+test('VAE-GAN with the R1 penalty takes conv steps with finite losses', async () => {
+  const config = { ...small(1, 'conv'), adversarial: defaultImageAdversarial({ balance: 0, gradientPenalty: 10 }) };
+  const run = await trainImageVae(config, tmp());
+  const adv = run.epochs[0]!.train.adversarial!;
+  assert.ok(Number.isFinite(adv.disc) && adv.disc > 0 && adv.discUpdates === 1, JSON.stringify(adv));
+});
+
 test('bad adversarial settings are refused naming the field', () => {
   const with_ = (o: object) => ({ ...defaultImageConfig(), adversarial: { ...defaultImageAdversarial(), ...o } });
   assert.throws(() => validateImageConfig(with_({ weight: -1 })), (e: Error) => e instanceof TrainerError && /adversarial weight must be a number >= 0, got -1/.test(e.message));
   assert.throws(() => validateImageConfig(with_({ mode: 'latent' })), /Unsupported adversarial mode "latent" for image runs. Should be one of: vaegan/);
   assert.throws(() => validateImageConfig(with_({ featureWeight: 0, pixelWeight: 0 })), /cannot both be 0/);
   assert.throws(() => validateImageConfig(with_({ labelSmoothing: 0.7 })), /labelSmoothing must be in \[0, 0.5\)/);
+  assert.throws(() => validateImageConfig(with_({ gradientPenalty: -1 })), /adversarial gradientPenalty must be a number >= 0, got -1/);
 });

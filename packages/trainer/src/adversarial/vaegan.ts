@@ -3,7 +3,8 @@
  * measured in D's hidden features besides the pixels, and a decoder trained to make D call its
  * reconstructions and prior samples real. Two players with their own Adam optimizers and learning
  * rates: the VAE step updates the encoder and decoder only (D fixed), the D step updates D only, with
- * one-sided label smoothing and a balance rule (D learns only while its loss is above `balance`).
+ * one-sided label smoothing, an optional R1 gradient penalty and a balance rule (D learns only while its
+ * loss is above `balance`).
  * Both updates go through the run's non-finite guard, so a diverging D stops or skips like any loss.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -23,6 +24,7 @@ export function validateImageAdversarial(a: ImageAdversarialConfig): void {
     ['adversarial featureWeight', a.featureWeight],
     ['adversarial pixelWeight', a.pixelWeight],
     ['adversarial balance', a.balance],
+    ['adversarial gradientPenalty', a.gradientPenalty ?? 0],
   ];
   for (const [name, v] of nonNegative) if (!(v >= 0) || !Number.isFinite(v)) throw new TrainerError(`${name} must be a number >= 0, got ${v}.`);
   if (a.featureWeight === 0 && a.pixelWeight === 0) throw new TrainerError('adversarial featureWeight and pixelWeight cannot both be 0 (there would be no reconstruction term).');
@@ -48,6 +50,40 @@ export function buildDiscriminator(config: ImageTrainConfig): tf.LayersModel {
   const features = tf.layers.flatten({ name: 'features' }).apply(h) as tf.SymbolicTensor;
   const logit = tf.layers.dense({ units: 1, kernelInitializer: init(), name: 'logit' }).apply(features) as tf.SymbolicTensor;
   return tf.model({ inputs: x, outputs: [features, logit], name: DISCRIMINATOR });
+}
+
+let leakyReluGradReplaced = false;
+
+/**
+ * tfjs' LeakyRelu gradient masks with `greater(x, 0)`, which has no gradient itself, so a gradient of a
+ * gradient through D fails ("gradient function not found for Greater"). The same gradient written as
+ * `dy * step(x, alpha)` (1 where x > 0, alpha elsewhere: equal value for value) is differentiable again;
+ * registered once, for the whole process, on the first R1 penalty.
+ */
+function useTwiceDifferentiableLeakyRelu(): void {
+  if (leakyReluGradReplaced) return;
+  tf.registerGradient({
+    kernelName: 'LeakyRelu',
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as tf.Tensor[];
+      const { alpha } = attrs as unknown as { alpha: number };
+      return { x: () => tf.mul(dy as tf.Tensor, tf.step(x!, alpha)) };
+    },
+  });
+  leakyReluGradReplaced = true;
+}
+
+/**
+ * The R1 penalty `gamma / 2 * mean_b ||d logit(x_b) / d x_b||^2` of discriminator `d` on images `x`
+ * (Mescheder et al. 2018), differentiable with respect to D's weights (a gradient of a gradient).
+ */
+export function r1Penalty(d: tf.LayersModel, x: tf.Tensor2D, gamma: number): tf.Scalar {
+  useTwiceDifferentiableLeakyRelu();
+  return tf.tidy(() => {
+    const gradX = tf.grad((xi: tf.Tensor) => (d.apply(xi, { training: true }) as tf.Tensor[])[1]!.sum())(x);
+    return gradX.square().sum(1).mean().mul(gamma / 2) as tf.Scalar;
+  });
 }
 
 /** Binary cross-entropy of logits `[B, 1]` against a constant target, per example `[B]`. */
@@ -120,7 +156,9 @@ export async function vaeganStep(
       const [, lReal] = d.apply(x, { training: true }) as tf.Tensor[];
       const [, lRec] = d.apply(recon, { training: true }) as tf.Tensor[];
       const [, lPrior] = d.apply(prior, { training: true }) as tf.Tensor[];
-      return tf.mean(bce(lReal!, 1 - a.labelSmoothing).add(bce(lRec!, 0).add(bce(lPrior!, 0)).mul(0.5))) as tf.Scalar;
+      const loss = tf.mean(bce(lReal!, 1 - a.labelSmoothing).add(bce(lRec!, 0).add(bce(lPrior!, 0)).mul(0.5))) as tf.Scalar;
+      const gamma = a.gradientPenalty ?? 0;
+      return gamma > 0 ? (loss.add(r1Penalty(d, x, gamma)) as tf.Scalar) : loss;
     }, variables(d));
     const disc = (await value.data())[0]!;
     const finite = allFinite(value, grads);
