@@ -16,6 +16,8 @@ test('bad adversarial input: exit 2 with one line naming the problem and what is
   const cases: Array<[string[], RegExp]> = [
     [['train', 'image', '--adversarial', 'gan', '--out', out], /--adversarial <mode>' argument 'gan' is invalid. Should be one of: vaegan/],
     [['train', 'image', '--adversarial', 'vaegan', '--adversarial-weight', '-1', '--out', out], /--adversarial-weight <w>' argument '-1' is invalid. Expected a number from 0/],
+    [['train', 'image', '--adversarial', 'vaegan', '--gradient-penalty', '-1', '--out', out], /--gradient-penalty <gamma>' argument '-1' is invalid. Expected a number from 0/],
+    [['train', 'image', '--gradient-penalty', '10', '--out', out], /--gradient-penalty applies to adversarial training only; add --adversarial vaegan/],
     [['train', 'image', '--disc-lr', '0.001', '--out', out], /--disc-lr applies to adversarial training only; add --adversarial vaegan/],
     [['train', 'image', '--adversarial', 'vaegan', '--feature-weight', '0', '--pixel-weight', '0', '--out', out], /cannot both be 0/],
     [['train', 'image', '--resume', '--adversarial', 'vaegan', '--out', out], /--resume continues with the run's saved configuration; drop --adversarial/],
@@ -37,7 +39,7 @@ test('a VAE-GAN run exports to a plain image bundle: recipe in the manifest, no 
   vaekitOk(['export', run, bundle]);
   const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
   assert.equal(manifest.kind, 'image');
-  assert.deepEqual(manifest.training.adversarial, { mode: 'vaegan', weight: 0.5, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3 });
+  assert.deepEqual(manifest.training.adversarial, { mode: 'vaegan', weight: 0.5, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0 });
   assert.deepEqual(Object.keys(manifest.graphs).sort(), ['decoder', 'encoder']);
   assert.ok(!readdirSync(bundle).some((f) => /discriminator/.test(f)), readdirSync(bundle).join(', '));
   const r = vaekit(['eval', run, '--k', '5']);
