@@ -39,7 +39,7 @@ test('a VAE-GAN run exports to a plain image bundle: recipe in the manifest, no 
   vaekitOk(['export', run, bundle]);
   const manifest = JSON.parse(readFileSync(path.join(bundle, 'manifest.json'), 'utf8'));
   assert.equal(manifest.kind, 'image');
-  assert.deepEqual(manifest.training.adversarial, { mode: 'vaegan', weight: 0.5, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0 });
+  assert.deepEqual(manifest.training.adversarial, { mode: 'vaegan', weight: 0.5, featureWeight: 5, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0 });
   assert.deepEqual(Object.keys(manifest.graphs).sort(), ['decoder', 'encoder']);
   assert.ok(!readdirSync(bundle).some((f) => /discriminator/.test(f)), readdirSync(bundle).join(', '));
   const r = vaekit(['eval', run, '--k', '5']);

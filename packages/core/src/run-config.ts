@@ -136,7 +136,7 @@ export interface ImageAdversarialConfig {
 
 /** Defaults of {@link ImageAdversarialConfig}. */
 export function defaultImageAdversarial(overrides: Partial<ImageAdversarialConfig> = {}): ImageAdversarialConfig {
-  return { mode: 'vaegan', weight: 1, featureWeight: 1, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0, ...overrides };
+  return { mode: 'vaegan', weight: 1, featureWeight: 5, pixelWeight: 1, discLearningRate: 2e-4, labelSmoothing: 0.1, balance: 0.3, gradientPenalty: 0, ...overrides };
 }
 
 /**
