@@ -132,6 +132,17 @@ export interface ImageAdversarialConfig {
    * is added to D's loss, which keeps D smooth around the data (0 = off; absent in runs saved before it existed).
    */
   gradientPenalty?: number;
+  /**
+   * Weight of the "fool D" term on prior samples alone (absent: `weight`, as for reconstructions). Prior
+   * samples are what a user draws, so this is the lever on sample precision.
+   */
+  priorWeight?: number;
+  /**
+   * Whether the "fool D" gradient of the reconstructions reaches the encoder (absent or true: the whole
+   * VAE is trained end to end on it; false: Larsen et al.'s split, the encoder learns from the KL and
+   * reconstruction terms only and the decoder alone plays against D, at the cost of one more decoder pass).
+   */
+  encoderFool?: boolean;
 }
 
 /** Defaults of {@link ImageAdversarialConfig}. */

@@ -87,3 +87,6 @@ export function gaussianKlBetween(muQ: tf.Tensor, logvarQ: tf.Tensor, muP: tf.Te
     tf.mul(0.5, tf.sub(logvarP, logvarQ).add(tf.exp(logvarQ).add(tf.square(tf.sub(muQ, muP))).div(tf.exp(logvarP))).sub(1)),
   );
 }
+
+/** Identity whose gradient is zero (tfjs has no stop_gradient): what flows through it is a constant to the optimizer. */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as <T extends tf.Tensor>(x: T) => T;

@@ -38,6 +38,8 @@ export function registerTrain(program: Command): Command {
     .option('--label-smoothing <s>', '--adversarial vaegan: the discriminator\'s target for real images is 1 - s', numberIn(0, 0.49))
     .option('--disc-balance <loss>', '--adversarial vaegan: update the discriminator only while its loss is at least this (0 = always)', numberIn(0, 100))
     .option('--gradient-penalty <gamma>', '--adversarial vaegan: R1 penalty gamma/2 * |grad D(x)|^2 on real images in the discriminator\'s loss (0 = off)', numberIn(0, 1e6))
+    .option('--prior-weight <w>', '--adversarial vaegan: weight of the fool-the-discriminator term on prior samples alone (default: --adversarial-weight)', numberIn(0, 1e6))
+    .option('--no-encoder-fool', '--adversarial vaegan: keep the fool-the-discriminator gradient out of the encoder (Larsen et al.\'s split; one more decoder pass per step)')
     .option('--report', 'rewrite RUN/report.html (curves, samples, latent map) after every epoch'), 'runs/image')
     .action(async (opts: Omit<ImageTrainCliOptions, 'channels' | 'adversarial'> & ImageAdversarialOptions & { channels: '1' | '3'; out: string; json?: boolean }, cmd: Command) => {
       assertResumeWithoutForce(opts);

@@ -16,6 +16,8 @@ export interface ImageAdversarialOptions {
   labelSmoothing?: number;
   discBalance?: number;
   gradientPenalty?: number;
+  priorWeight?: number;
+  encoderFool?: boolean;
   resume?: boolean;
 }
 
@@ -27,6 +29,8 @@ const FLAGS: Array<[keyof ImageAdversarialOptions, string, keyof ImageAdversaria
   ['labelSmoothing', '--label-smoothing', 'labelSmoothing'],
   ['discBalance', '--disc-balance', 'balance'],
   ['gradientPenalty', '--gradient-penalty', 'gradientPenalty'],
+  ['priorWeight', '--prior-weight', 'priorWeight'],
+  ['encoderFool', '--no-encoder-fool', 'encoderFool'],
 ];
 
 /**
@@ -34,7 +38,8 @@ const FLAGS: Array<[keyof ImageAdversarialOptions, string, keyof ImageAdversaria
  * given without `--adversarial`, or with `--resume` (the saved configuration applies), are refused.
  */
 export function adversarialFromOptions(opts: ImageAdversarialOptions, cmd: Command): ImageAdversarialConfig | undefined {
-  const given = FLAGS.filter(([key]) => cmd.getOptionValueSource(key) === 'cli' || opts[key] !== undefined);
+  // A negatable flag (`--no-encoder-fool`) has a default value: only a value the user gave counts.
+  const given = FLAGS.filter(([key]) => cmd.getOptionValueSource(key) === 'cli' || (cmd.getOptionValueSource(key) !== 'default' && opts[key] !== undefined));
   if (opts.resume && (opts.adversarial || given.length)) {
     throw new UsageError(`--resume continues with the run's saved configuration; drop ${opts.adversarial ? '--adversarial' : given[0]![1]}.`);
   }

@@ -97,6 +97,24 @@ test('the R1 penalty equals gamma/2 * |grad_x logit|^2 by central differences, a
   d.dispose();
 });
 
+test('the prior-sample fool weight and the encoder split change the updates they should, and only those', async () => {
+  const run = async (extra: { priorWeight?: number; encoderFool?: boolean }) => {
+    const dir = tmp();
+    await trainImageVae({ ...small(1), adversarial: defaultImageAdversarial({ weight: 0.5, balance: 0, ...extra }) }, dir);
+    const c = await loadCheckpoint(dir, { optimizer: false });
+    try {
+      return { encoder: weightsOf(c.encoder!), decoder: weightsOf(c.decoder) };
+    } finally {
+      c.dispose();
+    }
+  };
+  const absent = await run({});
+  assert.deepEqual(await run({ priorWeight: 0.5, encoderFool: true }), absent, 'priorWeight equal to weight, encoderFool true: the defaults');
+  assert.notDeepEqual((await run({ priorWeight: 3 })).decoder, absent.decoder, 'a larger prior weight moves the decoder differently');
+  const split = await run({ encoderFool: false });
+  assert.notDeepEqual(split.encoder, absent.encoder, 'without the fool gradient the encoder takes another step');
+});
+
 test('VAE-GAN with the R1 penalty takes conv steps with finite losses', async () => {
   const config = { ...small(1, 'conv'), adversarial: defaultImageAdversarial({ balance: 0, gradientPenalty: 10 }) };
   const run = await trainImageVae(config, tmp());
@@ -111,4 +129,5 @@ test('bad adversarial settings are refused naming the field', () => {
   assert.throws(() => validateImageConfig(with_({ featureWeight: 0, pixelWeight: 0 })), /cannot both be 0/);
   assert.throws(() => validateImageConfig(with_({ labelSmoothing: 0.7 })), /labelSmoothing must be in \[0, 0.5\)/);
   assert.throws(() => validateImageConfig(with_({ gradientPenalty: -1 })), /adversarial gradientPenalty must be a number >= 0, got -1/);
+  assert.throws(() => validateImageConfig(with_({ priorWeight: -2 })), /adversarial priorWeight must be a number >= 0, got -2/);
 });

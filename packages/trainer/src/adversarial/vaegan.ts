@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { noiseSeed, type ImageAdversarialConfig, type ImageTrainConfig } from '@vaekit/core';
 import { TrainerError } from '../errors.js';
-import { bernoulliNll, gaussianKl, reparameterize } from '../losses.js';
+import { bernoulliNll, gaussianKl, reparameterize, stopGradient } from '../losses.js';
 import { allFinite, guardedStep } from '../step.js';
 
 /** Name of the discriminator in checkpoints (`checkpoints/epoch-N/discriminator`, `optimizer-discriminator.*`). */
@@ -25,6 +25,7 @@ export function validateImageAdversarial(a: ImageAdversarialConfig): void {
     ['adversarial pixelWeight', a.pixelWeight],
     ['adversarial balance', a.balance],
     ['adversarial gradientPenalty', a.gradientPenalty ?? 0],
+    ['adversarial priorWeight', a.priorWeight ?? a.weight],
   ];
   for (const [name, v] of nonNegative) if (!(v >= 0) || !Number.isFinite(v)) throw new TrainerError(`${name} must be a number >= 0, got ${v}.`);
   if (a.featureWeight === 0 && a.pixelWeight === 0) throw new TrainerError('adversarial featureWeight and pixelWeight cannot both be 0 (there would be no reconstruction term).');
@@ -135,18 +136,23 @@ export async function vaeganStep(
       models.optimizer,
       () => {
         const [mu, logvar] = encoder.apply(x, { training: true }) as tf.Tensor2D[];
-        const logits = decoder.apply(reparameterize(mu!, logvar!, eps), { training: true }) as tf.Tensor2D;
+        const z = reparameterize(mu!, logvar!, eps);
+        const logits = decoder.apply(z, { training: true }) as tf.Tensor2D;
         const recon = tf.sigmoid(logits);
         const prior = tf.sigmoid(decoder.apply(zPrior, { training: true }) as tf.Tensor);
         const [fReal] = d.apply(x) as tf.Tensor[];
-        const [fRec, lRec] = d.apply(recon) as tf.Tensor[];
+        const [fRec, lRecEnd] = d.apply(recon) as tf.Tensor[];
+        // Larsen et al.'s split: the decoder alone plays against D (a second pass from a constant z).
+        const lRec = a.encoderFool === false ? (d.apply(tf.sigmoid(decoder.apply(stopGradient(z), { training: true }) as tf.Tensor)) as tf.Tensor[])[1] : lRecEnd;
         const [, lPrior] = d.apply(prior) as tf.Tensor[];
         const pixel = bernoulliNll(logits, x);
         const feature = tf.square(fRec!.sub(fReal!)).sum(1).mul(0.5);
         const kl = gaussianKl(mu!, logvar!);
-        const fool = bce(lRec!, 1).add(bce(lPrior!, 1));
-        kept = [tf.keep(tf.stack([pixel.sum(), kl.sum(), feature.sum(), fool.sum()])), tf.keep(recon), tf.keep(prior)];
-        return tf.mean(pixel.mul(a.pixelWeight).add(feature.mul(a.featureWeight)).add(kl.mul(config.beta)).add(fool.mul(a.weight))) as tf.Scalar;
+        const foolRec = bce(lRec!, 1);
+        const foolPrior = bce(lPrior!, 1);
+        kept = [tf.keep(tf.stack([pixel.sum(), kl.sum(), feature.sum(), foolRec.add(foolPrior).sum()])), tf.keep(recon), tf.keep(prior)];
+        const fool = foolRec.mul(a.weight).add(foolPrior.mul(a.priorWeight ?? a.weight));
+        return tf.mean(pixel.mul(a.pixelWeight).add(feature.mul(a.featureWeight)).add(kl.mul(config.beta)).add(fool)) as tf.Scalar;
       },
       [...variables(encoder), ...variables(decoder)],
     );

@@ -37,7 +37,7 @@ import type { Checkpoint } from '../checkpoint.js';
 import { bestThreshold, classificationMetrics, predictWithThreshold, type ClassificationMetrics } from '../classification-metrics.js';
 import { loadLabeledSource, prepareLabeled, type ClassifierCorpus } from '../data/labeled.js';
 import { CheckpointError, DataError, TrainerError } from '../errors.js';
-import { freeBitsKl, gaussianKlPerDim, reparameterize } from '../losses.js';
+import { freeBitsKl, gaussianKlPerDim, reparameterize, stopGradient } from '../losses.js';
 import { buildClassifier, classifierViews, type ClassifierNet } from '../models/classifier.js';
 import { klWeight } from '../schedules.js';
 import { allFinite, restoreAdam } from '../step.js';
@@ -297,9 +297,6 @@ function generativeBatch(run: Run, rows: readonly Int32Array[], seed: number, tr
   }
   return { x, parts, recon: (z) => reconstruction(run.models.views, config.encoder, parts, z, training), dispose: () => tf.dispose([x, ...parts]) };
 }
-
-/** Identity whose gradient is zero (tfjs has no stop_gradient). */
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor) => tf.Tensor;
 
 function alphaOf(run: Run): number {
   return run.config.alpha ?? 0.1 * run.data.corpus.stats.labeled;
