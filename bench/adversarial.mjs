@@ -57,18 +57,21 @@ const codeState = () => ({
   // The files this run writes into bench/results do not count as uncommitted changes.
   dirty: git(['status', '--porcelain', '--', '.', ':!bench/results']).length > 0,
 });
-/** Where and when a section was measured. */
-const provenance = (code, loadStart) => ({
+/** Where and when a section was measured, and its wall time (training and evaluation of every model). */
+const provenance = (code, loadStart, started) => ({
   ...code,
   date: new Date().toISOString(),
+  wallSeconds: (performance.now() - started) / 1000,
   machine: { cpus: os.cpus().length, loadAverageStart: loadStart, loadAverageEnd: os.loadavg() },
 });
 const f = (v, d = 2) => (typeof v === 'number' ? v.toFixed(d) : String(v));
+const took = (s) => (typeof s.wallSeconds === 'number' ? `; the section took ${f(s.wallSeconds / 60, 1)} min` : '');
 const load = (m) => `load average ${m.loadAverageStart.map((l) => l.toFixed(1)).join('/')} at start, ${m.loadAverageEnd.map((l) => l.toFixed(1)).join('/')} at end (${m.cpus} CPUs, shared)`;
 
 async function imagePart() {
   const code = codeState();
   const loadStart = os.loadavg();
+  const started = performance.now();
   const epochs = process.env.ADV_EPOCHS ?? '5';
   const limit = process.env.ADV_LIMIT ?? '0';
   const arch = process.env.ADV_ARCH ?? 'conv';
@@ -101,7 +104,7 @@ async function imagePart() {
   await fs.writeFile(path.join(results, 'adversarial-samples.png'), PNG.sync.write(joined));
   const [vae, gan] = rows;
   return {
-    ...provenance(code, loadStart),
+    ...provenance(code, loadStart, started),
     scale: { arch, epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), imageArgs, ganArgs },
     models: rows.map(({ grid: _g, ...r }) => r),
     targets: {
@@ -118,7 +121,7 @@ function imageMarkdown(s) {
     ``,
     `Commit ${s.commit}${s.dirty ? ' (with uncommitted changes)' : ''}, ${s.date}; ${scale.arch} architecture, ${scale.epochs} epochs, ` +
       `${scale.trainLimit === 0 ? 'all 9,000' : scale.trainLimit} training digits, ${scale.samples} samples` +
-      `${scale.imageArgs?.length ? `, options ${scale.imageArgs.join(' ')}` : ''}${scale.ganArgs?.length ? `, VAE-GAN options ${scale.ganArgs.join(' ')}` : ''}; ${load(s.machine)}.`,
+      `${scale.imageArgs?.length ? `, options ${scale.imageArgs.join(' ')}` : ''}${scale.ganArgs?.length ? `, VAE-GAN options ${scale.ganArgs.join(' ')}` : ''}; ${load(s.machine)}${took(s)}.`,
     ``,
     `| model | FID | precision | recall | confident share | held-out -ELBO | train s |`,
     `|---|---|---|---|---|---|---|`,
@@ -132,6 +135,7 @@ function imageMarkdown(s) {
 async function textPart() {
   const code = codeState();
   const loadStart = os.loadavg();
+  const started = performance.now();
   const epochs = process.env.ADV_TEXT_EPOCHS ?? '3';
   const limit = process.env.ADV_TEXT_LIMIT ?? '10000';
   const samples = process.env.ADV_TEXT_SAMPLES ?? '10000';
@@ -177,7 +181,7 @@ async function textPart() {
   }
   const [vae, adv] = rows;
   return {
-    ...provenance(code, loadStart),
+    ...provenance(code, loadStart, started),
     scale: { data: 'sotu', epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), reverseEpochs: Number(reverseEpochs), evalLimit: Number(evalLimit), textArgs, latentArgs },
     baseline: { trainSeconds: lm.json.seconds, testPpl: lm.json.test.metrics.ppl, testSentences: lm.json.test.metrics.sentences },
     models: rows,
@@ -195,7 +199,7 @@ function textMarkdown(s) {
     ``,
     `Commit ${s.commit}${s.dirty ? ' (with uncommitted changes)' : ''}, ${s.date}; ${scale.epochs} epochs, ` +
       `${scale.trainLimit === 0 ? 'all' : scale.trainLimit} training sentences${scale.textArgs.length ? ` (${scale.textArgs.join(' ')})` : ''}, adversarial options ${scale.latentArgs.join(' ') || '(defaults)'}; ` +
-      `${scale.samples} prior samples, reverse language model ${scale.reverseEpochs} epochs; ${load(s.machine)}.`,
+      `${scale.samples} prior samples, reverse language model ${scale.reverseEpochs} epochs; ${load(s.machine)}${took(s)}.`,
     `Language-model baseline (same data and epochs): test perplexity ${f(s.baseline.testPpl)} on ${s.baseline.testSentences} sentences, trained in ${f(s.baseline.trainSeconds, 0)} s.`,
     ``,
     `| model | forward PPL | reverse PPL | KL | MI | distinct-2 | self-BLEU | test -ELBO | train s |`,
@@ -224,7 +228,10 @@ const report = {
 const md = [
   `# Adversarial benchmark (issue 18)`,
   ``,
-  `Each half names the commit, scale and machine load it was measured at (\`ADV_PARTS\` runs one half and keeps the other's results).`,
+  `Each half names the commit, scale and machine load it was measured at, and its wall time (\`ADV_PARTS\` runs one half and keeps the other's results).`,
+  ...(report.image?.wallSeconds && report.text?.wallSeconds
+    ? [``, `Both halves: ${f((report.image.wallSeconds + report.text.wallSeconds) / 60, 1)} min (budget: 60 min on 2 cores)${parts.includes('image') && parts.includes('text') ? '' : ' (the halves were measured in separate runs)'}.`]
+    : []),
   ``,
   report.image ? imageMarkdown(report.image) : '## Images: not measured',
   ``,
