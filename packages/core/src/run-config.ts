@@ -134,7 +134,8 @@ export interface ImageAdversarialConfig {
   gradientPenalty?: number;
   /**
    * Weight of the "fool D" term on prior samples alone (absent: `weight`, as for reconstructions). Prior
-   * samples are what a user draws, so this is the lever on sample precision.
+   * samples are what a user draws, so this term shapes what `sample` returns (its effect on FID and
+   * precision is measured in `bench/results/adversarial-sweep.md`).
    */
   priorWeight?: number;
   /**
