@@ -14,7 +14,8 @@
 //   npm run build && npm run bench -- adversarial                    (both halves at the default scale)
 //   ADV_PARTS=text npm run bench -- adversarial                      (one half; the other half's section
 //                                                                     of adversarial.json is kept as it is)
-// Default scale (sized for about an hour on 2 cores; the issue's budget is 60 minutes): images 5 epochs of
+// Default scale (the issue's budget is 60 minutes on 2 cores; one run of both halves took 24.5 minutes on a
+// quiet machine at 3bbe291): images 5 epochs of
 // all 9,000 digits at batch 64; text 3 epochs of 10,000 SOTU sentences (--anneal-steps 500).
 // Image scale: ADV_EPOCHS (5), ADV_LIMIT (0 = all 9,000 digits), ADV_ARCH (conv), ADV_SAMPLES (1000),
 //   ADV_GAN_ARGS (options of the VAE-GAN run only; "--feature-weight 10 --beta 8 --prior-weight 3
@@ -57,8 +58,10 @@ const codeState = () => ({
   // The files this run writes into bench/results do not count as uncommitted changes.
   dirty: git(['status', '--porcelain', '--', '.', ':!bench/results']).length > 0,
 });
+/** What a section records as it starts: the code it is measured with (later commits do not change it), the load, the clock. */
+const sectionStart = () => ({ code: codeState(), loadStart: os.loadavg(), started: performance.now() });
 /** Where and when a section was measured, and its wall time (training and evaluation of every model). */
-const provenance = (code, loadStart, started) => ({
+const provenance = ({ code, loadStart, started }) => ({
   ...code,
   date: new Date().toISOString(),
   wallSeconds: (performance.now() - started) / 1000,
@@ -69,9 +72,7 @@ const took = (s) => (typeof s.wallSeconds === 'number' ? `; the section took ${f
 const load = (m) => `load average ${m.loadAverageStart.map((l) => l.toFixed(1)).join('/')} at start, ${m.loadAverageEnd.map((l) => l.toFixed(1)).join('/')} at end (${m.cpus} CPUs, shared)`;
 
 async function imagePart() {
-  const code = codeState();
-  const loadStart = os.loadavg();
-  const started = performance.now();
+  const start = sectionStart();
   const epochs = process.env.ADV_EPOCHS ?? '5';
   const limit = process.env.ADV_LIMIT ?? '0';
   const arch = process.env.ADV_ARCH ?? 'conv';
@@ -104,7 +105,7 @@ async function imagePart() {
   await fs.writeFile(path.join(results, 'adversarial-samples.png'), PNG.sync.write(joined));
   const [vae, gan] = rows;
   return {
-    ...provenance(code, loadStart, started),
+    ...provenance(start),
     scale: { arch, epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), imageArgs, ganArgs },
     models: rows.map(({ grid: _g, ...r }) => r),
     targets: {
@@ -133,9 +134,7 @@ function imageMarkdown(s) {
 }
 
 async function textPart() {
-  const code = codeState();
-  const loadStart = os.loadavg();
-  const started = performance.now();
+  const start = sectionStart();
   const epochs = process.env.ADV_TEXT_EPOCHS ?? '3';
   const limit = process.env.ADV_TEXT_LIMIT ?? '10000';
   const samples = process.env.ADV_TEXT_SAMPLES ?? '10000';
@@ -181,7 +180,7 @@ async function textPart() {
   }
   const [vae, adv] = rows;
   return {
-    ...provenance(code, loadStart, started),
+    ...provenance(start),
     scale: { data: 'sotu', epochs: Number(epochs), trainLimit: Number(limit), samples: Number(samples), reverseEpochs: Number(reverseEpochs), evalLimit: Number(evalLimit), textArgs, latentArgs },
     baseline: { trainSeconds: lm.json.seconds, testPpl: lm.json.test.metrics.ppl, testSentences: lm.json.test.metrics.sentences },
     models: rows,
